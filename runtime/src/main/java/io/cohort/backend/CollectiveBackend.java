@@ -1,0 +1,29 @@
+package io.cohort.backend;
+
+import io.cohort.device.DeviceBuffer;
+
+/**
+ * Carries out collectives for one group. Each rank enqueues its own part on its own stream
+ * ({@link #enqueue}), from its own thread (its DeviceActor) or all from one; the parts meet on the devices,
+ * ordered by {@code seq}, the group's collective sequence number (1, 2, 3, ... the same on every rank for
+ * the same call). enqueue returns once the work is enqueued: completion is stream-ordered.
+ *
+ * <p>Validation of buffer sizes happens before anything is enqueued; errors are
+ * {@link io.cohort.core.CohortException}s naming the rank and the problem.
+ */
+public interface CollectiveBackend extends AutoCloseable {
+
+    BackendKind kind();
+
+    /** Ranks in the group. */
+    int ranks();
+
+    /** Enqueues rank {@code rank}'s part of collective number {@code seq} on that rank's stream. */
+    void enqueue(int rank, long seq, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv);
+
+    /** A line for logs and {@code cohort topo}: what this backend does for the call (algorithm, path). */
+    String describe(CollectiveCall call);
+
+    @Override
+    void close();
+}

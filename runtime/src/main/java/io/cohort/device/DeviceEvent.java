@@ -1,0 +1,17 @@
+package io.cohort.device;
+
+/**
+ * A marker in a stream, with CUDA event semantics: {@link DeviceStream#waitFor} waits for the work
+ * captured by the most recent {@link DeviceStream#record} of this event at the time waitFor is called.
+ */
+public interface DeviceEvent extends AutoCloseable {
+
+    /** Whether the work captured by the last record has finished (true if never recorded). */
+    boolean isComplete();
+
+    /** Blocks the calling thread until the work captured by the last record has finished. */
+    void synchronize();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,34 @@
+package io.cohort.plan;
+
+/**
+ * One unit of a rank's work in a {@link Plan}, enqueued in order on that rank's stream. Counts and offsets
+ * are in elements. A step executed by rank r may touch buffers of rank r, STAGING of any rank, and buffers
+ * of a rank p only where the topology has P2P from r to p.
+ *
+ * <p>Cross-rank order comes only from {@link Signal} and {@link Wait}: a Signal(tag) of rank r publishes
+ * "everything r enqueued before this is done" for the current collective's sequence number; Wait(r, tag)
+ * holds back the waiter's later steps until then. Executors implement them with sequence-numbered flags,
+ * so each rank can enqueue its list independently.
+ */
+public sealed interface Step {
+
+    /** dst = src for count elements. */
+    record Copy(BufferRef src, BufferRef dst, long count) implements Step {
+    }
+
+    /** dst = a op b for count elements (dst may alias a or b). */
+    record Reduce(BufferRef a, BufferRef b, BufferRef dst, long count) implements Step {
+    }
+
+    /** buf *= 1 / ranks for count elements: finishes AVG. */
+    record Scale(BufferRef buf, long count) implements Step {
+    }
+
+    /** Publishes that all earlier steps of this rank are done, under {@code tag}. */
+    record Signal(int tag) implements Step {
+    }
+
+    /** Waits until rank {@code rank} has published {@code tag} for this collective. */
+    record Wait(int rank, int tag) implements Step {
+    }
+}
