@@ -1,6 +1,8 @@
 package io.cohort.actor;
 
 import io.cohort.device.DeviceEvent;
+import io.cohort.device.DeviceException;
+import io.cohort.device.DeviceStream;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -15,7 +17,8 @@ import java.util.function.Consumer;
 final class CompletionWatcher implements AutoCloseable {
 
     /** One collective's completion to watch; {@code generation} ties it to the stream it was recorded on. */
-    record Pending(long collectiveId, int rank, long enqueuedNanos, DeviceEvent event, int generation) {
+    record Pending(long collectiveId, int rank, long enqueuedNanos, DeviceEvent event, DeviceStream stream,
+                   int generation) {
     }
 
     /** What the watcher reports: done (failure null) or failed; never called for abandoned work. */
@@ -77,7 +80,11 @@ final class CompletionWatcher implements AutoCloseable {
                     LockSupport.parkNanos(Math.min(1_000_000L, 5_000L * (idle - 399)));
                 }
             }
-            p.event().synchronize(); // returns at once; rethrows a failure of the recorded work
+            p.event().synchronize(); // returns at once; CUDA rethrows a failure of the recorded work here
+            DeviceException failure = p.stream().failure(); // host streams keep failures on the stream
+            if (failure != null) {
+                throw failure;
+            }
         } catch (Throwable t) {
             if (p.generation() == generation) {
                 listener.completed(p, t);

@@ -108,7 +108,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
             e.backend().enqueue(e.rank(), e.seq(), e.call(), e.send(), e.recv());
             DeviceEvent event = freeEvents.isEmpty() ? device.createEvent() : freeEvents.pop();
             stream.record(event);
-            watcher.watch(new CompletionWatcher.Pending(e.collectiveId(), e.rank(), System.nanoTime(), event, generation));
+            watcher.watch(new CompletionWatcher.Pending(e.collectiveId(), e.rank(), System.nanoTime(), event, stream,
+                    generation));
         } catch (RuntimeException ex) {
             coordinator.tell(new StepFailed(device, e.collectiveId(), e.rank(), ex));
         }
