@@ -357,6 +357,12 @@ public final class CudaDevice implements Device {
         return errorWord.address();
     }
 
+    /** The kernel-reported error as an exception, without clearing it; null if none. */
+    DeviceException peekKernelError() {
+        int word = (int) INT.getVolatile(errorWord.segment(), 0L);
+        return word == 0 ? null : new DeviceException(name + ": " + KernelError.decode(word).describe());
+    }
+
     /** Reads and clears the error word; throws a DeviceException describing a kernel-reported error. */
     void checkKernelErrors() {
         int word = (int) INT.getAndSet(errorWord.segment(), 0L, 0);

@@ -285,6 +285,12 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
         device.checkKernelErrors();
     }
 
+    /** A kernel-reported error of this stream's device (not cleared: {@link #synchronize} reports and clears it). */
+    @Override
+    public DeviceException failure() {
+        return device.peekKernelError();
+    }
+
     @Override
     public void close() {
         if (closed) {
