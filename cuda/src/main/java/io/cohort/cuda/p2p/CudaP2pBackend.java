@@ -23,7 +23,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
-import jcuda.Pointer;
+import io.cohort.cuda.KernelArgs;
 import jcuda.driver.CUfunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -72,8 +72,7 @@ public final class CudaP2pBackend implements CollectiveBackend {
         final CudaBuffer[] stage = new CudaBuffer[2];
         final CudaBuffer[] mid = new CudaBuffer[2];
         CudaBuffer signals;
-        final long[] args = new long[ARG_LONGS];
-        final Pointer params = Pointer.to(Pointer.to(args));
+        final KernelArgs args = new KernelArgs(ARG_LONGS);
         long launches;
         long epoch;
         long lastSeq = Long.MIN_VALUE;
@@ -113,12 +112,12 @@ public final class CudaP2pBackend implements CollectiveBackend {
         }
         this.blockCap = residentBlockCap();
         for (Rank r : ranks) {
-            r.args[ARG_COUNT + 2] = r.rank;
-            r.args[ARG_COUNT + 3] = n;
-            r.args[ARG_COUNT + 5] = config.timeout().toNanos();
-            r.args[ARG_COUNT + 6] = r.device.errorWordAddress();
+            r.args.set(ARG_COUNT + 2, r.rank);
+            r.args.set(ARG_COUNT + 3, n);
+            r.args.set(ARG_COUNT + 5, config.timeout().toNanos());
+            r.args.set(ARG_COUNT + 6, r.device.errorWordAddress());
             for (int p = 0; p < n; p++) {
-                r.args[ARG_SIG + p] = ranks[p].signals.address();
+                r.args.set(ARG_SIG + p, ranks[p].signals.address());
             }
         }
         LOG.debug("cuda-p2p backend: {} ranks, staging {} B per rank and buffer, up to {} blocks of {} threads",
@@ -221,17 +220,17 @@ public final class CudaP2pBackend implements CollectiveBackend {
         int parity = (int) (r.launches++ & 1);
         long epoch = r.epoch + 1;
         r.epoch += path == P2pConfig.Path.ONE_SHOT ? 1 : 2;
-        long[] a = r.args;
-        a[0] = send;
-        a[1] = recv;
+        KernelArgs a = r.args;
+        a.set(0, send);
+        a.set(1, recv);
         for (int p = 0; p < n; p++) {
-            a[ARG_STAGE + p] = ranks[p].stage[parity].address();
-            a[ARG_MID + p] = ranks[p].mid[parity].address();
+            a.set(ARG_STAGE + p, ranks[p].stage[parity].address());
+            a.set(ARG_MID + p, ranks[p].mid[parity].address());
         }
-        a[ARG_COUNT] = count;
-        a[ARG_COUNT + 1] = epoch;
-        a[ARG_COUNT + 4] = Float.floatToRawIntBits(scale) & 0xffff_ffffL;
-        r.device.launch(f, grid(path, count, t), config.threads(), r.stream.cuStream(), r.params, "P2P all-reduce");
+        a.set(ARG_COUNT, count);
+        a.set(ARG_COUNT + 1, epoch);
+        a.setFloat(ARG_COUNT + 4, scale);
+        r.device.launch(f, grid(path, count, t), config.threads(), r.stream.nativeHandle(), r.args, "P2P all-reduce");
     }
 
     /** Blocks for a launch: one 16-byte unit per thread up to the cap. The same on every rank. */

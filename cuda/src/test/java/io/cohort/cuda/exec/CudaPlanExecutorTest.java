@@ -104,6 +104,7 @@ class CudaPlanExecutorTest {
                             int root = c.rooted() ? N - 1 : 0;
                             Plan plan = Planners.plan(algorithm, new PlanRequest(c, topology, count, root, 2, 0));
                             ReduceOp op = c.reduces() ? (count % 2 == 0 ? ReduceOp.MAX : ReduceOp.SUM) : ReduceOp.SUM;
+                            System.out.println("plan executor: " + algorithm + " " + c + " " + t + " " + count + " on " + topology.name());
                             try (PlanExecutor exec = new PlanExecutor(plan, t, devices, streams, scratch, staging::get, topology)) {
                                 // twice back to back: the second run reuses flags, scratch and staging
                                 for (int rep = 0; rep < 2; rep++) {

@@ -45,6 +45,7 @@ class P2pSoakTest {
                 long c = i % 3 == 0 ? 2 * count : count;
                 g.allReduce(t, ReduceOp.SUM, c, send, recv, 0, 0);
                 if (i % 1000 == 0) {
+                    System.out.println("soak: " + i + " all-reduces enqueued");
                     for (int r = 0; r < n; r++) {
                         g.streams.get(r).copyToHost(recv.get(r), 0, out);
                         g.streams.get(r).synchronize();
