@@ -107,6 +107,7 @@ public final class PlanValidator {
             }
             signalIndex.add(tags);
         }
+        int depth = checkProgress(plan, signalIndex);
         if (plan.count() > 0) {
             for (int r = 0; r < n; r++) {
                 if (n > 1 && plan.stepsOf(r).isEmpty()) {
@@ -122,7 +123,6 @@ public final class PlanValidator {
                 }
             }
         }
-        int depth = checkProgress(plan, signalIndex);
         int[] stepsPerRank = new int[n];
         for (int r = 0; r < n; r++) {
             stepsPerRank[r] = plan.stepsOf(r).size();
