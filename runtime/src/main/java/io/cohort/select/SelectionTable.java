@@ -90,7 +90,7 @@ public record SelectionTable(List<SelectionRule> rules, Algorithm fallback, int 
                     dtype.equals("*") ? null : DType.valueOf(dtype.trim().toUpperCase(java.util.Locale.ROOT)),
                     Algorithm.parse(r.getString("algorithm")),
                     r.hasPath("arity") ? r.getInt("arity") : defaultArity);
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | ConfigException e) {
             throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
         }
     }
