@@ -200,6 +200,11 @@ public final class NcclBackend implements CollectiveBackend {
         return local.stream().map(r -> r.comm).toList();
     }
 
+    /** The state of a rank this process drives (tests look at its flags). */
+    NcclRank localRank(int rank) {
+        return byRank[rank];
+    }
+
     /** The error that failed this backend, if one did. */
     public Optional<RuntimeException> failure() {
         return Optional.ofNullable(failure.get());
