@@ -21,11 +21,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class NcclCollectivesTest {
 
-    /** Element i of rank r's send buffer: small integers, exact in every dtype. */
-    private static float input(int r, long i) {
-        return (r + 1) * (i % 3 == 0 ? -1 : 1) + i % 7;
-    }
-
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
         for (int ranks : new int[] {2, 3}) {
@@ -54,10 +49,10 @@ class NcclCollectivesTest {
                 send[r] = g.buffer(r, sendCount * t.bytes());
                 recv[r] = g.buffer(r, recvCount * t.bytes());
                 for (long i = 0; i < sendCount; i++) {
-                    t.set(send[r].segment(), i, input(r, i));
+                    t.set(send[r].segment(), i, CollectiveReference.input(r, i));
                 }
                 for (long i = 0; i < recvCount; i++) {
-                    t.set(recv[r].segment(), i, -99);
+                    t.set(recv[r].segment(), i, CollectiveReference.UNTOUCHED);
                 }
             }
             // enqueue in reverse rank order: the launch must not depend on who comes first
@@ -66,28 +61,10 @@ class NcclCollectivesTest {
             }
             for (int r = 0; r < ranks; r++) {
                 for (long i = 0; i < recvCount; i++) {
-                    float expected = expected(c, op, t, ranks, root, r, i, count);
+                    float expected = CollectiveReference.expected(c, op, t, ranks, root, r, i, count);
                     assertEquals(expected, t.get(recv[r].segment(), i), "rank " + r + " element " + i);
                 }
             }
         }
-    }
-
-    private static float expected(Collective c, ReduceOp op, DType t, int ranks, int root, int rank, long i, long count) {
-        return switch (c) {
-            case ALL_REDUCE -> reduced(op, t, ranks, i);
-            case REDUCE -> rank == root ? reduced(op, t, ranks, i) : -99;
-            case BROADCAST -> input(root, i);
-            case REDUCE_SCATTER -> reduced(op, t, ranks, rank * count + i);
-            case ALL_GATHER -> input((int) (i / count), i % count);
-        };
-    }
-
-    private static float reduced(ReduceOp op, DType t, int ranks, long i) {
-        float acc = input(0, i);
-        for (int r = 1; r < ranks; r++) {
-            acc = op.combine(acc, input(r, i));
-        }
-        return op == ReduceOp.AVG ? t.round(acc / ranks) : acc;
     }
 }
