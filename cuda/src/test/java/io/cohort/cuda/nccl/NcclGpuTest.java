@@ -12,9 +12,10 @@ import io.cohort.backend.RankContext;
 import io.cohort.core.Collective;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
-import io.cohort.cuda.nccl.TestCudaDriver.GpuBuffer;
-import io.cohort.cuda.nccl.TestCudaDriver.GpuDevice;
-import io.cohort.cuda.nccl.TestCudaDriver.GpuStream;
+import io.cohort.cuda.CudaDevice;
+import io.cohort.cuda.CudaDevices;
+import io.cohort.cuda.CudaStream;
+import io.cohort.device.DeviceBuffer;
 import io.cohort.topology.Link;
 import io.cohort.topology.LinkKind;
 import io.cohort.topology.Topology;
@@ -35,11 +36,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The real libnccl on real GPUs: every collective, dtype and operator through {@link NcclBackend} on every GPU
- * of the machine (one rank each; with one GPU that is trivial for NCCL but runs the whole binding), against
- * the closed-form reference. Skipped where NCCL or a GPU is missing.
- *
- * <p>TODO: once the cuda module's CudaDevice is merged, run the backend on it as well (here a small driver
- * binding of the test's own stands in, so these tests do not wait for it).
+ * of the machine (one rank each, on Cohort's {@link CudaDevice}; with one GPU that is trivial for NCCL but runs
+ * the whole binding), against the closed-form reference. Skipped where NCCL or a GPU is missing.
  */
 @Tag("gpu")
 class NcclGpuTest {
@@ -47,7 +45,7 @@ class NcclGpuTest {
     private static final Logger LOG = LoggerFactory.getLogger(NcclGpuTest.class);
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
     private static NcclLibrary nccl;
-    private static TestCudaDriver cuda;
+    private static int gpus;
 
     @BeforeAll
     static void needsNcclAndAGpu() {
@@ -56,14 +54,14 @@ class NcclGpuTest {
         } catch (NcclUnavailableException e) {
             assumeTrue(false, e.getMessage());
         }
-        cuda = TestCudaDriver.open().orElse(null);
-        assumeTrue(cuda != null, "no CUDA driver or no GPU");
+        gpus = CudaDevices.count();
+        assumeTrue(gpus > 0, () -> "no GPU: " + CudaDevices.unavailableReason());
     }
 
     @Test
     void versionIsRecentEnough() {
         NcclVersion v = nccl.version();
-        LOG.info("NCCL {} from {}, {} GPU(s)", v, nccl.path(), cuda.deviceCount());
+        LOG.info("NCCL {} from {}, {} GPU(s)", v, nccl.path(), gpus);
         assertTrue(v.atLeast(NcclVersion.MINIMUM), v.toString());
     }
 
@@ -84,7 +82,7 @@ class NcclGpuTest {
 
     @Test
     void communicatorsFromInitAllReportThemselvesAndAbortOrDestroyCleanly() {
-        int[] devices = IntStream.range(0, cuda.deviceCount()).toArray();
+        int[] devices = IntStream.range(0, gpus).toArray();
         List<NcclCommunicator> comms = NcclCommunicators.initAll(nccl, devices, TIMEOUT);
         for (int i = 0; i < devices.length; i++) {
             assertEquals(i, comms.get(i).rank());
@@ -100,8 +98,8 @@ class NcclGpuTest {
 
     @Test
     void initRankWithAUniqueIdAsAProcessOfItsOwnWould() {
-        GpuDevice d = cuda.device(0);
-        GpuStream s = d.createStream();
+        CudaDevice d = CudaDevices.open(0);
+        CudaStream s = d.createStream();
         try {
             List<NcclCommunicator> comms = NcclCommunicators.initRanks(nccl, NcclUniqueId.generate(nccl), 1,
                     new int[] {0}, List.of(s), TIMEOUT);
@@ -116,13 +114,13 @@ class NcclGpuTest {
     @ParameterizedTest
     @EnumSource(value = NcclSettings.Launch.class, names = {"DIRECT", "GROUPED"})
     void everyCollectiveDtypeAndOpOnEveryGpu(NcclSettings.Launch launch) {
-        int n = Math.min(cuda.deviceCount(), 8);
-        List<GpuDevice> devices = new ArrayList<>();
-        List<GpuStream> streams = new ArrayList<>();
+        int n = Math.min(gpus, 8);
+        List<CudaDevice> devices = new ArrayList<>();
+        List<CudaStream> streams = new ArrayList<>();
         List<RankContext> ranks = new ArrayList<>();
         for (int r = 0; r < n; r++) {
-            GpuDevice d = cuda.device(r);
-            GpuStream s = d.createStream();
+            CudaDevice d = CudaDevices.open(r);
+            CudaStream s = d.createStream();
             devices.add(d);
             streams.add(s);
             ranks.add(new RankContext(r, d, s, null));
@@ -149,18 +147,18 @@ class NcclGpuTest {
             }
             assertTrue(backend.failure().isEmpty());
         } finally {
-            streams.forEach(GpuStream::close);
+            streams.forEach(CudaStream::close);
         }
         LOG.info("{} collectives checked on {} GPU(s), {} launch", checked, used, launch);
     }
 
-    private static void runAndCheck(NcclBackend backend, CollectiveCall call, long seq, List<GpuDevice> devices,
-                                    List<GpuStream> streams, Arena arena) {
+    private static void runAndCheck(NcclBackend backend, CollectiveCall call, long seq, List<CudaDevice> devices,
+                                    List<CudaStream> streams, Arena arena) {
         int n = devices.size();
         DType t = call.dtype();
         Collective c = call.collective();
         long sendCount = c.sendCount(call.count(), n), recvCount = c.recvCount(call.count(), n);
-        GpuBuffer[] send = new GpuBuffer[n], recv = new GpuBuffer[n];
+        DeviceBuffer[] send = new DeviceBuffer[n], recv = new DeviceBuffer[n];
         try {
             for (int r = 0; r < n; r++) {
                 send[r] = devices.get(r).allocate(sendCount * t.bytes());
@@ -175,13 +173,15 @@ class NcclGpuTest {
                     t.set(untouched, i, CollectiveReference.UNTOUCHED);
                 }
                 streams.get(r).copyFromHost(untouched, recv[r], 0);
+                streams.get(r).synchronize(); // the staging segments are reused by the next case
             }
             for (int r = 0; r < n; r++) {
                 backend.enqueue(r, seq, call, send[r], recv[r]);
             }
             for (int r = 0; r < n; r++) {
                 MemorySegment out = arena.allocate(recvCount * t.bytes());
-                streams.get(r).copyToHost(recv[r], 0, out); // synchronises the rank's stream first
+                streams.get(r).copyToHost(recv[r], 0, out);
+                streams.get(r).synchronize();
                 for (long i = 0; i < recvCount; i++) {
                     float expected = CollectiveReference.expected(c, call.op(), t, n, call.root(), r, i, call.count());
                     float actual = t.get(out, i);
