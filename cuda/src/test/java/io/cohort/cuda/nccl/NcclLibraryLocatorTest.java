@@ -97,12 +97,14 @@ class NcclLibraryLocatorTest {
         assertEquals("/opt/nccl/lib", custom.library());
         assertEquals(NcclSettings.Launch.GROUPED, custom.launch());
         assertEquals(new NcclUniqueId(new byte[128]), custom.uniqueId().orElseThrow());
+        NcclUniqueId id = NcclUniqueId.fromBase64(new NcclUniqueId(new byte[128]).toBase64().replace("AAAA", "AQID"));
+        assertEquals(id, NcclSettings.from(NcclSettings.withUniqueId(ConfigFactory.empty(), id)).uniqueId().orElseThrow());
     }
 
     @Test
     void providerIsFoundAndExplainsAMissingLibrary() throws IOException {
-        BackendProvider p = ServiceLoader.load(BackendProvider.class).stream().map(ServiceLoader.Provider::get)
-                .filter(x -> x instanceof NcclBackendProvider).findFirst().orElseThrow();
+        BackendProvider p = ServiceLoader.load(BackendProvider.class).stream()
+                .filter(x -> x.type() == NcclBackendProvider.class).findFirst().orElseThrow().get();
         assertEquals(BackendKind.NCCL, p.kind());
         assertEquals(100, p.priority());
         Path empty = Files.createDirectories(tmp.resolve("empty"));
