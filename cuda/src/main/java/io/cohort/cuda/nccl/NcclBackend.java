@@ -108,7 +108,11 @@ public final class NcclBackend implements CollectiveBackend {
                 }
             }
         } catch (RuntimeException e) {
-            local.stream().filter(r -> r.comm != null).forEach(r -> r.comm.abort());
+            onEachRank(local, r -> {
+                if (r.comm != null) {
+                    r.comm.abort();
+                }
+            }, settings.closeTimeout());
             local.forEach(NcclRank::freeGrouped);
             throw e;
         }
