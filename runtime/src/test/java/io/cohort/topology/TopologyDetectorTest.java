@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cohort.device.Device;
+import io.cohort.device.host.HostDevice;
+import io.cohort.device.host.HostDevices;
+import java.time.Duration;
 import java.lang.reflect.Proxy;
 import java.util.List;
 import java.util.Set;
@@ -48,5 +51,23 @@ class TopologyDetectorTest {
         assertEquals(LinkKind.HOST_STAGED, t.link(2, 1).kind());
         assertTrue(TopologyValidation.problems(t, false).isEmpty());
         assertThrows(IllegalArgumentException.class, () -> new HostTopologyDetector(true, 16));
+    }
+
+    @Test
+    void hostDetectorMeasuresRealHostDevicesWhenAsked() {
+        List<HostDevice> devices = HostDevices.open(2, new HostDevice.Options(16L << 20, Duration.ofSeconds(10)));
+        try {
+            Topology plain = new HostTopologyDetector().detect(devices);
+            assertTrue(plain.fullyConnected());
+            assertTrue(Double.isNaN(plain.link(0, 1).bandwidthGBps()));
+            Topology measured = new HostTopologyDetector(true, 1 << 20).detect(devices);
+            Link l = measured.link(0, 1);
+            assertEquals(LinkKind.SHARED_MEMORY, l.kind());
+            assertTrue(l.bandwidthGBps() > 0 && Double.isFinite(l.bandwidthGBps()), l.toString());
+            assertTrue(l.latencyUs() > 0 && Double.isFinite(l.latencyUs()), l.toString());
+            assertTrue(TopologyRenderer.render(measured).contains("GB/s   GPU0"));
+        } finally {
+            HostDevices.closeAll(devices);
+        }
     }
 }
