@@ -204,6 +204,20 @@ final class PlanBuilder {
         return new Published(owner, ref, count, owner == consumer ? -1 : signal(owner));
     }
 
+    /**
+     * Where {@code owner} should write {@code count} elements that only {@code consumer} will read: a fresh
+     * region of the owner's STAGING when the consumer has no P2P to the owner (so {@link #publish} needs no
+     * extra copy), else {@code otherwise}.
+     */
+    BufferRef destinationFor(int owner, int consumer, long count, BufferRef otherwise) {
+        if (owner == consumer || topology.p2p(consumer, owner) || count == 0) {
+            return otherwise;
+        }
+        BufferRef ref = BufferRef.staging(owner, stagingTop[owner]);
+        stagingTop[owner] += count;
+        return ref;
+    }
+
     /** Waits for {@code p} on {@code consumer}'s list and returns the ref to read. */
     BufferRef consume(int consumer, Published p) {
         if (p.owner() != consumer) {
