@@ -2,6 +2,7 @@ package io.cohort.topology;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -37,6 +38,15 @@ class TopologyDetectorTest {
         String error = assertThrows(TopologyException.class, () -> detector.detect(List.of(device("cuda:0", Set.of()))))
                 .getMessage();
         assertTrue(error.contains("declares 2 devices but the group has 1"), error);
+    }
+
+    @Test
+    void configurationChoosesAFileOrTheDetectedTopology() {
+        TopologyDetector host = new HostTopologyDetector();
+        assertSame(host, TopologyFileDetector.fromConfig(com.typesafe.config.ConfigFactory.defaultReference(), host));
+        TopologyDetector file = TopologyFileDetector.fromConfig(com.typesafe.config.ConfigFactory.parseString(
+                "cohort.topology.file = \"" + TopologyFiles.file("partial-4").toString().replace("\\", "/") + "\""), host);
+        assertEquals("partial-4", ((TopologyFileDetector) file).declared().name());
     }
 
     @Test
