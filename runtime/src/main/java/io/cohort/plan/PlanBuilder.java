@@ -265,11 +265,18 @@ final class PlanBuilder {
         return k * (count / parts) + Math.min(k, count % parts);
     }
 
-    /** Splits [0, length) into pieces of at most {@code chunk} elements (one piece when chunk is 0). */
+    /** Most pieces one transfer is cut into: bounds plan size and flag count whatever chunk is asked for. */
+    static final int MAX_PIECES = 256;
+
+    /**
+     * Splits [0, length) into pieces of at most {@code chunk} elements (one piece when chunk is 0), but never
+     * more than {@link #MAX_PIECES}: tiny chunks on a large buffer get larger.
+     */
     static long[] pieces(long length, long chunk) {
         if (chunk <= 0 || length <= chunk) {
             return new long[] {0, length};
         }
+        chunk = Math.max(chunk, (length + MAX_PIECES - 1) / MAX_PIECES);
         int count = (int) ((length + chunk - 1) / chunk);
         long[] bounds = new long[count + 1];
         for (int i = 0; i <= count; i++) {
