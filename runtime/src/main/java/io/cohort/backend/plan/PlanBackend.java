@@ -219,8 +219,9 @@ public final class PlanBackend implements CollectiveBackend {
     private synchronized MemoryPool stagingPool(int rank) {
         if (stagingPools[rank] == null) {
             Device d = devices.get(rank);
+            // auto: the pool rule, but never more than a quarter of what is free (small host devices in tests)
             long capacity = settings.stagingCapacity() > 0 ? settings.stagingCapacity()
-                    : MemoryPool.defaultCapacity(d.freeMemory());
+                    : Math.min(MemoryPool.defaultCapacity(d.freeMemory()), Math.max(d.freeMemory() / 4, 4096));
             stagingPools[rank] = CarvingMemoryPool.create(d, capacity, CarvingMemoryPool.Source.PINNED_HOST);
         }
         return stagingPools[rank];
