@@ -277,7 +277,8 @@ public final class HostStream implements DeviceStream {
         }
     }
 
-    /** The failure that stopped this stream, or null. */
+    /** The failure that stopped this stream, or null (cleared by {@link #reset()}). */
+    @Override
     public DeviceException failure() {
         return failure;
     }
