@@ -15,6 +15,7 @@ import io.cohort.exec.BufferExchange;
 import io.cohort.exec.PlanExecutor;
 import io.cohort.memory.CarvingMemoryPool;
 import io.cohort.memory.MemoryPool;
+import io.cohort.memory.PoolExhaustedException;
 import io.cohort.plan.Algorithm;
 import io.cohort.plan.Plan;
 import io.cohort.plan.PlanRequest;
@@ -27,6 +28,8 @@ import java.util.Map;
 import java.util.ServiceLoader;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Collectives from {@link Plan}s on any {@link Device}: a plan per (collective, count, root, dtype, algorithm)
@@ -41,10 +44,16 @@ import java.util.function.Function;
  * user buffers, its enqueue waits (bounded by {@code cohort.collective.timeout}) until that peer has
  * enqueued the same collective, so give each rank's enqueue its own thread. One thread can drive every
  * rank with {@link #enqueueAll}.
+ *
+ * <p>Each cached plan keeps its scratch and staging (so consecutive calls never wait for memory). When a
+ * new plan does not fit the pools, {@link #enqueueAll} drains the streams and frees every cached plan, then
+ * retries; per-rank {@link #enqueue} cannot drain peers it does not drive and fails with the pool's message.
  */
 public final class PlanBackend implements CollectiveBackend {
 
     /** Used when nothing is forced and no selector is given or registered (ServiceLoader). */
+    private static final Logger LOG = LoggerFactory.getLogger(PlanBackend.class);
+
     private static final AlgorithmSelector FALLBACK = (collective, topology, bytes, dtype) -> Algorithm.RING;
 
     private record PlanKey(Collective collective, long count, int root, DType dtype, Algorithm algorithm) {
@@ -105,8 +114,8 @@ public final class PlanBackend implements CollectiveBackend {
         this.pools = sorted.stream().map(RankContext::pool).toList();
         this.stagingPools = new MemoryPool[ranks];
         this.exchange = new BufferExchange(ranks, settings.timeout());
-        this.lastCall = new CollectiveCall[ranks];
-        this.lastExecutor = new PlanExecutor[ranks];
+        this.lastCall = new CollectiveCall[ranks + 1];
+        this.lastExecutor = new PlanExecutor[ranks + 1];
         this.sendView = new DeviceBuffer[ranks + 1][ranks];
         this.recvView = new DeviceBuffer[ranks + 1][ranks];
     }
@@ -197,7 +206,7 @@ public final class PlanBackend implements CollectiveBackend {
 
     /** The executor for {@code call}; slot {@code ranks} is the enqueueAll caller's. */
     private PlanExecutor executor(int slot, CollectiveCall call) {
-        if (slot < ranks && call.equals(lastCall[slot])) {
+        if (call.equals(lastCall[slot])) {
             return lastExecutor[slot];
         }
         if (closed) {
@@ -206,14 +215,46 @@ public final class PlanBackend implements CollectiveBackend {
         Algorithm algorithm = algorithm(call);
         int root = call.collective().rooted() ? call.root() : 0;
         PlanKey key = new PlanKey(call.collective(), call.count(), root, call.dtype(), algorithm);
-        PlanExecutor executor = executors.computeIfAbsent(key, k -> new PlanExecutor(
-                planners.apply(algorithm).plan(request(call)), call.dtype(), devices, streams, pools, this::stagingPool,
-                planTopology));
-        if (slot < ranks) {
-            lastCall[slot] = call;
-            lastExecutor[slot] = executor;
+        PlanExecutor executor;
+        try {
+            executor = executors.computeIfAbsent(key, k -> newExecutor(algorithm, call));
+        } catch (CohortException e) {
+            if (slot < ranks || !(e.getCause() instanceof PoolExhaustedException) || executors.isEmpty()) {
+                throw e;
+            }
+            // one thread drives every rank (enqueueAll), so all streams can drain: free the cached plans and retry
+            evictAll();
+            executor = executors.computeIfAbsent(key, k -> newExecutor(algorithm, call));
         }
+        lastCall[slot] = call;
+        lastExecutor[slot] = executor;
         return executor;
+    }
+
+    private PlanExecutor newExecutor(Algorithm algorithm, CollectiveCall call) {
+        return new PlanExecutor(planners.apply(algorithm).plan(request(call)), call.dtype(), devices, streams, pools,
+                this::stagingPool, planTopology);
+    }
+
+    /** Waits for every stream, then returns all cached plans' scratch, staging and flags to the pools. */
+    private void evictAll() {
+        int evicted = executors.size();
+        drainStreams();
+        executors.values().forEach(PlanExecutor::close);
+        executors.clear();
+        java.util.Arrays.fill(lastCall, null);
+        java.util.Arrays.fill(lastExecutor, null);
+        LOG.info("{} backend: pools full, evicted {} cached plans", kind.cliName(), evicted);
+    }
+
+    private void drainStreams() {
+        for (DeviceStream s : streams) {
+            try {
+                s.synchronize();
+            } catch (RuntimeException ignored) {
+                // the failure belongs to an earlier collective and is reported to whoever synchronizes
+            }
+        }
     }
 
     private synchronized MemoryPool stagingPool(int rank) {
@@ -267,13 +308,7 @@ public final class PlanBackend implements CollectiveBackend {
             return;
         }
         closed = true;
-        for (DeviceStream s : streams) {
-            try {
-                s.synchronize();
-            } catch (RuntimeException ignored) {
-                // the failure belongs to the caller's last collective; resources go back anyway
-            }
-        }
+        drainStreams();
         executors.values().forEach(PlanExecutor::close);
         executors.clear();
         for (int r = 0; r < ranks; r++) {
