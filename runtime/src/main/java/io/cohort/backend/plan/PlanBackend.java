@@ -274,31 +274,37 @@ public final class PlanBackend implements CollectiveBackend {
         }
     }
 
+    /** Checks one rank's arguments; allocates nothing unless it throws. */
     private void validate(int rank, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {
         if (call.collective().rooted() && call.root() >= ranks) {
             throw new CohortException("rank " + rank + ": root " + call.root() + " outside 0.." + (ranks - 1));
         }
-        String what = call.collective() + " of " + call.count() + " x " + call.dtype();
         if (send == null || recv == null) {
-            throw new CohortException("rank " + rank + ": " + what + " needs a send and a recv buffer");
+            throw new CohortException("rank " + rank + ": " + what(call) + " needs a send and a recv buffer");
         }
         long sendBytes = call.sendBytes(ranks);
         long recvBytes = call.recvBytes(ranks);
         if (send.byteSize() < sendBytes) {
-            throw new CohortException("rank " + rank + ": send buffer holds " + send.byteSize() + " bytes, " + what
-                    + " over " + ranks + " ranks needs " + sendBytes);
+            throw new CohortException("rank " + rank + ": send buffer holds " + send.byteSize() + " bytes, "
+                    + what(call) + " over " + ranks + " ranks needs " + sendBytes);
         }
         if (recv.byteSize() < recvBytes) {
-            throw new CohortException("rank " + rank + ": recv buffer holds " + recv.byteSize() + " bytes, " + what
-                    + " over " + ranks + " ranks needs " + recvBytes);
+            throw new CohortException("rank " + rank + ": recv buffer holds " + recv.byteSize() + " bytes, "
+                    + what(call) + " over " + ranks + " ranks needs " + recvBytes);
         }
         Device device = devices.get(rank);
-        for (DeviceBuffer b : new DeviceBuffer[] {send, recv}) {
-            if (!device.canReach(b)) {
-                throw new CohortException("rank " + rank + " (" + device.name() + ") cannot reach its "
-                        + (b == send ? "send" : "recv") + " buffer on " + b.device().name());
-            }
+        if (!device.canReach(send)) {
+            throw new CohortException("rank " + rank + " (" + device.name() + ") cannot reach its send buffer on "
+                    + send.device().name());
         }
+        if (!device.canReach(recv)) {
+            throw new CohortException("rank " + rank + " (" + device.name() + ") cannot reach its recv buffer on "
+                    + recv.device().name());
+        }
+    }
+
+    private static String what(CollectiveCall call) {
+        return call.collective() + " of " + call.count() + " x " + call.dtype();
     }
 
     /** Waits for the streams to drain, then returns every plan's scratch, staging and flags. */
