@@ -1,5 +1,7 @@
 package io.cohort.device.host;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
 import io.cohort.device.DeviceEvent;
@@ -51,6 +53,17 @@ public final class HostDevice implements Device {
         /** A quarter of physical memory (at least 256 MiB) and a 30 s wait timeout. */
         public static Options defaults() {
             return new Options(defaultTotalMemory(), Duration.ofSeconds(30));
+        }
+
+        /**
+         * From the {@code cohort} configuration section: {@code host.memory} (auto or a size) and
+         * {@code collective.timeout} as the wait timeout.
+         */
+        public static Options from(Config cohort) {
+            Config c = cohort.withFallback(ConfigFactory.defaultReference().getConfig("cohort"));
+            long memory = c.getString("host.memory").trim().equalsIgnoreCase("auto") ? defaultTotalMemory()
+                    : c.getBytes("host.memory");
+            return new Options(memory, c.getDuration("collective.timeout"));
         }
 
         public Options withTotalMemory(long bytes) {

@@ -275,6 +275,17 @@ class HostDeviceTest {
         }
     }
 
+    @Test
+    void optionsComeFromTheCohortConfigSection() {
+        HostDevice.Options o = HostDevice.Options.from(com.typesafe.config.ConfigFactory.parseString(
+                "host.memory = 64M\ncollective.timeout = 2s"));
+        assertEquals(64L << 20, o.totalMemory());
+        assertEquals(Duration.ofSeconds(2), o.waitTimeout());
+        HostDevice.Options auto = HostDevice.Options.from(com.typesafe.config.ConfigFactory.empty());
+        assertTrue(auto.totalMemory() >= 256L << 20);
+        assertEquals(Duration.ofSeconds(30), auto.waitTimeout());
+    }
+
     private static long streamThreads(String name) {
         return Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.getName().startsWith("cohort-" + name + "-stream")).count();
