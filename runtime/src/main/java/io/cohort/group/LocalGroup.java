@@ -105,6 +105,7 @@ public final class LocalGroup implements AutoCloseable {
     private final DeviceBuffer[] recvBuffers;
     private final DeviceBuffer[] barrierBuffers;
     private long seq;
+    private CollectiveCall lastCall;
     private boolean closed;
 
     /** Starts building a group of {@code devices} (rank r = devices.get(r)). */
@@ -358,7 +359,14 @@ public final class LocalGroup implements AutoCloseable {
                         + what + " of " + count + " per rank over " + ranks + " ranks needs " + recvCount);
             }
         }
-        return new CollectiveCall(collective, dtype, op, count, collective.rooted() ? root : 0);
+        int callRoot = collective.rooted() ? root : 0;
+        CollectiveCall last = lastCall;
+        if (last != null && last.collective() == collective && last.dtype() == dtype && last.op() == op
+                && last.count() == count && last.root() == callRoot) {
+            return last; // steady state: the same call again allocates nothing
+        }
+        lastCall = new CollectiveCall(collective, dtype, op, count, callRoot);
+        return lastCall;
     }
 
     private void checkTensors(String what, String role, Tensor[] tensors) {

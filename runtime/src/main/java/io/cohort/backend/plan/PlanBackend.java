@@ -232,8 +232,10 @@ public final class PlanBackend implements CollectiveBackend {
     }
 
     private PlanExecutor newExecutor(Algorithm algorithm, CollectiveCall call) {
-        return new PlanExecutor(planners.apply(algorithm).plan(request(call)), call.dtype(), devices, streams, pools,
-                this::stagingPool, planTopology);
+        Plan plan = planners.apply(algorithm).plan(request(call));
+        // the planners' checks (links, bounds, deadlock-freedom) before the executor's (devices, buffers)
+        io.cohort.plan.PlanValidator.validate(plan, planTopology);
+        return new PlanExecutor(plan, call.dtype(), devices, streams, pools, this::stagingPool, planTopology);
     }
 
     /** Waits for every stream, then returns all cached plans' scratch, staging and flags to the pools. */
