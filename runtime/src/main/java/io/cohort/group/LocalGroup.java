@@ -328,35 +328,34 @@ public final class LocalGroup implements AutoCloseable {
     }
 
     private CollectiveCall validate(Collective collective, Tensor[] send, Tensor[] recv, ReduceOp op, int root) {
-        String what = collective.cliName();
         Objects.requireNonNull(op, "op");
-        checkTensors(what, "send", send);
-        checkTensors(what, "recv", recv);
+        checkTensors(collective, "send", send);
+        checkTensors(collective, "recv", recv);
         if (collective.rooted() && (root < 0 || root >= ranks)) {
-            throw new CohortException(what + ": root " + root + " outside 0.." + (ranks - 1));
+            throw new CohortException(collective.cliName() + ": root " + root + " outside 0.." + (ranks - 1));
         }
         DType dtype = send[0].dtype();
         long sendCount = send[0].count();
         for (int r = 0; r < ranks; r++) {
             if (send[r].dtype() != dtype || recv[r].dtype() != dtype) {
-                throw new CohortException(what + ": rank " + r + " has send " + send[r].dtype() + " and recv "
+                throw new CohortException(collective.cliName() + ": rank " + r + " has send " + send[r].dtype() + " and recv "
                         + recv[r].dtype() + ", rank 0's send is " + dtype + ": every tensor needs the same dtype");
             }
             if (send[r].count() != sendCount) {
-                throw new CohortException(what + ": rank " + r + "'s send has " + send[r].count()
+                throw new CohortException(collective.cliName() + ": rank " + r + "'s send has " + send[r].count()
                         + " elements, rank 0's has " + sendCount + ": counts must match across ranks");
             }
         }
         if (collective == Collective.REDUCE_SCATTER && sendCount % ranks != 0) {
-            throw new CohortException(what + ": send has " + sendCount + " elements, not a multiple of the "
+            throw new CohortException(collective.cliName() + ": send has " + sendCount + " elements, not a multiple of the "
                     + ranks + " ranks");
         }
         long count = collective == Collective.REDUCE_SCATTER ? sendCount / ranks : sendCount;
         long recvCount = collective.recvCount(count, ranks);
         for (int r = 0; r < ranks; r++) {
             if (recv[r].count() != recvCount) {
-                throw new CohortException(what + ": rank " + r + "'s recv has " + recv[r].count() + " elements, "
-                        + what + " of " + count + " per rank over " + ranks + " ranks needs " + recvCount);
+                throw new CohortException(collective.cliName() + ": rank " + r + "'s recv has " + recv[r].count() + " elements, "
+                        + collective.cliName() + " of " + count + " per rank over " + ranks + " ranks needs " + recvCount);
             }
         }
         int callRoot = collective.rooted() ? root : 0;
@@ -369,18 +368,18 @@ public final class LocalGroup implements AutoCloseable {
         return lastCall;
     }
 
-    private void checkTensors(String what, String role, Tensor[] tensors) {
+    private void checkTensors(Collective collective, String role, Tensor[] tensors) {
         if (tensors == null || tensors.length != ranks) {
-            throw new CohortException(what + ": expected one " + role + " tensor per rank (" + ranks + "), got "
+            throw new CohortException(collective.cliName() + ": expected one " + role + " tensor per rank (" + ranks + "), got "
                     + (tensors == null ? "none" : tensors.length));
         }
         for (int r = 0; r < ranks; r++) {
             if (tensors[r] == null) {
-                throw new CohortException(what + ": rank " + r + " has no " + role + " tensor");
+                throw new CohortException(collective.cliName() + ": rank " + r + " has no " + role + " tensor");
             }
             Device d = tensors[r].device();
             if (d != devices.get(r)) {
-                throw new CohortException(what + ": rank " + r + "'s " + role + " tensor is on " + d.name()
+                throw new CohortException(collective.cliName() + ": rank " + r + "'s " + role + " tensor is on " + d.name()
                         + ", but rank " + r + " is " + devices.get(r).name());
             }
         }

@@ -250,6 +250,31 @@ class LocalGroupTest {
         }
     }
 
+    /** The hot path (validate, cached plan and binding, stream commands into the ring) allocates nothing. */
+    @ParameterizedTest
+    @EnumSource(value = BackendKind.class, names = {"P2P", "NATIVE"})
+    void steadyStateCallsDoNotAllocate(BackendKind kind) {
+        var config = com.typesafe.config.ConfigFactory.parseString("cohort.algorithm.force = ring\n"
+                + "cohort.pool.staging-capacity = 1M").withFallback(com.typesafe.config.ConfigFactory.load());
+        try (LocalGroup group = LocalGroup.builder(devices).backend(kind).config(config).poolCapacity(1 << 20).open()) {
+            Tensor[] data = tensors(devices, DType.F32, 1024);
+            var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            long self = Thread.currentThread().threadId();
+            for (int i = 0; i < 3000; i++) { // warm up: plan, binding, JIT
+                group.allReduce(data, ReduceOp.MAX);
+            }
+            group.synchronize();
+            int calls = 2000;
+            long before = threads.getThreadAllocatedBytes(self);
+            for (int i = 0; i < calls; i++) {
+                group.allReduce(data, ReduceOp.MAX);
+            }
+            long allocated = threads.getThreadAllocatedBytes(self) - before;
+            group.synchronize();
+            assertTrue(allocated < calls * 16L, "allocated " + allocated + " bytes over " + calls + " calls");
+        }
+    }
+
     @Test
     void sameDataGivesSameBitsOnBothBackends() {
         float[][] x = RandomData.perRank(3, DType.F16, 4, 257);
