@@ -23,6 +23,8 @@ import io.cohort.plan.Planner;
 import io.cohort.plan.Planners;
 import io.cohort.select.AlgorithmSelector;
 import io.cohort.topology.Topology;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
@@ -103,7 +105,7 @@ public final class PlanBackend implements CollectiveBackend {
         this.selector = selector != null ? selector : registeredSelector();
         this.ranks = topology.size();
         List<RankContext> sorted = group.ranks().stream()
-                .sorted(java.util.Comparator.comparingInt(RankContext::rank)).toList();
+                .sorted(Comparator.comparingInt(RankContext::rank)).toList();
         for (int r = 0; r < ranks; r++) {
             if (sorted.get(r).rank() != r) {
                 throw new CohortException("group ranks must be 0.." + (ranks - 1) + ", got " + sorted.stream().map(RankContext::rank).toList());
@@ -244,8 +246,8 @@ public final class PlanBackend implements CollectiveBackend {
         drainStreams();
         executors.values().forEach(PlanExecutor::close);
         executors.clear();
-        java.util.Arrays.fill(lastCall, null);
-        java.util.Arrays.fill(lastExecutor, null);
+        Arrays.fill(lastCall, null);
+        Arrays.fill(lastExecutor, null);
         LOG.info("{} backend: pools full, evicted {} cached plans", kind.cliName(), evicted);
     }
 

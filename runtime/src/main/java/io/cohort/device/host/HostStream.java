@@ -11,6 +11,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
@@ -521,13 +522,13 @@ public final class HostStream implements DeviceStream {
     }
 
     private static synchronized void register(HostStream stream) {
-        HostStream[] next = java.util.Arrays.copyOf(live, live.length + 1);
+        HostStream[] next = Arrays.copyOf(live, live.length + 1);
         next[live.length] = stream;
         live = next;
     }
 
     private static synchronized void unregister(HostStream stream) {
-        live = java.util.Arrays.stream(live).filter(s -> s != stream).toArray(HostStream[]::new);
+        live = Arrays.stream(live).filter(s -> s != stream).toArray(HostStream[]::new);
     }
 
     private static void wakeBlocked() {
