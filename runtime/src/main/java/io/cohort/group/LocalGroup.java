@@ -38,6 +38,20 @@ import java.util.Objects;
  * Every argument is checked before anything is enqueued; errors are {@link CohortException}s that name the
  * rank and the problem.
  *
+ * <pre>{@code
+ * List<HostDevice> devices = HostDevices.open(4);
+ * try (LocalGroup group = LocalGroup.open(devices)) {          // auto: p2p over shared memory
+ *     Tensor[] x = new Tensor[4];
+ *     for (int r = 0; r < 4; r++) {
+ *         x[r] = new Tensor(devices.get(r).allocate(1024 * 4), DType.F32, 1024);
+ *     }
+ *     group.allReduceSync(x, ReduceOp.SUM);                     // in place on every rank
+ *     System.out.println(group.backendChoice());               // what was chosen, and why
+ * } finally {
+ *     HostDevices.closeAll(devices);
+ * }
+ * }</pre>
+ *
  * <p>Thread-safe: calls are serialised. {@link #close()} waits for the streams, frees the pools and the
  * backend's buffers and joins the stream threads; it does not close the devices.
  */
