@@ -275,6 +275,26 @@ class LocalGroupTest {
         }
     }
 
+    /** The class javadoc's example, with every default (ServiceLoader providers, default pools and planners). */
+    @Test
+    void defaultsWork() {
+        List<HostDevice> defaults = HostDevices.open(4);
+        try (LocalGroup group = LocalGroup.open(defaults)) {
+            Tensor[] x = new Tensor[4];
+            for (int r = 0; r < 4; r++) {
+                x[r] = new Tensor(defaults.get(r).allocate(1024 * 4), DType.F32, 1024);
+                DType.F32.set(x[r].buffer().segment(), 5, r + 1);
+            }
+            group.allReduceSync(x, ReduceOp.SUM);
+            assertEquals(10f, DType.F32.get(x[3].buffer().segment(), 5));
+            assertEquals(BackendKind.P2P, group.backendChoice().chosen());
+            assertEquals(io.cohort.memory.MemoryPool.defaultCapacity(defaults.get(0).totalMemory()),
+                    group.pool(0).capacity(), 256.0);
+        } finally {
+            HostDevices.closeAll(defaults);
+        }
+    }
+
     @Test
     void sameDataGivesSameBitsOnBothBackends() {
         float[][] x = RandomData.perRank(3, DType.F16, 4, 257);

@@ -27,7 +27,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * plain host memory.
  *
  * <p>{@link #totalMemory()} is a budget, not a reservation: allocations beyond it fail with a
- * {@link DeviceException}, as a GPU's would. Memory is committed (zeroed) when allocated.
+ * {@link DeviceException}, as a GPU's would. Memory reads as zero and is committed by the OS page by page
+ * when first touched ({@link LazyMemory}), so a large pool costs nothing until it is used. A freed buffer
+ * cannot be touched any more: access fails with an exception, never with a crash.
  */
 public final class HostDevice implements Device {
 
@@ -169,7 +171,7 @@ public final class HostDevice implements Device {
         }
         Arena arena = Arena.ofShared();
         try {
-            MemorySegment segment = arena.allocate(bytes, ALIGNMENT);
+            MemorySegment segment = LazyMemory.allocate(bytes, ALIGNMENT, arena);
             HostBuffer buffer = new HostBuffer(this, segment, pinned);
             allocations.put(buffer, arena);
             return buffer;
