@@ -402,6 +402,10 @@ public final class HostStream implements DeviceStream {
         long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
         int idle = 0;
         while (retired < ticket) {
+            if (idle > SPINS + YIELDS && !thread.isAlive()) {
+                throw new DeviceException(what + " on " + name + ": the stream's thread has stopped ("
+                        + retired + " of " + ticket + " commands done)");
+            }
             if (System.nanoTime() - deadline > 0) {
                 throw new DeviceException(what + " on " + name + " timed out after " + timeout.toMillis()
                         + " ms (" + retired + " of " + ticket + " commands done)");
