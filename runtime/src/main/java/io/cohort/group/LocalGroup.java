@@ -17,15 +17,20 @@ import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
+import io.cohort.device.DeviceFactory;
+import io.cohort.device.DeviceKind;
 import io.cohort.device.DeviceStream;
 import io.cohort.device.Tensor;
 import io.cohort.memory.CarvingMemoryPool;
 import io.cohort.memory.MemoryPool;
+import io.cohort.topology.HostTopologyDetector;
 import io.cohort.topology.Topology;
 import io.cohort.topology.TopologyDetector;
+import io.cohort.topology.TopologyFileDetector;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.ServiceLoader;
 
 /**
  * A group of devices of this process that run collectives together, without actors: rank r is
@@ -61,7 +66,7 @@ public final class LocalGroup implements AutoCloseable {
     public static final class Builder {
         private final List<? extends Device> devices;
         private BackendKind backend;
-        private TopologyDetector detector = new PeerAccessDetector();
+        private TopologyDetector detector;
         private Config config;
         private long poolCapacity;
         private List<BackendProvider> providers;
@@ -76,7 +81,11 @@ public final class LocalGroup implements AutoCloseable {
             return this;
         }
 
-        /** How to find the links between the devices; default {@link PeerAccessDetector}. */
+        /**
+         * How to find the links between the devices. Default: the file of {@code cohort.topology.file} if set,
+         * else the devices' own detector ({@link HostTopologyDetector} for host devices, the
+         * {@link DeviceFactory}'s for other kinds, else {@link PeerAccessDetector}).
+         */
         public Builder detector(TopologyDetector detector) {
             this.detector = Objects.requireNonNull(detector);
             return this;
@@ -168,7 +177,9 @@ public final class LocalGroup implements AutoCloseable {
                 pools.add(CarvingMemoryPool.create(d, capacity));
                 contexts.add(new RankContext(r, d, streams.get(r), pools.get(r)));
             }
-            this.topology = b.detector.detect(devices);
+            TopologyDetector detector = b.detector != null ? b.detector
+                    : TopologyFileDetector.fromConfig(root, deviceDetector(devices));
+            this.topology = detector.detect(devices);
             if (topology.size() != ranks) {
                 throw new CohortException("topology detector returned " + topology.size() + " devices for a group of " + ranks);
             }
@@ -186,6 +197,23 @@ public final class LocalGroup implements AutoCloseable {
         }
         this.sendBuffers = new DeviceBuffer[ranks];
         this.recvBuffers = new DeviceBuffer[ranks];
+    }
+
+    /** The detector of the devices' kind: host shared memory, a registered {@link DeviceFactory}'s, or peer access. */
+    static TopologyDetector deviceDetector(List<? extends Device> devices) {
+        DeviceKind kind = devices.getFirst().kind();
+        if (devices.stream().anyMatch(d -> d.kind() != kind)) {
+            return new PeerAccessDetector();
+        }
+        if (kind == DeviceKind.HOST) {
+            return new HostTopologyDetector();
+        }
+        for (DeviceFactory factory : ServiceLoader.load(DeviceFactory.class)) {
+            if (factory.kind() == kind) {
+                return factory.topologyDetector();
+            }
+        }
+        return new PeerAccessDetector();
     }
 
     public int ranks() {

@@ -118,6 +118,22 @@ class LocalGroupTest {
     }
 
     @Test
+    void aTopologyFileReplacesDetection() {
+        var config = com.typesafe.config.ConfigFactory.parseString(
+                "cohort.topology.file = \"../conf/topologies/nop2p-4.conf\"").withFallback(com.typesafe.config.ConfigFactory.load());
+        try (LocalGroup group = LocalGroup.builder(devices).config(config).poolCapacity(1 << 20).open()) {
+            assertEquals(BackendKind.NATIVE, group.backendChoice().chosen(), group.backendChoice().toString());
+            assertTrue(group.backendChoice().reason().contains("no P2P from rank 0"), group.backendChoice().reason());
+            Tensor[] data = tensors(devices, DType.F32, 1000);
+            for (int r = 0; r < 4; r++) {
+                DType.F32.set(data[r].buffer().segment(), 999, r);
+            }
+            group.allReduceSync(data, ReduceOp.MAX);
+            assertEquals(3f, DType.F32.get(data[0].buffer().segment(), 999));
+        }
+    }
+
+    @Test
     void inPlaceAllReduceBackToBack() {
         try (LocalGroup group = open(devices, BackendKind.P2P)) {
             Tensor[] data = tensors(devices, DType.BF16, 33);

@@ -1,5 +1,6 @@
 package io.cohort.backend.plan;
 
+import com.typesafe.config.ConfigFactory;
 import io.cohort.backend.BackendKind;
 import io.cohort.backend.CollectiveBackend;
 import io.cohort.backend.CollectiveCall;
@@ -22,12 +23,13 @@ import io.cohort.plan.PlanRequest;
 import io.cohort.plan.Planner;
 import io.cohort.plan.Planners;
 import io.cohort.select.AlgorithmSelector;
+import io.cohort.select.SelectionTable;
+import io.cohort.select.TableSelector;
 import io.cohort.topology.Topology;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.ServiceLoader;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -42,7 +44,9 @@ import org.slf4j.LoggerFactory;
  * {@link Topology#withoutP2p()}, so every cross-device move goes through pinned host STAGING.
  *
  * <p>The algorithm is the forced one ({@code cohort.algorithm.force}) or the {@link AlgorithmSelector}'s
- * choice. Ranks may enqueue from their own threads ({@link #enqueue}); when a rank's steps touch a peer's
+ * choice (by default the {@link TableSelector} of {@code cohort.algorithm.rules}).
+ *
+ * <p>Ranks may enqueue from their own threads ({@link #enqueue}); when a rank's steps touch a peer's
  * user buffers, its enqueue waits (bounded by {@code cohort.collective.timeout}) until that peer has
  * enqueued the same collective, so give each rank's enqueue its own thread. One thread can drive every
  * rank with {@link #enqueueAll}.
@@ -53,12 +57,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class PlanBackend implements CollectiveBackend {
 
-    /** Used when nothing is forced and no selector is given or registered (ServiceLoader). */
     private static final Logger LOG = LoggerFactory.getLogger(PlanBackend.class);
 
-    private static final AlgorithmSelector FALLBACK = (collective, topology, bytes, dtype) -> Algorithm.RING;
+    private record PlanKey(Collective collective, long count, int root, DType dtype, Algorithm algorithm, int arity) {
+    }
 
-    private record PlanKey(Collective collective, long count, int root, DType dtype, Algorithm algorithm) {
+    /** An algorithm and, for KARY_TREE, its arity. */
+    private record Selection(Algorithm algorithm, int arity) {
     }
 
     private final BackendKind kind;
@@ -81,7 +86,7 @@ public final class PlanBackend implements CollectiveBackend {
 
     /**
      * A plan backend of {@code kind} (P2P or NATIVE) for {@code group}; every rank of the group must be in this
-     * process. {@code selector} may be null (a registered selector, else RING).
+     * process. {@code selector} may be null: the {@link TableSelector} of the configuration's rules.
      */
     public PlanBackend(BackendKind kind, GroupContext group, AlgorithmSelector selector) {
         this(kind, group, selector, Planners::of);
@@ -102,7 +107,8 @@ public final class PlanBackend implements CollectiveBackend {
         this.kind = kind;
         this.planTopology = kind == BackendKind.NATIVE ? topology.withoutP2p() : topology;
         this.settings = PlanSettings.from(group.config());
-        this.selector = selector != null ? selector : registeredSelector();
+        this.selector = selector != null ? selector : TableSelector.fromConfig(
+                group.config().atPath("cohort").withFallback(ConfigFactory.defaultReference()));
         this.ranks = topology.size();
         List<RankContext> sorted = group.ranks().stream()
                 .sorted(Comparator.comparingInt(RankContext::rank)).toList();
@@ -120,10 +126,6 @@ public final class PlanBackend implements CollectiveBackend {
         this.lastExecutor = new PlanExecutor[ranks + 1];
         this.sendView = new DeviceBuffer[ranks + 1][ranks];
         this.recvView = new DeviceBuffer[ranks + 1][ranks];
-    }
-
-    private static AlgorithmSelector registeredSelector() {
-        return ServiceLoader.load(AlgorithmSelector.class).findFirst().orElse(FALLBACK);
     }
 
     @Override
@@ -187,23 +189,31 @@ public final class PlanBackend implements CollectiveBackend {
 
     @Override
     public String describe(CollectiveCall call) {
-        Algorithm algorithm = algorithm(call);
-        Plan plan = planners.apply(algorithm).plan(request(call));
-        return kind.cliName() + " backend, " + algorithm.cliName() + ": " + plan.description();
+        Selection selection = selection(call);
+        Plan plan = planners.apply(selection.algorithm()).plan(request(call, selection.arity()));
+        return kind.cliName() + " backend, " + selection.algorithm().cliName() + ": " + plan.description();
     }
 
     /** The algorithm this backend runs {@code call} with. */
     public Algorithm algorithm(CollectiveCall call) {
-        if (settings.forcedAlgorithm() != null) {
-            return settings.forcedAlgorithm();
-        }
-        return selector.select(call.collective(), planTopology, call.count() * call.dtype().bytes(), call.dtype());
+        return selection(call).algorithm();
     }
 
-    private PlanRequest request(CollectiveCall call) {
+    private Selection selection(CollectiveCall call) {
+        if (settings.forcedAlgorithm() != null) {
+            return new Selection(settings.forcedAlgorithm(), settings.arity());
+        }
+        long bytes = call.count() * call.dtype().bytes();
+        if (selector instanceof TableSelector table) {
+            SelectionTable.Choice choice = table.choose(call.collective(), planTopology, bytes, call.dtype());
+            return new Selection(choice.algorithm(), choice.arity());
+        }
+        return new Selection(selector.select(call.collective(), planTopology, bytes, call.dtype()), settings.arity());
+    }
+
+    private PlanRequest request(CollectiveCall call, int arity) {
         int root = call.collective().rooted() ? call.root() : 0;
-        return new PlanRequest(call.collective(), planTopology, call.count(), root, settings.arity(),
-                settings.chunkElements());
+        return new PlanRequest(call.collective(), planTopology, call.count(), root, arity, settings.chunkElements());
     }
 
     /** The executor for {@code call}; slot {@code ranks} is the enqueueAll caller's. */
@@ -214,27 +224,28 @@ public final class PlanBackend implements CollectiveBackend {
         if (closed) {
             throw new CohortException(kind.cliName() + " backend is closed");
         }
-        Algorithm algorithm = algorithm(call);
+        Selection selection = selection(call);
         int root = call.collective().rooted() ? call.root() : 0;
-        PlanKey key = new PlanKey(call.collective(), call.count(), root, call.dtype(), algorithm);
+        PlanKey key = new PlanKey(call.collective(), call.count(), root, call.dtype(), selection.algorithm(),
+                selection.algorithm() == Algorithm.KARY_TREE ? selection.arity() : 0);
         PlanExecutor executor;
         try {
-            executor = executors.computeIfAbsent(key, k -> newExecutor(algorithm, call));
+            executor = executors.computeIfAbsent(key, k -> newExecutor(selection, call));
         } catch (CohortException e) {
             if (slot < ranks || !(e.getCause() instanceof PoolExhaustedException) || executors.isEmpty()) {
                 throw e;
             }
             // one thread drives every rank (enqueueAll), so all streams can drain: free the cached plans and retry
             evictAll();
-            executor = executors.computeIfAbsent(key, k -> newExecutor(algorithm, call));
+            executor = executors.computeIfAbsent(key, k -> newExecutor(selection, call));
         }
         lastCall[slot] = call;
         lastExecutor[slot] = executor;
         return executor;
     }
 
-    private PlanExecutor newExecutor(Algorithm algorithm, CollectiveCall call) {
-        Plan plan = planners.apply(algorithm).plan(request(call));
+    private PlanExecutor newExecutor(Selection selection, CollectiveCall call) {
+        Plan plan = planners.apply(selection.algorithm()).plan(request(call, selection.arity()));
         // the planners' checks (links, bounds, deadlock-freedom) before the executor's (devices, buffers)
         io.cohort.plan.PlanValidator.validate(plan, planTopology);
         return new PlanExecutor(plan, call.dtype(), devices, streams, pools, this::stagingPool, planTopology);

@@ -112,8 +112,10 @@ class PlanBackendTest {
     void nativePlansUseNoP2p() {
         PlanBackend backend = backend(BackendKind.NATIVE, "none");
         assertTrue(!backend.planTopology().p2p(0, 1) && backend.planTopology().p2p(1, 1));
-        assertEquals(Algorithm.RING, backend.algorithm(CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 10)),
-                "no selector registered: ring");
+        assertEquals(Algorithm.ONE_SHOT, backend.algorithm(CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 10)),
+                "the rules of reference.conf: small messages without P2P go one-shot");
+        assertEquals(Algorithm.RING, backend.algorithm(CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 1 << 20)),
+                "large ones ring");
         backend.close();
     }
 
