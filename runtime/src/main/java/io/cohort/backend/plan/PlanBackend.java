@@ -95,7 +95,6 @@ public final class PlanBackend implements CollectiveBackend {
     /** Like {@link #PlanBackend(BackendKind, GroupContext, AlgorithmSelector)} with the planners given (tests, tools). */
     public PlanBackend(BackendKind kind, GroupContext group, AlgorithmSelector selector,
                        Function<Algorithm, Planner> planners) {
-        this.planners = planners;
         if (kind != BackendKind.P2P && kind != BackendKind.NATIVE) {
             throw new IllegalArgumentException("plan backends are p2p or native, not " + kind);
         }
@@ -105,6 +104,7 @@ public final class PlanBackend implements CollectiveBackend {
                     + " of " + topology.size() + " ranks are local");
         }
         this.kind = kind;
+        this.planners = planners;
         this.planTopology = kind == BackendKind.NATIVE ? topology.withoutP2p() : topology;
         this.settings = PlanSettings.from(group.config());
         this.selector = selector != null ? selector : TableSelector.fromConfig(
@@ -114,7 +114,8 @@ public final class PlanBackend implements CollectiveBackend {
                 .sorted(Comparator.comparingInt(RankContext::rank)).toList();
         for (int r = 0; r < ranks; r++) {
             if (sorted.get(r).rank() != r) {
-                throw new CohortException("group ranks must be 0.." + (ranks - 1) + ", got " + sorted.stream().map(RankContext::rank).toList());
+                throw new CohortException("group ranks must be 0.." + (ranks - 1) + ", got "
+                        + sorted.stream().map(RankContext::rank).toList());
             }
         }
         this.devices = sorted.stream().map(RankContext::device).toList();
