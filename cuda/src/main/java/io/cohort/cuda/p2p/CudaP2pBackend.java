@@ -183,6 +183,39 @@ public final class CudaP2pBackend implements CollectiveBackend {
 
     @Override
     public void enqueue(int rank, long seq, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {
+        Rank r = admit(rank, seq, call, send, recv);
+        if (call.collective() != Collective.ALL_REDUCE) {
+            fallback().enqueue(rank, seq, call, send, recv);
+            return;
+        }
+        allReduce(r, call, send, recv);
+    }
+
+    /**
+     * Every rank from one thread. All-reduce needs no meeting on the host (the ranks meet on the devices),
+     * so this is rank by rank; other collectives go to the fallback's enqueueAll, whose ranks may have to
+     * meet while enqueueing.
+     */
+    @Override
+    public void enqueueAll(long seq, CollectiveCall call, DeviceBuffer[] send, DeviceBuffer[] recv) {
+        if (send.length != n || recv.length != n) {
+            throw new CohortException("cuda-p2p enqueueAll needs " + n + " send and recv buffers, got " + send.length
+                    + " and " + recv.length);
+        }
+        for (int rank = 0; rank < n; rank++) {
+            admit(rank, seq, call, send[rank], recv[rank]);
+        }
+        if (call.collective() != Collective.ALL_REDUCE) {
+            fallback().enqueueAll(seq, call, send, recv);
+            return;
+        }
+        for (int rank = 0; rank < n; rank++) {
+            allReduce(ranks[rank], call, send[rank], recv[rank]);
+        }
+    }
+
+    /** Checks the call for one rank and takes its sequence number; nothing is enqueued. */
+    private Rank admit(int rank, long seq, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {
         if (closed) {
             throw new CohortException("cuda-p2p backend is closed (rank " + rank + ", seq " + seq + ")");
         }
@@ -196,10 +229,10 @@ public final class CudaP2pBackend implements CollectiveBackend {
                     + " after seq " + r.lastSeq + "; each rank must enqueue collectives in increasing seq order");
         }
         r.lastSeq = seq;
-        if (call.collective() != Collective.ALL_REDUCE) {
-            fallback().enqueue(rank, seq, call, send, recv);
-            return;
-        }
+        return r;
+    }
+
+    private void allReduce(Rank r, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {
         DType t = call.dtype();
         long count = call.count();
         if (count == 0) {

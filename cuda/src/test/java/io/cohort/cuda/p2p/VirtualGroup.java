@@ -11,6 +11,7 @@ import io.cohort.cuda.CudaBuffer;
 import io.cohort.cuda.CudaDevice;
 import io.cohort.cuda.CudaStream;
 import io.cohort.cuda.topology.CudaTopologyDetector;
+import io.cohort.memory.CarvingMemoryPool;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -24,6 +25,7 @@ import java.util.List;
 final class VirtualGroup implements AutoCloseable {
     final List<CudaDevice> devices;
     final List<CudaStream> streams = new ArrayList<>();
+    final List<CarvingMemoryPool> pools = new ArrayList<>();
     final GroupContext group;
     final CollectiveBackend backend;
     long seq;
@@ -38,7 +40,8 @@ final class VirtualGroup implements AutoCloseable {
         for (int r = 0; r < devices.size(); r++) {
             CudaStream s = devices.get(r).createStream();
             streams.add(s);
-            ranks.add(new RankContext(r, devices.get(r), s, null));
+            pools.add(CarvingMemoryPool.create(devices.get(r), 64 << 20));
+            ranks.add(new RankContext(r, devices.get(r), s, pools.get(r)));
         }
         group = new GroupContext(new CudaTopologyDetector(false, 0).detect(devices), ranks, ConfigFactory.parseString(config));
         CudaP2pBackendProvider provider = new CudaP2pBackendProvider();
@@ -86,5 +89,6 @@ final class VirtualGroup implements AutoCloseable {
         for (CudaStream s : streams) {
             s.close();
         }
+        pools.forEach(CarvingMemoryPool::close);
     }
 }
