@@ -92,12 +92,25 @@ public final class CudaDevices {
         return result;
     }
 
+    /** Every device, with peer access enabled between every pair that allows it. */
     public static List<CudaDevice> openAll() {
         List<CudaDevice> result = new ArrayList<>();
         for (int i = 0; i < count(); i++) {
             result.add(open(i));
         }
+        enablePeerAccess(result);
         return result;
+    }
+
+    /** Enables P2P access both ways for every pair of {@code devices} where cuDeviceCanAccessPeer allows it. */
+    public static void enablePeerAccess(List<CudaDevice> devices) {
+        for (CudaDevice a : devices) {
+            for (CudaDevice b : devices) {
+                if (a != b && a.canAccessPeer(b)) {
+                    a.enablePeerAccess(b);
+                }
+            }
+        }
     }
 
     /** Parses "all", "0", "0,2,3", "0-3" (and mixes like "0-1,3") into ordinals, in order, without repeats. */

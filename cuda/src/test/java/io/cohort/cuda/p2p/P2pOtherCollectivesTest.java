@@ -3,7 +3,10 @@ package io.cohort.cuda.p2p;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cohort.backend.BackendChoice;
 import io.cohort.backend.BackendKind;
+import io.cohort.backend.Backends;
+import io.cohort.backend.CollectiveBackend;
 import io.cohort.backend.CollectiveCall;
 import io.cohort.core.Collective;
 import io.cohort.core.DType;
@@ -30,9 +33,28 @@ class P2pOtherCollectivesTest {
 
     @Test
     void everyCollectiveFromOneThread() {
-        CudaDevice d = Gpu.device();
-        int n = 4;
-        try (VirtualGroup g = new VirtualGroup(d, n, "")) {
+        try (VirtualGroup g = new VirtualGroup(Gpu.device(), 4, "")) {
+            everyCollective(g, g.backend);
+        }
+    }
+
+    @Test
+    void forcedNativePlanBackendOnCudaRanks() {
+        try (VirtualGroup g = new VirtualGroup(Gpu.device(), 4, "")) {
+            BackendChoice choice = Backends.choose(BackendKind.NATIVE, g.group);
+            assertEquals(BackendKind.NATIVE, choice.chosen(), choice.toString());
+            try (CollectiveBackend nativeBackend = choice.create(g.group)) {
+                assertTrue(nativeBackend.describe(CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 1000)).startsWith("native"),
+                        nativeBackend.describe(CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 1000)));
+                everyCollective(g, nativeBackend);
+            }
+        }
+    }
+
+    private static void everyCollective(VirtualGroup g, CollectiveBackend backend) {
+        CudaDevice d = g.devices.get(0);
+        int n = g.n();
+        {
             long seq = 0;
             for (Collective c : Collective.values()) {
                 for (DType t : List.of(DType.F32, DType.BF16)) {
@@ -54,7 +76,7 @@ class P2pOtherCollectivesTest {
                                 g.streams.get(k).copyFromHost(h, s[k], 0);
                                 g.streams.get(k).synchronize();
                             }
-                            g.backend.enqueueAll(seq, new CollectiveCall(c, t, op, count, root), s, r);
+                            backend.enqueueAll(seq, new CollectiveCall(c, t, op, count, root), s, r);
                             g.synchronize();
                             for (int k = 0; k < n; k++) {
                                 if (expected[k] == null) {
@@ -70,7 +92,7 @@ class P2pOtherCollectivesTest {
                                     if (Math.abs(got[i] - expected[k][i]) > tol) {
                                         throw new AssertionError(c + " " + t + " count " + count + " rank " + k + " element "
                                                 + i + ": expected " + expected[k][i] + ", got " + got[i] + " ("
-                                                + g.backend.describe(new CollectiveCall(c, t, op, count, root)) + ")");
+                                                + backend.describe(new CollectiveCall(c, t, op, count, root)) + ")");
                                     }
                                 }
                             }
