@@ -52,7 +52,8 @@ public final class CudaDevices {
                     unavailableReason = count == 0 ? "no CUDA device (" + Cu.name(r) + ")" : null;
                 }
             } catch (Throwable t) {   // UnsatisfiedLinkError and friends: no JCuda natives or no libcuda
-                unavailableReason = "CUDA driver not loadable: " + t;
+                String message = String.valueOf(t.getMessage()).lines().findFirst().orElse("");
+                unavailableReason = "CUDA driver not loadable: " + t.getClass().getSimpleName() + ": " + message;
                 count = 0;
             }
             if (unavailableReason != null) {
