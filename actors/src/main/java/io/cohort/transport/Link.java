@@ -53,6 +53,7 @@ final class Link implements ControlledFragmentHandler {
     private Schedule schedule;
     private long seq;
     private int signature;
+    private String what = "join";
     private RuntimeException failure;
 
     // what was dropped, for diagnostics and tests
@@ -152,6 +153,7 @@ final class Link implements ControlledFragmentHandler {
         this.schedule = s;
         this.seq = seq;
         this.signature = signature;
+        this.what = what;
         this.failure = null;
         long lastProgress = System.nanoTime();
         long nextCheck = lastProgress + livenessIntervalNs;
@@ -182,12 +184,35 @@ final class Link implements ControlledFragmentHandler {
                     nextCheck = now + livenessIntervalNs;
                 }
                 if (now - lastProgress > progressTimeoutNs) {
-                    throw stalled(s, what);
+                    throw blame(stalled(s, what));
                 }
             }
         } finally {
             this.schedule = null;
         }
+    }
+
+    /**
+     * The error to raise for {@code symptom}: if a same-host peer has died, that is the cause to report (a closed
+     * stream or a stall is usually its consequence). A killed process can take a moment to be seen as gone.
+     */
+    private RuntimeException blame(RuntimeException symptom) {
+        if (monitor == null) {
+            return symptom;
+        }
+        long deadline = System.nanoTime() + 5 * livenessIntervalNs;
+        do {
+            var dead = monitor.deadPeer();
+            if (dead.isPresent()) {
+                int r = dead.get();
+                PeerFailureException e = new PeerFailureException(r, "rank " + r + " died during " + what + " #" + seq
+                        + ": rank " + rank + " of group '" + config.group() + "' cannot finish it");
+                e.addSuppressed(symptom);
+                return e;
+            }
+            Thread.onSpinWait();
+        } while (System.nanoTime() - deadline < 0);
+        return symptom;
     }
 
     private void checkPeers(Schedule s, String what) {
@@ -207,13 +232,13 @@ final class Link implements ControlledFragmentHandler {
         if (!s.receiveDone()) {
             Image image = inbox.imageBySessionId(leftSession);
             if (image == null || image.isClosed()) {
-                throw new PeerFailureException(left, "rank " + left + " (left neighbour) went away during " + what
-                        + " #" + seq + ": its stream to rank " + rank + " closed");
+                throw blame(new PeerFailureException(left, "rank " + left + " (left neighbour) went away during " + what
+                        + " #" + seq + ": its stream to rank " + rank + " closed"));
             }
         }
         if (!s.sendDone() && !toRight.isConnected()) {
-            throw new PeerFailureException(right, "rank " + right + " (right neighbour) went away during " + what
-                    + " #" + seq + ": it no longer receives from rank " + rank);
+            throw blame(new PeerFailureException(right, "rank " + right + " (right neighbour) went away during " + what
+                    + " #" + seq + ": it no longer receives from rank " + rank));
         }
     }
 
@@ -244,8 +269,10 @@ final class Link implements ControlledFragmentHandler {
             return claim.buffer().addressOffset() + claim.offset() + Frame.HEADER_LENGTH;
         }
         if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
-            throw new CohortException("rank " + rank + ": the publication to rank " + right + " is "
-                    + (result == Publication.CLOSED ? "closed" : "exhausted (max position)"));
+            Throwable cause = transport.clientError();
+            throw blame(new CohortException("rank " + rank + ": the publication to rank " + right + " is "
+                    + (result == Publication.CLOSED ? "closed" : "exhausted (max position)")
+                    + (cause != null ? " (" + cause.getMessage() + ")" : ""), cause));
         }
         return 0; // BACK_PRESSURED, ADMIN_ACTION, NOT_CONNECTED: the caller idles, liveness checks judge the peer
     }

@@ -93,6 +93,23 @@ class MultiProcessTest {
         assertNothingLeft();
     }
 
+    @Test
+    void deathOfTheRankHostingTheSharedDriverIsNamed() throws Exception {
+        int n = 3;
+        for (int r = 0; r < n; r++) {
+            start("mp-host-kill", r, n, "ipc", "-", "loop");
+        }
+        for (Worker w : workers) {
+            w.await("COHORT READY", 30);
+        }
+        workers.get(0).process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        for (int r = 1; r < n; r++) {
+            String line = workers.get(r).await("COHORT FAILED", 20);
+            assertTrue(line.contains("rank=0") && line.contains("rank 0"), "rank " + r + " should name rank 0: " + line);
+            workers.get(r).awaitExit(20);
+        }
+    }
+
     private void runGroup(String group, int n, String channel, String scenario) throws Exception {
         String endpoints = "-";
         if (channel.equals("udp")) {

@@ -85,7 +85,7 @@ public final class TransportWorker {
                 g.allReduce(buf, DType.F32, ReduceOp.SUM, count);
                 System.out.println("COHORT READY");
                 System.out.flush();
-                long start = 0;
+                long start = System.nanoTime();
                 try {
                     while (true) {
                         g.allReduce(buf, DType.F32, ReduceOp.SUM, count);
