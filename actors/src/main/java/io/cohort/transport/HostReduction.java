@@ -6,7 +6,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -45,25 +44,49 @@ final class HostReduction {
 
     private static void combineF32(ReduceOp op, MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset,
                                    long count) {
+        // one loop per operator: the Vector API compiles to SIMD only when the operation is a constant
         long bytes = count * 4;
-        long vectorBytes = F.vectorByteSize();
-        long upper = bytes - bytes % vectorBytes;
-        long i = 0;
-        VectorOperators.Binary vop = switch (op) {
-            case SUM, AVG -> VectorOperators.ADD;
-            case MAX -> VectorOperators.MAX;
-            case MIN -> VectorOperators.MIN;
+        long upper = bytes - bytes % F.vectorByteSize();
+        long done = switch (op) {
+            case SUM, AVG -> sumF32(src, srcOffset, dst, dstOffset, upper);
+            case MAX -> maxF32(src, srcOffset, dst, dstOffset, upper);
+            case MIN -> minF32(src, srcOffset, dst, dstOffset, upper);
         };
-        for (; i < upper; i += vectorBytes) {
-            FloatVector a = FloatVector.fromMemorySegment(F, dst, dstOffset + i, LE);
-            FloatVector b = FloatVector.fromMemorySegment(F, src, srcOffset + i, LE);
-            a.lanewise(vop, b).intoMemorySegment(dst, dstOffset + i, LE);
-        }
-        for (; i < bytes; i += 4) {
+        for (long i = done; i < bytes; i += 4) {
             float a = dst.get(F32, dstOffset + i);
             float b = src.get(F32, srcOffset + i);
             dst.set(F32, dstOffset + i, op.combine(a, b));
         }
+    }
+
+    private static long sumF32(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long upper) {
+        long i = 0;
+        for (; i < upper; i += F.vectorByteSize()) {
+            FloatVector a = FloatVector.fromMemorySegment(F, dst, dstOffset + i, LE);
+            FloatVector b = FloatVector.fromMemorySegment(F, src, srcOffset + i, LE);
+            a.add(b).intoMemorySegment(dst, dstOffset + i, LE);
+        }
+        return i;
+    }
+
+    private static long maxF32(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long upper) {
+        long i = 0;
+        for (; i < upper; i += F.vectorByteSize()) {
+            FloatVector a = FloatVector.fromMemorySegment(F, dst, dstOffset + i, LE);
+            FloatVector b = FloatVector.fromMemorySegment(F, src, srcOffset + i, LE);
+            a.max(b).intoMemorySegment(dst, dstOffset + i, LE);
+        }
+        return i;
+    }
+
+    private static long minF32(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long upper) {
+        long i = 0;
+        for (; i < upper; i += F.vectorByteSize()) {
+            FloatVector a = FloatVector.fromMemorySegment(F, dst, dstOffset + i, LE);
+            FloatVector b = FloatVector.fromMemorySegment(F, src, srcOffset + i, LE);
+            a.min(b).intoMemorySegment(dst, dstOffset + i, LE);
+        }
+        return i;
     }
 
     /** buf[offset..] *= factor for {@code count} elements, rounding to the type once. */

@@ -2,8 +2,10 @@ package io.cohort.transport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cohort.core.CohortException;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
 import java.io.File;
@@ -119,6 +121,64 @@ class InProcessGroupTest {
             g.barrier();
             return Scenarios.allReduceSweep(g, new long[] {1009}, new ReduceOp[] {ReduceOp.SUM});
         });
+    }
+
+    @Test
+    void ranksMakingDifferentCallsFailInsteadOfMixingData() throws Exception {
+        List<String> errors = onRanks("inproc-mismatch", 2, g -> {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(4096, 64);
+                RuntimeException e = assertThrows(PeerFailureException.class,
+                        () -> g.allReduce(buf, DType.F32, ReduceOp.SUM, 100 + g.rank()));
+                CohortException later = assertThrows(CohortException.class, () -> g.barrier());
+                assertTrue(later.getMessage().contains("broken"), later.getMessage());
+                return e.getMessage();
+            }
+        });
+        for (String message : errors) {
+            assertTrue(message.contains("different calls"), message);
+        }
+    }
+
+    @Test
+    void steadyStateAllReduceAllocatesNothingPerFragment() throws Exception {
+        long count = (4L << 20) / 4; // 4 MiB: 64+ frames per call
+        List<Long> allocated = onRanks("inproc-alloc", 2, g -> {
+            var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(count * 4, 64);
+                for (int i = 0; i < 30; i++) {
+                    g.allReduce(buf, DType.F32, ReduceOp.SUM, count); // warm up: JIT, Aeron's lazy state
+                }
+                long before = threads.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < 20; i++) {
+                    g.allReduce(buf, DType.F32, ReduceOp.SUM, count);
+                }
+                return threads.getCurrentThreadAllocatedBytes() - before;
+            }
+        });
+        // 20 calls x 2 x 64 frames each way: a per-fragment allocation would show as tens of KiB
+        for (long bytes : allocated) {
+            assertTrue(bytes < 16 * 1024, "allocated " + bytes + " bytes in 20 all-reduces of 4 MiB");
+        }
+    }
+
+    @Test
+    void badArgumentsAreRejectedBeforeAnythingIsSent() {
+        TransportConfig cfg = TransportConfig.defaults().withMember("single", 0, 1);
+        try (ProcessGroup g = ProcessGroup.join(cfg); Arena arena = Arena.ofConfined()) {
+            MemorySegment small = arena.allocate(8);
+            CohortException e = assertThrows(CohortException.class, () -> g.allReduce(small, DType.F32, ReduceOp.SUM, 3));
+            assertTrue(e.getMessage().contains("rank 0") && e.getMessage().contains("8 bytes"), e.getMessage());
+            assertThrows(CohortException.class, () -> g.broadcast(small, DType.F32, 1, 1));
+            // a group of one: collectives are local copies
+            MemorySegment a = arena.allocate(16);
+            Scenarios.fill(a, DType.F32, 3, 0, 4);
+            g.allReduce(a, DType.F32, ReduceOp.AVG, 4);
+            for (int i = 0; i < 4; i++) {
+                Scenarios.checkInput(a, i, DType.F32, 3, 0, i, "size-1 all-reduce");
+            }
+        }
     }
 
     private void assertDirectoryEmpty() {
