@@ -70,6 +70,11 @@ class MultiProcessTest {
     }
 
     @Test
+    void nativeBackendAcrossThreeProcessesOfTwoHostDevices() throws Exception {
+        runGroup("mp-backend", 3, "ipc", "backend");
+    }
+
+    @Test
     void killedRankIsNamedAndARestartedRankJoinsANewGroup() throws Exception {
         int n = 3;
         String group = "mp-kill";

@@ -35,6 +35,8 @@ public final class TransportWorker {
                 case "small" -> sweep(config, false);
                 case "loop" -> loop(config, null);
                 case "loop-then-rejoin" -> loop(config, config.withMember(group + "-2", rank, size));
+                case "backend" -> System.out.println("COHORT OK "
+                        + BackendScenario.run(group, rank, size, 2, baseDir, channel));
                 default -> throw new IllegalArgumentException("unknown scenario " + scenario);
             }
             System.out.println("COHORT DONE");

@@ -1,0 +1,149 @@
+package io.cohort.transport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import io.cohort.backend.BackendKind;
+import io.cohort.backend.BackendProvider;
+import io.cohort.backend.CollectiveBackend;
+import io.cohort.backend.CollectiveCall;
+import io.cohort.backend.GroupContext;
+import io.cohort.backend.RankContext;
+import io.cohort.core.Collective;
+import io.cohort.core.CohortException;
+import io.cohort.core.DType;
+import io.cohort.core.ReduceOp;
+import io.cohort.device.DeviceBuffer;
+import io.cohort.device.host.HostDevice;
+import io.cohort.device.host.HostDevices;
+import io.cohort.topology.Link;
+import io.cohort.topology.Topology;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.stream.IntStream;
+
+/**
+ * One process of a cross-process group on host devices: {@code local} ranks (process p holds ranks p*local ..),
+ * the backend found through ServiceLoader, every collective for every dtype, checked against the reference.
+ */
+final class BackendScenario {
+
+    private BackendScenario() {
+    }
+
+    static int run(String group, int process, int processes, int local, String baseDir, String channel) {
+        int ranksTotal = processes * local;
+        List<HostDevice> devices = HostDevices.open(local,
+                HostDevice.Options.defaults().withTotalMemory(256L << 20).withWaitTimeout(Duration.ofSeconds(20)));
+        try {
+            List<RankContext> ranks = new ArrayList<>();
+            for (int i = 0; i < local; i++) {
+                ranks.add(new RankContext(process * local + i, devices.get(i), devices.get(i).createStream(), null));
+            }
+            var config = ConfigFactory.parseMap(Map.of("transport.group", group, "transport.rank", process,
+                    "transport.size", processes, "transport.base-dir", baseDir, "transport.channel", channel,
+                    "transport.progress-timeout", "10s"));
+            Topology topology = Topology.uniform(group,
+                    IntStream.range(0, ranksTotal).mapToObj(r -> "p" + r / local + ":host:" + r % local).toList(),
+                    Link.self().withoutP2p());
+            GroupContext context = new GroupContext(topology, ranks, config);
+            BackendProvider provider = ServiceLoader.load(BackendProvider.class).stream().map(ServiceLoader.Provider::get)
+                    .filter(p -> p instanceof ProcessGroupBackendProvider).findFirst().orElseThrow();
+            assertEquals(BackendKind.NATIVE, provider.kind());
+            assertTrue(provider.unavailableReason(context).isEmpty());
+            try (CollectiveBackend backend = provider.create(context)) {
+                assertEquals(ranksTotal, backend.ranks());
+                int foreign = (process + 1) % processes * local;
+                assertThrows(CohortException.class, () -> backend.enqueue(foreign, 1,
+                        CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 1), null, null));
+                return runCollectives(backend, ranks, ranksTotal);
+            }
+        } finally {
+            HostDevices.closeAll(devices);
+        }
+    }
+
+    private static int runCollectives(CollectiveBackend backend, List<RankContext> ranks, int ranksTotal) {
+        int cases = 0;
+        long seq = 0;
+        for (long count : new long[] {1, 1009}) {
+            for (DType type : DType.values()) {
+                for (Collective c : Collective.values()) {
+                    ReduceOp op = ReduceOp.values()[(int) (seq % ReduceOp.values().length)];
+                    int root = (int) (seq % ranksTotal);
+                    CollectiveCall call = new CollectiveCall(c, type, op, count, root);
+                    seq++;
+                    long seed = 500 + seq;
+                    List<DeviceBuffer> sends = new ArrayList<>();
+                    List<DeviceBuffer> recvs = new ArrayList<>();
+                    for (RankContext rc : ranks) {
+                        DeviceBuffer send = rc.device().allocate(Math.max(1, call.sendBytes(ranksTotal)));
+                        DeviceBuffer recv = rc.device().allocate(Math.max(1, call.recvBytes(ranksTotal)));
+                        Scenarios.fill(send.segment(), type, seed, rc.rank(), c.sendCount(count, ranksTotal));
+                        recv.segment().fill((byte) 0x11);
+                        sends.add(send);
+                        recvs.add(recv);
+                    }
+                    for (int i = ranks.size() - 1; i >= 0; i--) { // any order
+                        backend.enqueue(ranks.get(i).rank(), seq, call, sends.get(i), recvs.get(i));
+                    }
+                    for (RankContext rc : ranks) {
+                        rc.stream().synchronize();
+                    }
+                    for (int i = 0; i < ranks.size(); i++) {
+                        check(call, ranks.get(i).rank(), recvs.get(i), seed, ranksTotal, backend.describe(call));
+                        ranks.get(i).device().free(sends.get(i));
+                        ranks.get(i).device().free(recvs.get(i));
+                    }
+                    cases++;
+                }
+            }
+        }
+        return cases;
+    }
+
+    private static void check(CollectiveCall call, int rank, DeviceBuffer recv, long seed, int n, String how) {
+        var seg = recv.segment();
+        long count = call.count();
+        DType type = call.dtype();
+        String what = "rank " + rank + " " + call + " via " + how;
+        switch (call.collective()) {
+            case ALL_REDUCE -> {
+                for (long i = 0; i < count; i++) {
+                    Scenarios.checkReduced(seg, i, type, call.op(), seed, n, i, what);
+                }
+            }
+            case REDUCE -> {
+                if (rank == call.root()) {
+                    for (long i = 0; i < count; i++) {
+                        Scenarios.checkReduced(seg, i, type, call.op(), seed, n, i, what);
+                    }
+                } else {
+                    assertEquals(0x11, seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0), what + ": recv written");
+                }
+            }
+            case REDUCE_SCATTER -> {
+                for (long i = 0; i < count; i++) {
+                    Scenarios.checkReduced(seg, i, type, call.op(), seed, n, rank * count + i, what);
+                }
+            }
+            case ALL_GATHER -> {
+                for (int r = 0; r < n; r++) {
+                    for (long i = 0; i < count; i++) {
+                        Scenarios.checkInput(seg, r * count + i, type, seed, r, i, what);
+                    }
+                }
+            }
+            case BROADCAST -> {
+                for (long i = 0; i < count; i++) {
+                    Scenarios.checkInput(seg, i, type, seed, call.root(), i, what);
+                }
+            }
+        }
+    }
+}
