@@ -181,6 +181,21 @@ class InProcessGroupTest {
         }
     }
 
+    @Test
+    void aMissingRankFailsTheJoinByName() {
+        TransportConfig alone = TransportConfig.defaults().withMember("inproc-missing", 0, 2).withBaseDir(dir.toString())
+                .withTimeouts(Duration.ofMillis(1500), Duration.ofSeconds(5));
+        PeerFailureException e = assertThrows(PeerFailureException.class, () -> ProcessGroup.join(alone));
+        assertEquals(1, e.peerRank());
+        assertTrue(e.getMessage().contains("rank 1"), e.getMessage());
+        assertDirectoryEmpty();
+
+        TransportConfig noHost = TransportConfig.defaults().withMember("inproc-nohost", 1, 2).withBaseDir(dir.toString())
+                .withTimeouts(Duration.ofMillis(500), Duration.ofSeconds(5));
+        CohortException e2 = assertThrows(CohortException.class, () -> ProcessGroup.join(noHost));
+        assertTrue(e2.getMessage().contains("rank 0 starts it"), e2.getMessage());
+    }
+
     private void assertDirectoryEmpty() {
         String[] left = new File(dir.toString()).list();
         assertFalse(left != null && left.length > 0, "left behind: " + String.join(", ", left == null ? new String[0] : left));
