@@ -18,6 +18,7 @@ final class HostReduction {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
 
     private HostReduction() {
     }
@@ -26,19 +27,66 @@ final class HostReduction {
     static void combine(DType type, ReduceOp op, MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset,
                         long count) {
         ReduceOp pairwise = op.pairwise();
-        if (type == DType.F32) {
-            combineF32(pairwise, src, srcOffset, dst, dstOffset, count);
-            return;
+        switch (type) {
+            case F32 -> combineF32(pairwise, src, srcOffset, dst, dstOffset, count);
+            case BF16 -> combineBf16(pairwise, src, srcOffset, dst, dstOffset, count);
+            case F16 -> combineF16(pairwise, src, srcOffset, dst, dstOffset, count);
         }
-        long srcIndex = srcOffset / type.bytes();
-        long dstIndex = dstOffset / type.bytes();
-        if (srcOffset % type.bytes() != 0 || dstOffset % type.bytes() != 0) {
-            throw new IllegalArgumentException("offsets must be multiples of the element size");
+    }
+
+    // Half types: one loop per operator, widening to float, combining, rounding back to nearest-even; plain
+    // loops over 16-bit words that the JIT keeps tight (Float.float16ToFloat/floatToFloat16 are intrinsics).
+
+    private static void combineBf16(ReduceOp op, MemorySegment src, long srcOffset, MemorySegment dst,
+                                    long dstOffset, long count) {
+        switch (op) {
+            case SUM, AVG -> {
+                for (long i = 0; i < count * 2; i += 2) {
+                    float r = DType.bf16ToFloat(dst.get(I16, dstOffset + i)) + DType.bf16ToFloat(src.get(I16, srcOffset + i));
+                    dst.set(I16, dstOffset + i, DType.floatToBf16(r));
+                }
+            }
+            case MAX -> {
+                for (long i = 0; i < count * 2; i += 2) {
+                    float r = Math.max(DType.bf16ToFloat(dst.get(I16, dstOffset + i)),
+                            DType.bf16ToFloat(src.get(I16, srcOffset + i)));
+                    dst.set(I16, dstOffset + i, DType.floatToBf16(r));
+                }
+            }
+            case MIN -> {
+                for (long i = 0; i < count * 2; i += 2) {
+                    float r = Math.min(DType.bf16ToFloat(dst.get(I16, dstOffset + i)),
+                            DType.bf16ToFloat(src.get(I16, srcOffset + i)));
+                    dst.set(I16, dstOffset + i, DType.floatToBf16(r));
+                }
+            }
         }
-        for (long i = 0; i < count; i++) {
-            float a = type.get(dst, dstIndex + i);
-            float b = type.get(src, srcIndex + i);
-            type.set(dst, dstIndex + i, pairwise.combine(a, b));
+    }
+
+    private static void combineF16(ReduceOp op, MemorySegment src, long srcOffset, MemorySegment dst,
+                                   long dstOffset, long count) {
+        switch (op) {
+            case SUM, AVG -> {
+                for (long i = 0; i < count * 2; i += 2) {
+                    float r = Float.float16ToFloat(dst.get(I16, dstOffset + i))
+                            + Float.float16ToFloat(src.get(I16, srcOffset + i));
+                    dst.set(I16, dstOffset + i, Float.floatToFloat16(r));
+                }
+            }
+            case MAX -> {
+                for (long i = 0; i < count * 2; i += 2) {
+                    float r = Math.max(Float.float16ToFloat(dst.get(I16, dstOffset + i)),
+                            Float.float16ToFloat(src.get(I16, srcOffset + i)));
+                    dst.set(I16, dstOffset + i, Float.floatToFloat16(r));
+                }
+            }
+            case MIN -> {
+                for (long i = 0; i < count * 2; i += 2) {
+                    float r = Math.min(Float.float16ToFloat(dst.get(I16, dstOffset + i)),
+                            Float.float16ToFloat(src.get(I16, srcOffset + i)));
+                    dst.set(I16, dstOffset + i, Float.floatToFloat16(r));
+                }
+            }
         }
     }
 

@@ -155,7 +155,10 @@ public final class ProcessGroupBackend implements CollectiveBackend {
             }
             staged = stages ? stage[i].ensure(sendBytes) : MemorySegment.NULL;
             if (job.result == null) {
-                job.result = result.ensure(Math.max(recvBytes, sendBytes));
+                // one rank per process (one GPU each, the usual case): all-reduce in place in its staging buffer;
+                // its stream copies the answer out before it stages the next call, so nothing else touches it
+                job.result = localRanks == 1 && call.collective() == Collective.ALL_REDUCE
+                        ? staged : result.ensure(Math.max(recvBytes, sendBytes));
             }
             job.staged[i] = staged;
             out = job.result;
@@ -295,7 +298,9 @@ public final class ProcessGroupBackend implements CollectiveBackend {
     }
 
     private void combineLocal(Job job, MemorySegment out, long bytes, DType type, ReduceOp op) {
-        MemorySegment.copy(job.staged[0], 0, out, 0, bytes);
+        if (job.staged[0] != out) {
+            MemorySegment.copy(job.staged[0], 0, out, 0, bytes);
+        }
         for (int i = 1; i < localRanks; i++) {
             HostReduction.combine(type, op, job.staged[i], 0, out, 0, bytes / type.bytes());
         }

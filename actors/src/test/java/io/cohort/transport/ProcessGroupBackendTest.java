@@ -41,6 +41,23 @@ class ProcessGroupBackendTest {
         }
     }
 
+    @Test
+    void oneRankPerProcess() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try {
+            List<Future<Integer>> futures = new ArrayList<>();
+            for (int p = 0; p < 3; p++) {
+                int process = p;
+                futures.add(pool.submit(() -> BackendScenario.run("backend-one", process, 3, 1, dir.toString(), "ipc")));
+            }
+            for (Future<Integer> f : futures) {
+                assertTrue(f.get(60, TimeUnit.SECONDS) > 0);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     private int runProcess(int process) {
         return BackendScenario.run("backend-test", process, PROCESSES, LOCAL, dir.toString(), "ipc");
     }
