@@ -68,6 +68,46 @@ final class BackendScenario {
         }
     }
 
+    /**
+     * All-reduces until the group fails (a peer process is killed), then reports what the next enqueue says: the
+     * error must name the dead rank. One host device per process, short stream wait timeout.
+     */
+    static String loopUntilFailure(String group, int process, int processes, String baseDir, Runnable ready) {
+        List<HostDevice> devices = HostDevices.open(1,
+                HostDevice.Options.defaults().withTotalMemory(64L << 20).withWaitTimeout(Duration.ofSeconds(3)));
+        try {
+            RankContext rc = new RankContext(process, devices.get(0), devices.get(0).createStream(), null);
+            var config = ConfigFactory.parseMap(Map.of("transport.group", group, "transport.rank", process,
+                    "transport.size", processes, "transport.base-dir", baseDir, "transport.progress-timeout", "5s"));
+            Topology topology = Topology.uniform(group,
+                    IntStream.range(0, processes).mapToObj(r -> "p" + r + ":host:0").toList(), Link.self().withoutP2p());
+            try (CollectiveBackend backend = new ProcessGroupBackendProvider()
+                    .create(new GroupContext(topology, List.of(rc), config))) {
+                CollectiveCall call = CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 1 << 18);
+                DeviceBuffer buf = rc.device().allocate(call.sendBytes(processes));
+                long seq = 0;
+                try {
+                    while (true) {
+                        backend.enqueue(process, ++seq, call, buf, buf);
+                        rc.stream().synchronize();
+                        if (seq == 1) {
+                            ready.run();
+                        }
+                    }
+                } catch (RuntimeException streamFailure) {
+                    try {
+                        backend.enqueue(process, ++seq, call, buf, buf);
+                        return "no error after " + streamFailure;
+                    } catch (CohortException e) {
+                        return e.getMessage();
+                    }
+                }
+            }
+        } finally {
+            HostDevices.closeAll(devices);
+        }
+    }
+
     private static int runCollectives(CollectiveBackend backend, List<RankContext> ranks, int ranksTotal) {
         int cases = 0;
         long seq = 0;

@@ -75,6 +75,20 @@ class MultiProcessTest {
     }
 
     @Test
+    void nativeBackendNamesAKilledProcessRank() throws Exception {
+        for (int r = 0; r < 2; r++) {
+            start("mp-backend-kill", r, 2, "ipc", "-", "backend-loop");
+        }
+        for (Worker w : workers) {
+            w.await("COHORT READY", 30);
+        }
+        workers.get(1).process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        String line = workers.get(0).await("COHORT FAILED", 20);
+        assertTrue(line.contains("rank 1 died"), line);
+        workers.get(0).awaitExit(20);
+    }
+
+    @Test
     void killedRankIsNamedAndARestartedRankJoinsANewGroup() throws Exception {
         int n = 3;
         String group = "mp-kill";

@@ -37,6 +37,11 @@ public final class TransportWorker {
                 case "loop-then-rejoin" -> loop(config, config.withMember(group + "-2", rank, size));
                 case "backend" -> System.out.println("COHORT OK "
                         + BackendScenario.run(group, rank, size, 2, baseDir, channel));
+                case "backend-loop" -> System.out.println("COHORT FAILED " + BackendScenario.loopUntilFailure(group, rank,
+                        size, baseDir, () -> {
+                            System.out.println("COHORT READY");
+                            System.out.flush();
+                        }));
                 default -> throw new IllegalArgumentException("unknown scenario " + scenario);
             }
             System.out.println("COHORT DONE");
