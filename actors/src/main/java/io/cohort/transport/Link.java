@@ -9,6 +9,7 @@ import io.aeron.logbuffer.ControlledFragmentHandler;
 import io.aeron.logbuffer.Header;
 import io.cohort.core.CohortException;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.LockSupport;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.IdleStrategy;
 
@@ -56,7 +57,8 @@ final class Link implements ControlledFragmentHandler {
     private String what = "join";
     private RuntimeException failure;
 
-    // what was dropped, for diagnostics and tests
+    // pieces consumed, and what was dropped (diagnostics and tests)
+    private long consumed;
     private long droppedForeign;
     private long droppedStale;
 
@@ -161,15 +163,19 @@ final class Link implements ControlledFragmentHandler {
         idle.reset();
         try {
             while (!(s.sendDone() && s.receiveDone())) {
-                int work = s.send(this);
+                int sent = s.send(this);
+                int polled = 0;
+                long consumedBefore = consumed;
                 if (!s.receiveDone()) {
-                    work += inbox.controlledPoll(this, FRAGMENT_LIMIT);
+                    polled = inbox.controlledPoll(this, FRAGMENT_LIMIT);
                     if (failure != null) {
                         throw failure;
                     }
                 }
-                if (work > 0) {
-                    progressed = true;
+                if (sent > 0 || consumed != consumedBefore) {
+                    progressed = true; // only pieces of this collective count: dropped frames are not progress
+                }
+                if (sent > 0 || polled > 0) {
                     idle.reset();
                     continue;
                 }
@@ -210,7 +216,7 @@ final class Link implements ControlledFragmentHandler {
                 e.addSuppressed(symptom);
                 return e;
             }
-            Thread.onSpinWait();
+            LockSupport.parkNanos(1_000_000);
         } while (System.nanoTime() - deadline < 0);
         return symptom;
     }
@@ -324,6 +330,7 @@ final class Link implements ControlledFragmentHandler {
         if (!s.receive(buffer.addressOffset() + offset + Frame.HEADER_LENGTH, this)) {
             return Action.ABORT; // its forward is back-pressured: read it again next time
         }
+        consumed++;
         return s.receiveDone() ? Action.BREAK : Action.COMMIT;
     }
 

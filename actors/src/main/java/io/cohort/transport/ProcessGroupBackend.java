@@ -92,7 +92,7 @@ public final class ProcessGroupBackend implements CollectiveBackend {
         }
         this.result = new Staging(this.local[0]);
         this.scratch = new Staging(this.local[0]);
-        this.waitTimeoutNs = processes.config().progressTimeout().toNanos();
+        this.waitTimeoutNs = processes.config().stageTimeout().toNanos();
         this.worker = Thread.ofPlatform().daemon().name("cohort-transport-" + processes.name() + "-p" + processes.rank())
                 .start(this::work);
     }
@@ -231,8 +231,8 @@ public final class ProcessGroupBackend implements CollectiveBackend {
                 }
                 if (System.nanoTime() - deadline > 0) {
                     throw new CohortException("rank " + (firstRank + i) + " did not stage collective #" + job.seq + " ("
-                            + job.call + ") within " + TimeUnit.NANOSECONDS.toMillis(waitTimeoutNs) + " ms (its stream "
-                            + "is stuck or failed)");
+                            + job.call + ") within cohort.transport.stage-timeout = "
+                            + TimeUnit.NANOSECONDS.toMillis(waitTimeoutNs) + " ms (its stream is stuck or failed)");
                 }
                 idle = backoff(idle);
             }
