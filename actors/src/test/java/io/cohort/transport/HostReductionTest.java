@@ -40,6 +40,43 @@ class HostReductionTest {
     }
 
     @Test
+    void halfTypesRoundLikeDTypeOnSpecialValues() {
+        // random bit patterns: NaNs, infinities, subnormals, values that round up to infinity
+        java.util.SplittableRandom random = new java.util.SplittableRandom(5);
+        int count = 4099;
+        try (Arena arena = Arena.ofConfined()) {
+            for (DType type : new DType[] {DType.BF16, DType.F16}) {
+                for (ReduceOp op : ReduceOp.values()) {
+                    MemorySegment src = arena.allocate(count * 2L);
+                    MemorySegment dst = arena.allocate(count * 2L);
+                    short[] a = new short[count];
+                    short[] b = new short[count];
+                    for (int i = 0; i < count; i++) {
+                        a[i] = (short) random.nextInt();
+                        b[i] = (short) random.nextInt();
+                        src.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i, b[i]);
+                        dst.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i, a[i]);
+                    }
+                    HostReduction.combine(type, op, src, 0, dst, 0, count);
+                    for (int i = 0; i < count; i++) {
+                        float x = type.get(dst, i);
+                        MemorySegment one = arena.allocate(4);
+                        one.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 0, a[i]);
+                        one.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 1, b[i]);
+                        float expected = type.round(op.pairwise().combine(type.get(one, 0), type.get(one, 1)));
+                        if (Float.isNaN(expected)) {
+                            assertEquals(true, Float.isNaN(x), type + " " + op + " at " + i);
+                        } else {
+                            assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(x),
+                                    type + " " + op + " at " + i + ": " + expected + " vs " + x);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void scaleRoundsOnce() {
         try (Arena arena = Arena.ofConfined()) {
             for (DType type : DType.values()) {
