@@ -128,9 +128,9 @@ final class Link implements ControlledFragmentHandler {
                 }
                 if (work == 0) {
                     idle.idle();
-                    if (System.nanoTime() - deadline > 0) {
-                        throw joinTimeout(helloSent);
-                    }
+                }
+                if (System.nanoTime() - deadline > 0) {
+                    throw joinTimeout(helloSent);
                 }
             }
         } finally {
@@ -160,6 +160,7 @@ final class Link implements ControlledFragmentHandler {
         long lastProgress = System.nanoTime();
         long nextCheck = lastProgress + livenessIntervalNs;
         boolean progressed = false;
+        int busyRounds = 0;
         idle.reset();
         try {
             while (!(s.sendDone() && s.receiveDone())) {
@@ -177,9 +178,12 @@ final class Link implements ControlledFragmentHandler {
                 }
                 if (sent > 0 || polled > 0) {
                     idle.reset();
-                    continue;
+                    if ((++busyRounds & 0xff) != 0) {
+                        continue; // busy: look at the clock only now and then (stray frames must not hide a stall)
+                    }
+                } else {
+                    idle.idle();
                 }
-                idle.idle();
                 long now = System.nanoTime();
                 if (progressed) {
                     lastProgress = now;
