@@ -15,11 +15,14 @@ import io.cohort.core.Collective;
 import io.cohort.core.CohortException;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
+import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
 import io.cohort.device.host.HostDevice;
 import io.cohort.device.host.HostDevices;
 import io.cohort.topology.Link;
 import io.cohort.topology.Topology;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,19 +40,30 @@ final class BackendScenario {
     }
 
     static int run(String group, int process, int processes, int local, String baseDir, String channel) {
-        int ranksTotal = processes * local;
         List<HostDevice> devices = HostDevices.open(local,
                 HostDevice.Options.defaults().withTotalMemory(256L << 20).withWaitTimeout(Duration.ofSeconds(20)));
         try {
-            List<RankContext> ranks = new ArrayList<>();
-            for (int i = 0; i < local; i++) {
-                ranks.add(new RankContext(process * local + i, devices.get(i), devices.get(i).createStream(), null));
-            }
+            return runOn(devices, group, process, processes, baseDir, channel);
+        } finally {
+            HostDevices.closeAll(devices);
+        }
+    }
+
+    /** The scenario on any devices (host or CUDA): data moves in and out with copyFromHost / copyToHost. */
+    static int runOn(List<? extends Device> devices, String group, int process, int processes, String baseDir,
+                     String channel) {
+        int local = devices.size();
+        int ranksTotal = processes * local;
+        List<RankContext> ranks = new ArrayList<>();
+        for (int i = 0; i < local; i++) {
+            ranks.add(new RankContext(process * local + i, devices.get(i), devices.get(i).createStream(), null));
+        }
+        try {
             var config = ConfigFactory.parseMap(Map.of("transport.group", group, "transport.rank", process,
                     "transport.size", processes, "transport.base-dir", baseDir, "transport.channel", channel,
                     "transport.progress-timeout", "10s"));
             Topology topology = Topology.uniform(group,
-                    IntStream.range(0, ranksTotal).mapToObj(r -> "p" + r / local + ":host:" + r % local).toList(),
+                    IntStream.range(0, ranksTotal).mapToObj(r -> "p" + r / local + ":dev:" + r % local).toList(),
                     Link.self().withoutP2p());
             GroupContext context = new GroupContext(topology, ranks, config);
             BackendProvider provider = ServiceLoader.load(BackendProvider.class).stream().map(ServiceLoader.Provider::get)
@@ -64,7 +78,9 @@ final class BackendScenario {
                 return runCollectives(backend, ranks, ranksTotal);
             }
         } finally {
-            HostDevices.closeAll(devices);
+            for (RankContext rc : ranks) {
+                rc.stream().close();
+            }
         }
     }
 
@@ -111,44 +127,54 @@ final class BackendScenario {
     private static int runCollectives(CollectiveBackend backend, List<RankContext> ranks, int ranksTotal) {
         int cases = 0;
         long seq = 0;
-        for (long count : new long[] {1, 1009}) {
-            for (DType type : DType.values()) {
-                for (Collective c : Collective.values()) {
-                    ReduceOp op = ReduceOp.values()[(int) (seq % ReduceOp.values().length)];
-                    int root = (int) (seq % ranksTotal);
-                    CollectiveCall call = new CollectiveCall(c, type, op, count, root);
-                    seq++;
-                    long seed = 500 + seq;
-                    List<DeviceBuffer> sends = new ArrayList<>();
-                    List<DeviceBuffer> recvs = new ArrayList<>();
-                    for (RankContext rc : ranks) {
-                        DeviceBuffer send = rc.device().allocate(Math.max(1, call.sendBytes(ranksTotal)));
-                        DeviceBuffer recv = rc.device().allocate(Math.max(1, call.recvBytes(ranksTotal)));
-                        Scenarios.fill(send.segment(), type, seed, rc.rank(), c.sendCount(count, ranksTotal));
-                        recv.segment().fill((byte) 0x11);
-                        sends.add(send);
-                        recvs.add(recv);
+        try (Arena arena = Arena.ofShared()) { // streams copy from and to it on their own threads
+            for (long count : new long[] {1, 1009}) {
+                for (DType type : DType.values()) {
+                    for (Collective c : Collective.values()) {
+                        ReduceOp op = ReduceOp.values()[(int) (seq % ReduceOp.values().length)];
+                        int root = (int) (seq % ranksTotal);
+                        CollectiveCall call = new CollectiveCall(c, type, op, count, root);
+                        seq++;
+                        long seed = 500 + seq;
+                        long sendBytes = Math.max(1, call.sendBytes(ranksTotal));
+                        long recvBytes = Math.max(1, call.recvBytes(ranksTotal));
+                        List<DeviceBuffer> sends = new ArrayList<>();
+                        List<DeviceBuffer> recvs = new ArrayList<>();
+                        List<MemorySegment> outs = new ArrayList<>();
+                        for (RankContext rc : ranks) {
+                            MemorySegment in = arena.allocate(sendBytes, 64);
+                            Scenarios.fill(in, type, seed, rc.rank(), c.sendCount(count, ranksTotal));
+                            MemorySegment marker = arena.allocate(recvBytes, 64);
+                            marker.fill((byte) 0x11);
+                            DeviceBuffer send = rc.device().allocate(sendBytes);
+                            DeviceBuffer recv = rc.device().allocate(recvBytes);
+                            rc.stream().copyFromHost(in, send, 0);
+                            rc.stream().copyFromHost(marker, recv, 0);
+                            sends.add(send);
+                            recvs.add(recv);
+                            outs.add(arena.allocate(recvBytes, 64));
+                        }
+                        for (int i = ranks.size() - 1; i >= 0; i--) { // any order
+                            backend.enqueue(ranks.get(i).rank(), seq, call, sends.get(i), recvs.get(i));
+                        }
+                        for (int i = 0; i < ranks.size(); i++) {
+                            ranks.get(i).stream().copyToHost(recvs.get(i), 0, outs.get(i));
+                            ranks.get(i).stream().synchronize();
+                        }
+                        for (int i = 0; i < ranks.size(); i++) {
+                            check(call, ranks.get(i).rank(), outs.get(i), seed, ranksTotal, backend.describe(call));
+                            ranks.get(i).device().free(sends.get(i));
+                            ranks.get(i).device().free(recvs.get(i));
+                        }
+                        cases++;
                     }
-                    for (int i = ranks.size() - 1; i >= 0; i--) { // any order
-                        backend.enqueue(ranks.get(i).rank(), seq, call, sends.get(i), recvs.get(i));
-                    }
-                    for (RankContext rc : ranks) {
-                        rc.stream().synchronize();
-                    }
-                    for (int i = 0; i < ranks.size(); i++) {
-                        check(call, ranks.get(i).rank(), recvs.get(i), seed, ranksTotal, backend.describe(call));
-                        ranks.get(i).device().free(sends.get(i));
-                        ranks.get(i).device().free(recvs.get(i));
-                    }
-                    cases++;
                 }
             }
         }
         return cases;
     }
 
-    private static void check(CollectiveCall call, int rank, DeviceBuffer recv, long seed, int n, String how) {
-        var seg = recv.segment();
+    private static void check(CollectiveCall call, int rank, MemorySegment seg, long seed, int n, String how) {
         long count = call.count();
         DType type = call.dtype();
         String what = "rank " + rank + " " + call + " via " + how;

@@ -37,6 +37,8 @@ public final class TransportWorker {
                 case "loop-then-rejoin" -> loop(config, config.withMember(group + "-2", rank, size));
                 case "backend" -> System.out.println("COHORT OK "
                         + BackendScenario.run(group, rank, size, 2, baseDir, channel));
+                case "backend-cuda" -> System.out.println("COHORT OK " + BackendScenario.runOn(
+                        List.of(io.cohort.cuda.CudaDevices.open(0)), group, rank, size, baseDir, channel));
                 case "backend-loop" -> System.out.println("COHORT FAILED " + BackendScenario.loopUntilFailure(group, rank,
                         size, baseDir, () -> {
                             System.out.println("COHORT READY");
