@@ -30,11 +30,16 @@ class InProcessGroupTest {
     Path dir;
 
     private <T> List<T> onRanks(String group, int n, Function<ProcessGroup, T> body) throws Exception {
+        return onRanks(TransportConfig.defaults(), group, n, body);
+    }
+
+    private <T> List<T> onRanks(TransportConfig base, String group, int n, Function<ProcessGroup, T> body)
+            throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(n);
         try {
             List<Future<T>> futures = new ArrayList<>();
             for (int r = 0; r < n; r++) {
-                TransportConfig cfg = TransportConfig.defaults().withMember(group, r, n).withBaseDir(dir.toString())
+                TransportConfig cfg = base.withMember(group, r, n).withBaseDir(dir.toString())
                         .withTimeouts(Duration.ofSeconds(10), Duration.ofSeconds(10));
                 futures.add(pool.submit(() -> {
                     try (ProcessGroup g = ProcessGroup.join(cfg)) {
@@ -71,6 +76,15 @@ class InProcessGroupTest {
         onRanks("inproc-two", 2, g -> Scenarios.allReduceSweep(g, new long[] {1, 7, 65537}, ReduceOp.values())
                 + Scenarios.otherCollectives(g, new long[] {1, 1009}));
         assertDirectoryEmpty();
+    }
+
+    @Test
+    void aSmallWindowBackPressuresWithoutLossOrDeadlock() throws Exception {
+        // 256 KiB terms: a 128 KiB send window of 8 KiB frames against segments of up to 1.3 MiB
+        TransportConfig tight = TransportConfig.from(com.typesafe.config.ConfigFactory.parseString(
+                "cohort.transport { term-length = 256k, ipc-mtu = 8k }"));
+        onRanks(tight, "inproc-window", 3, g -> Scenarios.allReduceSweep(g, new long[] {1_000_003},
+                new ReduceOp[] {ReduceOp.SUM}) + Scenarios.otherCollectives(g, new long[] {300_000}));
     }
 
     @Test
