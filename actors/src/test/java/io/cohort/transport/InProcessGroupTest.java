@@ -156,28 +156,33 @@ class InProcessGroupTest {
 
     @Test
     void steadyStateAllReduceAllocatesNothingPerFragment() throws Exception {
-        long count = (4L << 20) / 4; // 4 MiB: 64+ frames per call
+        long count = (4L << 20) / 4; // 4 MiB: 32+ frames each way per call
         List<Long> allocated = onRanks("inproc-alloc", 2, g -> {
             var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment buf = arena.allocate(count * 4, 64);
-                for (DType type : DType.values()) {
-                    for (int i = 0; i < 30; i++) {
-                        g.allReduce(buf, type, ReduceOp.SUM, count); // warm up: JIT, Aeron's lazy state
+                MemorySegment verdict = arena.allocate(4, 64);
+                // until the JIT has compiled the hot path (later on a busy machine), the Vector API boxes: measure
+                // rounds until one is clean; the ranks agree on the worst of each round so they stop together
+                long worst = Long.MAX_VALUE;
+                for (int round = 0; round < 60 && worst >= 16 * 1024; round++) {
+                    long before = threads.getCurrentThreadAllocatedBytes();
+                    for (DType type : DType.values()) {
+                        for (int i = 0; i < 5; i++) {
+                            g.allReduce(buf, type, ReduceOp.SUM, count);
+                        }
                     }
+                    long bytes = threads.getCurrentThreadAllocatedBytes() - before;
+                    DType.F32.set(verdict, 0, (float) bytes);
+                    g.allReduce(verdict, DType.F32, ReduceOp.MAX, 1);
+                    worst = (long) DType.F32.get(verdict, 0);
                 }
-                long before = threads.getCurrentThreadAllocatedBytes();
-                for (DType type : DType.values()) {
-                    for (int i = 0; i < 20; i++) {
-                        g.allReduce(buf, type, ReduceOp.SUM, count);
-                    }
-                }
-                return threads.getCurrentThreadAllocatedBytes() - before;
+                return worst;
             }
         });
-        // 60 calls x 32+ frames each way: a per-fragment allocation would show as tens of KiB
+        // 15 calls x 32+ frames each way: a per-fragment allocation would show as tens of KiB
         for (long bytes : allocated) {
-            assertTrue(bytes < 16 * 1024, "allocated " + bytes + " bytes in 60 all-reduces of 4 MiB");
+            assertTrue(bytes < 16 * 1024, "every round allocated, the last " + bytes + " bytes in 15 all-reduces of 4 MiB");
         }
     }
 
