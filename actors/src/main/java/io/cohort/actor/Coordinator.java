@@ -1,5 +1,7 @@
 package io.cohort.actor;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import io.cohort.CollectiveEvent;
 import io.cohort.api.CollectiveFailedException;
 import io.cohort.api.CollectiveResult;
@@ -50,9 +52,15 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     public sealed interface Command {
     }
 
-    /** Create a group of {@code devices} (rank r = devices.get(r)) with the requested backend. */
-    public record CreateGroup(List<Device> devices, BackendKind requested, CompletableFuture<GroupInfo> reply)
-            implements Command {
+    /**
+     * Create a group of {@code devices} (rank r = devices.get(r)) with the requested backend; {@code overrides}
+     * (e.g. {@code collective.algorithm = ring}) go over the {@code cohort} config for this group's backend.
+     */
+    public record CreateGroup(List<Device> devices, BackendKind requested, Config overrides,
+                              CompletableFuture<GroupInfo> reply) implements Command {
+        public CreateGroup(List<Device> devices, BackendKind requested, CompletableFuture<GroupInfo> reply) {
+            this(devices, requested, ConfigFactory.empty(), reply);
+        }
     }
 
     /**
@@ -106,6 +114,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         final DeviceSlot[] ranks;
         final Topology topology;
         final BackendKind requested;
+        final Config config;
         final int[] builtGenerations;
         final ArrayDeque<Submit> parked = new ArrayDeque<>();
         final Map<CollectiveCall, String> algorithms = new HashMap<>();
@@ -115,8 +124,9 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         long seq;
         int inFlight;
 
-        Group(int id, DeviceSlot[] ranks, Topology topology, BackendKind requested) {
+        Group(int id, DeviceSlot[] ranks, Topology topology, BackendKind requested, Config config) {
             this.id = id;
+            this.config = config;
             this.ranks = ranks;
             this.topology = topology;
             this.requested = requested;
@@ -236,7 +246,8 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 ranks[r] = slotOf(d);
             }
             Topology topology = env.topologies().apply(m.devices());
-            Group g = new Group(nextGroupId++, ranks, topology, m.requested());
+            Group g = new Group(nextGroupId++, ranks, topology, m.requested(),
+                    m.overrides().withFallback(env.cohortConfig()));
             g.pendingCreate = m.reply();
             groups.put(g.id, g);
             activate(g);
@@ -279,7 +290,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                     ranks.add(new RankContext(r, s.device, s.stream, s.pool));
                     g.builtGenerations[r] = s.generation;
                 }
-                g.resolution = env.backends().resolve(g.requested, new GroupContext(g.topology, ranks, env.cohortConfig()));
+                g.resolution = env.backends().resolve(g.requested, new GroupContext(g.topology, ranks, g.config));
                 g.algorithms.clear();
                 g.seq = 0;
                 getContext().getLog().info("group {} ({} ranks): backend {}", g.id, g.ranks.length, g.resolution.choice());
