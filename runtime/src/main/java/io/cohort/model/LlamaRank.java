@@ -1,0 +1,160 @@
+package io.cohort.model;
+
+import io.cohort.core.DType;
+import io.cohort.nn.ColumnParallelLinear;
+import io.cohort.nn.KvCache;
+import io.cohort.nn.Matrix;
+import io.cohort.nn.ParallelAttention;
+import io.cohort.nn.Partition;
+import io.cohort.nn.RmsNorm;
+import io.cohort.nn.RotaryTable;
+import io.cohort.nn.RowParallelLinear;
+import io.cohort.nn.SwiGluMlp;
+import io.cohort.nn.TensorOps;
+import io.cohort.nn.TpComm;
+import io.cohort.nn.VocabParallelEmbedding;
+import io.cohort.nn.VocabParallelLmHead;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One rank's part of a Llama decoder, run SPMD: every rank calls {@link #forward} with the same tokens on its
+ * own thread and meets the others in the all-reduces (two per layer, one after the embedding). Activations are
+ * f32; weights stay in the checkpoint's dtype. Activation memory is a workspace for {@code maxBatch} tokens,
+ * allocated once; longer inputs are the caller's to split (chunked prefill).
+ */
+public final class LlamaRank implements AutoCloseable {
+    private static final DType ACT = DType.F32;
+
+    private final LlamaConfig config;
+    private final TensorOps ops;
+    private final int maxBatch;
+    private final Map<String, Matrix> weights;
+    private final VocabParallelEmbedding embedding;
+    private final List<Layer> layers = new ArrayList<>();
+    private final RmsNorm finalNorm;
+    private final VocabParallelLmHead head;
+    private final Matrix rotary;
+    private final List<KvCache> caches = new ArrayList<>();
+    // workspace, reused by every layer
+    private final Matrix x, normed, q, k, v, ctx, proj, gate, up, logits;
+
+    /** Which positions' logits a forward pass computes. */
+    public enum Logits {
+        NONE, LAST, ALL
+    }
+
+    private record Layer(RmsNorm attnNorm, ParallelAttention attention, RmsNorm mlpNorm, SwiGluMlp mlp) {
+    }
+
+    /** {@code weights}: this rank's slices by checkpoint name ({@link LlamaWeights#specs}). */
+    public LlamaRank(LlamaConfig c, TpComm comm, TensorOps ops, Map<String, Matrix> weights, int maxSeq, int maxBatch) {
+        this.config = c;
+        this.ops = ops;
+        this.maxBatch = maxBatch;
+        this.weights = weights;
+        int tp = comm.size();
+        int rank = comm.rank();
+        float eps = (float) c.rmsNormEps();
+        Partition vocab = c.vocab(tp, rank);
+        int heads = c.queryHeads(tp, rank).length();
+        int kvHeads = c.kvHeadsOf(tp, rank).length();
+        int d = c.headDim();
+        int ffn = c.intermediate(tp, rank).length();
+        this.rotary = RotaryTable.create(ops, Math.min(maxSeq, c.maxPositions()), d, c.ropeTheta());
+        this.embedding = new VocabParallelEmbedding(w(LlamaWeights.EMBED), vocab, comm);
+        for (int i = 0; i < c.layers(); i++) {
+            KvCache cache = new KvCache(ops, ACT, Math.min(maxSeq, c.maxPositions()), kvHeads * d);
+            caches.add(cache);
+            ParallelAttention attention = new ParallelAttention(
+                    new ColumnParallelLinear(w(LlamaWeights.layer(i, "self_attn.q_proj.weight"))),
+                    new ColumnParallelLinear(w(LlamaWeights.layer(i, "self_attn.k_proj.weight"))),
+                    new ColumnParallelLinear(w(LlamaWeights.layer(i, "self_attn.v_proj.weight"))),
+                    new RowParallelLinear(w(LlamaWeights.layer(i, "self_attn.o_proj.weight")), comm),
+                    heads, kvHeads, d, rotary, cache);
+            SwiGluMlp mlp = new SwiGluMlp(
+                    new ColumnParallelLinear(w(LlamaWeights.layer(i, "mlp.gate_proj.weight"))),
+                    new ColumnParallelLinear(w(LlamaWeights.layer(i, "mlp.up_proj.weight"))),
+                    new RowParallelLinear(w(LlamaWeights.layer(i, "mlp.down_proj.weight")), comm));
+            layers.add(new Layer(new RmsNorm(w(LlamaWeights.layer(i, "input_layernorm.weight")), eps), attention,
+                    new RmsNorm(w(LlamaWeights.layer(i, "post_attention_layernorm.weight")), eps), mlp));
+        }
+        this.finalNorm = new RmsNorm(w(LlamaWeights.FINAL_NORM), eps);
+        Matrix headWeight = weights.containsKey(LlamaWeights.LM_HEAD) ? w(LlamaWeights.LM_HEAD) : w(LlamaWeights.EMBED);
+        this.head = new VocabParallelLmHead(headWeight, vocab);
+        int h = c.hiddenSize();
+        this.x = ops.allocate(ACT, maxBatch, h);
+        this.normed = ops.allocate(ACT, maxBatch, h);
+        this.q = ops.allocate(ACT, maxBatch, heads * d);
+        this.k = ops.allocate(ACT, maxBatch, kvHeads * d);
+        this.v = ops.allocate(ACT, maxBatch, kvHeads * d);
+        this.ctx = ops.allocate(ACT, maxBatch, heads * d);
+        this.proj = ops.allocate(ACT, maxBatch, h);
+        this.gate = ops.allocate(ACT, maxBatch, ffn);
+        this.up = ops.allocate(ACT, maxBatch, ffn);
+        this.logits = ops.allocate(ACT, maxBatch, vocab.length());
+    }
+
+    private Matrix w(String name) {
+        Matrix m = weights.get(name);
+        if (m == null) {
+            throw new ModelException("rank weights lack '" + name + "'");
+        }
+        return m;
+    }
+
+    public Partition vocab() {
+        return head.vocab();
+    }
+
+    public TensorOps ops() {
+        return ops;
+    }
+
+    public int maxBatch() {
+        return maxBatch;
+    }
+
+    /**
+     * Runs {@code tokens} (at most maxBatch) at positions {@code startPos..} and returns this rank's logits
+     * slice ({@code [rows, vocab/tp]} f32 on the device) for the positions {@code wanted} names (null for
+     * {@link Logits#NONE}: an early chunk of a long prompt only fills the KV cache). The view is valid until
+     * the next call.
+     */
+    public Matrix forward(int[] tokens, int startPos, Logits wanted) {
+        int t = tokens.length;
+        if (t == 0 || t > maxBatch) {
+            throw new IllegalArgumentException("forward takes 1.." + maxBatch + " tokens, got " + t);
+        }
+        Matrix xs = x.firstRows(t), ns = normed.firstRows(t), ps = proj.firstRows(t);
+        embedding.forward(ops, tokens, xs);
+        for (Layer layer : layers) {
+            layer.attnNorm.forward(ops, xs, ns);
+            layer.attention.forward(ops, ns, startPos, q.firstRows(t), k.firstRows(t), v.firstRows(t),
+                    ctx.firstRows(t), ps);
+            ops.add(xs, ps, xs);
+            layer.mlpNorm.forward(ops, xs, ns);
+            layer.mlp.forward(ops, ns, gate.firstRows(t), up.firstRows(t), ps);
+            ops.add(xs, ps, xs);
+        }
+        if (wanted == Logits.NONE) {
+            return null;
+        }
+        Matrix last = wanted == Logits.ALL ? xs : xs.rows(t - 1, 1);
+        Matrix out = logits.firstRows(last.rows());
+        Matrix normedLast = ns.firstRows(last.rows());
+        finalNorm.forward(ops, last, normedLast);
+        head.forward(ops, normedLast, out);
+        return out;
+    }
+
+    @Override
+    public void close() {
+        for (Matrix m : List.of(x, normed, q, k, v, ctx, proj, gate, up, logits, rotary)) {
+            ops.free(m);
+        }
+        caches.forEach(KvCache::close);
+        weights.values().forEach(ops::free);
+    }
+}

@@ -1,0 +1,226 @@
+package io.cohort.model;
+
+import io.cohort.core.CohortException;
+import io.cohort.device.Device;
+import io.cohort.nn.AllReduceGroup;
+import io.cohort.nn.Matrix;
+import io.cohort.nn.Partition;
+import io.cohort.nn.RankThreads;
+import io.cohort.nn.TensorOps;
+import io.cohort.nn.TensorOpsFactory;
+import io.cohort.nn.TpGroup;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A Llama checkpoint loaded across {@code tp} devices and run tensor-parallel: one {@link LlamaRank} per device,
+ * each on its own thread, meeting in the group's all-reduces. The single entry point for callers: tokens in,
+ * full-vocabulary logits out (the ranks' vocabulary slices are concatenated on the host). A sequence
+ * continues across calls (the KV caches hold it) until {@link #reset}.
+ */
+public final class TensorParallelLlama implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(TensorParallelLlama.class);
+
+    /**
+     * {@code maxSeq}: KV cache length; {@code maxBatch}: tokens per forward step (longer prompts are chunked);
+     * {@code threadsPerRank}: CPU threads of a host rank's GEMMs; {@code stepTimeout}: limit of one step on
+     * every rank (and of each all-reduce); {@code loadTimeout}: limit of loading.
+     */
+    public record Options(int maxSeq, int maxBatch, int threadsPerRank, Duration stepTimeout, Duration loadTimeout,
+                          ProgressBar.Mode progress) {
+        public Options {
+            if (maxSeq < 1 || maxBatch < 1 || threadsPerRank < 1) {
+                throw new IllegalArgumentException("maxSeq, maxBatch and threadsPerRank must be positive");
+            }
+        }
+
+        public static Options defaults() {
+            return new Options(1024, 64, 1, Duration.ofMinutes(2), Duration.ofHours(1), ProgressBar.Mode.detect());
+        }
+
+        public Options withProgress(ProgressBar.Mode mode) {
+            return new Options(maxSeq, maxBatch, threadsPerRank, stepTimeout, loadTimeout, mode);
+        }
+
+        public Options withThreadsPerRank(int threads) {
+            return new Options(maxSeq, maxBatch, threads, stepTimeout, loadTimeout, progress);
+        }
+
+        public Options withMaxBatch(int batch) {
+            return new Options(maxSeq, batch, threadsPerRank, stepTimeout, loadTimeout, progress);
+        }
+
+        public Options withMaxSeq(int seq) {
+            return new Options(seq, maxBatch, threadsPerRank, stepTimeout, loadTimeout, progress);
+        }
+    }
+
+    private final LlamaConfig config;
+    private final AllReduceGroup group;
+    private final List<TensorOps> ops;
+    private final TpGroup tpGroup;
+    private final RankThreads threads;
+    private final List<LlamaRank> ranks;
+    private final int maxSeq;
+    private int position;
+
+    private TensorParallelLlama(LlamaConfig config, AllReduceGroup group, List<TensorOps> ops, TpGroup tpGroup,
+                                RankThreads threads, List<LlamaRank> ranks, int maxSeq) {
+        this.config = config;
+        this.group = group;
+        this.ops = ops;
+        this.tpGroup = tpGroup;
+        this.threads = threads;
+        this.ranks = ranks;
+        this.maxSeq = maxSeq;
+    }
+
+    /**
+     * Loads the checkpoint in {@code dir} across {@code devices} (rank r = devices.get(r)), each rank taking only
+     * its slices, with all-reduces through {@code group} (of the same size).
+     */
+    public static TensorParallelLlama load(Path dir, List<Device> devices, AllReduceGroup group, Options options) {
+        int tp = devices.size();
+        if (group.size() != tp) {
+            throw new CohortException("all-reduce group of " + group.size() + " ranks for " + tp + " devices");
+        }
+        List<TensorOps> ops = new ArrayList<>();
+        RankThreads threads = null;
+        try (Checkpoint checkpoint = Checkpoint.open(dir)) {
+            LlamaConfig config = checkpoint.config();
+            config.checkTensorParallel(tp);
+            boolean separateHead = checkpoint.has(LlamaWeights.LM_HEAD) && !config.tieWordEmbeddings();
+            for (Device d : devices) {
+                ops.add(TensorOpsFactory.forDevice(d, options.threadsPerRank()));
+            }
+            TpGroup tpGroup = new TpGroup(group, ops.toArray(TensorOps[]::new), options.stepTimeout());
+            threads = new RankThreads(tp, "llama", options.stepTimeout(), tpGroup::abort);
+            List<List<WeightSpec>> specs = new ArrayList<>();
+            long totalBytes = 0;
+            int totalTensors = 0;
+            ShardedLoader sizing = new ShardedLoader(checkpoint, null);
+            for (int r = 0; r < tp; r++) {
+                specs.add(LlamaWeights.specs(config, tp, r, separateHead));
+                totalBytes += sizing.bytesOf(specs.get(r));
+                totalTensors += specs.get(r).size();
+            }
+            int maxSeq = Math.min(options.maxSeq(), config.maxPositions());
+            LOG.info("loading {} ({} layers, hidden {}, {} heads / {} kv heads, vocab {}) over tp = {}: {} per rank",
+                    dir, config.layers(), config.hiddenSize(), config.heads(), config.kvHeads(), config.vocabSize(), tp,
+                    ProgressBar.human(totalBytes / tp));
+            List<LlamaRank> ranks;
+            try (ProgressBar bar = new ProgressBar("loading", totalBytes, totalTensors, options.progress())) {
+                ShardedLoader loader = new ShardedLoader(checkpoint, bar);
+                ranks = threads.onEveryRank(r -> new LlamaRank(config, tpGroup.comm(r), ops.get(r),
+                        loader.load(ops.get(r), specs.get(r)), maxSeq, options.maxBatch()), options.loadTimeout());
+            }
+            return new TensorParallelLlama(config, group, List.copyOf(ops), tpGroup, threads, ranks, maxSeq);
+        } catch (RuntimeException e) {
+            if (threads != null) {
+                threads.close();
+            }
+            ops.forEach(TensorOps::close);
+            throw e;
+        }
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    public int tp() {
+        return ranks.size();
+    }
+
+    public AllReduceGroup group() {
+        return group;
+    }
+
+    /** Tokens in the sequence so far (the next token's position). */
+    public int position() {
+        return position;
+    }
+
+    /** All-reduces run so far across the group. */
+    public long allReduces() {
+        return tpGroup.allReduces();
+    }
+
+    /** Starts a new sequence (the KV caches are overwritten from position 0). */
+    public void reset() {
+        position = 0;
+    }
+
+    /** Appends {@code tokens} to the sequence and returns the logits of its last position ({@code [vocab]}). */
+    public float[] next(int... tokens) {
+        return forward(tokens, false)[0];
+    }
+
+    /**
+     * Appends {@code tokens} to the sequence, in steps of at most maxBatch tokens, and returns logits: of every
+     * new position when {@code allPositions} ({@code [tokens][vocab]}), else of the last ({@code [1][vocab]}).
+     */
+    public float[][] forward(int[] tokens, boolean allPositions) {
+        if (tokens.length == 0) {
+            throw new IllegalArgumentException("no tokens");
+        }
+        if (position + tokens.length > maxSeq) {
+            throw new CohortException("sequence of " + (position + tokens.length) + " tokens exceeds the KV cache of "
+                    + maxSeq + " (max-seq)");
+        }
+        for (int t : tokens) {
+            if (t < 0 || t >= config.vocabSize()) {
+                throw new IllegalArgumentException("token " + t + " outside the vocabulary 0.." + (config.vocabSize() - 1));
+            }
+        }
+        int step = ranks.getFirst().maxBatch();
+        float[][] out = new float[allPositions ? tokens.length : 1][config.vocabSize()];
+        for (int from = 0; from < tokens.length; from += step) {
+            int[] chunk = Arrays.copyOfRange(tokens, from, Math.min(tokens.length, from + step));
+            boolean lastChunk = from + step >= tokens.length;
+            LlamaRank.Logits wanted = allPositions ? LlamaRank.Logits.ALL
+                    : lastChunk ? LlamaRank.Logits.LAST : LlamaRank.Logits.NONE;
+            int start = position;
+            int rowBase = allPositions ? from : 0;
+            threads.onEveryRank(r -> {
+                LlamaRank rank = ranks.get(r);
+                Matrix logits = rank.forward(chunk, start, wanted);
+                if (logits != null) {
+                    gather(rank, logits, out, rowBase);
+                }
+                return null;
+            });
+            position += chunk.length;
+        }
+        return out;
+    }
+
+    /** Copies a rank's logits slice into its columns of the full rows (ranks write disjoint columns). */
+    private static void gather(LlamaRank rank, Matrix logits, float[][] out, int rowBase) {
+        Partition vocab = rank.vocab();
+        float[] slice = new float[logits.rows() * logits.cols()];
+        rank.ops().download(logits.buffer(), 0, MemorySegment.ofArray(slice));
+        for (int row = 0; row < logits.rows(); row++) {
+            System.arraycopy(slice, row * logits.cols(), out[rowBase + row], vocab.start(), vocab.length());
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            threads.onEveryRank(r -> {
+                ranks.get(r).close();
+                return null;
+            });
+        } finally {
+            threads.close();
+            ops.forEach(TensorOps::close);
+        }
+    }
+}

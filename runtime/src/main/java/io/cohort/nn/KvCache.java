@@ -1,0 +1,48 @@
+package io.cohort.nn;
+
+import io.cohort.core.DType;
+
+/**
+ * Keys and values of one layer's local KV heads for positions {@code 0..capacity-1}, on the rank's device:
+ * row p holds position p ({@code kvHeads/tp · headDim} values). Written at the positions being computed,
+ * read by every later position.
+ */
+public final class KvCache implements AutoCloseable {
+    private final TensorOps ops;
+    private final Matrix keys;
+    private final Matrix values;
+
+    public KvCache(TensorOps ops, DType dtype, int capacity, int width) {
+        this.ops = ops;
+        this.keys = ops.allocate(dtype, capacity, width);
+        this.values = ops.allocate(dtype, capacity, width);
+    }
+
+    public Matrix keys() {
+        return keys;
+    }
+
+    public Matrix values() {
+        return values;
+    }
+
+    public int capacity() {
+        return keys.rows();
+    }
+
+    /** Stores rows of k and v as positions {@code [startPos, startPos + k.rows())}. */
+    public void write(int startPos, Matrix k, Matrix v) {
+        if (startPos + k.rows() > capacity()) {
+            throw new IllegalArgumentException("KV cache full: positions up to " + (startPos + k.rows() - 1)
+                    + " but capacity " + capacity() + " (raise max-seq)");
+        }
+        ops.copyRows(k, keys, startPos);
+        ops.copyRows(v, values, startPos);
+    }
+
+    @Override
+    public void close() {
+        ops.free(keys);
+        ops.free(values);
+    }
+}

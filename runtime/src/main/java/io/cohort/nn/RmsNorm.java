@@ -1,0 +1,16 @@
+package io.cohort.nn;
+
+/** RMSNorm with a learned scale, replicated on every rank (it sees the full hidden vector). */
+public final class RmsNorm {
+    private final Matrix weight;
+    private final float eps;
+
+    public RmsNorm(Matrix weight, float eps) {
+        this.weight = weight;
+        this.eps = eps;
+    }
+
+    public void forward(TensorOps ops, Matrix x, Matrix out) {
+        ops.rmsNorm(x, weight, eps, out);
+    }
+}

@@ -1,0 +1,75 @@
+package io.cohort.nn;
+
+import io.cohort.core.DType;
+import io.cohort.device.Device;
+import io.cohort.device.DeviceBuffer;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The compute a Llama-style decoder needs, on one device. Each rank owns one instance and calls it from one
+ * thread (implementations keep scratch memory and are not thread-safe). Calls may be asynchronous on a device
+ * stream; {@link #download} and {@link #synchronize} wait.
+ *
+ * <p>Numerics: every op reads its inputs as their dtype, computes in f32 and rounds the result once to the
+ * output's dtype. {@link #matmulT} accumulates in f32.
+ */
+public interface TensorOps extends AutoCloseable {
+
+    Device device();
+
+    /** A {@code rows x cols} matrix in this device's memory (contents undefined). */
+    Matrix allocate(DType dtype, int rows, int cols);
+
+    /** Releases a matrix from {@link #allocate}. */
+    void free(Matrix matrix);
+
+    /** Copies host memory into {@code dst} at {@code dstOffset} bytes; {@code src} may be reused on return. */
+    void upload(MemorySegment src, DeviceBuffer dst, long dstOffset);
+
+    /** Copies {@code dst.byteSize()} bytes from {@code src} at {@code srcOffset} into host memory; waits. */
+    void download(DeviceBuffer src, long srcOffset, MemorySegment dst);
+
+    /** {@code out = a · wᵀ}: a is {@code [m, k]}, w is {@code [n, k]} (a weight as stored), out is {@code [m, n]}. */
+    void matmulT(Matrix a, Matrix w, Matrix out);
+
+    /** Row-wise {@code out = x / sqrt(mean(x²) + eps) * weight}; weight is {@code [1, cols]}. */
+    void rmsNorm(Matrix x, Matrix weight, float eps, Matrix out);
+
+    /**
+     * Rotary position embedding in place, Hugging Face Llama layout ("rotate half": element i pairs with
+     * i + headDim/2 in each head). Row t of x is the token at position {@code startPos + t}; x holds
+     * {@code heads} heads of {@code headDim}. {@code table} is {@link RotaryTable}'s cos/sin matrix.
+     */
+    void rotary(Matrix x, int heads, int headDim, int startPos, Matrix table);
+
+    /** {@code out = silu(gate) * up}, element-wise (SwiGLU). */
+    void siluMul(Matrix gate, Matrix up, Matrix out);
+
+    /** {@code out = a + b}, element-wise (residual connections); out may alias a or b. */
+    void add(Matrix a, Matrix b, Matrix out);
+
+    /**
+     * Vocab-parallel embedding gather: row t of out = row {@code tokens[t] - vocabStart} of table when the token
+     * falls in this shard's {@code [vocabStart, vocabStart + table.rows())}, else zeros (the all-reduce that
+     * follows fills it in from the owning rank).
+     */
+    void embed(Matrix table, int vocabStart, int[] tokens, Matrix out);
+
+    /** Copies {@code src} into rows {@code [dstRow, dstRow + src.rows())} of dst (same cols; dtypes may differ). */
+    void copyRows(Matrix src, Matrix dst, int dstRow);
+
+    /**
+     * Causal self-attention of this rank's heads over a KV cache. Row t of q ({@code heads * headDim}) is the
+     * token at position {@code startPos + t}; it attends to cache rows {@code 0..startPos + t}. Query head h uses
+     * key/value head {@code h / (heads / kvHeads)} (grouped-query attention). Scores are scaled by
+     * {@code 1/sqrt(headDim)}. out is {@code [q.rows(), heads * headDim]}.
+     */
+    void attention(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim, int startPos,
+                   Matrix out);
+
+    /** Waits for everything enqueued so far. */
+    void synchronize();
+
+    @Override
+    void close();
+}
