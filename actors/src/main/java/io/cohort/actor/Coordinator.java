@@ -54,7 +54,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
     /**
      * Create a group of {@code devices} (rank r = devices.get(r)) with the requested backend; {@code overrides}
-     * (e.g. {@code collective.algorithm = ring}) go over the {@code cohort} config for this group's backend.
+     * (e.g. {@code algorithm.force = ring}) go over the {@code cohort} config for this group's backend.
      */
     public record CreateGroup(List<Device> devices, BackendKind requested, Config overrides,
                               CompletableFuture<GroupInfo> reply) implements Command {

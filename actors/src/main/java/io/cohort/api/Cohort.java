@@ -98,7 +98,7 @@ public final class Cohort implements AutoCloseable {
     /** Like {@link #devices(String)}, also saying why these devices (e.g. "auto: no CUDA device found"). */
     public Devices.Selection selectDevices(String spec) {
         checkOpen();
-        Devices.Selection selection = Devices.open(DeviceSpec.parse(spec), env.cohortConfig().getInt("devices.host-count"));
+        Devices.Selection selection = Devices.open(DeviceSpec.parse(spec), env.cohortConfig());
         opened.addAll(selection.devices());
         return selection;
     }
@@ -110,7 +110,7 @@ public final class Cohort implements AutoCloseable {
 
     /**
      * Like {@link #group(List, BackendKind)}, with settings over the {@code cohort} config for this group only,
-     * e.g. {@code ConfigFactory.parseString("collective.algorithm = ring")}.
+     * e.g. {@code ConfigFactory.parseString("algorithm.force = ring")}.
      */
     public CohortGroup group(List<? extends Device> devices, BackendKind backend, Config overrides) {
         checkOpen();

@@ -101,7 +101,7 @@ public final class BenchRunner {
                 String label = b.cliName() + (alg.equals("auto") ? "" : "/" + alg);
                 try {
                     CohortGroup g = cohort.group(devices, b, ConfigFactory.empty()
-                            .withValue("collective.algorithm", ConfigValueFactory.fromAnyRef(alg)));
+                            .withValue("algorithm.force", ConfigValueFactory.fromAnyRef(alg.equals("auto") ? "none" : alg)));
                     out.printf("# %-16s -> %s%n", label, g.backendChoice());
                     variants.add(new Variant(label, g));
                 } catch (CohortException e) {

@@ -11,7 +11,7 @@ import java.util.List;
  * {@code minBytes} to {@code maxBytes}, times {@code factor} each step; a size is what nccl-tests calls it
  * (all-gather / reduce-scatter: the full buffer of n blocks).
  *
- * @param algorithms "auto" or an algorithm name ({@code collective.algorithm} of the group)
+ * @param algorithms "auto" or an algorithm name (the group's {@code algorithm.force})
  */
 public record BenchSpec(List<BackendKind> backends, List<Collective> collectives, List<String> algorithms, DType dtype,
                         ReduceOp op, int root, long minBytes, long maxBytes, int factor, int iters, int warmup) {

@@ -1,5 +1,6 @@
 package io.cohort.devices;
 
+import com.typesafe.config.Config;
 import io.cohort.core.CohortException;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceFactory;
@@ -33,8 +34,12 @@ public final class Devices {
         return factories().stream().filter(f -> f.kind() == kind).findFirst();
     }
 
-    /** Opens the devices of {@code spec}; the caller closes them. Auto: every GPU if any, else host devices. */
-    public static Selection open(DeviceSpec spec, int defaultHostCount) {
+    /**
+     * Opens the devices of {@code spec}, host devices configured by {@code cohortConfig}; the caller closes
+     * them. Auto: every GPU if any, else {@code cohort.devices.host-count} host devices.
+     */
+    public static Selection open(DeviceSpec spec, Config cohortConfig) {
+        int defaultHostCount = cohortConfig.getInt("devices.host-count");
         DeviceKind kind = spec.kind();
         int count = spec.count();
         String reason;
@@ -52,7 +57,7 @@ public final class Devices {
             reason = "requested " + spec;
         }
         DeviceKind k = kind;
-        DeviceFactory factory = factory(k).orElseThrow(() -> new CohortException("no provider of " + k
+        DeviceFactory factory = k == DeviceKind.HOST ? new HostDeviceFactory(cohortConfig) : factory(k).orElseThrow(() -> new CohortException("no provider of " + k
                 + " devices on the class path" + (k == DeviceKind.CUDA ? " (is cohort-cuda there?)" : "")));
         int available = availableQuietly(factory);
         if (count == 0) {
