@@ -141,6 +141,16 @@ public final class PlanExecutor implements AutoCloseable {
         return userPeers[rank].clone();
     }
 
+    /** Number of ranks in {@link #userBufferRanks}, without allocating. */
+    public int userBufferRankCount(int rank) {
+        return userPeers[rank].length;
+    }
+
+    /** The {@code i}-th rank of {@link #userBufferRanks}, without allocating. */
+    public int userBufferRank(int rank, int i) {
+        return userPeers[rank][i];
+    }
+
     /** Whether rank {@code rank}'s steps touch another rank's SEND or RECV (P2P plans). */
     public boolean touchesPeerUserBuffers(int rank) {
         return userPeers[rank].length > 1 || (userPeers[rank].length == 1 && userPeers[rank][0] != rank);
