@@ -2,6 +2,7 @@ package io.cohort.api;
 
 import io.cohort.actor.Coordinator;
 import io.cohort.actor.GroupInfo;
+import io.cohort.backend.BackendChoice;
 import io.cohort.backend.CollectiveCall;
 import io.cohort.core.CohortException;
 import io.cohort.core.Collective;

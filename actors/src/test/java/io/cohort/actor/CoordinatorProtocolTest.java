@@ -5,10 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
-import io.cohort.api.BackendChoice;
+import io.cohort.backend.BackendChoice;
 import io.cohort.api.CollectiveFailedException;
 import io.cohort.api.CollectiveResult;
 import io.cohort.backend.BackendKind;
+import io.cohort.backend.BackendProvider;
 import io.cohort.backend.CollectiveCall;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
@@ -39,6 +40,28 @@ class CoordinatorProtocolTest {
     static final ActorTestKit testKit = ActorTestKit.create(ConfigFactory.parseString(
             "cohort.collective.timeout = 500ms").withFallback(ConfigFactory.load()));
 
+    static final BackendProvider PROVIDER = new BackendProvider() {
+        @Override
+        public BackendKind kind() {
+            return BackendKind.P2P;
+        }
+
+        @Override
+        public int priority() {
+            return 0;
+        }
+
+        @Override
+        public java.util.Optional<String> unavailableReason(io.cohort.backend.GroupContext group) {
+            return java.util.Optional.empty();
+        }
+
+        @Override
+        public io.cohort.backend.CollectiveBackend create(io.cohort.backend.GroupContext group) {
+            return new FakeBackend(group);
+        }
+    };
+
     final List<FakeBackend> backends = new CopyOnWriteArrayList<>();
     List<FakeDevice> devices;
     ActorRef<Coordinator.Command> coordinator;
@@ -58,7 +81,7 @@ class CoordinatorProtocolTest {
                 (requested, group) -> {
                     FakeBackend b = new FakeBackend(group);
                     backends.add(b);
-                    return new BackendResolver.Resolution(b, new BackendChoice(requested, BackendKind.P2P, "fake"),
+                    return new BackendResolver.Resolution(b, new BackendChoice(requested, BackendKind.P2P, PROVIDER, "fake"),
                             call -> "ring");
                 },
                 new CollectiveMetrics());
@@ -82,7 +105,7 @@ class CoordinatorProtocolTest {
     @Test
     void groupGetsBackendChoiceAndEveryRankItsStepInSequenceOrderOnItsOwnThread() throws Exception {
         GroupInfo g = createGroup();
-        assertEquals(new BackendChoice(BackendKind.AUTO, BackendKind.P2P, "fake"), g.choice());
+        assertEquals(new BackendChoice(BackendKind.AUTO, BackendKind.P2P, PROVIDER, "fake"), g.choice());
         List<CompletableFuture<CollectiveResult>> results = IntStream.range(0, 5).mapToObj(i -> submit(g)).toList();
         for (int i = 0; i < 5; i++) {
             CollectiveResult r = results.get(i).get(5, TimeUnit.SECONDS);
