@@ -534,7 +534,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             reset.add(s);
             if (s.ready) {
                 s.ready = false;
-                s.actor.tell(new DeviceActor.Reset(reason));
+                s.actor.tell(new DeviceActor.Reset(reason, timeout.multipliedBy(2)));
             }
         }
         for (InFlight other : List.copyOf(inFlight.values())) {
