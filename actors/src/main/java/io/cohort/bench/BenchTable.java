@@ -11,14 +11,15 @@ public final class BenchTable {
             "algorithm", "time", "algbw", "busbw", "#wrong", "enq");
 
     private static final String FORMAT = "%12s %12s %6s %6s %5s %8s %14s %10s %8s %8s %7s %9s%n";
+    private static final String HEADER = "#%11s" + FORMAT.substring(4);
 
     private BenchTable() {
     }
 
     public static void header(PrintWriter out) {
-        out.printf(Locale.ROOT, "#" + FORMAT.substring(1), "size", "count", "type", "redop", "root", "backend",
+        out.printf(Locale.ROOT, HEADER, "size", "count", "type", "redop", "root", "backend",
                 "algorithm", "time", "algbw", "busbw", "#wrong", "enq");
-        out.printf(Locale.ROOT, "#" + FORMAT.substring(1), "(B)", "(elements)", "", "", "", "", "", "(us)", "(GB/s)",
+        out.printf(Locale.ROOT, HEADER, "(B)", "(elements)", "", "", "", "", "", "(us)", "(GB/s)",
                 "(GB/s)", "", "(us)");
         out.flush();
     }

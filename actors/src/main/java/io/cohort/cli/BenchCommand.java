@@ -125,7 +125,7 @@ final class BenchCommand implements Callable<Integer> {
             if (metrics) {
                 out.println("#");
                 out.println("# metrics");
-                out.print(cohort.collectiveMetrics().render());
+                cohort.collectiveMetrics().render().lines().forEach(l -> out.println("# " + l));
             }
             out.flush();
             return rows.stream().anyMatch(r -> r.wrong() != 0) ? 1 : 0;
