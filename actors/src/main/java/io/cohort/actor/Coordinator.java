@@ -293,7 +293,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 g.resolution = env.backends().resolve(g.requested, new GroupContext(g.topology, ranks, g.config));
                 g.algorithms.clear();
                 g.seq = 0;
-                getContext().getLog().info("group {} ({} ranks): backend {}", g.id, g.ranks.length, g.resolution.choice());
+                getContext().getLog().debug("group {} ({} ranks): {}", g.id, g.ranks.length, g.resolution.choice());
             } catch (RuntimeException e) {
                 if (g.pendingCreate != null) {
                     groups.remove(g.id);
