@@ -6,9 +6,7 @@ import io.cohort.device.Device;
 import io.cohort.device.DeviceFactory;
 import io.cohort.device.DeviceKind;
 import io.cohort.device.host.HostDevice;
-import io.cohort.topology.Link;
-import io.cohort.topology.LinkKind;
-import io.cohort.topology.Topology;
+import io.cohort.topology.HostTopologyDetector;
 import io.cohort.topology.TopologyDetector;
 
 /**
@@ -56,7 +54,6 @@ public final class HostDeviceFactory implements DeviceFactory {
     /** Host devices of one process share memory: every pair is a direct (P2P) link. */
     @Override
     public TopologyDetector topologyDetector() {
-        return devices -> Topology.uniform("host", devices.stream().map(Device::name).toList(),
-                new Link(true, LinkKind.SHARED_MEMORY, 0, 0, Double.NaN, Double.NaN));
+        return new HostTopologyDetector();
     }
 }

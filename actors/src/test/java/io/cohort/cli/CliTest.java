@@ -110,4 +110,30 @@ class CliTest {
             assertTrue(run.out().lines().anyMatch(l -> l.trim().startsWith(alg + " ")), alg + " in\n" + run.out());
         }
     }
+
+    @Test
+    void topoOfATopologyFileShowsTheNvlinkMatrixBackendAndEachAlgorithmsShape() {
+        Path file = repoRoot().resolve("conf/topologies/nvlink-8.conf");
+        Run run = cohort("topo", "--topology", file.toString());
+        assertEquals(0, run.exitCode(), run.out() + run.err());
+        List<String> lines = run.out().lines().toList();
+        int header = lines.indexOf(lines.stream().filter(l -> l.trim().startsWith("GPU0")).findFirst().orElseThrow());
+        for (int i = 0; i < 8; i++) {
+            String row = lines.get(header + 1 + i).trim();
+            assertTrue(row.startsWith("GPU" + i), row);
+            assertTrue(row.contains("NV"), row);
+            assertEquals("X", row.split("\\s+")[1 + i], row);
+        }
+        assertTrue(run.out().contains("backend (auto): p2p (every pair of the 8 devices has P2P)"), run.out());
+        assertTrue(run.out().contains("the selector picks"), run.out());
+        for (String alg : List.of("ring", "binary-tree", "kary-tree", "balanced-tree", "one-shot")) {
+            assertTrue(lines.stream().anyMatch(l -> l.trim().startsWith(alg + " ") && !l.contains("n/a")), alg + " in\n" + run.out());
+        }
+    }
+
+    /** The repository root (tests run in actors/). */
+    static Path repoRoot() {
+        Path p = Path.of("").toAbsolutePath();
+        return Files.isDirectory(p.resolve("conf/topologies")) ? p : p.getParent();
+    }
 }

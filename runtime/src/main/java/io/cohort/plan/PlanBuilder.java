@@ -49,8 +49,11 @@ final class PlanBuilder {
     private final int[][] known;
     /** (rank, tag) -> known[rank] when the signal was placed. */
     private final List<List<int[]>> snapshots = new ArrayList<>();
-    /** readers[owner][reader]: reader touched owner's memory since owner's last reader barrier. */
-    private final boolean[][] readers;
+    /**
+     * readers[owner][reader]: the tag of the reader's first Signal after its last touch of owner's memory
+     * since owner's last reader barrier (that Signal may not exist yet); -1: no touch.
+     */
+    private final int[][] readers;
     private final long[] stagingTop;
     private final long[] scratchExtent;
     private final Map<StageKey, BufferRef> staged = new HashMap<>();
@@ -66,7 +69,10 @@ final class PlanBuilder {
         for (int[] row : known) {
             Arrays.fill(row, -1);
         }
-        this.readers = new boolean[n][n];
+        this.readers = new int[n][n];
+        for (int[] row : readers) {
+            Arrays.fill(row, -1);
+        }
         this.stagingTop = new long[n];
         this.scratchExtent = new long[n];
         for (int r = 0; r < n; r++) {
@@ -122,7 +128,7 @@ final class PlanBuilder {
             if (ref.slot() != Slot.STAGING && !topology.p2p(rank, ref.rank())) {
                 throw new IllegalStateException("planner bug: rank " + rank + " touches " + ref + " without P2P");
             }
-            readers[ref.rank()][rank] = true;
+            readers[ref.rank()][rank] = nextTag[rank]; // this step makes the rank dirty: its next Signal covers it
         }
         long end = ref.offset() + count;
         if (ref.slot() == Slot.SCRATCH) {
@@ -213,16 +219,16 @@ final class PlanBuilder {
     void barrierForReaders(int... ranks) {
         for (int owner : ranks) {
             for (int q = 0; q < n; q++) {
-                if (readers[owner][q]) {
+                if (readers[owner][q] == nextTag[q]) {
                     signal(q);
                 }
             }
         }
         for (int owner : ranks) {
             for (int q = 0; q < n; q++) {
-                if (readers[owner][q]) {
-                    after(owner, q);
-                    readers[owner][q] = false;
+                if (readers[owner][q] >= 0) {
+                    waitFor(owner, q, readers[owner][q]);
+                    readers[owner][q] = -1;
                 }
             }
         }
