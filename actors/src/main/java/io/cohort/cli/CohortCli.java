@@ -47,6 +47,7 @@ public final class CohortCli implements Runnable {
         if (System.getProperty("logback.configurationFile") == null) {
             System.setProperty("logback.configurationFile", "cohort-cli-logback.xml");
         }
+        org.slf4j.LoggerFactory.getLogger(CohortCli.class); // initialise logging before threads start logging
         System.exit(commandLine().execute(args));
     }
 

@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code cohort selftest}: every collective, dtype and op on the available devices, checked, PASS/FAIL per case. */
 @Command(name = "selftest", mixinStandardHelpOptions = true,
-        description = "Runs every collective (dtypes f32/f16/bf16, every op, in and out of place, every root) on the"
+        description = "Runs every collective (dtypes f32/f16/bf16, every op, in and out of place, several roots) on the"
                 + " devices and checks each result against a reference. Exit code 1 if any case fails.")
 final class SelftestCommand implements Callable<Integer> {
 
