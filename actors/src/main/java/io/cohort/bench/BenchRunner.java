@@ -102,7 +102,7 @@ public final class BenchRunner {
                 try {
                     CohortGroup g = cohort.group(devices, b, ConfigFactory.empty()
                             .withValue("algorithm.force", ConfigValueFactory.fromAnyRef(alg.equals("auto") ? "none" : alg)));
-                    out.printf("# %-16s -> %s%n", label, g.backendChoice());
+                    out.printf("# %-16s -> %s (%s)%n", label, g.backendChoice().chosen().cliName(), g.backendChoice().reason());
                     variants.add(new Variant(label, g));
                 } catch (CohortException e) {
                     out.printf("# %-16s -> unavailable: %s%n", label, e.getMessage());

@@ -2,6 +2,7 @@ package io.cohort.cli;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.cohort.backend.BackendChoice;
 import io.cohort.core.CohortException;
 import java.io.File;
 import java.io.PrintWriter;
@@ -41,6 +42,12 @@ public final class CohortCli implements Runnable {
             throw new CohortException("config file " + configFile + " not found");
         }
         return ConfigFactory.parseFile(configFile).withFallback(base).resolve();
+    }
+
+    /** "p2p (every pair of the 4 devices has P2P; PlanP2pProvider)": what a group got and why. */
+    static String describe(BackendChoice choice) {
+        return choice.chosen().cliName() + " (" + choice.reason() + "; "
+                + choice.provider().getClass().getSimpleName() + ")";
     }
 
     public static void main(String[] args) {

@@ -27,8 +27,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code cohort topo}: the link matrix of a set of devices (or a topology file), the backend and each algorithm's shape. */
 @Command(name = "topo", mixinStandardHelpOptions = true,
-        description = {"Prints how devices are connected (like nvidia-smi topo -m), the backend a group of them",
-                "gets, and the ring / trees each algorithm builds for an all-reduce."})
+        description = {"Shows how devices are connected, the backend they get, and each algorithm's ring/tree.",
+                "The link matrix is printed like nvidia-smi topo -m; the plans are those of an all-reduce of --bytes."})
 final class TopoCommand implements Callable<Integer> {
 
     static final class Source {
@@ -75,7 +75,7 @@ final class TopoCommand implements Callable<Integer> {
             try (CohortGroup group = cohort.group(sel.devices(), BackendKind.AUTO)) {
                 out.print(TopologyRenderer.render(group.topology()));
                 out.printf("%ndevices: %s%n", sel.reason());
-                out.printf("backend (auto): %s%n", group.backendChoice());
+                out.printf("backend (auto): %s%n", CohortCli.describe(group.backendChoice()));
                 printPlans(out, group.backendChoice().chosen() == BackendKind.NATIVE
                         ? group.topology().withoutP2p() : group.topology(), size);
             }

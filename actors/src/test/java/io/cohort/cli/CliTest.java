@@ -105,7 +105,7 @@ class CliTest {
         Run run = cohort("topo", "--devices", "host:4");
         assertEquals(0, run.exitCode(), run.out() + run.err());
         assertTrue(run.out().contains("SHM"), run.out());
-        assertTrue(run.out().contains("backend (auto): backend p2p"), run.out());
+        assertTrue(run.out().contains("backend (auto): p2p (every pair of the 4 devices has P2P; PlanP2pProvider)"), run.out());
         for (String alg : List.of("ring", "binary-tree", "kary-tree", "balanced-tree", "one-shot")) {
             assertTrue(run.out().lines().anyMatch(l -> l.trim().startsWith(alg + " ")), alg + " in\n" + run.out());
         }
