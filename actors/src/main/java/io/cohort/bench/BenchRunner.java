@@ -21,8 +21,9 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * Runs a {@link BenchSpec} through the embedded API: one group per backend x algorithm on the same devices,
- * buffers allocated once at the largest size, then per size and group: warmup, a timed loop of {@code iters}
- * collectives issued back to back, and one checked run against the reference.
+ * buffers allocated once at the largest size, then per size and group: warmup (one call at a time, giving the
+ * median host path latency), a timed loop of {@code iters} collectives issued back to back without waiting,
+ * and one checked run against the reference.
  */
 public final class BenchRunner {
 
@@ -129,9 +130,14 @@ public final class BenchRunner {
 
     private BenchRow measure(Variant v, CollectiveCall call, List<Tensor> send, List<Tensor> recv, TensorIo io) {
         int n = devices.size();
-        for (int i = 0; i < spec.warmup(); i++) {
-            v.group().run(call, send, recv).toCompletableFuture().join();
+        // warmup, one call at a time: these also measure the host path (enq) without queueing behind other calls
+        int probes = Math.max(3, spec.warmup());
+        long[] enqueue = new long[probes];
+        for (int i = 0; i < probes; i++) {
+            enqueue[i] = v.group().run(call, send, recv).toCompletableFuture().join().enqueueNanos();
         }
+        java.util.Arrays.sort(enqueue);
+        double enqueueMicros = enqueue[probes / 2] / 1e3;
         List<CompletableFuture<CollectiveResult>> runs = new ArrayList<>(spec.iters());
         long start = System.nanoTime();
         for (int i = 0; i < spec.iters(); i++) {
@@ -139,7 +145,6 @@ public final class BenchRunner {
         }
         CompletableFuture.allOf(runs.toArray(CompletableFuture[]::new)).join();
         double timeMicros = (System.nanoTime() - start) / 1e3 / spec.iters();
-        double enqueueMicros = runs.stream().mapToLong(f -> f.join().enqueueNanos()).average().orElse(0) / 1e3;
         CollectiveResult last = runs.getLast().join();
 
         long sendCount = call.collective().sendCount(call.count(), n);

@@ -78,7 +78,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--iters", description = "timed collectives per size")
     Integer iters;
 
-    @Option(names = "--warmup", description = "untimed collectives per size before the timed ones")
+    @Option(names = "--warmup", description = "untimed collectives per size, one at a time, before the timed ones (at least 3: they measure enq)")
     Integer warmup;
 
     @Option(names = "--csv", paramLabel = "FILE", description = "also write the rows as CSV")
