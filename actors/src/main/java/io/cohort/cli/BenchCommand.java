@@ -32,9 +32,10 @@ import picocli.CommandLine.Spec;
 /** {@code cohort bench}: nccl-tests-style sweep of sizes, backends and algorithms, with the host path latency. */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Measures collectives like nccl-tests, several backends and algorithms side by side.",
-                "Per size, backend and algorithm: time per collective, algorithm and bus bandwidth, elements that",
-                "differ from the reference (#wrong, checked after the timed loop), and enq: the host path from the",
-                "API call until every rank's work is enqueued. Unset options come from cohort.cli.bench in the config."})
+                "Per size, backend and algorithm: time per collective, algorithm and bus bandwidth, elements that "
+                        + "differ from the reference (#wrong, checked after the timed loop), and enq: the host path "
+                        + "from the API call until every rank's work is enqueued. Unset options come from "
+                        + "cohort.cli.bench in the config."})
 final class BenchCommand implements Callable<Integer> {
 
     @ParentCommand

@@ -28,8 +28,8 @@ import picocli.CommandLine.Spec;
 /** {@code cohort selftest}: every collective, dtype and op on the available devices, checked, PASS/FAIL per case. */
 @Command(name = "selftest", mixinStandardHelpOptions = true,
         description = {"Runs every collective on the devices and checks each result, PASS/FAIL per case.",
-                "Cases: every collective x f32/f16/bf16 x every op x 1, 1001 and 65536 elements, several roots,",
-                "in place and out of place. Exit code 1 if any case fails."})
+                "Cases: every collective x f32/f16/bf16 x every op x 1, 1001 and 65536 elements, several roots, "
+                        + "in place and out of place. Exit code 1 if any case fails."})
 final class SelftestCommand implements Callable<Integer> {
 
     /** Element counts per rank: one element, an odd size, and one that spans several chunks. */

@@ -28,7 +28,8 @@ import picocli.CommandLine.Spec;
 /** {@code cohort topo}: the link matrix of a set of devices (or a topology file), the backend and each algorithm's shape. */
 @Command(name = "topo", mixinStandardHelpOptions = true,
         description = {"Shows how devices are connected, the backend they get, and each algorithm's ring/tree.",
-                "The link matrix is printed like nvidia-smi topo -m; the plans are those of an all-reduce of --bytes."})
+                "The link matrix is printed like nvidia-smi topo -m; the plans are those of an all-reduce of "
+                        + "--bytes per rank."})
 final class TopoCommand implements Callable<Integer> {
 
     static final class Source {
