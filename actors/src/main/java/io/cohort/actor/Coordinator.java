@@ -86,7 +86,9 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private record FromDevice(DeviceActor.Report report) implements Command {
     }
 
-    private record TimedOut(long collectiveId) implements Command {
+    /** Periodic: fail the collectives past their deadline (one timer for all, none per call). */
+    private enum Sweep implements Command {
+        INSTANCE
     }
 
     public static Behavior<Command> create(Environment env) {
@@ -165,7 +167,15 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         }
 
         String algorithm(CollectiveCall call) {
-            return algorithms.computeIfAbsent(call, resolution.algorithm()::apply);
+            String a = algorithms.get(call);
+            if (a == null) {
+                if (algorithms.size() >= 4096) {
+                    algorithms.clear(); // many distinct shapes: keep the cache bounded
+                }
+                a = resolution.algorithm().apply(call);
+                algorithms.put(call, a);
+            }
+            return a;
         }
     }
 
@@ -178,16 +188,19 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         final String algorithm;
         final boolean[] done;
         final CollectiveEvent event;
+        final long deadlineNanos;
         int remaining;
         long lastEnqueuedNanos;
 
-        InFlight(long id, Group group, Submit submit, long seq, String algorithm, CollectiveEvent event) {
+        InFlight(long id, Group group, Submit submit, long seq, String algorithm, CollectiveEvent event,
+                 long deadlineNanos) {
             this.id = id;
             this.group = group;
             this.submit = submit;
             this.seq = seq;
             this.algorithm = algorithm;
             this.event = event;
+            this.deadlineNanos = deadlineNanos;
             this.done = new boolean[group.ranks.length];
             this.remaining = group.ranks.length;
         }
@@ -212,6 +225,8 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         this.env = env;
         this.timeout = env.collectiveTimeout();
         this.reports = ctx.messageAdapter(DeviceActor.Report.class, FromDevice::new);
+        Duration sweep = Duration.ofMillis(Math.clamp(timeout.toMillis() / 10, 10, 1_000));
+        timers.startTimerAtFixedRate(Sweep.INSTANCE, sweep);
     }
 
     @Override
@@ -222,7 +237,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 .onMessage(Describe.class, this::onDescribe)
                 .onMessage(CloseGroup.class, this::onCloseGroup)
                 .onMessage(FromDevice.class, m -> onReport(m.report()))
-                .onMessage(TimedOut.class, this::onTimedOut)
+                .onMessage(Sweep.class, m -> onSweep())
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onSignal(PostStop.class, s -> onPostStop())
                 .build();
@@ -379,10 +394,9 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             event = new CollectiveEvent();
             event.begin();
         }
-        InFlight f = new InFlight(id, g, m, seq, g.algorithm(m.call()), event);
+        InFlight f = new InFlight(id, g, m, seq, g.algorithm(m.call()), event, System.nanoTime() + timeout.toNanos());
         inFlight.put(id, f);
         g.inFlight++;
-        timers.startSingleTimer(id, new TimedOut(id), timeout);
         var backend = g.resolution.backend();
         for (int r = 0; r < g.ranks.length; r++) {
             g.ranks[r].actor.tell(new DeviceActor.Enqueue(id, backend, r, seq, m.call(), m.send()[r], m.recv()[r]));
@@ -468,11 +482,20 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         }
     }
 
-    private Behavior<Command> onTimedOut(TimedOut t) {
-        InFlight f = inFlight.get(t.collectiveId());
-        if (f == null) {
+    private Behavior<Command> onSweep() {
+        if (inFlight.isEmpty()) {
             return this;
         }
+        long now = System.nanoTime();
+        for (InFlight f : List.copyOf(inFlight.values())) {
+            if (now - f.deadlineNanos >= 0 && inFlight.containsKey(f.id)) {
+                timedOut(f);
+            }
+        }
+        return this;
+    }
+
+    private void timedOut(InFlight f) {
         List<String> late = new ArrayList<>();
         List<String> lateRanks = new ArrayList<>();
         for (int r = 0; r < f.done.length; r++) {
@@ -484,7 +507,6 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         fail(f, describe(f) + " timed out after " + timeout.toMillis() + " ms (cohort.collective.timeout): "
                 + String.join(", ", lateRanks) + " did not complete", late, null);
         recover(f.group, describe(f) + " timed out");
-        return this;
     }
 
     private String describe(InFlight f) {
@@ -501,7 +523,6 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
     private void finish(InFlight f) {
         inFlight.remove(f.id);
-        timers.cancel(f.id);
         f.group.inFlight--;
         closeIfIdle(f.group);
     }

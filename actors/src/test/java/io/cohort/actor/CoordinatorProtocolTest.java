@@ -156,6 +156,22 @@ class CoordinatorProtocolTest {
     }
 
     @Test
+    void deviceActorThatCrashesIsRestartedByItsSupervisorAndTheGroupRecovers() throws Exception {
+        GroupInfo g = createGroup();
+        submit(g).get(5, TimeUnit.SECONDS);
+        devices.get(3).failNextStreamCreation = true; // the reset after the next failure crashes fake:3's actor
+        backends.getFirst().failRank = 0;
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                () -> submit(g).get(5, TimeUnit.SECONDS));
+        assertEquals(List.of("fake:0"), assertInstanceOf(CollectiveFailedException.class, e.getCause()).devices());
+        CollectiveResult after = submit(g).get(5, TimeUnit.SECONDS);
+        assertEquals(1, after.seq());
+        // fake:3: its first stream, none from the failed reset, one from the restarted actor
+        assertEquals(2, devices.get(3).streamsCreated.get());
+        assertEquals(2, backends.size());
+    }
+
+    @Test
     void unknownGroupAndEmptyGroupAreRefused() {
         CompletableFuture<CollectiveResult> reply = new CompletableFuture<>();
         coordinator.tell(new Coordinator.Submit(99, CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 1),
