@@ -208,7 +208,6 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
     private static final EventType JFR_TYPE = EventType.getEventType(CollectiveEvent.class);
 
-    private final TimerScheduler<Command> timers;
     private final Environment env;
     private final Duration timeout;
     private final ActorRef<DeviceActor.Report> reports;
@@ -221,7 +220,6 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
     private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, Environment env) {
         super(ctx);
-        this.timers = timers;
         this.env = env;
         this.timeout = env.collectiveTimeout();
         this.reports = ctx.messageAdapter(DeviceActor.Report.class, FromDevice::new);
@@ -339,7 +337,11 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         if (g == null || g.resolution == null) {
             m.reply().completeExceptionally(new CohortException("group " + m.group() + " is closed or has no backend"));
         } else {
-            m.reply().complete(g.algorithm(m.call()) + ": " + g.resolution.backend().describe(m.call()));
+            try {
+                m.reply().complete(g.algorithm(m.call()) + ": " + g.resolution.backend().describe(m.call()));
+            } catch (RuntimeException e) {
+                m.reply().completeExceptionally(e);
+            }
         }
         return this;
     }
@@ -387,6 +389,14 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
 
     private void start(Group g, Submit m) {
+        String algorithm;
+        try {
+            algorithm = g.algorithm(m.call());
+        } catch (RuntimeException e) {
+            m.reply().completeExceptionally(new CohortException("group " + g.id + " cannot run "
+                    + m.call().collective().cliName() + ": " + e.getMessage(), e));
+            return;
+        }
         long id = nextCollectiveId++;
         long seq = ++g.seq;
         CollectiveEvent event = null;
@@ -394,7 +404,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             event = new CollectiveEvent();
             event.begin();
         }
-        InFlight f = new InFlight(id, g, m, seq, g.algorithm(m.call()), event, System.nanoTime() + timeout.toNanos());
+        InFlight f = new InFlight(id, g, m, seq, algorithm, event, System.nanoTime() + timeout.toNanos());
         inFlight.put(id, f);
         g.inFlight++;
         var backend = g.resolution.backend();
@@ -611,6 +621,19 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
 
     private Behavior<Command> onPostStop() {
+        // after Shutdown nothing is pending; after an unexpected stop, no caller may wait forever
+        CohortException stopped = new CohortException("the Cohort coordinator stopped");
+        inFlight.values().forEach(f -> f.submit.reply().completeExceptionally(stopped));
+        inFlight.clear();
+        for (Group g : groups.values()) {
+            g.parked.forEach(s -> s.reply().completeExceptionally(stopped));
+            if (g.pendingCreate != null) {
+                g.pendingCreate.completeExceptionally(stopped);
+            }
+            if (g.pendingClose != null) {
+                g.pendingClose.complete(null);
+            }
+        }
         if (!Reaper.awaitIdle(5_000)) {
             getContext().getLog().warn("some device streams did not close within 5 s");
         }

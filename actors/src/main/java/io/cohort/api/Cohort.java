@@ -73,7 +73,13 @@ public final class Cohort implements AutoCloseable {
 
     /** Starts Cohort in an actor system of its own, with the given parts (custom pools, detectors, backends). */
     public static Cohort start(Config config, Environment env) {
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "cohort", config);
+        // Cohort's own system logs through SLF4J like the rest of Cohort, and is quiet about shutdown
+        Config own = ConfigFactory.parseString("""
+                pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
+                pekko.logging-filter = "org.apache.pekko.event.slf4j.Slf4jLoggingFilter"
+                pekko.log-dead-letters-during-shutdown = off
+                """).withFallback(config);
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "cohort", own);
         return new Cohort(system, true, env);
     }
 

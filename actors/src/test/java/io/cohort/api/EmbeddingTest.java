@@ -54,7 +54,8 @@ class EmbeddingTest {
             List<RecordedEvent> events = RecordingFile.readAllEvents(file).stream()
                     .filter(e -> e.getEventType().getName().equals("io.cohort.Collective")).toList();
             assertEquals(4, events.size());
-            RecordedEvent e = events.getFirst();
+            assertEquals(1, events.stream().filter(ev -> ev.getLong("bytes") == 4).count(), "the barrier");
+            RecordedEvent e = events.stream().filter(ev -> ev.getLong("bytes") == 1024).findFirst().orElseThrow();
             assertEquals("all-reduce", e.getString("collective"));
             assertEquals("native", e.getString("backend"));
             assertEquals(1024, e.getLong("bytes"));
