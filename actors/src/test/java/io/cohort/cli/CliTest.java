@@ -81,6 +81,20 @@ class CliTest {
     }
 
     @Test
+    void benchTakesItsDefaultsFromTheConfigFile() {
+        Path conf = repoRoot().resolve("conf/cohort-host.conf");
+        Run run = cohort("bench", "--config", conf.toString(), "--max-bytes", "64K", "--iters", "2", "--warmup", "0");
+        assertEquals(0, run.exitCode(), run.out() + run.err());
+        // from the file: host:4, p2p and native, all-reduce / all-gather / reduce-scatter, 8K.. by 4
+        assertTrue(run.out().contains("4 devices [host:0, host:1, host:2, host:3]"), run.out());
+        assertEquals(2 * 3 * 2, run.rows().size(), run.out());
+        assertTrue(run.out().contains("# all-gather, 4 ranks") && run.out().contains("# reduce-scatter, 4 ranks"), run.out());
+        Run missing = cohort("--config", "no/such.conf", "bench");
+        assertEquals(1, missing.exitCode());
+        assertTrue(missing.err().contains("config file no/such.conf not found"), missing.err());
+    }
+
+    @Test
     void badOptionsAreOneLineErrors() {
         Run run = cohort("bench", "--devices", "host:2", "--dtype", "int8");
         assertEquals(1, run.exitCode());
