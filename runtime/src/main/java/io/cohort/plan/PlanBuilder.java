@@ -204,6 +204,20 @@ final class PlanBuilder {
         return new Published(owner, ref, count, owner == consumer ? -1 : signal(owner));
     }
 
+    /**
+     * Where {@code owner} should write {@code count} elements that only {@code consumer} will read: a fresh
+     * region of the owner's STAGING when the consumer has no P2P to the owner (so {@link #publish} needs no
+     * extra copy), else {@code otherwise}.
+     */
+    BufferRef destinationFor(int owner, int consumer, long count, BufferRef otherwise) {
+        if (owner == consumer || topology.p2p(consumer, owner) || count == 0) {
+            return otherwise;
+        }
+        BufferRef ref = BufferRef.staging(owner, stagingTop[owner]);
+        stagingTop[owner] += count;
+        return ref;
+    }
+
     /** Waits for {@code p} on {@code consumer}'s list and returns the ref to read. */
     BufferRef consume(int consumer, Published p) {
         if (p.owner() != consumer) {
@@ -251,11 +265,18 @@ final class PlanBuilder {
         return k * (count / parts) + Math.min(k, count % parts);
     }
 
-    /** Splits [0, length) into pieces of at most {@code chunk} elements (one piece when chunk is 0). */
+    /** Most pieces one transfer is cut into: bounds plan size and flag count whatever chunk is asked for. */
+    static final int MAX_PIECES = 256;
+
+    /**
+     * Splits [0, length) into pieces of at most {@code chunk} elements (one piece when chunk is 0), but never
+     * more than {@link #MAX_PIECES}: tiny chunks on a large buffer get larger.
+     */
     static long[] pieces(long length, long chunk) {
         if (chunk <= 0 || length <= chunk) {
             return new long[] {0, length};
         }
+        chunk = Math.max(chunk, (length + MAX_PIECES - 1) / MAX_PIECES);
         int count = (int) ((length + chunk - 1) / chunk);
         long[] bounds = new long[count + 1];
         for (int i = 0; i <= count; i++) {

@@ -42,6 +42,27 @@ public final class PlanExplainer {
         return sb.toString();
     }
 
+    /**
+     * One line per collective and algorithm for {@code count} elements on {@code topology}: the plan's shape,
+     * its sync depth (hops), reads from host staging, and the simulated check. What {@code cohort topo
+     * --explain} prints before any single plan.
+     */
+    public static String overview(Topology topology, long count) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("Plans for count ").append(count).append(" on ").append(topology.name()).append(" (root 0):\n");
+        for (Collective c : Collective.values()) {
+            for (Algorithm a : Algorithm.values()) {
+                Plan plan = Planners.plan(a, PlanRequest.of(c, topology, count));
+                PlanValidator.Report report = PlanValidator.validate(plan, topology);
+                sb.append(String.format("  %-14s %-13s hops %2d, staged reads %3d, %s%n", c.cliName(), a.cliName(),
+                        report.syncDepth(), report.stagedReads(), simulate(plan, topology).startsWith("results correct")
+                                ? "checked" : "CHECK FAILED"));
+                sb.append("      ").append(plan.description()).append('\n');
+            }
+        }
+        return sb.toString();
+    }
+
     /** Runs the plan under a few random schedules with op SUM and compares with a direct sum in double. */
     static String simulate(Plan plan, Topology topology) {
         int n = plan.ranks();

@@ -53,6 +53,51 @@ public record SelectionTable(List<SelectionRule> rules, Algorithm fallback, int 
         return new Choice(fallback, fallbackArity, null);
     }
 
+    /**
+     * The rules as a Markdown table (docs/algorithms.md carries this exact table for the shipped rules; a
+     * test keeps the two in step).
+     */
+    public String toMarkdown() {
+        StringBuilder sb = new StringBuilder("| # | collective | topology | ranks | message bytes | dtype | algorithm |\n")
+                .append("|---|---|---|---|---|---|---|\n");
+        for (int i = 0; i < rules.size(); i++) {
+            SelectionRule r = rules.get(i);
+            sb.append("| ").append(i + 1)
+                    .append(" | ").append(r.collective() == null ? "*" : r.collective().cliName())
+                    .append(" | ").append(r.topology().configName())
+                    .append(" | ").append(range(r.minRanks(), r.maxRanks(), 1, Integer.MAX_VALUE, Long::toString))
+                    .append(" | ").append(range(r.minBytes(), r.maxBytes(), 0, Long.MAX_VALUE, SelectionTable::bytes))
+                    .append(" | ").append(r.dtype() == null ? "*" : r.dtype().name().toLowerCase(java.util.Locale.ROOT))
+                    .append(" | ").append(r.algorithm().cliName())
+                    .append(r.algorithm() == Algorithm.KARY_TREE ? " (arity " + r.arity() + ")" : "").append(" |\n");
+        }
+        sb.append("| - | * | any | any | any | * | ").append(fallback.cliName()).append(" (default) |\n");
+        return sb.toString();
+    }
+
+    private static String range(long min, long max, long lowest, long highest, java.util.function.LongFunction<String> f) {
+        if (min == lowest && max == highest) {
+            return "any";
+        }
+        if (min == lowest) {
+            return "<= " + f.apply(max);
+        }
+        if (max == highest) {
+            return ">= " + f.apply(min);
+        }
+        return f.apply(min) + " .. " + f.apply(max);
+    }
+
+    private static String bytes(long b) {
+        if (b >= 1 << 20 && b % (1 << 20) == 0) {
+            return (b >> 20) + " MiB";
+        }
+        if (b >= 1 << 10 && b % (1 << 10) == 0) {
+            return (b >> 10) + " KiB";
+        }
+        return b + " B";
+    }
+
     /** Reads the {@code cohort.algorithm} section of {@code config}. */
     public static SelectionTable fromConfig(Config config) {
         String base = "cohort.algorithm";

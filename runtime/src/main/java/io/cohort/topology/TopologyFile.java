@@ -24,7 +24,7 @@ import java.util.Map;
  *   devices = 8                       # a count (names gpu0..) or a list of names
  *   default-link { kind = SYS }       # every pair not set below
  *   matrix = [                        # optional, like `nvidia-smi topo -m`: one row per device
- *     "X NV18 ..."
+ *     "X NV18 ..."                    # (a leading "GPU0" label, as nvidia-smi prints it, is allowed)
  *   ]
  *   labels { NV18 { bandwidth-gbps = 478 } }   # optional numbers for matrix cells of a label
  *   links = [                         # optional, applied in order after default-link and matrix
@@ -138,6 +138,10 @@ public final class TopologyFile {
         }
         for (int i = 0; i < n; i++) {
             String[] cells = rows.get(i).trim().split("\\s+");
+            if (cells.length == n + 1 && cells[0].matches("(?i)GPU\\d+")) {
+                // pasted from nvidia-smi topo -m: the row starts with its device label
+                cells = java.util.Arrays.copyOfRange(cells, 1, cells.length);
+            }
             if (cells.length != n) {
                 throw new TopologyException(where + ": matrix row " + i + " has " + cells.length + " entries for "
                         + n + " devices: '" + rows.get(i) + "'");

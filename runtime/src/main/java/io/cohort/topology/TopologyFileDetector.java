@@ -1,5 +1,6 @@
 package io.cohort.topology;
 
+import com.typesafe.config.Config;
 import io.cohort.device.Device;
 import java.nio.file.Path;
 import java.util.List;
@@ -21,6 +22,16 @@ public final class TopologyFileDetector implements TopologyDetector {
     public TopologyFileDetector(Topology declared, String origin) {
         this.declared = declared;
         this.origin = origin;
+    }
+
+    /**
+     * The detector the configuration asks for: a file detector when {@code cohort.topology.file} names a
+     * file (relative paths against the working directory), else {@code detected} (the device kind's own).
+     */
+    public static TopologyDetector fromConfig(Config config, TopologyDetector detected) {
+        String key = "cohort.topology.file";
+        String file = config.hasPath(key) ? config.getString(key).trim() : "";
+        return file.isEmpty() ? detected : new TopologyFileDetector(Path.of(file));
     }
 
     /** The topology as declared, with the file's device names. */

@@ -22,4 +22,12 @@ class PlanExplainerTest {
         assertTrue(out.contains("reduce  recv[0]+0 = send[1]+0 op send[0]+0  x4"), out);
         assertEquals(3, plan.maxSignals(), "start, reduced segment, end");
     }
+
+    @Test
+    void overviewCoversEveryCollectiveAndAlgorithm() {
+        String out = PlanExplainer.overview(TopologyFiles.load("islands-8"), 16);
+        assertEquals(1 + 2 * Collective.values().length * Algorithm.values().length, out.lines().count(), out);
+        assertTrue(out.contains("all-reduce     balanced-tree hops  5"), out);
+        assertTrue(!out.contains("CHECK FAILED"), out);
+    }
 }

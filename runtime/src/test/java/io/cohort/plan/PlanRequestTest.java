@@ -38,4 +38,12 @@ class PlanRequestTest {
             assertEquals(a, Planners.of(a).algorithm());
         }
     }
+
+    @Test
+    void tinyChunksOnLargeBuffersAreBounded() {
+        Plan plan = Planners.plan(Algorithm.RING, new PlanRequest(Collective.BROADCAST, FOUR, 1 << 20, 0, 2, 1));
+        assertTrue(plan.maxSignals() <= PlanBuilder.MAX_PIECES + 2, "signals " + plan.maxSignals());
+        assertEquals(4, PlanBuilder.pieces(10, 3).length - 1);
+        assertEquals(PlanBuilder.MAX_PIECES, PlanBuilder.pieces(1 << 20, 1).length - 1);
+    }
 }

@@ -98,6 +98,11 @@ class PlannerTopologyFilesTest {
         // partial-4: islands [0 1] [2 3]; rooted at 1, the other island's leader is 2, which has NVLink to 1
         Tree partial = new BalancedTreePlanner().tree(new PlanRequest(Collective.REDUCE, TopologyFiles.load("partial-4"), 8, 1, 2, 0));
         assertEquals("1<-[0,2] 2<-[3]", partial.edges());
+        // rooted at 0, the other island attaches at 1 over NVLink rather than at the root over SYS
+        PlanRequest partialAt0 = new PlanRequest(Collective.ALL_REDUCE, TopologyFiles.load("partial-4"), 8, 0, 2, 0);
+        assertEquals("0<-[1] 1<-[2] 2<-[3]", new BalancedTreePlanner().tree(partialAt0).edges());
+        assertEquals(0, PlanValidator.validate(Planners.plan(Algorithm.BALANCED_TREE, partialAt0), partialAt0.topology())
+                .stagedReads(), "no staging where links exist");
     }
 
     @Test

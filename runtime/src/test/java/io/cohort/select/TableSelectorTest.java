@@ -39,6 +39,10 @@ class TableSelectorTest {
         assertEquals(Algorithm.BALANCED_TREE, pick("partial-4", MIB));
         assertEquals(Algorithm.ONE_SHOT, pick("nop2p-4", 4 * KIB));
         assertEquals(Algorithm.RING, pick("nop2p-4", 4 * MIB));
+        assertEquals(Algorithm.RING, selector.select(Collective.REDUCE_SCATTER, TopologyFiles.load("nvlink-8"), 256 * KIB, DType.F32));
+        assertEquals(Algorithm.RING, selector.select(Collective.ALL_GATHER, TopologyFiles.load("islands-8"), KIB, DType.F32));
+        assertEquals(Algorithm.ONE_SHOT, selector.select(Collective.ALL_GATHER, TopologyFiles.load("nvlink-4"), KIB, DType.F32));
+        assertEquals(Algorithm.BINARY_TREE, selector.select(Collective.BROADCAST, TopologyFiles.load("nvlink-4"), 128 * KIB, DType.F32));
         Topology single = TopologyFile.parse("topology { devices = 1 }", "one");
         assertEquals(TopologyClass.FULLY_CONNECTED, TopologyClass.of(single));
     }

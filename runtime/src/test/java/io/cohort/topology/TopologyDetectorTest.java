@@ -2,10 +2,14 @@ package io.cohort.topology;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cohort.device.Device;
+import io.cohort.device.host.HostDevice;
+import io.cohort.device.host.HostDevices;
+import java.time.Duration;
 import java.lang.reflect.Proxy;
 import java.util.List;
 import java.util.Set;
@@ -37,6 +41,15 @@ class TopologyDetectorTest {
     }
 
     @Test
+    void configurationChoosesAFileOrTheDetectedTopology() {
+        TopologyDetector host = new HostTopologyDetector();
+        assertSame(host, TopologyFileDetector.fromConfig(com.typesafe.config.ConfigFactory.defaultReference(), host));
+        TopologyDetector file = TopologyFileDetector.fromConfig(com.typesafe.config.ConfigFactory.parseString(
+                "cohort.topology.file = \"" + TopologyFiles.file("partial-4").toString().replace("\\", "/") + "\""), host);
+        assertEquals("partial-4", ((TopologyFileDetector) file).declared().name());
+    }
+
+    @Test
     void hostDetectorLinksDevicesThatShareMemory() {
         Device a = device("host:0", Set.of("host:1"));
         Device b = device("host:1", Set.of("host:0"));
@@ -48,5 +61,23 @@ class TopologyDetectorTest {
         assertEquals(LinkKind.HOST_STAGED, t.link(2, 1).kind());
         assertTrue(TopologyValidation.problems(t, false).isEmpty());
         assertThrows(IllegalArgumentException.class, () -> new HostTopologyDetector(true, 16));
+    }
+
+    @Test
+    void hostDetectorMeasuresRealHostDevicesWhenAsked() {
+        List<HostDevice> devices = HostDevices.open(2, new HostDevice.Options(16L << 20, Duration.ofSeconds(10)));
+        try {
+            Topology plain = new HostTopologyDetector().detect(devices);
+            assertTrue(plain.fullyConnected());
+            assertTrue(Double.isNaN(plain.link(0, 1).bandwidthGBps()));
+            Topology measured = new HostTopologyDetector(true, 1 << 20).detect(devices);
+            Link l = measured.link(0, 1);
+            assertEquals(LinkKind.SHARED_MEMORY, l.kind());
+            assertTrue(l.bandwidthGBps() > 0 && Double.isFinite(l.bandwidthGBps()), l.toString());
+            assertTrue(l.latencyUs() > 0 && Double.isFinite(l.latencyUs()), l.toString());
+            assertTrue(TopologyRenderer.render(measured).contains("GB/s   GPU0"));
+        } finally {
+            HostDevices.closeAll(devices);
+        }
     }
 }

@@ -121,6 +121,9 @@ class TopologyFileTest {
         assertEquals(LinkKind.PCIE, t.link(2, 1).kind());
         assertFalse(t.p2p(2, 1));
         assertEquals(List.of("a", "b", "c"), t.deviceNames());
+        Topology pasted = TopologyFile.parse("topology { devices = 2, matrix = [\"GPU0  X  NV18\", \"GPU1  NV18  X\"] }",
+                "pasted");
+        assertEquals("NV18", pasted.link(0, 1).label());
     }
 
     @Test
