@@ -24,7 +24,7 @@ public final class Environments {
     }
 
     public static Environment defaults(Config cohortConfig) {
-        return new Environment(cohortConfig, device -> pool(device, cohortConfig), Devices::topology,
+        return new Environment(cohortConfig, device -> pool(device, cohortConfig), ds -> Devices.topology(ds, cohortConfig),
                 Environments::resolve, new CollectiveMetrics());
     }
 

@@ -6,6 +6,7 @@ import io.cohort.device.Device;
 import io.cohort.device.DeviceFactory;
 import io.cohort.device.DeviceKind;
 import io.cohort.topology.Topology;
+import io.cohort.topology.TopologyFileDetector;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -80,8 +81,11 @@ public final class Devices {
         return new Selection(List.copyOf(opened), reason);
     }
 
-    /** The topology of devices of one kind, from that kind's detector. */
-    public static Topology topology(List<? extends Device> devices) {
+    /**
+     * The topology of devices of one kind: from {@code cohort.topology.file} when set (e.g. to plan for
+     * links the detector cannot see), else from that kind's detector.
+     */
+    public static Topology topology(List<? extends Device> devices, Config cohortConfig) {
         DeviceKind kind = devices.getFirst().kind();
         for (Device d : devices) {
             if (d.kind() != kind) {
@@ -89,7 +93,7 @@ public final class Devices {
             }
         }
         DeviceFactory factory = factory(kind).orElseThrow(() -> new CohortException("no provider of " + kind + " devices"));
-        return factory.topologyDetector().detect(devices);
+        return TopologyFileDetector.fromConfig(cohortConfig.atPath("cohort"), factory.topologyDetector()).detect(devices);
     }
 
     private static int availableQuietly(DeviceFactory f) {
