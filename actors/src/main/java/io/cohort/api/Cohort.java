@@ -122,8 +122,8 @@ public final class Cohort implements AutoCloseable {
         checkOpen();
         CompletableFuture<GroupInfo> reply = new CompletableFuture<>();
         coordinator.tell(new Coordinator.CreateGroup(List.copyOf(devices), backend, overrides, reply));
-        return new CohortGroup(coordinator, await(reply, "creating a group of " + devices.size() + " devices"),
-                apiTimeout);
+        return new CohortGroup(coordinator, closed::get,
+                await(reply, "creating a group of " + devices.size() + " devices"), apiTimeout);
     }
 
     /** The {@code cohort} config section this Cohort runs with. */

@@ -117,8 +117,9 @@ class CoordinatorProtocolTest {
         for (int rank = 0; rank < 4; rank++) {
             assertEquals(List.of(1L, 2L, 3L, 4L, 5L), b.seqsOf(rank), "rank " + rank);
         }
-        long threads = b.enqueued.stream().map(FakeBackend.Enqueued::thread).distinct().count();
-        assertEquals(4, threads, "one pinned thread per device actor");
+        List<String> threads = b.enqueued.stream().map(FakeBackend.Enqueued::thread).distinct().toList();
+        assertEquals(4, threads.size(), "one pinned thread per device actor: " + threads);
+        assertTrue(threads.stream().allMatch(t -> t.contains("cohort.device-dispatcher")), threads.toString());
     }
 
     @Test

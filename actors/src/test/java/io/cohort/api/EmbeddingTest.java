@@ -46,7 +46,11 @@ class EmbeddingTest {
                 assertEquals(BackendKind.NATIVE, bf16.key().backend());
                 assertTrue(bf16.meanMicros() > 0 && bf16.p99Micros() >= bf16.p50Micros());
                 assertTrue(cohort.collectiveMetrics().render().contains("all-reduce"));
-                group.close();
+                cohort.close();
+                group.close(); // after the Cohort: nothing left to do, returns at once
+                var e = org.junit.jupiter.api.Assertions.assertThrows(io.cohort.core.CohortException.class,
+                        () -> group.allReduce(t, ReduceOp.SUM));
+                assertTrue(e.getMessage().contains("is closed"), e.getMessage());
             }
             recording.stop();
             Path file = dir.resolve("cohort.jfr");
