@@ -21,7 +21,7 @@ final class CompletionWatcher implements AutoCloseable {
                    int generation) {
     }
 
-    /** What the watcher reports: done (failure null) or failed; never called for abandoned work. */
+    /** What the watcher reports, on its thread: done (failure null) or failed; never called for abandoned work. */
     interface Listener {
         void completed(Pending pending, Throwable failure);
     }

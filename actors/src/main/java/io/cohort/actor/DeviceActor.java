@@ -6,10 +6,10 @@ import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
 import io.cohort.device.DeviceEvent;
 import io.cohort.device.DeviceStream;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -24,8 +24,8 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 /**
  * One per device, on its own pinned thread (dispatcher {@code cohort.device-dispatcher}): a CUDA device's
  * context is bound to the thread that uses it. Owns the device's stream; enqueues its rank's part of each
- * collective, records an event behind it, and reports to the coordinator when the event completes (watched
- * by a {@link CompletionWatcher}, never blocking this actor). Buffers arrive as references, never bytes.
+ * collective and records an event behind it; its {@link CompletionWatcher} thread watches the event and reports
+ * to the coordinator when it completes, so this actor never blocks. Buffers arrive as references, never bytes.
  *
  * <p>Failures: an exception while enqueuing is reported as {@link StepFailed}; the coordinator then sends
  * every device of the group a {@link Reset}: a fresh stream, reported with {@link Ready} once the old one
@@ -53,10 +53,6 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
 
     /** The stream replaced by reset {@code generation} has closed, or waiting for it is given up. */
     private record Drained(int generation, boolean closed) implements Command {
-    }
-
-    /** From the watcher thread: the event behind a collective completed (failure null) or failed. */
-    private record Watched(CompletionWatcher.Pending pending, Throwable failure) implements Command {
     }
 
     /** What a DeviceActor tells the coordinator. */
@@ -90,7 +86,8 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     private final Device device;
     private final ActorRef<Report> coordinator;
     private final CompletionWatcher watcher;
-    private final ArrayDeque<DeviceEvent> freeEvents = new ArrayDeque<>();
+    /** Events ready for reuse: taken here, given back by the watcher thread. */
+    private final ConcurrentLinkedQueue<DeviceEvent> freeEvents = new ConcurrentLinkedQueue<>();
     private DeviceStream stream;
     private int generation;
     private int drainedGeneration;
@@ -102,8 +99,13 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
         this.device = device;
         this.coordinator = coordinator;
         this.stream = device.createStream();
-        ActorRef<Command> self = ctx.getSelf();
-        this.watcher = new CompletionWatcher(device.name(), (p, failure) -> self.tell(new Watched(p, failure)));
+        // completions go from the watcher thread straight to the coordinator: no hop through this actor
+        this.watcher = new CompletionWatcher(device.name(), (p, failure) -> {
+            freeEvents.add(p.event());
+            coordinator.tell(failure == null
+                    ? new StepDone(device, p.collectiveId(), p.rank(), p.enqueuedNanos())
+                    : new StepFailed(device, p.collectiveId(), p.rank(), failure));
+        });
         coordinator.tell(new Ready(device, stream));
     }
 
@@ -111,7 +113,6 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(Enqueue.class, reporting(this::onEnqueue))
-                .onMessage(Watched.class, reporting(this::onWatched))
                 .onMessage(Reset.class, reporting(this::onReset))
                 .onMessage(Drained.class, reporting(this::onDrained))
                 .onSignal(PreRestart.class, s -> release())
@@ -122,25 +123,14 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     private Behavior<Command> onEnqueue(Enqueue e) {
         try {
             e.backend().enqueue(e.rank(), e.seq(), e.call(), e.send(), e.recv());
-            DeviceEvent event = freeEvents.isEmpty() ? device.createEvent() : freeEvents.pop();
+            DeviceEvent reused = freeEvents.poll();
+            DeviceEvent event = reused != null ? reused : device.createEvent();
             stream.record(event);
             watcher.watch(new CompletionWatcher.Pending(e.collectiveId(), e.rank(), System.nanoTime(), event, stream,
                     generation));
         } catch (RuntimeException ex) {
             coordinator.tell(new StepFailed(device, e.collectiveId(), e.rank(), ex));
         }
-        return this;
-    }
-
-    private Behavior<Command> onWatched(Watched w) {
-        CompletionWatcher.Pending p = w.pending();
-        if (p.generation() != generation) {
-            return this; // recorded on a stream that was reset since
-        }
-        freeEvents.push(p.event());
-        coordinator.tell(w.failure() == null
-                ? new StepDone(device, p.collectiveId(), p.rank(), p.enqueuedNanos())
-                : new StepFailed(device, p.collectiveId(), p.rank(), w.failure()));
         return this;
     }
 
