@@ -15,9 +15,13 @@ public final class ProgressBar implements AutoCloseable {
         this.total = total;
     }
 
-    /** A bar on stderr if this JVM has a terminal (System.console() != null), else one that prints nothing. */
+    /**
+     * A bar on stderr if this JVM runs on a terminal, else one that prints nothing. (Since Java 22
+     * System.console() is not null when the streams are redirected; isTerminal() tells.)
+     */
     public static ProgressBar forTerminal(int total) {
-        return new ProgressBar(System.console() != null ? System.err : null, total);
+        java.io.Console console = System.console();
+        return new ProgressBar(console != null && console.isTerminal() ? System.err : null, total);
     }
 
     public static ProgressBar silent() {
