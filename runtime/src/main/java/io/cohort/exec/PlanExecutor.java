@@ -18,6 +18,7 @@ import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 
 /**
  * Runs one {@link Plan} for one element type on a group's streams.
@@ -352,7 +353,7 @@ public final class PlanExecutor implements AutoCloseable {
         for (int r = 0; r < n; r++) {
             userPeers[r] = user[r].stream().toArray();
             final int rank = r;
-            barrierPeers[r] = java.util.stream.IntStream.range(0, n).filter(p -> p != rank && shares[rank][p]).toArray();
+            barrierPeers[r] = IntStream.range(0, n).filter(p -> p != rank && shares[rank][p]).toArray();
         }
     }
 

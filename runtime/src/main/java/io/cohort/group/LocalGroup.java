@@ -17,15 +17,20 @@ import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
+import io.cohort.device.DeviceFactory;
+import io.cohort.device.DeviceKind;
 import io.cohort.device.DeviceStream;
 import io.cohort.device.Tensor;
 import io.cohort.memory.CarvingMemoryPool;
 import io.cohort.memory.MemoryPool;
+import io.cohort.topology.HostTopologyDetector;
 import io.cohort.topology.Topology;
 import io.cohort.topology.TopologyDetector;
+import io.cohort.topology.TopologyFileDetector;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.ServiceLoader;
 
 /**
  * A group of devices of this process that run collectives together, without actors: rank r is
@@ -38,6 +43,20 @@ import java.util.Objects;
  * Every argument is checked before anything is enqueued; errors are {@link CohortException}s that name the
  * rank and the problem.
  *
+ * <pre>{@code
+ * List<HostDevice> devices = HostDevices.open(4);
+ * try (LocalGroup group = LocalGroup.open(devices)) {          // auto: p2p over shared memory
+ *     Tensor[] x = new Tensor[4];
+ *     for (int r = 0; r < 4; r++) {
+ *         x[r] = new Tensor(devices.get(r).allocate(1024 * 4), DType.F32, 1024);
+ *     }
+ *     group.allReduceSync(x, ReduceOp.SUM);                     // in place on every rank
+ *     System.out.println(group.backendChoice());               // what was chosen, and why
+ * } finally {
+ *     HostDevices.closeAll(devices);
+ * }
+ * }</pre>
+ *
  * <p>Thread-safe: calls are serialised. {@link #close()} waits for the streams, frees the pools and the
  * backend's buffers and joins the stream threads; it does not close the devices.
  */
@@ -47,7 +66,7 @@ public final class LocalGroup implements AutoCloseable {
     public static final class Builder {
         private final List<? extends Device> devices;
         private BackendKind backend;
-        private TopologyDetector detector = new PeerAccessDetector();
+        private TopologyDetector detector;
         private Config config;
         private long poolCapacity;
         private List<BackendProvider> providers;
@@ -62,7 +81,11 @@ public final class LocalGroup implements AutoCloseable {
             return this;
         }
 
-        /** How to find the links between the devices; default {@link PeerAccessDetector}. */
+        /**
+         * How to find the links between the devices. Default: the file of {@code cohort.topology.file} if set,
+         * else the devices' own detector ({@link HostTopologyDetector} for host devices, the
+         * {@link DeviceFactory}'s for other kinds, else {@link PeerAccessDetector}).
+         */
         public Builder detector(TopologyDetector detector) {
             this.detector = Objects.requireNonNull(detector);
             return this;
@@ -105,6 +128,7 @@ public final class LocalGroup implements AutoCloseable {
     private final DeviceBuffer[] recvBuffers;
     private final DeviceBuffer[] barrierBuffers;
     private long seq;
+    private CollectiveCall lastCall;
     private boolean closed;
 
     /** Starts building a group of {@code devices} (rank r = devices.get(r)). */
@@ -153,7 +177,9 @@ public final class LocalGroup implements AutoCloseable {
                 pools.add(CarvingMemoryPool.create(d, capacity));
                 contexts.add(new RankContext(r, d, streams.get(r), pools.get(r)));
             }
-            this.topology = b.detector.detect(devices);
+            TopologyDetector detector = b.detector != null ? b.detector
+                    : TopologyFileDetector.fromConfig(root, deviceDetector(devices));
+            this.topology = detector.detect(devices);
             if (topology.size() != ranks) {
                 throw new CohortException("topology detector returned " + topology.size() + " devices for a group of " + ranks);
             }
@@ -171,6 +197,23 @@ public final class LocalGroup implements AutoCloseable {
         }
         this.sendBuffers = new DeviceBuffer[ranks];
         this.recvBuffers = new DeviceBuffer[ranks];
+    }
+
+    /** The detector of the devices' kind: host shared memory, a registered {@link DeviceFactory}'s, or peer access. */
+    static TopologyDetector deviceDetector(List<? extends Device> devices) {
+        DeviceKind kind = devices.getFirst().kind();
+        if (devices.stream().anyMatch(d -> d.kind() != kind)) {
+            return new PeerAccessDetector();
+        }
+        if (kind == DeviceKind.HOST) {
+            return new HostTopologyDetector();
+        }
+        for (DeviceFactory factory : ServiceLoader.load(DeviceFactory.class)) {
+            if (factory.kind() == kind) {
+                return factory.topologyDetector();
+            }
+        }
+        return new PeerAccessDetector();
     }
 
     public int ranks() {
@@ -327,52 +370,58 @@ public final class LocalGroup implements AutoCloseable {
     }
 
     private CollectiveCall validate(Collective collective, Tensor[] send, Tensor[] recv, ReduceOp op, int root) {
-        String what = collective.cliName();
         Objects.requireNonNull(op, "op");
-        checkTensors(what, "send", send);
-        checkTensors(what, "recv", recv);
+        checkTensors(collective, "send", send);
+        checkTensors(collective, "recv", recv);
         if (collective.rooted() && (root < 0 || root >= ranks)) {
-            throw new CohortException(what + ": root " + root + " outside 0.." + (ranks - 1));
+            throw new CohortException(collective.cliName() + ": root " + root + " outside 0.." + (ranks - 1));
         }
         DType dtype = send[0].dtype();
         long sendCount = send[0].count();
         for (int r = 0; r < ranks; r++) {
             if (send[r].dtype() != dtype || recv[r].dtype() != dtype) {
-                throw new CohortException(what + ": rank " + r + " has send " + send[r].dtype() + " and recv "
+                throw new CohortException(collective.cliName() + ": rank " + r + " has send " + send[r].dtype() + " and recv "
                         + recv[r].dtype() + ", rank 0's send is " + dtype + ": every tensor needs the same dtype");
             }
             if (send[r].count() != sendCount) {
-                throw new CohortException(what + ": rank " + r + "'s send has " + send[r].count()
+                throw new CohortException(collective.cliName() + ": rank " + r + "'s send has " + send[r].count()
                         + " elements, rank 0's has " + sendCount + ": counts must match across ranks");
             }
         }
         if (collective == Collective.REDUCE_SCATTER && sendCount % ranks != 0) {
-            throw new CohortException(what + ": send has " + sendCount + " elements, not a multiple of the "
+            throw new CohortException(collective.cliName() + ": send has " + sendCount + " elements, not a multiple of the "
                     + ranks + " ranks");
         }
         long count = collective == Collective.REDUCE_SCATTER ? sendCount / ranks : sendCount;
         long recvCount = collective.recvCount(count, ranks);
         for (int r = 0; r < ranks; r++) {
             if (recv[r].count() != recvCount) {
-                throw new CohortException(what + ": rank " + r + "'s recv has " + recv[r].count() + " elements, "
-                        + what + " of " + count + " per rank over " + ranks + " ranks needs " + recvCount);
+                throw new CohortException(collective.cliName() + ": rank " + r + "'s recv has " + recv[r].count() + " elements, "
+                        + collective.cliName() + " of " + count + " per rank over " + ranks + " ranks needs " + recvCount);
             }
         }
-        return new CollectiveCall(collective, dtype, op, count, collective.rooted() ? root : 0);
+        int callRoot = collective.rooted() ? root : 0;
+        CollectiveCall last = lastCall;
+        if (last != null && last.collective() == collective && last.dtype() == dtype && last.op() == op
+                && last.count() == count && last.root() == callRoot) {
+            return last; // steady state: the same call again allocates nothing
+        }
+        lastCall = new CollectiveCall(collective, dtype, op, count, callRoot);
+        return lastCall;
     }
 
-    private void checkTensors(String what, String role, Tensor[] tensors) {
+    private void checkTensors(Collective collective, String role, Tensor[] tensors) {
         if (tensors == null || tensors.length != ranks) {
-            throw new CohortException(what + ": expected one " + role + " tensor per rank (" + ranks + "), got "
+            throw new CohortException(collective.cliName() + ": expected one " + role + " tensor per rank (" + ranks + "), got "
                     + (tensors == null ? "none" : tensors.length));
         }
         for (int r = 0; r < ranks; r++) {
             if (tensors[r] == null) {
-                throw new CohortException(what + ": rank " + r + " has no " + role + " tensor");
+                throw new CohortException(collective.cliName() + ": rank " + r + " has no " + role + " tensor");
             }
             Device d = tensors[r].device();
             if (d != devices.get(r)) {
-                throw new CohortException(what + ": rank " + r + "'s " + role + " tensor is on " + d.name()
+                throw new CohortException(collective.cliName() + ": rank " + r + "'s " + role + " tensor is on " + d.name()
                         + ", but rank " + r + " is " + devices.get(r).name());
             }
         }

@@ -9,9 +9,9 @@ import io.cohort.topology.TopologyDetector;
 import java.util.List;
 
 /**
- * The topology {@link LocalGroup} assumes when no detector is given: host devices share memory (SHM links,
- * P2P everywhere); other devices get P2P where {@link Device#canAccessPeer} says so (kind PCIE, no
- * measurements) and host staging elsewhere. Real detectors (NVML, topology files) replace it.
+ * The topology {@link LocalGroup} falls back to when the devices' kind has no detector of its own: host
+ * devices share memory (SHM links, P2P everywhere); other devices get P2P where {@link Device#canAccessPeer}
+ * says so (kind PCIE, no measurements) and host staging elsewhere.
  */
 public final class PeerAccessDetector implements TopologyDetector {
 

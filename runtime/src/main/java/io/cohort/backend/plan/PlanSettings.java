@@ -12,7 +12,7 @@ import java.util.Locale;
  *
  * @param timeout           bound on waiting for a peer to enqueue ({@code collective.timeout})
  * @param forcedAlgorithm   algorithm for every call, or null to let the selector choose ({@code algorithm.force})
- * @param arity             children per node of KARY_TREE ({@code algorithm.kary-arity})
+ * @param arity             children per node of a forced KARY_TREE ({@code algorithm.default-arity})
  * @param chunkElements     pipelining chunk, 0 = none ({@code algorithm.chunk-elements})
  * @param stagingCapacity   bytes of each rank's pinned staging pool, 0 = {@code MemoryPool.defaultCapacity}
  *                          ({@code pool.staging-capacity})
@@ -24,7 +24,7 @@ public record PlanSettings(Duration timeout, Algorithm forcedAlgorithm, int arit
         Config c = cohort.withFallback(ConfigFactory.defaultReference().getConfig("cohort"));
         String force = c.getString("algorithm.force").trim().toLowerCase(Locale.ROOT);
         Algorithm forced = force.isEmpty() || force.equals("none") || force.equals("auto") ? null : Algorithm.parse(force);
-        return new PlanSettings(c.getDuration("collective.timeout"), forced, c.getInt("algorithm.kary-arity"),
+        return new PlanSettings(c.getDuration("collective.timeout"), forced, c.getInt("algorithm.default-arity"),
                 c.getLong("algorithm.chunk-elements"), bytesOrAuto(c, "pool.staging-capacity"));
     }
 
