@@ -12,11 +12,9 @@ import io.cohort.backend.RankContext;
 import io.cohort.core.CohortException;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
-import io.cohort.device.DeviceStream;
 import io.cohort.memory.MemoryPool;
 import io.cohort.topology.Topology;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -95,124 +93,13 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Coordinator(ctx, timers, env)));
     }
 
-    /** A device and its actor, pool and current stream. */
-    private static final class DeviceSlot {
-        final Device device;
-        final MemoryPool pool;
-        final ActorRef<DeviceActor.Command> actor;
-        DeviceStream stream;
-        int generation;
-        boolean ready;
-
-        DeviceSlot(Device device, MemoryPool pool, ActorRef<DeviceActor.Command> actor) {
-            this.device = device;
-            this.pool = pool;
-            this.actor = actor;
-        }
-    }
-
-    private static final class Group {
-        final int id;
-        final DeviceSlot[] ranks;
-        final Topology topology;
-        final BackendKind requested;
-        final Config config;
-        final int[] builtGenerations;
-        final ArrayDeque<Submit> parked = new ArrayDeque<>();
-        final Map<CollectiveCall, String> algorithms = new HashMap<>();
-        BackendResolver.Resolution resolution;
-        CompletableFuture<GroupInfo> pendingCreate;
-        CompletableFuture<Void> pendingClose;
-        long seq;
-        int inFlight;
-
-        Group(int id, DeviceSlot[] ranks, Topology topology, BackendKind requested, Config config) {
-            this.id = id;
-            this.config = config;
-            this.ranks = ranks;
-            this.topology = topology;
-            this.requested = requested;
-            this.builtGenerations = new int[ranks.length];
-        }
-
-        boolean allReady() {
-            for (DeviceSlot s : ranks) {
-                if (!s.ready) {
-                    return false;
-                }
-            }
-            return true;
-        }
-
-        /** Whether the backend was built on the streams the devices have now. */
-        boolean current() {
-            if (resolution == null) {
-                return false;
-            }
-            for (int r = 0; r < ranks.length; r++) {
-                if (!ranks[r].ready || ranks[r].generation != builtGenerations[r]) {
-                    return false;
-                }
-            }
-            return true;
-        }
-
-        boolean uses(DeviceSlot slot) {
-            for (DeviceSlot s : ranks) {
-                if (s == slot) {
-                    return true;
-                }
-            }
-            return false;
-        }
-
-        String algorithm(CollectiveCall call) {
-            String a = algorithms.get(call);
-            if (a == null) {
-                if (algorithms.size() >= 4096) {
-                    algorithms.clear(); // many distinct shapes: keep the cache bounded
-                }
-                a = resolution.algorithm().apply(call);
-                algorithms.put(call, a);
-            }
-            return a;
-        }
-    }
-
-    /** A collective between Submit and the last rank's completion. */
-    private static final class InFlight {
-        final long id;
-        final Group group;
-        final Submit submit;
-        final long seq;
-        final String algorithm;
-        final boolean[] done;
-        final CollectiveEvent event;
-        final long deadlineNanos;
-        int remaining;
-        long lastEnqueuedNanos;
-
-        InFlight(long id, Group group, Submit submit, long seq, String algorithm, CollectiveEvent event,
-                 long deadlineNanos) {
-            this.id = id;
-            this.group = group;
-            this.submit = submit;
-            this.seq = seq;
-            this.algorithm = algorithm;
-            this.event = event;
-            this.deadlineNanos = deadlineNanos;
-            this.done = new boolean[group.ranks.length];
-            this.remaining = group.ranks.length;
-        }
-    }
-
     private static final EventType JFR_TYPE = EventType.getEventType(CollectiveEvent.class);
 
     private final Environment env;
     private final Duration timeout;
     private final ActorRef<DeviceActor.Report> reports;
     private final Map<Device, DeviceSlot> devices = new IdentityHashMap<>();
-    private final Map<Integer, Group> groups = new HashMap<>();
+    private final Map<Integer, GroupState> groups = new HashMap<>();
     private final Map<Long, InFlight> inFlight = new HashMap<>();
     private int nextGroupId = 1;
     private long nextCollectiveId = 1;
@@ -259,7 +146,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 ranks[r] = slotOf(d);
             }
             Topology topology = env.topologies().apply(m.devices());
-            Group g = new Group(nextGroupId++, ranks, topology, m.requested(),
+            GroupState g = new GroupState(nextGroupId++, ranks, topology, m.requested(),
                     m.overrides().withFallback(env.cohortConfig()));
             g.pendingCreate = m.reply();
             groups.put(g.id, g);
@@ -286,7 +173,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
      * Brings a group's backend up to date once every device of it has a stream, answers a pending
      * CreateGroup, and starts the collectives parked meanwhile.
      */
-    private void activate(Group g) {
+    private void activate(GroupState g) {
         if (!g.allReady()) {
             return;
         }
@@ -333,7 +220,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
 
     private Behavior<Command> onDescribe(Describe m) {
-        Group g = groups.get(m.group());
+        GroupState g = groups.get(m.group());
         if (g == null || g.resolution == null) {
             m.reply().completeExceptionally(new CohortException("group " + m.group() + " is closed or has no backend"));
         } else {
@@ -347,7 +234,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
 
     private Behavior<Command> onCloseGroup(CloseGroup m) {
-        Group g = groups.get(m.group());
+        GroupState g = groups.get(m.group());
         if (g == null) {
             m.reply().complete(null);
             return this;
@@ -361,7 +248,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         return this;
     }
 
-    private void closeIfIdle(Group g) {
+    private void closeIfIdle(GroupState g) {
         if (g.pendingClose == null || g.inFlight > 0) {
             return;
         }
@@ -376,7 +263,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     // ---- collectives -------------------------------------------------------------------------------------
 
     private Behavior<Command> onSubmit(Submit m) {
-        Group g = groups.get(m.group());
+        GroupState g = groups.get(m.group());
         if (g == null || g.pendingClose != null) {
             m.reply().completeExceptionally(new CohortException("group " + m.group() + " is closed"));
         } else if (!g.parked.isEmpty() || !g.current()) {
@@ -388,7 +275,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         return this;
     }
 
-    private void start(Group g, Submit m) {
+    private void start(GroupState g, Submit m) {
         String algorithm;
         try {
             algorithm = g.algorithm(m.call());
@@ -431,7 +318,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         slot.stream = r.stream();
         slot.generation++;
         slot.ready = true;
-        for (Group g : List.copyOf(groups.values())) {
+        for (GroupState g : List.copyOf(groups.values())) {
             if (g.uses(slot) && (g.pendingCreate != null || !g.parked.isEmpty())) {
                 activate(g);
             }
@@ -485,7 +372,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                         List.of(c.device().name()), c.cause());
             }
         }
-        for (Group g : groups.values()) {
+        for (GroupState g : groups.values()) {
             if (g.uses(slot)) {
                 recover(g, c.device().name() + " crashed");
             }
@@ -554,7 +441,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
      * collective that will never finish) and every device of the group gets a fresh stream. Collectives in
      * flight on those devices are failed; new ones wait for the fresh streams.
      */
-    private void recover(Group g, String reason) {
+    private void recover(GroupState g, String reason) {
         if (g.resolution != null) {
             var old = g.resolution.backend();
             Reaper.closeQuietly("backend of group " + g.id, old::close);
@@ -600,7 +487,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         for (InFlight f : List.copyOf(inFlight.values())) {
             fail(f, describe(f) + " aborted: cohort closed", List.of(), null);
         }
-        for (Group g : groups.values()) {
+        for (GroupState g : groups.values()) {
             Submit s;
             while ((s = g.parked.poll()) != null) {
                 s.reply().completeExceptionally(new CohortException("cohort closed before the collective started"));
@@ -625,7 +512,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         CohortException stopped = new CohortException("the Cohort coordinator stopped");
         inFlight.values().forEach(f -> f.submit.reply().completeExceptionally(stopped));
         inFlight.clear();
-        for (Group g : groups.values()) {
+        for (GroupState g : groups.values()) {
             g.parked.forEach(s -> s.reply().completeExceptionally(stopped));
             if (g.pendingCreate != null) {
                 g.pendingCreate.completeExceptionally(stopped);

@@ -9,7 +9,6 @@ import io.cohort.bench.BenchSpec;
 import io.cohort.bench.BenchTable;
 import io.cohort.bench.ByteSizes;
 import io.cohort.bench.ProgressBar;
-import io.cohort.core.CohortException;
 import io.cohort.core.Collective;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
@@ -146,11 +145,5 @@ final class BenchCommand implements Callable<Integer> {
             return List.of(Collective.values());
         }
         return names.stream().map(Collective::parse).distinct().toList();
-    }
-
-    static void checkPositive(long v, String what) {
-        if (v <= 0) {
-            throw new CohortException(what + " must be positive");
-        }
     }
 }
