@@ -380,16 +380,32 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
 
     private Behavior<Command> onSweep() {
+        long now = System.nanoTime();
+        for (GroupState g : groups.values()) {
+            failParkedPastDeadline(g, now);
+        }
         if (inFlight.isEmpty()) {
             return this;
         }
-        long now = System.nanoTime();
         for (InFlight f : List.copyOf(inFlight.values())) {
             if (now - f.deadlineNanos >= 0 && inFlight.containsKey(f.id)) {
                 timedOut(f);
             }
         }
         return this;
+    }
+
+    /** Calls parked while the group's devices get fresh streams wait at most the collective timeout too. */
+    private void failParkedPastDeadline(GroupState g, long now) {
+        Submit head;
+        while ((head = g.parked.peek()) != null && now - head.submittedNanos() - timeout.toNanos() >= 0) {
+            g.parked.poll();
+            List<String> notReady = Arrays.stream(g.ranks).filter(r -> !r.ready).map(r -> r.device.name()).toList();
+            head.reply().completeExceptionally(new CollectiveFailedException(head.call().collective().cliName()
+                    + " on group " + g.id + " did not start within " + timeout.toMillis()
+                    + " ms (cohort.collective.timeout): " + (notReady.isEmpty() ? "the group has no backend"
+                    : "waiting for fresh streams on " + String.join(", ", notReady)), notReady, null));
+        }
     }
 
     private void timedOut(InFlight f) {

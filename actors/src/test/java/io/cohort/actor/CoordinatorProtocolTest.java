@@ -173,6 +173,22 @@ class CoordinatorProtocolTest {
     }
 
     @Test
+    void callsWaitingForFreshStreamsFailAfterTheTimeoutNamingTheDevices() throws Exception {
+        GroupInfo g = createGroup();
+        var hold = new java.util.concurrent.CountDownLatch(1);
+        devices.forEach(d -> d.holdCloses = hold); // old streams do not drain
+        backends.getFirst().failRank = 1;
+        org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class, () -> submit(g).get(5, TimeUnit.SECONDS));
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                () -> submit(g).get(5, TimeUnit.SECONDS));
+        CollectiveFailedException f = assertInstanceOf(CollectiveFailedException.class, e.getCause());
+        assertTrue(f.getMessage().contains("did not start within 500 ms (cohort.collective.timeout): waiting for fresh"
+                + " streams on fake:0, fake:1, fake:2, fake:3"), f.getMessage());
+        hold.countDown();
+        assertEquals(1, submit(g).get(5, TimeUnit.SECONDS).seq());
+    }
+
+    @Test
     void unknownGroupAndEmptyGroupAreRefused() {
         CompletableFuture<CollectiveResult> reply = new CompletableFuture<>();
         coordinator.tell(new Coordinator.Submit(99, CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 1),

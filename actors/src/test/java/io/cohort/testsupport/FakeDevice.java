@@ -25,6 +25,8 @@ public final class FakeDevice implements Device {
     public final AtomicInteger streamsClosed = new AtomicInteger();
     public volatile boolean stall;
     public volatile boolean failNextStreamCreation;
+    /** While held, closing a stream blocks (a stream that does not drain). */
+    public volatile java.util.concurrent.CountDownLatch holdCloses = new java.util.concurrent.CountDownLatch(0);
 
     public FakeDevice(int ordinal) {
         this.ordinal = ordinal;
@@ -241,6 +243,11 @@ public final class FakeDevice implements Device {
 
         @Override
         public void close() {
+            try {
+                holdCloses.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             streamsClosed.incrementAndGet();
         }
     }
