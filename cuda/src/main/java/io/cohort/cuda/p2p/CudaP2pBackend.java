@@ -92,7 +92,7 @@ public final class CudaP2pBackend implements CollectiveBackend {
             throw new CohortException("cuda-p2p backend serves 1.." + MAX_RANKS + " ranks, not " + n);
         }
         // whole 16-byte units for every rank's two-shot slice
-        this.chunkBytes = Math.max(16L * n, config.chunkBytes() / (16L * n) * (16L * n));
+        this.chunkBytes = LaunchShape.chunkBytes(config.chunkBytes(), n);
         long midBytes = chunkBytes / n;
         this.ranks = new Rank[n];
         try {
@@ -266,11 +266,9 @@ public final class CudaP2pBackend implements CollectiveBackend {
         r.device.launch(f, grid(path, count, t), config.threads(), r.stream.nativeHandle(), r.args, "P2P all-reduce");
     }
 
-    /** Blocks for a launch: one 16-byte unit per thread up to the cap. The same on every rank. */
+    /** Blocks for a launch: the same on every rank. */
     int grid(P2pConfig.Path path, long count, DType t) {
-        long units = (count * t.bytes() + 15) / 16;
-        long work = path == P2pConfig.Path.ONE_SHOT ? units : (units + n - 1) / n;
-        return (int) Math.max(1, Math.min(blockCap, (work + config.threads() - 1) / config.threads()));
+        return LaunchShape.grid(path, count, t, n, config.threads(), blockCap);
     }
 
     private void validate(Rank r, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {
@@ -331,7 +329,7 @@ public final class CudaP2pBackend implements CollectiveBackend {
         }
         long bytes = call.count() * call.dtype().bytes();
         P2pConfig.Path path = config.pathFor(bytes);
-        long launches = Math.max(1, (bytes + chunkBytes - 1) / chunkBytes);
+        long launches = LaunchShape.launches(call.count(), call.dtype(), chunkBytes);
         return "cuda-p2p " + path.name().toLowerCase().replace('_', '-') + " kernel, " + n + " ranks, "
                 + launches + " launch(es) of up to " + grid(path, Math.min(call.count(), chunkBytes / call.dtype().bytes()),
                 call.dtype()) + " x " + config.threads() + " threads";
