@@ -100,6 +100,8 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
         final long started = System.nanoTime();
         final Map<String, String> endpoints = new HashMap<>();
         boolean breaksGroupOnFailure;
+        /** Closing: a node that fails, is lost or is late counts as done (there is nothing left to close there). */
+        boolean bestEffort;
         byte[] data;
 
         Pending(long op, String what, Group group, ActorRef<Reply> client, Set<String> waiting,
@@ -236,7 +238,11 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
     private void lost(String node, String why) {
         for (Pending p : List.copyOf(pending.values())) {
             if (p.waiting.contains(node)) {
-                fail(p, p.what + " failed: node " + node + " " + why, List.of(node));
+                if (p.bestEffort) {
+                    answered(p, node);
+                } else {
+                    fail(p, p.what + " failed: node " + node + " " + why, List.of(node));
+                }
             }
         }
         for (Group g : groups.values()) {
@@ -249,8 +255,10 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
     // ---- groups ------------------------------------------------------------------------------------------
 
     private Behavior<Command> onCreateGroup(ClusterProtocol.CreateGroup m) {
+        List<String> seeds = settings.seedHostPorts();
         List<String> requested = m.nodes().isEmpty()
-                ? nodes.keySet().stream().filter(n -> !draining.contains(n) && !unreachable.contains(n)).toList()
+                ? nodes.keySet().stream().filter(n -> !draining.contains(n) && !unreachable.contains(n)
+                        && seeds.contains(n)).toList()
                 : m.nodes();
         String problem = admissionProblem(requested);
         if (problem != null) {
@@ -274,7 +282,8 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
                 prepared -> {
                     List<String> endpoints = g.nodes.stream().map(n -> prepared.endpoints.get(n.address())).toList();
                     toAll(g, "opening group " + g.id + " over " + String.join(", ", endpoints), m.replyTo(), false,
-                            (op, ag) -> new NodeAgent.Open(op, g.id, name, g.agents.indexOf(ag), endpoints, replies),
+                            (op, ag) -> new NodeAgent.Open(op, g.id, name, g.agents.indexOf(ag),
+                                    g.nodes.stream().map(NodeInfo::address).toList(), endpoints, replies),
                             opened -> {
                                 g.open = true;
                                 getContext().getLog().info("group {}: {}", g.id, ClusterTopology.render(g.nodes));
@@ -371,11 +380,13 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
                 live.add(g.agents.get(i));
             }
         }
-        send(g, live, "closing group " + g.id, m.replyTo(), false, (op, ag) -> new NodeAgent.CloseGroup(op, g.id, replies),
-                p -> {
-                    p.client.tell(new ClusterProtocol.Done(0, System.nanoTime() - p.started));
+        Pending p = send(g, live, "closing group " + g.id, m.replyTo(), false,
+                (op, ag) -> new NodeAgent.CloseGroup(op, g.id, replies),
+                closed -> {
+                    closed.client.tell(new ClusterProtocol.Done(0, System.nanoTime() - closed.started));
                     leaveDrained();
                 });
+        p.bestEffort = true;
         return this;
     }
 
@@ -450,7 +461,7 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
         send(g, g.agents, what, client, breaksGroup, factory, onAllDone);
     }
 
-    private void send(Group g, List<ActorRef<NodeAgent.Command>> to, String what, ActorRef<Reply> client,
+    private Pending send(Group g, List<ActorRef<NodeAgent.Command>> to, String what, ActorRef<Reply> client,
                       boolean breaksGroup, RequestFactory factory, Consumer<Pending> onAllDone) {
         long op = nextOp++;
         Set<String> waiting = new HashSet<>();
@@ -461,7 +472,7 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
         p.breaksGroupOnFailure = breaksGroup;
         if (waiting.isEmpty()) {
             onAllDone.accept(p);
-            return;
+            return p;
         }
         pending.put(op, p);
         Duration timeout = breaksGroup ? settings.collectiveTimeout() : settings.groupTimeout();
@@ -469,6 +480,7 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
         for (ActorRef<NodeAgent.Command> a : to) {
             a.tell(factory.create(op, a));
         }
+        return p;
     }
 
     private void done(Pending p) {
@@ -482,26 +494,38 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
         }
         switch (r) {
             case NodeAgent.Failed f -> {
-                fail(p, p.what + " failed on node " + f.node() + ": " + f.message(), List.of(f.node()));
-                return this;
+                if (p.bestEffort) {
+                    getContext().getLog().warn("{} on node {}: {}", p.what, f.node(), f.message());
+                } else {
+                    fail(p, p.what + " failed on node " + f.node() + ": " + f.message(),
+                            f.blamed().isEmpty() ? List.of(f.node()) : f.blamed());
+                    return this;
+                }
             }
             case NodeAgent.Prepared prepared -> p.endpoints.put(prepared.node(), prepared.endpoint());
             case NodeAgent.Data d -> p.data = d.bytes();
             case NodeAgent.Done d -> {
             }
         }
-        p.waiting.remove(r.node());
+        answered(p, r.node());
+        return this;
+    }
+
+    private void answered(Pending p, String node) {
+        p.waiting.remove(node);
         if (p.waiting.isEmpty()) {
             pending.remove(p.op);
             timers.cancel(p.op);
             p.onAllDone.accept(p);
         }
-        return this;
     }
 
     private Behavior<Command> onTimedOut(TimedOut t) {
         Pending p = pending.get(t.op());
-        if (p != null) {
+        if (p != null && p.bestEffort) {
+            getContext().getLog().warn("{}: no answer from {}", p.what, p.waiting);
+            List.copyOf(p.waiting).forEach(n -> answered(p, n));
+        } else if (p != null) {
             Duration timeout = p.breaksGroupOnFailure ? settings.collectiveTimeout() : settings.groupTimeout();
             fail(p, p.what + " timed out after " + timeout.toMillis() + " ms: node(s) " + p.waiting.stream().sorted()
                     .toList() + " did not answer", p.waiting.stream().sorted().toList());

@@ -39,12 +39,13 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
     }
 
     /**
-     * Join group {@code group} as leader number {@code nodeRank} of {@code endpoints.size()} (endpoints in
-     * leader order); global rank of local rank l is {@code nodeRank * ranksPerNode + l}.
+     * Join group {@code group} as leader number {@code nodeRank} of {@code nodes.size()} (node addresses and
+     * transport endpoints in leader order); global rank of local rank l is {@code nodeRank * ranksPerNode + l}.
      */
-    public record Open(long op, int group, String name, int nodeRank, List<String> endpoints, ActorRef<Reply> replyTo)
-            implements Command {
+    public record Open(long op, int group, String name, int nodeRank, List<String> nodes, List<String> endpoints,
+                       ActorRef<Reply> replyTo) implements Command {
         public Open {
+            nodes = List.copyOf(nodes);
             endpoints = List.copyOf(endpoints);
         }
     }
@@ -89,7 +90,11 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
     public record Data(long op, String node, byte[] bytes) implements Reply {
     }
 
-    public record Failed(long op, String node, String message) implements Reply {
+    /** {@code blamed}: the nodes the failure is attributed to (e.g. a peer that died), empty if none. */
+    public record Failed(long op, String node, String message, List<String> blamed) implements Reply {
+        public Failed {
+            blamed = List.copyOf(blamed);
+        }
     }
 
     public static ServiceKey<Command> serviceKey(String role) {
@@ -154,7 +159,7 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
             groups.put(m.group(), g);
             m.replyTo().tell(new Prepared(m.op(), info.address(), settings.transportHost() + ":" + port));
         } catch (RuntimeException e) {
-            m.replyTo().tell(new Failed(m.op(), info.address(), "no transport port: " + e.getMessage()));
+            m.replyTo().tell(new Failed(m.op(), info.address(), "no transport port: " + e.getMessage(), List.of()));
         }
         return this;
     }
@@ -173,7 +178,7 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
                                         java.util.function.Consumer<NodeGroup> action) {
         NodeGroup g = groups.get(group);
         if (g == null) {
-            replyTo.tell(new Failed(op, info.address(), "node " + info.address() + " has no group " + group));
+            replyTo.tell(new Failed(op, info.address(), "node " + info.address() + " has no group " + group, List.of()));
         } else {
             action.accept(g);
         }

@@ -3,6 +3,7 @@ package io.cohort.cluster;
 import io.cohort.api.CohortGroup;
 import io.cohort.core.CohortException;
 import io.cohort.device.Tensor;
+import io.cohort.transport.PeerFailureException;
 import io.cohort.transport.ProcessGroup;
 import io.cohort.transport.TransportConfig;
 import java.lang.foreign.Arena;
@@ -37,6 +38,7 @@ final class NodeGroup implements AutoCloseable {
     private final Map<Long, List<Tensor>> tensors = new HashMap<>();
     private final NodeStaging staging = new NodeStaging();
     private ProcessGroup leaders;
+    private List<String> nodes = List.of();
     private HierarchicalCollective collective;
 
     NodeGroup(int id, NodeInfo info, CohortGroup local, TransportConfig transport, ClusterSettings settings, int port) {
@@ -60,6 +62,7 @@ final class NodeGroup implements AutoCloseable {
             if (m.endpoints().size() > 1) {
                 c = c.withUdp(m.endpoints());
             }
+            nodes = m.nodes();
             leaders = ProcessGroup.join(c);
             collective = new HierarchicalCollective(local, leaders, staging, settings.collectiveTimeout());
             LOG.info("group {} open: node {} of {}, ranks {}..{}", id, m.nodeRank(), m.endpoints().size(),
@@ -185,12 +188,18 @@ final class NodeGroup implements AutoCloseable {
                             : new NodeAgent.Done(op, info.address(), System.nanoTime() - start));
                 } catch (RuntimeException | Error e) {
                     String why = e.getMessage() == null ? e.toString() : e.getMessage();
+                    List<String> blamed = List.of();
+                    if (e instanceof PeerFailureException p && p.peerRank() >= 0 && p.peerRank() < nodes.size()) {
+                        blamed = List.of(nodes.get(p.peerRank()));
+                        why = "the leader of node " + blamed.getFirst() + " failed: " + why;
+                    }
                     LOG.warn("group {} on node {}: {}", id, info.address(), why);
-                    replyTo.tell(new NodeAgent.Failed(op, info.address(), why));
+                    replyTo.tell(new NodeAgent.Failed(op, info.address(), why, blamed));
                 }
             });
         } catch (RejectedExecutionException e) {
-            replyTo.tell(new NodeAgent.Failed(op, info.address(), "group " + id + " is closing on " + info.address()));
+            replyTo.tell(new NodeAgent.Failed(op, info.address(), "group " + id + " is closing on " + info.address(),
+                    List.of()));
         }
     }
 
