@@ -35,7 +35,7 @@ import picocli.CommandLine;
  * A cluster on 127.0.0.1: this JVM is the coordinator member (first seed), three device nodes run in JVMs of
  * their own ({@code cohort node}, host:2 each, so groups of 6 ranks). Collectives against a reference computed
  * here, the coordinator CLI, members that must be refused (another cluster name; a node outside the seed list),
- * and a node killed mid-collective (clear error, the node downed by the split brain resolver, a new group of the
+ * a drained node leaving, and a node killed mid-collective (clear error, the node downed by the split brain resolver, a new group of the
  * survivors works). Short timeouts keep the whole class well under a minute.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -237,8 +237,13 @@ class ClusterTest {
         ClusterException e = assertThrows(ClusterException.class, () -> cluster.group(with));
         assertTrue(e.getMessage().contains(outsiderAddress) && e.getMessage().contains("seed nodes"), e.getMessage());
         assertFalse(cluster.members().nodes().stream().anyMatch(n -> n.address().contains("other")));
-        outsider.process.destroy(); // SIGTERM: it leaves the cluster
-        outsider.awaitExit(20);
+        cluster.drain(outsiderAddress); // no group uses it: it leaves the cluster at once, and its process ends
+        assertEquals(0, outsider.awaitExit(30), outsider.tail());
+        long gone = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (cluster.members().nodes().stream().anyMatch(n -> n.address().equals(outsiderAddress))) {
+            assertTrue(System.nanoTime() < gone, "the drained node is still listed");
+            Thread.sleep(100);
+        }
     }
 
     @Test

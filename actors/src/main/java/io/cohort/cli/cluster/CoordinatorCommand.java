@@ -39,19 +39,19 @@ public final class CoordinatorCommand implements Runnable {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--config", required = true, paramLabel = "FILE", scope = CommandLine.ScopeType.INHERIT,
+    @Option(names = "--config", paramLabel = "FILE",
             description = "cluster config of the coordinator (e.g. conf/cluster/coordinator.conf)")
     File config;
 
-    @Option(names = "--port", paramLabel = "N", scope = CommandLine.ScopeType.INHERIT,
+    @Option(names = "--port", paramLabel = "N",
             description = "remoting port (overrides the file; 0: any free port)")
     Integer port;
 
-    @Option(names = "--wait-nodes", paramLabel = "N", scope = CommandLine.ScopeType.INHERIT,
+    @Option(names = "--wait-nodes", paramLabel = "N",
             description = "wait until N device nodes are up (default 1)")
     int waitNodes = 1;
 
-    @Option(names = "--wait", paramLabel = "DURATION", scope = CommandLine.ScopeType.INHERIT,
+    @Option(names = "--wait", paramLabel = "DURATION",
             description = "how long to wait for them (default 30s)")
     String waitFor = "30s";
 
@@ -67,7 +67,11 @@ public final class CoordinatorCommand implements Runnable {
         if (port != null) {
             overrides.put("pekko.remote.artery.canonical.port", port);
         }
-        Config conf = ClusterSettings.load(config, ConfigFactory.parseMap(overrides));
+        File file = ClusterCommands.configOf(spec, config);
+        if (file == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--config=FILE'");
+        }
+        Config conf = ClusterSettings.load(file, ConfigFactory.parseMap(overrides));
         try (ClusterCohort cluster = ClusterCohort.start(conf)) {
             cluster.awaitNodes(waitNodes, ConfigFactory.parseString("d = " + waitFor).getDuration("d"));
             return action.apply(cluster);

@@ -9,6 +9,7 @@ import java.io.PrintWriter;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -27,7 +28,7 @@ public final class NodeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--config", required = true, paramLabel = "FILE",
+    @Option(names = "--config", paramLabel = "FILE",
             description = "cluster config of this node (e.g. conf/cluster/node-a.conf)")
     File config;
 
@@ -43,7 +44,11 @@ public final class NodeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        Config conf = ClusterSettings.load(config, overrides());
+        File file = ClusterCommands.configOf(spec, config);
+        if (file == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--config=FILE'");
+        }
+        Config conf = ClusterSettings.load(file, overrides());
         ClusterNode node;
         try {
             node = ClusterNode.start(conf);
