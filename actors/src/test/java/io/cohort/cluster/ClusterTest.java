@@ -365,6 +365,10 @@ class ClusterTest {
                 pekko.cluster {
                   seed-nodes = [%s]
                   seed-node-timeout = 1s
+                  # faster convergence of joins, leaves and downing than the production defaults
+                  gossip-interval = 200ms
+                  leader-actions-interval = 200ms
+                  unreachable-nodes-reaper-interval = 500ms
                   retry-unsuccessful-join-after = 1s
                   failure-detector.heartbeat-interval = 500ms
                   failure-detector.acceptable-heartbeat-pause = 4s
