@@ -201,9 +201,12 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
     }
 
     private Behavior<Command> onDescribed(Described m) {
-        if (agents.containsKey(m.info().address()) && !nodes.containsKey(m.info().address())) {
-            nodes.put(m.info().address(), m.info());
-            getContext().getLog().info("node {} up: {} ({})", m.info().address(), m.info().devices(), m.info().backend());
+        if (agents.containsKey(m.info().address())) {
+            NodeInfo before = nodes.put(m.info().address(), m.info()); // a restarted node may bring other devices
+            if (!m.info().equals(before)) {
+                getContext().getLog().info("node {} up: {} ({})", m.info().address(), m.info().devices(),
+                        m.info().backend());
+            }
         }
         return this;
     }

@@ -3,6 +3,10 @@ package io.cohort.cluster;
 import com.typesafe.config.Config;
 import io.cohort.api.Cohort;
 import io.cohort.api.CohortGroup;
+import io.cohort.backend.CollectiveCall;
+import io.cohort.core.Collective;
+import io.cohort.core.DType;
+import io.cohort.core.ReduceOp;
 import io.cohort.device.Device;
 import io.cohort.transport.TransportConfig;
 import java.time.Duration;
@@ -42,7 +46,8 @@ public final class ClusterNode implements AutoCloseable {
             CohortGroup local = cohort.group(devices, settings.backend());
             var choice = local.backendChoice();
             NodeInfo info = new NodeInfo(ClusterMembership.address(system), settings.role(),
-                    devices.stream().map(Device::name).toList(), choice.chosen().cliName(), local.topology().toString());
+                    devices.stream().map(Device::name).toList(), choice.chosen().cliName(), local.topology().toString(),
+                    localPlan(local));
             system.systemActorOf(NodeAgent.create(info, local, settings, TransportConfig.from(config)), "cohort-node",
                     Props.empty());
             LOG.info("node {} ({}) joined cluster '{}' with {} (local backend {})", info.address(), settings.role(),
@@ -54,6 +59,18 @@ public final class ClusterNode implements AutoCloseable {
             }
             ClusterMembership.leave(system, Duration.ofSeconds(10));
             throw e;
+        }
+    }
+
+    /** The intra-node levels of a 1 MiB f32 collective as the local backend runs them. */
+    private static String localPlan(CohortGroup local) {
+        long count = (1 << 20) / DType.F32.bytes();
+        try {
+            return "reduce: " + local.describe(new CollectiveCall(Collective.REDUCE, DType.F32, ReduceOp.SUM, count, 0))
+                    + "\nbroadcast: " + local.describe(new CollectiveCall(Collective.BROADCAST, DType.F32, ReduceOp.SUM,
+                    count, 0));
+        } catch (RuntimeException e) {
+            return "(not described: " + e.getMessage() + ")";
         }
     }
 

@@ -9,9 +9,11 @@ import java.util.List;
  * @param role     its cluster role
  * @param devices  names of its local devices (local rank i = devices.get(i))
  * @param backend  the backend its local group chose (inside the node)
- * @param topology its local topology, as a matrix (for {@code cohort coordinator topology})
+ * @param topology its local topology, as a matrix (for {@code cohort coordinator topology --local})
+ * @param localPlan how its local group runs the intra-node levels (reduce and broadcast of 1 MiB), from its backend
  */
-public record NodeInfo(String address, String role, List<String> devices, String backend, String topology)
+public record NodeInfo(String address, String role, List<String> devices, String backend, String topology,
+                       String localPlan)
         implements CborSerializable {
     public NodeInfo {
         devices = List.copyOf(devices);

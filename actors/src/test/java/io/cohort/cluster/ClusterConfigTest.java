@@ -78,9 +78,9 @@ class ClusterConfigTest {
     @Test
     void twoLevelTopologyAndHierarchicalPlan() {
         List<NodeInfo> nodes = List.of(
-                new NodeInfo("127.0.0.1:2552", "node", List.of("cuda:0", "cuda:1"), "p2p", ""),
-                new NodeInfo("127.0.0.1:2553", "node", List.of("cuda:0", "cuda:1"), "native", ""),
-                new NodeInfo("127.0.0.1:2554", "node", List.of("cuda:0", "cuda:1"), "p2p", ""));
+                new NodeInfo("127.0.0.1:2552", "node", List.of("cuda:0", "cuda:1"), "p2p", "", ""),
+                new NodeInfo("127.0.0.1:2553", "node", List.of("cuda:0", "cuda:1"), "native", "", ""),
+                new NodeInfo("127.0.0.1:2554", "node", List.of("cuda:0", "cuda:1"), "p2p", "", ""));
         assertArrayEquals(new int[]{0, 1, 2}, ClusterTopology.leaderOrder(nodes));
         String t = ClusterTopology.render(nodes);
         assertTrue(t.startsWith("3 nodes x 2 devices = 6 ranks"), t);

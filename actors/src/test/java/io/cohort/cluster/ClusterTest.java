@@ -202,9 +202,11 @@ class ClusterTest {
             assertTrue(members.contains("127.0.0.1:" + nodePorts.get(i)), members);
         }
         assertTrue(members.contains("host:0,host:1"), members);
-        String topology = cli(conf, "topology");
+        String topology = cli(conf, "topology", "--local");
         assertTrue(topology.contains("3 nodes x 2 devices = 6 ranks"), topology);
         assertTrue(topology.contains("rank 5:"), topology);
+        assertTrue(topology.contains("reduce: ") && topology.contains("broadcast: "), topology); // local plans
+        assertTrue(topology.contains("all-reduce on 3 nodes x 2 devices: 1) inside each node"), topology);
         String bench = cli(conf, "bench", "-b", "4K", "-e", "16K", "-n", "3", "-w", "1", "--check");
         List<String> rows = bench.lines().filter(l -> !l.startsWith("#") && !l.isBlank()).toList();
         assertEquals(3, rows.size(), bench);

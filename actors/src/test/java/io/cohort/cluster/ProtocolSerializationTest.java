@@ -65,12 +65,12 @@ class ProtocolSerializationTest {
                 new NodeAgent.Prepared(1, "127.0.0.1:2552", "127.0.0.1:40000"),
                 new NodeAgent.Done(6, "127.0.0.1:2552", 1234),
                 new NodeAgent.Failed(6, "127.0.0.1:2552", "rank 1 died", List.of("127.0.0.1:2553")),
-                new NodeInfo("127.0.0.1:2552", "node", List.of("host:0", "host:1"), "p2p", "matrix"),
+                new NodeInfo("127.0.0.1:2552", "node", List.of("host:0", "host:1"), "p2p", "matrix", "reduce: ring"),
                 new ClusterProtocol.ListNodes(client.ref()),
                 new ClusterProtocol.CreateGroup(List.of("127.0.0.1:2552"), client.ref()),
                 new ClusterProtocol.Run(2, Collective.ALL_REDUCE, DType.F32, ReduceOp.SUM, 10, 0, 1, 1, client.ref()),
-                new ClusterProtocol.Nodes(List.of(new NodeInfo("a:1", "node", List.of("host:0"), "p2p", "")), List.of()),
-                new ClusterProtocol.GroupCreated(2, List.of(new NodeInfo("a:1", "node", List.of("host:0"), "p2p", ""))),
+                new ClusterProtocol.Nodes(List.of(new NodeInfo("a:1", "node", List.of("host:0"), "p2p", "", "")), List.of()),
+                new ClusterProtocol.GroupCreated(2, List.of(new NodeInfo("a:1", "node", List.of("host:0"), "p2p", "", ""))),
                 new ClusterProtocol.Done(9, 5000),
                 new ClusterProtocol.Failed("all-reduce #9 failed", List.of("a:1")));
         for (Object m : messages) {

@@ -110,7 +110,7 @@ public final class CoordinatorCommand implements Runnable {
         @ParentCommand
         CoordinatorCommand parent;
 
-        @Option(names = "--local", description = "also print each node's local link matrix")
+        @Option(names = "--local", description = "also print each node's link matrix and local plans")
         boolean local;
 
         @Override
@@ -123,7 +123,7 @@ public final class CoordinatorCommand implements Runnable {
                 out.println(ClusterTopology.render(ordered));
                 if (local) {
                     for (NodeInfo n : ordered) {
-                        out.println("\n" + n.address() + ":\n" + n.topology());
+                        out.println("\n" + n.address() + ":\n" + n.topology() + "\n" + n.localPlan());
                     }
                 }
                 if (ordered.stream().map(n -> n.devices().size()).distinct().count() == 1) {
