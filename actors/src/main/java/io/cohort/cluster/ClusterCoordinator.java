@@ -349,7 +349,8 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
             }
             int node = m.rank() / perNode;
             send(g, List.of(g.agents.get(node)), "reading tensor " + m.tensor() + " of rank " + m.rank(), m.replyTo(),
-                    false, (op, ag) -> new NodeAgent.Read(op, g.id, m.tensor(), m.rank() % perNode, replies),
+                    false, (op, ag) -> new NodeAgent.Read(op, g.id, m.tensor(), m.rank() % perNode, m.offset(),
+                            m.bytes(), replies),
                     p -> p.client.tell(new ClusterProtocol.Data(p.data)));
         });
     }

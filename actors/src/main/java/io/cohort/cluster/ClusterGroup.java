@@ -17,6 +17,9 @@ import java.util.concurrent.CompletionStage;
  */
 public final class ClusterGroup implements AutoCloseable {
 
+    /** Bytes per piece of {@link #read}: well under Pekko's default maximum frame size (256 KiB). */
+    static final int READ_PIECE = 64 * 1024;
+
     private final ClusterCohort cluster;
     private final int id;
     private final List<NodeInfo> nodes;
@@ -71,10 +74,24 @@ public final class ClusterGroup implements AutoCloseable {
         cluster.ask(to -> new ClusterProtocol.Fill(id, t.id(), seed, to), timeout);
     }
 
-    /** The bytes of rank {@code rank}'s {@code t}: for small tensors (tests, diagnostics). */
+    /**
+     * The bytes of rank {@code rank}'s {@code t}, fetched through the coordinator in pieces of
+     * {@value #READ_PIECE} bytes (each fits one remoting frame): for tests and diagnostics, not for bulk data.
+     */
     public byte[] read(RemoteTensor t, int rank) {
-        return ((ClusterProtocol.Data) cluster.ask(to -> new ClusterProtocol.Read(id, t.id(), rank, to), timeout))
-                .bytes();
+        long total = t.count() * t.dtype().bytes();
+        if (total > Integer.MAX_VALUE - 8) {
+            throw new ClusterException("tensor " + t.id() + " is too large to read back (" + total + " bytes)");
+        }
+        byte[] out = new byte[(int) total];
+        for (int offset = 0; offset < total; offset += READ_PIECE) {
+            int off = offset;
+            int n = (int) Math.min(READ_PIECE, total - offset);
+            byte[] piece = ((ClusterProtocol.Data) cluster.ask(to -> new ClusterProtocol.Read(id, t.id(), rank, off, n,
+                    to), timeout)).bytes();
+            System.arraycopy(piece, 0, out, off, n);
+        }
+        return out;
     }
 
     /** Rank {@code rank}'s {@code t} as floats. */

@@ -39,8 +39,9 @@ public final class ClusterProtocol {
     public record Fill(int group, long tensor, long seed, ActorRef<Reply> replyTo) implements Request {
     }
 
-    /** Bytes of global rank {@code rank}'s tensor (small tensors: diagnostics and tests). */
-    public record Read(int group, long tensor, int rank, ActorRef<Reply> replyTo) implements Request {
+    /** {@code bytes} bytes from {@code offset} of global rank {@code rank}'s tensor (diagnostics and tests). */
+    public record Read(int group, long tensor, int rank, long offset, int bytes, ActorRef<Reply> replyTo)
+            implements Request {
     }
 
     public record Release(int group, long tensor, ActorRef<Reply> replyTo) implements Request {

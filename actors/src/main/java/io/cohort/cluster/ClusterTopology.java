@@ -54,8 +54,9 @@ public final class ClusterTopology {
     /** The three levels {@code collective} runs in on {@code nodes} (in leader order). */
     public static String describe(Collective collective, List<NodeInfo> nodes) {
         int perNode = nodes.getFirst().devices().size();
-        int[] identity = IntStream.range(0, nodes.size()).toArray();
-        String ring = RingPlanner.describe(leaders(nodes), identity) + " over aeron:udp";
+        // the group's nodes are already in ring order: leader i sends to leader i+1
+        String ring = IntStream.range(0, nodes.size()).mapToObj(Integer::toString).collect(Collectors.joining(">"))
+                + ">0 over aeron:udp";
         String leaderNames = nodes.stream().map(NodeInfo::address).collect(Collectors.joining(" > "));
         String[] levels = switch (collective) {
             case ALL_REDUCE -> new String[]{"reduce to local rank 0", "ring all-reduce (reduce-scatter + all-gather) "

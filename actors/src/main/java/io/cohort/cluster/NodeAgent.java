@@ -59,8 +59,12 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
     public record Fill(long op, int group, long tensor, long seed, ActorRef<Reply> replyTo) implements Command {
     }
 
-    /** Send back the bytes of local rank {@code localRank}'s tensor (small tensors: diagnostics and tests). */
-    public record Read(long op, int group, long tensor, int localRank, ActorRef<Reply> replyTo) implements Command {
+    /**
+     * Send back {@code bytes} bytes from {@code offset} of local rank {@code localRank}'s tensor (diagnostics and
+     * tests; pieces small enough for one remoting frame).
+     */
+    public record Read(long op, int group, long tensor, int localRank, long offset, int bytes, ActorRef<Reply> replyTo)
+            implements Command {
     }
 
     public record Release(long op, int group, long tensor, ActorRef<Reply> replyTo) implements Command {

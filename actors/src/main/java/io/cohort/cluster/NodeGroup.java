@@ -106,10 +106,14 @@ final class NodeGroup implements AutoCloseable {
                 throw new CohortException("local rank " + m.localRank() + " is outside 0.." + (ts.size() - 1));
             }
             Tensor t = ts.get(m.localRank());
+            if (m.offset() < 0 || m.bytes() < 0 || m.offset() + m.bytes() > t.byteSize()) {
+                throw new CohortException("bytes " + m.offset() + ".." + (m.offset() + m.bytes()) + " are outside the "
+                        + t.byteSize() + " bytes of tensor " + m.tensor());
+            }
             try (Arena arena = Arena.ofConfined()) {
-                MemorySegment host = arena.allocate(Math.max(1, t.byteSize()));
-                staging.copyToHost(t, 0, host.asSlice(0, t.byteSize()));
-                return host.asSlice(0, t.byteSize()).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                MemorySegment host = arena.allocate(Math.max(1, m.bytes()));
+                staging.copyToHost(t, m.offset(), host.asSlice(0, m.bytes()));
+                return host.asSlice(0, m.bytes()).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
             }
         });
     }

@@ -59,6 +59,8 @@ class ProtocolSerializationTest {
                         List.of("127.0.0.1:40000", "127.0.0.1:40001"), replies.ref()),
                 new NodeAgent.Allocate(4, 2, 7, DType.BF16, 1000, replies.ref()),
                 new NodeAgent.Fill(5, 2, 7, 11, replies.ref()),
+                new NodeAgent.Read(5, 2, 7, 1, 65536, 65536, replies.ref()),
+                new ClusterProtocol.Read(2, 7, 5, 0, 4096, client.ref()),
                 new NodeAgent.Run(6, 2, 9, Collective.REDUCE_SCATTER, DType.F16, ReduceOp.AVG, 128, 3, 7, 8,
                         replies.ref()),
                 new NodeAgent.CloseGroup(7, 2, replies.ref()),
