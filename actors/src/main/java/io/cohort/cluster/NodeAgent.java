@@ -8,6 +8,7 @@ import io.cohort.transport.TransportConfig;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -17,6 +18,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Subscribe;
 
 /**
  * One per device node: registered with the Receptionist under {@link #serviceKey(String) cohort-node-<role>},
@@ -101,6 +105,10 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
         }
     }
 
+    /** A member left or became unreachable: groups its coordinator created are dropped. */
+    private record MemberGone(ClusterEvent.MemberEvent event) implements Command {
+    }
+
     public static ServiceKey<Command> serviceKey(String role) {
         return ServiceKey.create(Command.class, "cohort-node-" + role);
     }
@@ -109,6 +117,8 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
                                            TransportConfig transport) {
         return Behaviors.setup(ctx -> {
             ctx.getSystem().receptionist().tell(Receptionist.register(serviceKey(info.role()), ctx.getSelf()));
+            Cluster.get(ctx.getSystem()).subscriptions().tell(Subscribe.create(
+                    ctx.messageAdapter(ClusterEvent.MemberEvent.class, MemberGone::new), ClusterEvent.MemberEvent.class));
             return new NodeAgent(ctx, info, local, settings, transport);
         });
     }
@@ -118,6 +128,8 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
     private final ClusterSettings settings;
     private final TransportConfig transport;
     private final Map<Integer, NodeGroup> groups = new HashMap<>();
+    /** Which member's coordinator created each group ("host:port"). */
+    private final Map<Integer, String> creators = new HashMap<>();
 
     private NodeAgent(ActorContext<Command> ctx, NodeInfo info, CohortGroup local, ClusterSettings settings,
                       TransportConfig transport) {
@@ -143,6 +155,7 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
                 .onMessage(Release.class, m -> withGroup(m.op(), m.group(), m.replyTo(), g -> g.release(m)))
                 .onMessage(Run.class, m -> withGroup(m.op(), m.group(), m.replyTo(), g -> g.run(m)))
                 .onMessage(CloseGroup.class, this::onClose)
+                .onMessage(MemberGone.class, this::onMemberGone)
                 .onSignal(PostStop.class, s -> {
                     groups.values().forEach(NodeGroup::close);
                     groups.clear();
@@ -161,6 +174,7 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
                     settings.transportPortSpan(), groups.values().stream().mapToInt(NodeGroup::port).toArray());
             NodeGroup g = new NodeGroup(m.group(), info, local, transport, settings, port);
             groups.put(m.group(), g);
+            creators.put(m.group(), hostPort(m.replyTo().path().address()));
             m.replyTo().tell(new Prepared(m.op(), info.address(), settings.transportHost() + ":" + port));
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(m.op(), info.address(), "no transport port: " + e.getMessage(), List.of()));
@@ -168,7 +182,30 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
         return this;
     }
 
+    /** The coordinator of a group is gone (it left or was removed): nobody will close the group, so drop it. */
+    private Behavior<Command> onMemberGone(MemberGone m) {
+        if (m.event() instanceof ClusterEvent.MemberRemoved removed) {
+            String gone = hostPort(removed.member().address());
+            for (Integer id : List.copyOf(creators.keySet())) {
+                if (creators.get(id).equals(gone)) {
+                    getContext().getLog().info("group {}: its coordinator at {} left, closing it", id, gone);
+                    creators.remove(id);
+                    NodeGroup g = groups.remove(id);
+                    if (g != null) {
+                        g.close();
+                    }
+                }
+            }
+        }
+        return this;
+    }
+
+    private static String hostPort(Address a) {
+        return a.getHost().orElse("local") + ":" + a.getPort().orElse(0);
+    }
+
     private Behavior<Command> onClose(CloseGroup m) {
+        creators.remove(m.group());
         NodeGroup g = groups.remove(m.group());
         if (g == null) {
             m.replyTo().tell(new Done(m.op(), info.address(), 0));
