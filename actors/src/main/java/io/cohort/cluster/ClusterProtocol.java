@@ -1,6 +1,5 @@
 package io.cohort.cluster;
 
-import io.cohort.backend.BackendKind;
 import io.cohort.core.Collective;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;

@@ -3,7 +3,6 @@ package io.cohort.cli.cluster;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.cohort.cluster.ClusterCohort;
-import io.cohort.cluster.ClusterGroup;
 import io.cohort.cluster.ClusterProtocol;
 import io.cohort.cluster.ClusterSettings;
 import io.cohort.cluster.ClusterTopology;
@@ -73,7 +72,7 @@ public final class CoordinatorCommand implements Runnable {
         }
         Config conf = ClusterSettings.load(file, ConfigFactory.parseMap(overrides));
         try (ClusterCohort cluster = ClusterCohort.start(conf)) {
-            cluster.awaitNodes(waitNodes, ConfigFactory.parseString("d = " + waitFor).getDuration("d"));
+            cluster.awaitNodes(waitNodes, duration(waitFor));
             return action.apply(cluster);
         }
     }
