@@ -35,7 +35,7 @@ import picocli.CommandLine;
  * A cluster on 127.0.0.1: this JVM is the coordinator member (first seed), three device nodes run in JVMs of
  * their own ({@code cohort node}, host:2 each, so groups of 6 ranks). Collectives against a reference computed
  * here, the coordinator CLI, members that must be refused (another cluster name; a node outside the seed list),
- * a drained node leaving, and a node killed mid-collective (clear error, the node downed by the split brain resolver, a new group of the
+ * a removed and a drained node leaving, and a node killed mid-collective (clear error, the node downed by the split brain resolver, a new group of the
  * survivors works). Short timeouts keep the whole class well under a minute.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -240,11 +240,11 @@ class ClusterTest {
         ClusterException e = assertThrows(ClusterException.class, () -> cluster.group(with));
         assertTrue(e.getMessage().contains(outsiderAddress) && e.getMessage().contains("seed nodes"), e.getMessage());
         assertFalse(cluster.members().nodes().stream().anyMatch(n -> n.address().contains("other")));
-        cluster.drain(outsiderAddress); // no group uses it: it leaves the cluster at once, and its process ends
-        assertEquals(0, outsider.awaitExit(30), outsider.tail());
+        cluster.remove(outsiderAddress); // downed: the member shuts down and its process ends
+        outsider.awaitExit(30);
         long gone = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (cluster.members().nodes().stream().anyMatch(n -> n.address().equals(outsiderAddress))) {
-            assertTrue(System.nanoTime() < gone, "the drained node is still listed");
+            assertTrue(System.nanoTime() < gone, "the removed node is still listed");
             Thread.sleep(100);
         }
     }
@@ -299,6 +299,10 @@ class ClusterTest {
             }
         }
         assertTrue(nodes.get(0).process.isAlive() && nodes.get(1).process.isAlive(), "survivors stay up");
+        // drained, a node no group uses leaves the cluster and its process ends by itself
+        cluster.drain(addresses(1).getFirst());
+        assertEquals(0, nodes.get(1).awaitExit(30), nodes.get(1).tail());
+        assertTrue(nodes.get(1).tail().contains("stopped"), nodes.get(1).tail());
     }
 
     // ---- reference -----------------------------------------------------------------------------------------
