@@ -58,6 +58,15 @@ public interface DeviceStream extends AutoCloseable {
     /** Blocks until all enqueued work has finished; rethrows the first failure of enqueued work. */
     void synchronize();
 
+    /**
+     * The failure that stopped this stream's work, or null: lets a completion watcher tell "the event after
+     * the work completed" from "the work ran" without blocking. Streams whose events report failures
+     * themselves (CUDA: sticky errors at event synchronize) may keep this default.
+     */
+    default DeviceException failure() {
+        return null;
+    }
+
     @Override
     void close();
 }

@@ -1,0 +1,177 @@
+package io.cohort.api;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.cohort.actor.Coordinator;
+import io.cohort.actor.Environment;
+import io.cohort.actor.Environments;
+import io.cohort.actor.GroupInfo;
+import io.cohort.backend.BackendKind;
+import io.cohort.core.CohortException;
+import io.cohort.device.Device;
+import io.cohort.devices.DeviceSpec;
+import io.cohort.devices.Devices;
+import io.cohort.metrics.CollectiveMetrics;
+import io.cohort.metrics.MetricRow;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * Entry point of the embedded API: a coordinator actor and one actor per device, in an actor system of its
+ * own ({@link #start}) or of the application ({@link #inside}).
+ *
+ * <pre>{@code
+ * try (Cohort cohort = Cohort.start(ConfigFactory.load())) {
+ *     CohortGroup group = cohort.group(cohort.devices("host:4"), BackendKind.AUTO);
+ *     List<Tensor> t = group.allocate(DType.F32, 1024);
+ *     group.allReduce(t, ReduceOp.SUM).toCompletableFuture().join();
+ * }
+ * }</pre>
+ */
+public final class Cohort implements AutoCloseable {
+
+    private static final AtomicInteger instances = new AtomicInteger();
+
+    private final ActorSystem<?> system;
+    private final boolean ownsSystem;
+    private final Environment env;
+    private final ActorRef<Coordinator.Command> coordinator;
+    private final Duration apiTimeout;
+    private final List<Device> opened = new CopyOnWriteArrayList<>();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private Cohort(ActorSystem<?> system, boolean ownsSystem, Environment env) {
+        this.system = system;
+        this.ownsSystem = ownsSystem;
+        this.env = env;
+        this.apiTimeout = env.cohortConfig().getDuration("api.timeout");
+        this.coordinator = system.systemActorOf(Coordinator.create(env), "cohort-" + instances.incrementAndGet(),
+                Props.empty());
+    }
+
+    /** Starts Cohort in an actor system of its own, configured by {@code config} (its {@code cohort} section). */
+    public static Cohort start(Config config) {
+        Config full = config.withFallback(ConfigFactory.defaultReference()).resolve();
+        return start(full, Environments.defaults(full.getConfig("cohort")));
+    }
+
+    /** Starts Cohort with the default configuration ({@code application.conf} over the reference). */
+    public static Cohort start() {
+        return start(ConfigFactory.load());
+    }
+
+    /** Starts Cohort in an actor system of its own, with the given parts (custom pools, detectors, backends). */
+    public static Cohort start(Config config, Environment env) {
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "cohort", config);
+        return new Cohort(system, true, env);
+    }
+
+    /** Cohort inside the application's actor system; {@link #close} stops Cohort's actors, not the system. */
+    public static Cohort inside(ActorSystem<?> system) {
+        return new Cohort(system, false, Environments.defaults(system.settings().config().getConfig("cohort")));
+    }
+
+    /** Like {@link #inside(ActorSystem)} with the given parts. */
+    public static Cohort inside(ActorSystem<?> system, Environment env) {
+        return new Cohort(system, false, env);
+    }
+
+    /**
+     * Opens devices, e.g. {@code "host:4"}, {@code "cuda"}, {@code "cuda:2"} or {@code "auto"} (GPUs if any,
+     * else {@code cohort.devices.host-count} host devices). Cohort closes them when it closes.
+     */
+    public List<Device> devices(String spec) {
+        List<Device> ds = Devices.open(DeviceSpec.parse(spec), env.cohortConfig().getInt("devices.host-count")).devices();
+        opened.addAll(ds);
+        return ds;
+    }
+
+    /** A group of {@code devices} (rank r = devices.get(r)) with the requested backend (AUTO: the best that works). */
+    public CohortGroup group(List<? extends Device> devices, BackendKind backend) {
+        checkOpen();
+        CompletableFuture<GroupInfo> reply = new CompletableFuture<>();
+        coordinator.tell(new Coordinator.CreateGroup(List.copyOf(devices), backend, reply));
+        return new CohortGroup(coordinator, await(reply, "creating a group of " + devices.size() + " devices"),
+                apiTimeout);
+    }
+
+    /** Per collective, backend, algorithm and size: counts, bytes and times so far. */
+    public List<MetricRow> metrics() {
+        return env.metrics().snapshot();
+    }
+
+    /** The live metrics (also renders them as a table). */
+    public CollectiveMetrics collectiveMetrics() {
+        return env.metrics();
+    }
+
+    public ActorSystem<?> system() {
+        return system;
+    }
+
+    /**
+     * Fails what is pending, closes every group's backend, stops the device actors, closes the pools and the
+     * devices this Cohort opened, and (for {@link #start}) terminates the actor system. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            coordinator.tell(new Coordinator.Shutdown(done));
+            await(done, "shutting down");
+        } finally {
+            if (ownsSystem) {
+                system.terminate();
+                try {
+                    system.getWhenTerminated().toCompletableFuture().get(apiTimeout.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } catch (ExecutionException | TimeoutException e) {
+                    // the coordinator already released the devices; nothing more to do
+                }
+            }
+            opened.forEach(Device::close);
+            opened.clear();
+        }
+    }
+
+    private void checkOpen() {
+        if (closed.get()) {
+            throw new CohortException("cohort is closed");
+        }
+    }
+
+    static <T> T await(CompletableFuture<T> f, String what, Duration timeout) {
+        try {
+            return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CohortException("interrupted while " + what, e);
+        } catch (TimeoutException e) {
+            throw new CohortException("timed out after " + timeout.toMillis() + " ms while " + what);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof CohortException c) {
+                throw c;
+            }
+            throw new CohortException(what + " failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    private <T> T await(CompletableFuture<T> f, String what) {
+        return await(f, what, apiTimeout);
+    }
+}

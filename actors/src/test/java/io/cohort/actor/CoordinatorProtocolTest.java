@@ -1,0 +1,159 @@
+package io.cohort.actor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import io.cohort.api.BackendChoice;
+import io.cohort.api.CollectiveFailedException;
+import io.cohort.api.CollectiveResult;
+import io.cohort.backend.BackendKind;
+import io.cohort.backend.CollectiveCall;
+import io.cohort.core.DType;
+import io.cohort.core.ReduceOp;
+import io.cohort.device.Device;
+import io.cohort.device.DeviceBuffer;
+import io.cohort.metrics.CollectiveMetrics;
+import io.cohort.testsupport.FakeBackend;
+import io.cohort.testsupport.FakeDevice;
+import io.cohort.topology.Link;
+import io.cohort.topology.LinkKind;
+import io.cohort.topology.Topology;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The coordinator's protocol with test-double devices and backends: sequencing, completion, failures, timeouts. */
+class CoordinatorProtocolTest {
+
+    static final ActorTestKit testKit = ActorTestKit.create(ConfigFactory.parseString(
+            "cohort.collective.timeout = 500ms").withFallback(ConfigFactory.load()));
+
+    final List<FakeBackend> backends = new CopyOnWriteArrayList<>();
+    List<FakeDevice> devices;
+    ActorRef<Coordinator.Command> coordinator;
+
+    @AfterAll
+    static void shutdown() {
+        testKit.shutdownTestKit();
+    }
+
+    @BeforeEach
+    void setUp() {
+        devices = IntStream.range(0, 4).mapToObj(FakeDevice::new).toList();
+        Environment env = new Environment(testKit.system().settings().config().getConfig("cohort"),
+                d -> ((FakeDevice) d).pool(),
+                ds -> Topology.uniform("fake", ds.stream().map(Device::name).toList(),
+                        new Link(true, LinkKind.SHARED_MEMORY, 0, 0, Double.NaN, Double.NaN)),
+                (requested, group) -> {
+                    FakeBackend b = new FakeBackend(group);
+                    backends.add(b);
+                    return new BackendResolver.Resolution(b, new BackendChoice(requested, BackendKind.P2P, "fake"),
+                            call -> "ring");
+                },
+                new CollectiveMetrics());
+        coordinator = testKit.spawn(Coordinator.create(env));
+    }
+
+    GroupInfo createGroup() throws Exception {
+        CompletableFuture<GroupInfo> reply = new CompletableFuture<>();
+        coordinator.tell(new Coordinator.CreateGroup(List.copyOf(devices), BackendKind.AUTO, reply));
+        return reply.get(5, TimeUnit.SECONDS);
+    }
+
+    CompletableFuture<CollectiveResult> submit(GroupInfo g) {
+        DeviceBuffer[] bufs = devices.stream().map(d -> d.allocate(64)).toArray(DeviceBuffer[]::new);
+        CompletableFuture<CollectiveResult> reply = new CompletableFuture<>();
+        coordinator.tell(new Coordinator.Submit(g.id(), CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 16), bufs, bufs,
+                System.nanoTime(), reply));
+        return reply;
+    }
+
+    @Test
+    void groupGetsBackendChoiceAndEveryRankItsStepInSequenceOrderOnItsOwnThread() throws Exception {
+        GroupInfo g = createGroup();
+        assertEquals(new BackendChoice(BackendKind.AUTO, BackendKind.P2P, "fake"), g.choice());
+        List<CompletableFuture<CollectiveResult>> results = IntStream.range(0, 5).mapToObj(i -> submit(g)).toList();
+        for (int i = 0; i < 5; i++) {
+            CollectiveResult r = results.get(i).get(5, TimeUnit.SECONDS);
+            assertEquals(i + 1, r.seq());
+            assertEquals("ring", r.algorithm());
+            assertEquals(64, r.bytes());
+        }
+        FakeBackend b = backends.getFirst();
+        for (int rank = 0; rank < 4; rank++) {
+            assertEquals(List.of(1L, 2L, 3L, 4L, 5L), b.seqsOf(rank), "rank " + rank);
+        }
+        long threads = b.enqueued.stream().map(FakeBackend.Enqueued::thread).distinct().count();
+        assertEquals(4, threads, "one pinned thread per device actor");
+    }
+
+    @Test
+    void exceptionOnOneRankFailsTheCollectiveNamingTheDeviceAndTheGroupRecovers() throws Exception {
+        GroupInfo g = createGroup();
+        submit(g).get(5, TimeUnit.SECONDS);
+        backends.getFirst().failRank = 2;
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                () -> submit(g).get(5, TimeUnit.SECONDS));
+        CollectiveFailedException f = assertInstanceOf(CollectiveFailedException.class, e.getCause());
+        assertEquals(List.of("fake:2"), f.devices());
+        assertTrue(f.getMessage().contains("rank 2 on fake:2 threw: injected fault on rank 2"), f.getMessage());
+        // next collective: fresh streams on every device, a fresh backend, sequence numbers from 1
+        CollectiveResult after = submit(g).get(5, TimeUnit.SECONDS);
+        assertEquals(1, after.seq());
+        assertEquals(2, backends.size());
+        assertTrue(backends.getFirst().closed);
+        devices.forEach(d -> assertEquals(2, d.streamsCreated.get(), d.name()));
+    }
+
+    @Test
+    void stalledDeviceTimesOutNamingItAndTheGroupRecovers() throws Exception {
+        GroupInfo g = createGroup();
+        devices.get(1).stall = true;
+        long start = System.nanoTime();
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                () -> submit(g).get(5, TimeUnit.SECONDS));
+        CollectiveFailedException f = assertInstanceOf(CollectiveFailedException.class, e.getCause());
+        assertEquals(List.of("fake:1"), f.devices());
+        assertTrue(f.getMessage().contains("timed out after 500 ms"), f.getMessage());
+        assertTrue(f.getMessage().contains("rank 1 (fake:1) did not complete"), f.getMessage());
+        assertTrue(Duration.ofNanos(System.nanoTime() - start).toMillis() >= 400);
+        devices.get(1).stall = false;
+        assertEquals(1, submit(g).get(5, TimeUnit.SECONDS).seq());
+    }
+
+    @Test
+    void unknownGroupAndEmptyGroupAreRefused() {
+        CompletableFuture<CollectiveResult> reply = new CompletableFuture<>();
+        coordinator.tell(new Coordinator.Submit(99, CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 1),
+                new DeviceBuffer[0], new DeviceBuffer[0], 0, reply));
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                () -> reply.get(5, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("group 99 is closed"));
+        CompletableFuture<GroupInfo> empty = new CompletableFuture<>();
+        coordinator.tell(new Coordinator.CreateGroup(List.of(), BackendKind.AUTO, empty));
+        e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class, () -> empty.get(5, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("at least one device"));
+    }
+
+    @Test
+    void shutdownClosesBackendsAndStreams() throws Exception {
+        GroupInfo g = createGroup();
+        submit(g).get(5, TimeUnit.SECONDS);
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        coordinator.tell(new Coordinator.Shutdown(done));
+        done.get(10, TimeUnit.SECONDS);
+        assertTrue(backends.getFirst().closed);
+        devices.forEach(d -> assertEquals(d.streamsCreated.get(), d.streamsClosed.get(), d.name()));
+    }
+}

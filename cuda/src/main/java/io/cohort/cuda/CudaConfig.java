@@ -1,0 +1,50 @@
+package io.cohort.cuda;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import java.util.Locale;
+
+/**
+ * The {@code cohort.cuda} section: device-level settings (see reference.conf).
+ *
+ * @param flagOps null for auto: stream memory operations where the driver supports them
+ */
+public record CudaConfig(Duration syncTimeout, FlagOps flagOps, Duration flagTimeout, boolean probeLinks,
+                         long probeBytes) {
+
+    /** From a {@code cohort} section (defaults from reference.conf). */
+    public static CudaConfig from(Config cohort) {
+        Config c = withReference(cohort).getConfig("cuda");
+        return new CudaConfig(positive(c.getDuration("sync-timeout"), "cohort.cuda.sync-timeout"),
+                parseFlagOps(c.getString("flag-ops")),
+                positive(c.getDuration("flag-timeout"), "cohort.cuda.flag-timeout"),
+                c.getBoolean("topology.probe"), c.getBytes("topology.probe-bytes"));
+    }
+
+    public static CudaConfig defaults() {
+        return from(ConfigFactory.load().getConfig("cohort"));
+    }
+
+    /** The given {@code cohort} section over this module's reference.conf. */
+    public static Config withReference(Config cohort) {
+        return cohort.withFallback(ConfigFactory.defaultReference().getConfig("cohort"));
+    }
+
+    static FlagOps parseFlagOps(String s) {
+        return switch (s.trim().toLowerCase(Locale.ROOT)) {
+            case "auto" -> null;
+            case "stream-memory-ops", "memops" -> FlagOps.STREAM_MEMORY_OPS;
+            case "kernels", "kernel" -> FlagOps.KERNELS;
+            default -> throw new IllegalArgumentException(
+                    "cohort.cuda.flag-ops: unknown value '" + s + "' (expected auto, stream-memory-ops or kernels)");
+        };
+    }
+
+    static Duration positive(Duration d, String key) {
+        if (d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(key + " must be positive, got " + d);
+        }
+        return d;
+    }
+}

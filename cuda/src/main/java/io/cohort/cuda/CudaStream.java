@@ -1,0 +1,330 @@
+package io.cohort.cuda;
+
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuMemcpyAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyPeerAsync;
+import static jcuda.driver.JCudaDriver.cuMemsetD8Async;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamQuery;
+import static jcuda.driver.JCudaDriver.cuStreamWaitEvent;
+import static jcuda.driver.JCudaDriver.cuStreamWaitValue64;
+import static jcuda.driver.JCudaDriver.cuStreamWriteValue64;
+
+import io.cohort.core.DType;
+import io.cohort.core.ReduceOp;
+import io.cohort.device.DeviceBuffer;
+import io.cohort.device.DeviceEvent;
+import io.cohort.device.DeviceException;
+import io.cohort.device.DeviceStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.locks.LockSupport;
+import jcuda.Pointer;
+import jcuda.driver.CUresult;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamWaitValue_flags;
+import jcuda.driver.CUstream_flags;
+
+/**
+ * A non-blocking CUDA stream. Copies use the copy engines (cuMemcpyAsync, cuMemcpyPeerAsync between
+ * devices); reduce and scale launch Cohort's element-wise kernels; flags use stream memory operations or
+ * kernels ({@link FlagOps}). Kernel arguments live in arrays owned by the stream and rewritten per launch, so
+ * enqueueing allocates no argument blocks: one thread enqueues on a stream at a time (its DeviceActor).
+ */
+public final class CudaStream implements DeviceStream, NativeCudaStream {
+
+    static final int THREADS = 512;
+
+    private final CudaDevice device;
+    private final CUstream stream;
+    private final long handle;
+    private final FlagOps flagOps;
+    // struct ElemArgs { a, b, dst, count, factor } and struct FlagArgs { flag, value, timeout_ns, error }
+    private final long[] elemArgs = new long[5];
+    private final Pointer elemParams = Pointer.to(Pointer.to(elemArgs));
+    private final long[] flagArgs = new long[4];
+    private final Pointer flagParams = Pointer.to(Pointer.to(flagArgs));
+    private final int maxGrid;
+    private volatile boolean closed;
+
+    CudaStream(CudaDevice device, FlagOps flagOps) {
+        this.device = device;
+        this.flagOps = flagOps;
+        device.makeCurrent();
+        this.stream = new CUstream();
+        Cu.check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), device.name(), "cuStreamCreate");
+        this.handle = Jcu.handle(stream);
+        this.maxGrid = device.multiprocessors() * 4;
+    }
+
+    @Override
+    public CudaDevice device() {
+        return device;
+    }
+
+    /** JCuda's handle, for code in this module that calls the driver directly. */
+    public CUstream cuStream() {
+        return stream;
+    }
+
+    @Override
+    public long nativeHandle() {
+        return handle;
+    }
+
+    @Override
+    public int deviceOrdinal() {
+        return device.ordinal();
+    }
+
+    @Override
+    public void makeContextCurrent() {
+        device.makeCurrent();
+    }
+
+    public FlagOps flagOps() {
+        return flagOps;
+    }
+
+    @Override
+    public void copy(DeviceBuffer src, long srcOffset, DeviceBuffer dst, long dstOffset, long bytes) {
+        check(src, srcOffset, bytes, "copy source");
+        check(dst, dstOffset, bytes, "copy destination");
+        if (bytes == 0) {
+            return;
+        }
+        device.makeCurrent();
+        long s = src.address() + srcOffset;
+        long d = dst.address() + dstOffset;
+        int r;
+        if (src instanceof CudaBuffer cs && dst instanceof CudaBuffer cd && cs.device() != cd.device()
+                && !cs.isPinnedHost() && !cd.isPinnedHost()) {
+            r = cuMemcpyPeerAsync(Jcu.device(d), cd.device().context(), Jcu.device(s), cs.device().context(), bytes, stream);
+        } else {
+            r = cuMemcpyAsync(Jcu.device(d), Jcu.device(s), bytes, stream);
+        }
+        Cu.check(r, device.name(), "copy of " + bytes + " bytes " + src + " -> " + dst);
+    }
+
+    @Override
+    public void copyFromHost(MemorySegment src, DeviceBuffer dst, long dstOffset) {
+        long bytes = src.byteSize();
+        check(dst, dstOffset, bytes, "copyFromHost destination");
+        if (bytes == 0) {
+            return;
+        }
+        device.makeCurrent();
+        if (src.isNative()) {
+            Cu.check(cuMemcpyHtoDAsync(Jcu.device(dst.address() + dstOffset), Jcu.host(src.address()), bytes, stream),
+                    device.name(), "copyFromHost of " + bytes + " bytes");
+            return;
+        }
+        // a heap segment can move: copy through native memory and finish before returning
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment tmp = arena.allocate(bytes, 16).copyFrom(src);
+            Cu.check(cuMemcpyHtoDAsync(Jcu.device(dst.address() + dstOffset), Jcu.host(tmp.address()), bytes, stream),
+                    device.name(), "copyFromHost of " + bytes + " bytes");
+            synchronize();
+        }
+    }
+
+    @Override
+    public void copyToHost(DeviceBuffer src, long srcOffset, MemorySegment dst) {
+        long bytes = dst.byteSize();
+        check(src, srcOffset, bytes, "copyToHost source");
+        if (bytes == 0) {
+            return;
+        }
+        device.makeCurrent();
+        if (dst.isNative()) {
+            Cu.check(cuMemcpyDtoHAsync(Jcu.host(dst.address()), Jcu.device(src.address() + srcOffset), bytes, stream),
+                    device.name(), "copyToHost of " + bytes + " bytes");
+            return;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment tmp = arena.allocate(bytes, 16);
+            Cu.check(cuMemcpyDtoHAsync(Jcu.host(tmp.address()), Jcu.device(src.address() + srcOffset), bytes, stream),
+                    device.name(), "copyToHost of " + bytes + " bytes");
+            synchronize();
+            dst.copyFrom(tmp);
+        }
+    }
+
+    @Override
+    public void reduce(DType type, ReduceOp op, DeviceBuffer a, long aOffset, DeviceBuffer b, long bOffset,
+                       DeviceBuffer dst, long dstOffset, long count) {
+        long bytes = count * type.bytes();
+        check(a, aOffset, bytes, "reduce input a");
+        check(b, bOffset, bytes, "reduce input b");
+        check(dst, dstOffset, bytes, "reduce output");
+        if (count == 0) {
+            return;
+        }
+        elemArgs[0] = a.address() + aOffset;
+        elemArgs[1] = b.address() + bOffset;
+        elemArgs[2] = dst.address() + dstOffset;
+        elemArgs[3] = count;
+        elemArgs[4] = 0;
+        device.launch(device.kernels().reduce(type, op), grid(count, type), THREADS, stream, elemParams, "reduce");
+    }
+
+    @Override
+    public void scale(DType type, DeviceBuffer buf, long offset, long count, double factor) {
+        check(buf, offset, count * type.bytes(), "scale buffer");
+        if (count == 0) {
+            return;
+        }
+        elemArgs[0] = 0;
+        elemArgs[1] = 0;
+        elemArgs[2] = buf.address() + offset;
+        elemArgs[3] = count;
+        elemArgs[4] = Float.floatToRawIntBits((float) factor) & 0xffff_ffffL;
+        device.launch(device.kernels().scale(type), grid(count, type), THREADS, stream, elemParams, "scale");
+    }
+
+    /** Enough blocks for one 16-byte vector per thread, at most 4 per SM (the loops are grid-stride). */
+    private int grid(long count, DType type) {
+        long vectors = (count * type.bytes() + 15) / 16;
+        return (int) Math.max(1, Math.min(maxGrid, (vectors + THREADS - 1) / THREADS));
+    }
+
+    @Override
+    public void zero(DeviceBuffer buf, long offset, long bytes) {
+        check(buf, offset, bytes, "zero buffer");
+        if (bytes == 0) {
+            return;
+        }
+        device.makeCurrent();
+        Cu.check(cuMemsetD8Async(Jcu.device(buf.address() + offset), (byte) 0, bytes, stream), device.name(), "cuMemsetD8Async");
+    }
+
+    @Override
+    public void writeValue(DeviceBuffer flags, long offset, long value) {
+        checkFlag(flags, offset);
+        device.makeCurrent();
+        long address = flags.address() + offset;
+        if (flagOps == FlagOps.STREAM_MEMORY_OPS) {
+            // default flags: the write is ordered after, and its memory barrier publishes, all earlier work
+            Cu.check(cuStreamWriteValue64(stream, Jcu.device(address), value, 0), device.name(), "cuStreamWriteValue64");
+        } else {
+            flagArgs[0] = address;
+            flagArgs[1] = value;
+            flagArgs[2] = 0;
+            flagArgs[3] = 0;
+            device.launch(device.kernels().writeValue(), 1, 1, stream, flagParams, "writeValue");
+        }
+    }
+
+    @Override
+    public void waitValue(DeviceBuffer flags, long offset, long atLeast) {
+        checkFlag(flags, offset);
+        device.makeCurrent();
+        long address = flags.address() + offset;
+        if (flagOps == FlagOps.STREAM_MEMORY_OPS) {
+            Cu.check(cuStreamWaitValue64(stream, Jcu.device(address), atLeast, CUstreamWaitValue_flags.CU_STREAM_WAIT_VALUE_GEQ),
+                    device.name(), "cuStreamWaitValue64");
+        } else {
+            flagArgs[0] = address;
+            flagArgs[1] = atLeast;
+            flagArgs[2] = device.config().flagTimeout().toNanos();
+            flagArgs[3] = device.errorWordAddress();
+            device.launch(device.kernels().waitValue(), 1, 1, stream, flagParams, "waitValue");
+        }
+    }
+
+    @Override
+    public void record(DeviceEvent event) {
+        CudaEvent e = cudaEvent(event);
+        device.makeCurrent();
+        Cu.check(cuEventRecord(e.cuEvent(), stream), device.name(), "cuEventRecord");
+    }
+
+    @Override
+    public void waitFor(DeviceEvent event) {
+        CudaEvent e = cudaEvent(event);
+        device.makeCurrent();
+        Cu.check(cuStreamWaitEvent(stream, e.cuEvent(), 0), device.name(), "cuStreamWaitEvent");
+    }
+
+    @Override
+    public void synchronize() {
+        synchronize(device.config().syncTimeout());
+    }
+
+    /**
+     * Waits for all enqueued work, polling (so that a stream stuck on a flag cannot hang the caller), then
+     * reports errors kernels wrote to the device's error word.
+     */
+    public void synchronize(Duration timeout) {
+        device.makeCurrent();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int spins = 0;
+        while (true) {
+            int r = cuStreamQuery(stream);
+            if (r == CUresult.CUDA_SUCCESS) {
+                break;
+            }
+            if (r != CUresult.CUDA_ERROR_NOT_READY) {
+                throw Cu.error(r, device.name(), "stream work");
+            }
+            if (System.nanoTime() > deadline) {
+                throw new DeviceException(device.name() + ": stream did not finish within " + timeout
+                        + " (waiting on a flag or a peer that never arrived?)");
+            }
+            if (++spins < 2000) {
+                Thread.onSpinWait();
+            } else {
+                LockSupport.parkNanos(20_000);
+            }
+        }
+        device.checkKernelErrors();
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        device.makeCurrent();
+        Cu.check(cuStreamDestroy(stream), device.name(), "cuStreamDestroy");
+    }
+
+    private CudaEvent cudaEvent(DeviceEvent event) {
+        if (event instanceof CudaEvent e) {
+            return e;
+        }
+        throw new DeviceException(device.name() + ": not a CUDA event: " + event);
+    }
+
+    private void check(DeviceBuffer buf, long offset, long bytes, String what) {
+        Objects.requireNonNull(buf, what);
+        if (offset < 0 || bytes < 0 || offset + bytes > buf.byteSize()) {
+            throw new DeviceException(device.name() + ": " + what + " range [" + offset + ", " + (offset + bytes)
+                    + ") outside " + buf);
+        }
+        if (!device.canReach(buf)) {
+            throw new DeviceException(device.name() + ": " + what + " " + buf + " is not reachable from this device");
+        }
+        if (buf instanceof CudaBuffer cb && cb.isFreed()) {
+            throw new DeviceException(device.name() + ": " + what + " " + buf + " was freed");
+        }
+    }
+
+    private void checkFlag(DeviceBuffer flags, long offset) {
+        check(flags, offset, 8, "flag");
+        if (((flags.address() + offset) & 7) != 0) {
+            throw new DeviceException(device.name() + ": flag at offset " + offset + " of " + flags + " is not 8-byte aligned");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "stream[" + device.name() + " 0x" + Long.toHexString(handle) + "]";
+    }
+}

@@ -1,0 +1,527 @@
+package io.cohort.device.host;
+
+import io.cohort.core.DType;
+import io.cohort.core.ReduceOp;
+import io.cohort.device.Device;
+import io.cohort.device.DeviceBuffer;
+import io.cohort.device.DeviceEvent;
+import io.cohort.device.DeviceException;
+import io.cohort.device.DeviceStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * An in-order stream of a {@link HostDevice}, executed by one dedicated thread.
+ *
+ * <p>Commands go into a preallocated ring of mutable {@link Command} slots (single consumer, producers
+ * serialised by a lock), so enqueueing allocates nothing. The consumer spins briefly, then yields, then
+ * parks when idle; a producer unparks it after publishing.
+ *
+ * <p>Cross-stream waits ({@link #waitValue}, {@link #waitFor}) spin, then park for short slices; streams
+ * that write a flag or retire a command wake the parked waiters of every host stream. A wait that is not
+ * satisfied within the device's wait timeout fails the stream with a {@link DeviceException} that names
+ * the flag (see {@link HostBuffer#label}).
+ *
+ * <p>Errors: the first command that fails marks the stream failed. Later commands of the queue are
+ * skipped (retired without running), further enqueues and {@link #synchronize()} throw the failure, until
+ * {@link #reset()}. Events recorded on a failed stream still complete, so nothing waits forever on it.
+ */
+public final class HostStream implements DeviceStream {
+
+    private static final int CAPACITY = 1024;
+    private static final int MASK = CAPACITY - 1;
+    private static final int SPINS = 200;
+    private static final int YIELDS = 20;
+    private static final long MAX_PARK_NANOS = 200_000;
+    private static final long IDLE_PARK_NANOS = 1_000_000;
+    private static final VarHandle WORD = ValueLayout.JAVA_LONG.varHandle();
+
+    /** Every open host stream, so that progress on one wakes the waiters parked on another. */
+    private static final CopyOnWriteArrayList<HostStream> LIVE = new CopyOnWriteArrayList<>();
+    private static final AtomicInteger BLOCKED = new AtomicInteger();
+
+    private enum Op { COPY, REDUCE, SCALE, ZERO, WRITE_VALUE, WAIT_VALUE, WAIT_STREAM }
+
+    /** One slot of the ring; fields unused by an op stay null/0. */
+    private static final class Command {
+        Op op;
+        MemorySegment a;
+        MemorySegment b;
+        MemorySegment dst;
+        long aOff;
+        long bOff;
+        long dstOff;
+        long count;
+        DType type;
+        ReduceOp reduceOp;
+        float factor;
+        long value;
+        HostStream other;
+        DeviceBuffer flags;
+
+        void clear() {
+            a = b = dst = null;
+            type = null;
+            reduceOp = null;
+            other = null;
+            flags = null;
+        }
+    }
+
+    private final HostDevice device;
+    private final String name;
+    private final Command[] ring = new Command[CAPACITY];
+    private final Object producerLock = new Object();
+    private final Thread thread;
+
+    private long tail;                     // next slot to fill; producers only, under producerLock
+    private volatile long published;       // commands visible to the consumer
+    private volatile long retired;         // commands finished (run or skipped)
+    private volatile boolean consumerParked;
+    private volatile boolean blocked;      // parked in a cross-stream wait
+    private volatile DeviceException failure;
+    private volatile boolean closing;
+
+    HostStream(HostDevice device, int id) {
+        this.device = device;
+        this.name = device.name() + " stream " + id;
+        for (int i = 0; i < CAPACITY; i++) {
+            ring[i] = new Command();
+        }
+        this.thread = Thread.ofPlatform().daemon().name("cohort-" + device.name().replace(':', '-') + "-stream-" + id)
+                .unstarted(this::runLoop);
+        LIVE.add(this);
+        thread.start();
+    }
+
+    @Override
+    public Device device() {
+        return device;
+    }
+
+    /** e.g. "host:0 stream 1". */
+    public String name() {
+        return name;
+    }
+
+    // ---------------------------------------------------------------- enqueue
+
+    @Override
+    public void copy(DeviceBuffer src, long srcOffset, DeviceBuffer dst, long dstOffset, long bytes) {
+        MemorySegment s = segment(src, srcOffset, bytes, "copy source");
+        MemorySegment d = segment(dst, dstOffset, bytes, "copy destination");
+        synchronized (producerLock) {
+            Command c = claim();
+            c.op = Op.COPY;
+            c.a = s;
+            c.aOff = srcOffset;
+            c.dst = d;
+            c.dstOff = dstOffset;
+            c.count = bytes;
+            publish();
+        }
+    }
+
+    @Override
+    public void copyFromHost(MemorySegment src, DeviceBuffer dst, long dstOffset) {
+        MemorySegment d = segment(dst, dstOffset, src.byteSize(), "copy destination");
+        synchronized (producerLock) {
+            Command c = claim();
+            c.op = Op.COPY;
+            c.a = src;
+            c.aOff = 0;
+            c.dst = d;
+            c.dstOff = dstOffset;
+            c.count = src.byteSize();
+            publish();
+        }
+    }
+
+    @Override
+    public void copyToHost(DeviceBuffer src, long srcOffset, MemorySegment dst) {
+        MemorySegment s = segment(src, srcOffset, dst.byteSize(), "copy source");
+        synchronized (producerLock) {
+            Command c = claim();
+            c.op = Op.COPY;
+            c.a = s;
+            c.aOff = srcOffset;
+            c.dst = dst;
+            c.dstOff = 0;
+            c.count = dst.byteSize();
+            publish();
+        }
+    }
+
+    @Override
+    public void reduce(DType type, ReduceOp op, DeviceBuffer a, long aOffset, DeviceBuffer b, long bOffset,
+                       DeviceBuffer dst, long dstOffset, long count) {
+        long bytes = checkCount(count) * type.bytes();
+        MemorySegment sa = segment(a, aOffset, bytes, "reduce input a");
+        MemorySegment sb = segment(b, bOffset, bytes, "reduce input b");
+        MemorySegment sd = segment(dst, dstOffset, bytes, "reduce output");
+        synchronized (producerLock) {
+            Command c = claim();
+            c.op = Op.REDUCE;
+            c.type = type;
+            c.reduceOp = op;
+            c.a = sa;
+            c.aOff = aOffset;
+            c.b = sb;
+            c.bOff = bOffset;
+            c.dst = sd;
+            c.dstOff = dstOffset;
+            c.count = count;
+            publish();
+        }
+    }
+
+    /** {@inheritDoc} The product is computed in float ({@code (float) factor}) and rounded to the type. */
+    @Override
+    public void scale(DType type, DeviceBuffer buf, long offset, long count, double factor) {
+        MemorySegment s = segment(buf, offset, checkCount(count) * type.bytes(), "scale buffer");
+        synchronized (producerLock) {
+            Command c = claim();
+            c.op = Op.SCALE;
+            c.type = type;
+            c.dst = s;
+            c.dstOff = offset;
+            c.count = count;
+            c.factor = (float) factor;
+            publish();
+        }
+    }
+
+    @Override
+    public void zero(DeviceBuffer buf, long offset, long bytes) {
+        MemorySegment s = segment(buf, offset, bytes, "zero buffer");
+        synchronized (producerLock) {
+            Command c = claim();
+            c.op = Op.ZERO;
+            c.dst = s;
+            c.dstOff = offset;
+            c.count = bytes;
+            publish();
+        }
+    }
+
+    @Override
+    public void writeValue(DeviceBuffer flags, long offset, long value) {
+        MemorySegment s = flagSegment(flags, offset);
+        synchronized (producerLock) {
+            Command c = claim();
+            c.op = Op.WRITE_VALUE;
+            c.dst = s;
+            c.dstOff = offset;
+            c.value = value;
+            c.flags = flags;
+            publish();
+        }
+    }
+
+    @Override
+    public void waitValue(DeviceBuffer flags, long offset, long atLeast) {
+        MemorySegment s = flagSegment(flags, offset);
+        synchronized (producerLock) {
+            Command c = claim();
+            c.op = Op.WAIT_VALUE;
+            c.dst = s;
+            c.dstOff = offset;
+            c.value = atLeast;
+            c.flags = flags;
+            publish();
+        }
+    }
+
+    @Override
+    public void record(DeviceEvent event) {
+        HostEvent e = hostEvent(event);
+        synchronized (producerLock) {
+            checkUsable();
+            e.capture(this, tail);
+        }
+    }
+
+    @Override
+    public void waitFor(DeviceEvent event) {
+        HostEvent e = hostEvent(event);
+        HostStream other;
+        long ticket;
+        synchronized (e) {
+            other = e.capturedStream();
+            ticket = e.capturedTicket();
+        }
+        if (other == null || other == this) {
+            return; // never recorded, or already ordered by this stream itself
+        }
+        synchronized (producerLock) {
+            Command c = claim();
+            c.op = Op.WAIT_STREAM;
+            c.other = other;
+            c.value = ticket;
+            publish();
+        }
+    }
+
+    @Override
+    public void synchronize() {
+        long target = published;
+        awaitRetired(target, null, "synchronize");
+        DeviceException f = failure;
+        if (f != null) {
+            throw new DeviceException(f.getMessage(), f);
+        }
+    }
+
+    /** The failure that stopped this stream, or null. */
+    public DeviceException failure() {
+        return failure;
+    }
+
+    /**
+     * Clears a failure so the stream accepts work again. Waits until the skipped commands are retired first,
+     * so nothing enqueued before the reset runs after it.
+     */
+    public void reset() {
+        synchronized (producerLock) {
+            awaitRetired(tail, null, "reset");
+            failure = null;
+        }
+    }
+
+    @Override
+    public void close() {
+        synchronized (producerLock) {
+            if (closing) {
+                return;
+            }
+            closing = true;
+        }
+        LockSupport.unpark(thread);
+        boolean interrupted = false;
+        while (thread.isAlive()) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        LIVE.remove(this);
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+
+    // ---------------------------------------------------------------- producer side
+
+    private Command claim() {
+        checkUsable();
+        long t = tail;
+        if (t - retired >= CAPACITY) {
+            int idle = 0;
+            while (t - retired >= CAPACITY) {
+                idle = backoff(idle);
+            }
+        }
+        return ring[(int) (t & MASK)];
+    }
+
+    private void publish() {
+        long t = ++tail;
+        published = t;
+        if (consumerParked) {
+            LockSupport.unpark(thread);
+        }
+    }
+
+    private void checkUsable() {
+        if (closing) {
+            throw new DeviceException(name + " is closed");
+        }
+        DeviceException f = failure;
+        if (f != null) {
+            throw new DeviceException(name + " refuses work after an earlier failure (reset() clears it): "
+                    + f.getMessage(), f);
+        }
+    }
+
+    private MemorySegment segment(DeviceBuffer buffer, long offset, long bytes, String what) {
+        if (!buffer.isHostAccessible()) {
+            throw new DeviceException(name + ": " + what + " " + buffer + " is not host-accessible memory");
+        }
+        if (offset < 0 || bytes < 0 || offset > buffer.byteSize() - bytes) {
+            throw new DeviceException(name + ": " + what + " range [" + offset + ", " + offset + " + " + bytes
+                    + ") lies outside " + buffer + " of " + buffer.byteSize() + " bytes");
+        }
+        return buffer.segment();
+    }
+
+    private MemorySegment flagSegment(DeviceBuffer flags, long offset) {
+        MemorySegment s = segment(flags, offset, 8, "flag word");
+        if (((s.address() + offset) & 7) != 0) {
+            throw new DeviceException(name + ": flag word at byte " + offset + " of " + flags + " is not 8-byte aligned");
+        }
+        return s;
+    }
+
+    private long checkCount(long count) {
+        if (count < 0) {
+            throw new DeviceException(name + ": negative element count " + count);
+        }
+        return count;
+    }
+
+    private HostEvent hostEvent(DeviceEvent event) {
+        if (event instanceof HostEvent e) {
+            return e;
+        }
+        throw new DeviceException(name + " cannot use " + event + ": not a host event");
+    }
+
+    // ---------------------------------------------------------------- consumer side
+
+    long retired() {
+        return retired;
+    }
+
+    /** Blocks the caller until {@code ticket} commands are retired; {@code timeout} null waits as long as it takes. */
+    void awaitRetired(long ticket, Duration timeout, String what) {
+        long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
+        int idle = 0;
+        while (retired < ticket) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new DeviceException(what + " on " + name + " timed out after " + timeout.toMillis()
+                        + " ms (" + retired + " of " + ticket + " commands done)");
+            }
+            idle = backoff(idle);
+        }
+    }
+
+    private void runLoop() {
+        long head = 0;
+        int idle = 0;
+        while (true) {
+            if (head == published) {
+                if (closing && head == published) {
+                    return;
+                }
+                idle = idleWait(idle, head);
+                continue;
+            }
+            idle = 0;
+            Command c = ring[(int) (head & MASK)];
+            if (failure == null) {
+                try {
+                    execute(c);
+                } catch (DeviceException e) {
+                    failure = e;
+                } catch (Throwable t) {
+                    failure = new DeviceException(name + ": " + c.op + " failed: " + t, t);
+                }
+            }
+            c.clear();
+            retired = ++head;
+            if (BLOCKED.get() > 0) {
+                wakeBlocked();
+            }
+        }
+    }
+
+    private int idleWait(int idle, long head) {
+        if (idle < SPINS) {
+            Thread.onSpinWait();
+        } else if (idle < SPINS + YIELDS) {
+            Thread.yield();
+        } else {
+            consumerParked = true;
+            if (published == head && !closing) {
+                LockSupport.parkNanos(this, IDLE_PARK_NANOS);
+            }
+            consumerParked = false;
+        }
+        return idle + 1;
+    }
+
+    private void execute(Command c) {
+        switch (c.op) {
+            case COPY -> MemorySegment.copy(c.a, c.aOff, c.dst, c.dstOff, c.count);
+            case REDUCE -> HostKernels.reduce(c.type, c.reduceOp, c.a, c.aOff, c.b, c.bOff, c.dst, c.dstOff, c.count);
+            case SCALE -> HostKernels.scale(c.type, c.dst, c.dstOff, c.count, c.factor);
+            case ZERO -> c.dst.asSlice(c.dstOff, c.count).fill((byte) 0);
+            case WRITE_VALUE -> WORD.setRelease(c.dst, c.dstOff, c.value);
+            case WAIT_VALUE -> awaitWord(c);
+            case WAIT_STREAM -> awaitStream(c.other, c.value);
+        }
+    }
+
+    private void awaitWord(Command c) {
+        Duration timeout = device.waitTimeout();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int idle = 0;
+        long v;
+        while ((v = (long) WORD.getAcquire(c.dst, c.dstOff)) < c.value) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new DeviceException(name + ": waitValue timed out after " + timeout.toMillis() + " ms on word "
+                        + c.dstOff / 8 + " (byte " + c.dstOff + ") of " + c.flags + ": it holds " + v
+                        + ", waiting for >= " + c.value);
+            }
+            idle = blockedBackoff(idle);
+        }
+    }
+
+    private void awaitStream(HostStream other, long ticket) {
+        Duration timeout = device.waitTimeout();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int idle = 0;
+        while (other.retired < ticket) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new DeviceException(name + ": waiting for an event recorded on " + other.name
+                        + " timed out after " + timeout.toMillis() + " ms");
+            }
+            idle = blockedBackoff(idle);
+        }
+    }
+
+    private int blockedBackoff(int idle) {
+        if (idle < SPINS) {
+            Thread.onSpinWait();
+        } else if (idle < SPINS + YIELDS) {
+            Thread.yield();
+        } else {
+            blocked = true;
+            BLOCKED.incrementAndGet();
+            LockSupport.parkNanos(this, MAX_PARK_NANOS);
+            BLOCKED.decrementAndGet();
+            blocked = false;
+        }
+        return idle + 1;
+    }
+
+    private static int backoff(int idle) {
+        if (idle < SPINS) {
+            Thread.onSpinWait();
+        } else if (idle < SPINS + YIELDS) {
+            Thread.yield();
+        } else {
+            LockSupport.parkNanos(Math.min(MAX_PARK_NANOS, 1_000L << Math.min(idle - SPINS - YIELDS, 8)));
+        }
+        return idle + 1;
+    }
+
+    private static void wakeBlocked() {
+        for (HostStream s : LIVE) {
+            if (s.blocked) {
+                LockSupport.unpark(s.thread);
+            }
+        }
+    }
+}
