@@ -7,13 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cohort.core.DType;
 import io.cohort.device.Device;
 import io.cohort.nn.HostAllReduce;
-import io.cohort.nn.TestHostDevice;
+import io.cohort.device.host.HostDevice;
+import io.cohort.device.host.HostDevices;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -82,20 +84,21 @@ class TensorParallelLlamaTest {
                 c.headDim(), c.vocabSize(), c.rmsNormEps(), c.ropeTheta(), c.tieWordEmbeddings());
     }
 
-    static List<Device> hosts(int n) {
-        List<Device> d = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            d.add(new TestHostDevice(i));
-        }
-        return d;
+    private final List<HostDevice> opened = new ArrayList<>();
+
+    @AfterEach
+    void closeDevices() {
+        HostDevices.closeAll(opened);
     }
 
-    static TensorParallelLlama load(Path dir, int tp, int maxBatch) {
-        return TensorParallelLlama.load(dir, hosts(tp), new HostAllReduce(tp),
+    TensorParallelLlama load(Path dir, int tp, int maxBatch) {
+        List<HostDevice> hosts = HostDevices.open(tp);
+        opened.addAll(hosts);
+        return TensorParallelLlama.load(dir, List.<Device>copyOf(hosts), new HostAllReduce(tp),
                 TensorParallelLlama.Options.defaults().withProgress(ProgressBar.Mode.SILENT).withMaxBatch(maxBatch));
     }
 
-    static float[][] run(Path dir, int tp, int maxBatch) {
+    float[][] run(Path dir, int tp, int maxBatch) {
         try (TensorParallelLlama model = load(dir, tp, maxBatch)) {
             return model.forward(PROMPT, true);
         }

@@ -8,6 +8,8 @@ import io.cohort.nn.host.HostTensorOps;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import io.cohort.device.host.HostDevice;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -15,6 +17,13 @@ import org.junit.jupiter.api.Test;
  * products errs by at most k·u·Σ|a·w| (u = 2^-24), plus one rounding of the output to its dtype.
  */
 class HostGemmTest {
+    private final HostDevice device = HostDevice.open(0);
+
+    @AfterEach
+    void closeDevice() {
+        device.close();
+    }
+
 
     @ParameterizedTest
     @CsvSource({
@@ -24,7 +33,7 @@ class HostGemmTest {
     void matchesDoubleReference(String at, String wt, String ot, int m, int n, int k, int threads) {
         DType a = DType.valueOf(at), w = DType.valueOf(wt), o = DType.valueOf(ot);
         Random rnd = new Random(m * 1000L + n * 10L + k);
-        try (HostTensorOps ops = new HostTensorOps(new TestHostDevice(0), threads)) {
+        try (HostTensorOps ops = new HostTensorOps(device, threads)) {
             Matrix ma = fill(ops.allocate(a, m, k), rnd);
             Matrix mw = fill(ops.allocate(w, n, k), rnd);
             Matrix mo = ops.allocate(o, m, n);
@@ -46,7 +55,7 @@ class HostGemmTest {
 
     @Test
     void mismatchedShapesAreRejected() {
-        try (HostTensorOps ops = new HostTensorOps(new TestHostDevice(0), 1)) {
+        try (HostTensorOps ops = new HostTensorOps(device, 1)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> ops.matmulT(ops.allocate(DType.F32, 2, 3), ops.allocate(DType.F32, 4, 5), ops.allocate(DType.F32, 2, 4)));
             org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("need w 4x3"), e.getMessage());
