@@ -9,7 +9,11 @@ import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -29,6 +33,12 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class HostGemm {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    /** As many shorts as F has floats: one load widens to one float vector. */
+    private static final VectorSpecies<Short> S =
+            ShortVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(F.length() * 16));
+    /** Below this many rows of a, f32/bf16 weights are read in place instead of packed (decode: m = 1). */
+    static final int STREAM_ROWS = 4;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
     static final int NR = 4;
@@ -56,19 +66,20 @@ final class HostGemm {
             return;
         }
         float[] ap = packA(a, m, k);
+        boolean stream = m < STREAM_ROWS && w.dtype() != DType.F16;
         int panels = (n + NR - 1) / NR;
         int chunks = Math.min(threads, panels);
         if (chunks <= 1 || workers == null) {
-            panels(ap, m, k, w, out, 0, panels);
+            run(stream, ap, m, k, w, out, 0, panels);
             return;
         }
         List<Future<?>> pending = new ArrayList<>(chunks - 1);
         for (int c = 1; c < chunks; c++) {
             int p0 = (int) ((long) panels * c / chunks);
             int p1 = (int) ((long) panels * (c + 1) / chunks);
-            pending.add(workers.submit(() -> panels(ap, m, k, w, out, p0, p1)));
+            pending.add(workers.submit(() -> run(stream, ap, m, k, w, out, p0, p1)));
         }
-        panels(ap, m, k, w, out, 0, panels / chunks);
+        run(stream, ap, m, k, w, out, 0, panels / chunks);
         for (Future<?> f : pending) {
             try {
                 f.get();
@@ -79,6 +90,73 @@ final class HostGemm {
                 throw new IllegalStateException("host GEMM worker failed: " + e.getCause(), e.getCause());
             }
         }
+    }
+
+    private static void run(boolean stream, float[] ap, int m, int k, Matrix w, Matrix out, int p0, int p1) {
+        if (stream) {
+            streamed(ap, m, k, w, out, p0, p1);
+        } else {
+            panels(ap, m, k, w, out, p0, p1);
+        }
+    }
+
+    /**
+     * The few-rows path (decode): packing w would cost as much as the product, so weights are read where they
+     * lie, bf16 widened in registers (shift into the high half of an f32), {@value #NR} rows of w at a time.
+     */
+    private static void streamed(float[] ap, int m, int k, Matrix w, Matrix out, int p0, int p1) {
+        int n = w.rows();
+        MemorySegment ws = w.buffer().segment();
+        MemorySegment os = out.buffer().segment();
+        boolean bf16 = w.dtype() == DType.BF16;
+        long rowBytes = (long) k * w.dtype().bytes();
+        int bound = F.loopBound(k);
+        for (int p = p0; p < p1; p++) {
+            int j0 = p * NR;
+            int nr = Math.min(NR, n - j0);
+            for (int i = 0; i < m; i++) {
+                int a0 = i * k;
+                if (nr == NR) {
+                    long r0 = j0 * rowBytes, r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
+                    FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+                    for (int kk = 0; kk < bound; kk += F.length()) {
+                        FloatVector x = FloatVector.fromArray(F, ap, a0 + kk);
+                        c0 = x.fma(load(ws, r0, kk, bf16), c0);
+                        c1 = x.fma(load(ws, r1, kk, bf16), c1);
+                        c2 = x.fma(load(ws, r2, kk, bf16), c2);
+                        c3 = x.fma(load(ws, r3, kk, bf16), c3);
+                    }
+                    float[] s = {c0.reduceLanes(VectorOperators.ADD), c1.reduceLanes(VectorOperators.ADD),
+                            c2.reduceLanes(VectorOperators.ADD), c3.reduceLanes(VectorOperators.ADD)};
+                    for (int c = 0; c < NR; c++) {
+                        long row = (long) (j0 + c) * k;
+                        for (int kk = bound; kk < k; kk++) {
+                            s[c] += ap[a0 + kk] * w.dtype().get(ws, row + kk);
+                        }
+                        store(os, out.dtype(), (long) i * n + j0 + c, s[c]);
+                    }
+                } else {
+                    for (int c = 0; c < nr; c++) {
+                        long row = (long) (j0 + c) * k;
+                        float s = 0;
+                        for (int kk = 0; kk < k; kk++) {
+                            s += ap[a0 + kk] * w.dtype().get(ws, row + kk);
+                        }
+                        store(os, out.dtype(), (long) i * n + j0 + c, s);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Floats k0.. of the weight row at byte offset {@code row}: f32 as is, bf16 widened. */
+    private static FloatVector load(MemorySegment ws, long row, int k0, boolean bf16) {
+        if (!bf16) {
+            return FloatVector.fromMemorySegment(F, ws, row + 4L * k0, ByteOrder.LITTLE_ENDIAN);
+        }
+        ShortVector raw = ShortVector.fromMemorySegment(S, ws, row + 2L * k0, ByteOrder.LITTLE_ENDIAN);
+        return ((IntVector) raw.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16)
+                .reinterpretAsFloats();
     }
 
     private float[] packA(Matrix a, int m, int k) {
