@@ -2,6 +2,7 @@ package io.cohort.cuda.nccl;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
@@ -55,6 +56,14 @@ public record NcclSettings(String library, List<String> searchDirs, Optional<Ncc
                 c.getDuration("init-timeout"),
                 c.getDuration("close-timeout"),
                 c.getDuration("async-error-poll-interval"));
+    }
+
+    /**
+     * The {@code cohort} section {@code cohort} with the group's unique id set: what a coordinator hands to
+     * {@link io.cohort.backend.GroupContext} in every process of a group that spans processes.
+     */
+    public static Config withUniqueId(Config cohort, NcclUniqueId id) {
+        return cohort.withValue("nccl.unique-id", ConfigValueFactory.fromAnyRef(id.toBase64()));
     }
 
     public static NcclSettings defaults() {
