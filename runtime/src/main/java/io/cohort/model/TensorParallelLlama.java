@@ -170,6 +170,10 @@ public final class TensorParallelLlama implements AutoCloseable {
         if (tokens.length == 0) {
             throw new IllegalArgumentException("no tokens");
         }
+        String broken = tpGroup.broken();
+        if (broken != null) {
+            throw new CohortException("the model's rank group " + broken + "; load it again");
+        }
         if (position + tokens.length > maxSeq) {
             throw new CohortException("sequence of " + (position + tokens.length) + " tokens exceeds the KV cache of "
                     + maxSeq + " (max-seq)");
