@@ -12,8 +12,6 @@ import java.util.concurrent.Future;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -34,9 +32,9 @@ import jdk.incubator.vector.VectorSpecies;
 final class HostGemm {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
-    /** As many shorts as F has floats: one load widens to one float vector. */
-    private static final VectorSpecies<Short> S =
-            ShortVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(F.length() * 16));
+    /** bf16 values one int vector load covers: two per int lane. */
+    private static final int PAIR = 2 * F.length();
+    private static final int HIGH = 0xffff0000;
     /** Below this many rows of a, f32/bf16 weights are read in place instead of packed (decode: m = 1). */
     static final int STREAM_ROWS = 4;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
@@ -65,8 +63,8 @@ final class HostGemm {
         if (m == 0 || n == 0) {
             return;
         }
-        float[] ap = packA(a, m, k);
         boolean stream = m < STREAM_ROWS && w.dtype() != DType.F16;
+        float[] ap = stream && w.dtype() == DType.BF16 ? packPaired(packA(a, m, k), m, k) : packA(a, m, k);
         int panels = (n + NR - 1) / NR;
         int chunks = Math.min(threads, panels);
         if (chunks <= 1 || workers == null) {
@@ -102,7 +100,10 @@ final class HostGemm {
 
     /**
      * The few-rows path (decode): packing w would cost as much as the product, so weights are read where they
-     * lie, bf16 widened in registers (shift into the high half of an f32), {@value #NR} rows of w at a time.
+     * lie, {@value #NR} rows of w at a time. bf16 weights are widened in registers without any shuffle: one int
+     * vector holds 2·L bf16 values; {@code x << 16} is the even ones as f32, {@code x & 0xffff0000} the odd ones,
+     * and a was packed with each 2·L chunk split into its even then its odd elements ({@link #packPaired}) to
+     * match.
      */
     private static void streamed(float[] ap, int m, int k, Matrix w, Matrix out, int p0, int p1) {
         int n = w.rows();
@@ -110,53 +111,108 @@ final class HostGemm {
         MemorySegment os = out.buffer().segment();
         boolean bf16 = w.dtype() == DType.BF16;
         long rowBytes = (long) k * w.dtype().bytes();
-        int bound = F.loopBound(k);
+        int bound = k - k % (bf16 ? PAIR : F.length());
+        float[] tile = new float[NR];
         for (int p = p0; p < p1; p++) {
             int j0 = p * NR;
             int nr = Math.min(NR, n - j0);
             for (int i = 0; i < m; i++) {
                 int a0 = i * k;
                 if (nr == NR) {
-                    long r0 = j0 * rowBytes, r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
-                    FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
-                    for (int kk = 0; kk < bound; kk += F.length()) {
-                        FloatVector x = FloatVector.fromArray(F, ap, a0 + kk);
-                        c0 = x.fma(load(ws, r0, kk, bf16), c0);
-                        c1 = x.fma(load(ws, r1, kk, bf16), c1);
-                        c2 = x.fma(load(ws, r2, kk, bf16), c2);
-                        c3 = x.fma(load(ws, r3, kk, bf16), c3);
+                    if (bf16) {
+                        bf16Tile(ap, a0, ws, j0 * rowBytes, rowBytes, bound, tile);
+                    } else {
+                        f32Tile(ap, a0, ws, j0 * rowBytes, rowBytes, bound, tile);
                     }
-                    float[] s = {c0.reduceLanes(VectorOperators.ADD), c1.reduceLanes(VectorOperators.ADD),
-                            c2.reduceLanes(VectorOperators.ADD), c3.reduceLanes(VectorOperators.ADD)};
                     for (int c = 0; c < NR; c++) {
                         long row = (long) (j0 + c) * k;
+                        float sum = tile[c];
                         for (int kk = bound; kk < k; kk++) {
-                            s[c] += ap[a0 + kk] * w.dtype().get(ws, row + kk);
+                            sum += ap[a0 + kk] * w.dtype().get(ws, row + kk);
                         }
-                        store(os, out.dtype(), (long) i * n + j0 + c, s[c]);
+                        store(os, out.dtype(), (long) i * n + j0 + c, sum);
                     }
                 } else {
                     for (int c = 0; c < nr; c++) {
                         long row = (long) (j0 + c) * k;
-                        float s = 0;
+                        float sum = 0;
                         for (int kk = 0; kk < k; kk++) {
-                            s += ap[a0 + kk] * w.dtype().get(ws, row + kk);
+                            sum += ap[a0 + (bf16 ? pairedIndex(kk, bound) : kk)] * w.dtype().get(ws, row + kk);
                         }
-                        store(os, out.dtype(), (long) i * n + j0 + c, s);
+                        store(os, out.dtype(), (long) i * n + j0 + c, sum);
                     }
                 }
             }
         }
     }
 
-    /** Floats k0.. of the weight row at byte offset {@code row}: f32 as is, bf16 widened. */
-    private static FloatVector load(MemorySegment ws, long row, int k0, boolean bf16) {
-        if (!bf16) {
-            return FloatVector.fromMemorySegment(F, ws, row + 4L * k0, ByteOrder.LITTLE_ENDIAN);
+    /** One row of a against 4 f32 weight rows starting at byte {@code r0}, over k in [0, bound). */
+    private static void f32Tile(float[] ap, int a0, MemorySegment ws, long r0, long rowBytes, int bound, float[] tile) {
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        long r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
+        for (int kk = 0; kk < bound; kk += F.length()) {
+            FloatVector x = FloatVector.fromArray(F, ap, a0 + kk);
+            long off = 4L * kk;
+            c0 = x.fma(FloatVector.fromMemorySegment(F, ws, r0 + off, ByteOrder.LITTLE_ENDIAN), c0);
+            c1 = x.fma(FloatVector.fromMemorySegment(F, ws, r1 + off, ByteOrder.LITTLE_ENDIAN), c1);
+            c2 = x.fma(FloatVector.fromMemorySegment(F, ws, r2 + off, ByteOrder.LITTLE_ENDIAN), c2);
+            c3 = x.fma(FloatVector.fromMemorySegment(F, ws, r3 + off, ByteOrder.LITTLE_ENDIAN), c3);
         }
-        ShortVector raw = ShortVector.fromMemorySegment(S, ws, row + 2L * k0, ByteOrder.LITTLE_ENDIAN);
-        return ((IntVector) raw.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16)
-                .reinterpretAsFloats();
+        tile[0] = c0.reduceLanes(VectorOperators.ADD);
+        tile[1] = c1.reduceLanes(VectorOperators.ADD);
+        tile[2] = c2.reduceLanes(VectorOperators.ADD);
+        tile[3] = c3.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** One row of the paired a against 4 bf16 weight rows starting at byte {@code r0}, over k in [0, bound). */
+    private static void bf16Tile(float[] ap, int a0, MemorySegment ws, long r0, long rowBytes, int bound, float[] tile) {
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        long r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
+        int lanes = F.length();
+        for (int kk = 0; kk < bound; kk += PAIR) {
+            FloatVector even = FloatVector.fromArray(F, ap, a0 + kk);
+            FloatVector odd = FloatVector.fromArray(F, ap, a0 + kk + lanes);
+            long off = 2L * kk;
+            IntVector w0 = IntVector.fromMemorySegment(I, ws, r0 + off, ByteOrder.LITTLE_ENDIAN);
+            IntVector w1 = IntVector.fromMemorySegment(I, ws, r1 + off, ByteOrder.LITTLE_ENDIAN);
+            IntVector w2 = IntVector.fromMemorySegment(I, ws, r2 + off, ByteOrder.LITTLE_ENDIAN);
+            IntVector w3 = IntVector.fromMemorySegment(I, ws, r3 + off, ByteOrder.LITTLE_ENDIAN);
+            c0 = odd.fma(w0.and(HIGH).reinterpretAsFloats(), even.fma(w0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c0));
+            c1 = odd.fma(w1.and(HIGH).reinterpretAsFloats(), even.fma(w1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c1));
+            c2 = odd.fma(w2.and(HIGH).reinterpretAsFloats(), even.fma(w2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c2));
+            c3 = odd.fma(w3.and(HIGH).reinterpretAsFloats(), even.fma(w3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c3));
+        }
+        tile[0] = c0.reduceLanes(VectorOperators.ADD);
+        tile[1] = c1.reduceLanes(VectorOperators.ADD);
+        tile[2] = c2.reduceLanes(VectorOperators.ADD);
+        tile[3] = c3.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Where element kk of a row sits after {@link #packPaired} (identity for the tail past {@code bound}). */
+    private static int pairedIndex(int kk, int bound) {
+        if (kk >= bound) {
+            return kk;
+        }
+        int chunk = kk - kk % PAIR;
+        int within = kk % PAIR;
+        return chunk + (within % 2 == 0 ? within / 2 : F.length() + within / 2);
+    }
+
+    private float[] paired = new float[0];
+
+    /** Rows of a with every full 2·L chunk reordered to its even elements, then its odd ones. */
+    private float[] packPaired(float[] ap, int m, int k) {
+        if (paired.length < m * k) {
+            paired = new float[m * k];
+        }
+        int bound = k - k % PAIR;
+        for (int i = 0; i < m; i++) {
+            int base = i * k;
+            for (int kk = 0; kk < k; kk++) {
+                paired[base + pairedIndex(kk, bound)] = ap[base + kk];
+            }
+        }
+        return paired;
     }
 
     private float[] packA(Matrix a, int m, int k) {
