@@ -21,6 +21,17 @@ public interface CollectiveBackend extends AutoCloseable {
     /** Enqueues rank {@code rank}'s part of collective number {@code seq} on that rank's stream. */
     void enqueue(int rank, long seq, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv);
 
+    /**
+     * Enqueues every rank's part of collective {@code seq} from one thread ({@code send[r]}/{@code recv[r]} are
+     * rank r's buffers). Backends whose ranks must meet while enqueueing (buffer exchange, NCCL groups)
+     * override this so that one thread can drive all ranks; the default enqueues rank by rank.
+     */
+    default void enqueueAll(long seq, CollectiveCall call, DeviceBuffer[] send, DeviceBuffer[] recv) {
+        for (int r = 0; r < ranks(); r++) {
+            enqueue(r, seq, call, send[r], recv[r]);
+        }
+    }
+
     /** A line for logs and {@code cohort topo}: what this backend does for the call (algorithm, path). */
     String describe(CollectiveCall call);
 

@@ -18,6 +18,7 @@ import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 
 /**
  * Runs one {@link Plan} for one element type on a group's streams.
@@ -139,6 +140,16 @@ public final class PlanExecutor implements AutoCloseable {
     /** Ranks whose user buffers rank {@code rank}'s steps touch (including itself), ascending. */
     public int[] userBufferRanks(int rank) {
         return userPeers[rank].clone();
+    }
+
+    /** Number of ranks in {@link #userBufferRanks}, without allocating. */
+    public int userBufferRankCount(int rank) {
+        return userPeers[rank].length;
+    }
+
+    /** The {@code i}-th rank of {@link #userBufferRanks}, without allocating. */
+    public int userBufferRank(int rank, int i) {
+        return userPeers[rank][i];
     }
 
     /** Whether rank {@code rank}'s steps touch another rank's SEND or RECV (P2P plans). */
@@ -342,7 +353,7 @@ public final class PlanExecutor implements AutoCloseable {
         for (int r = 0; r < n; r++) {
             userPeers[r] = user[r].stream().toArray();
             final int rank = r;
-            barrierPeers[r] = java.util.stream.IntStream.range(0, n).filter(p -> p != rank && shares[rank][p]).toArray();
+            barrierPeers[r] = IntStream.range(0, n).filter(p -> p != rank && shares[rank][p]).toArray();
         }
     }
 

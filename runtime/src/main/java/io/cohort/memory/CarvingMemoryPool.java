@@ -106,9 +106,10 @@ public final class CarvingMemoryPool implements MemoryPool {
         failures++;
         throw new PoolExhaustedException(String.format(
                 "%s pool of %s exhausted: asked %s, largest free block %s, %s of %s in use "
-                        + "(raise cohort.pool.capacity)",
+                        + "(raise %s)",
                 source == Source.DEVICE ? "device" : "pinned host", device.name(), bytes(bytes),
-                bytes(largestFree()), bytes(inUse), bytes(capacity)));
+                bytes(largestFree()), bytes(inUse), bytes(capacity),
+                source == Source.DEVICE ? "cohort.pool.capacity" : "cohort.pool.staging-capacity"));
     }
 
     @Override

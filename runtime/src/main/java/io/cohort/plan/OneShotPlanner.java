@@ -1,6 +1,7 @@
 package io.cohort.plan;
 
 import io.cohort.plan.PlanBuilder.Published;
+import java.util.function.IntToLongFunction;
 import java.util.stream.IntStream;
 
 /**
@@ -37,12 +38,7 @@ public final class OneShotPlanner extends BasePlanner {
             case ALL_REDUCE -> {
                 BufferRef[][] in = offerAll(b, all, all, r -> 0L, count);
                 for (int r = 0; r < n; r++) {
-                    BufferRef acc = BufferRef.scratch(r, 0);
-                    b.reduce(r, in[r][0], in[r][1], acc, count);
-                    for (int p = 2; p < n; p++) {
-                        b.reduce(r, acc, in[r][p], acc, count);
-                    }
-                    b.scale(r, acc, count);
+                    reduceInRankOrder(b, r, in[r], BufferRef.scratch(r, 0), count);
                 }
                 b.barrierForReaders(all);
                 for (int r = 0; r < n; r++) {
@@ -74,12 +70,7 @@ public final class OneShotPlanner extends BasePlanner {
             case REDUCE_SCATTER -> {
                 BufferRef[][] in = offerAll(b, all, all, r -> r * count, count);
                 for (int r = 0; r < n; r++) {
-                    BufferRef acc = BufferRef.recv(r, 0);
-                    b.reduce(r, in[r][0], in[r][1], acc, count);
-                    for (int p = 2; p < n; p++) {
-                        b.reduce(r, acc, in[r][p], acc, count);
-                    }
-                    b.scale(r, acc, count);
+                    reduceInRankOrder(b, r, in[r], BufferRef.recv(r, 0), count);
                 }
             }
             case ALL_GATHER -> {
@@ -91,11 +82,22 @@ public final class OneShotPlanner extends BasePlanner {
                 }
             }
         }
-        return label(req.collective()) + " one shot: " + (req.collective().rooted()
-                ? (req.collective() == io.cohort.core.Collective.REDUCE ? "root " + root + " reads every rank"
-                : "every rank reads root " + root)
-                : "every rank reads every rank") + ", " + (b.topology().fullyConnected() ? "all direct"
-                : "staged where no P2P");
+        String who = switch (req.collective()) {
+            case REDUCE -> "root " + root + " reads every rank";
+            case BROADCAST -> "every rank reads root " + root;
+            default -> "every rank reads every rank";
+        };
+        return label(req.collective()) + " one shot: " + who + ", "
+                + (b.topology().fullyConnected() ? "all direct" : "staged where no P2P");
+    }
+
+    /** acc = in[0] op in[1] op ... op in[n-1], then the AVG finish: the same order, so the same bits, on every rank. */
+    private static void reduceInRankOrder(PlanBuilder b, int rank, BufferRef[] in, BufferRef acc, long count) {
+        b.reduce(rank, in[0], in[1], acc, count);
+        for (int p = 2; p < in.length; p++) {
+            b.reduce(rank, acc, in[p], acc, count);
+        }
+        b.scale(rank, acc, count);
     }
 
     /**
@@ -104,7 +106,7 @@ public final class OneShotPlanner extends BasePlanner {
      * so every reader waits on one signal per owner.
      */
     private static BufferRef[][] offerAll(PlanBuilder b, int[] owners, int[] readers,
-                                          java.util.function.IntToLongFunction offset, long count) {
+                                          IntToLongFunction offset, long count) {
         int n = b.ranks();
         Published[][] pub = new Published[n][n];
         for (int owner : owners) {

@@ -25,4 +25,10 @@ public record Plan(Collective collective, Algorithm algorithm, int ranks, int ro
     public int stepCount() {
         return steps.stream().mapToInt(List::size).sum();
     }
+
+    /** The most Signal steps of any rank: the number of flags each rank needs (tags are 0..maxSignals-1). */
+    public int maxSignals() {
+        return steps.stream().mapToInt(list -> (int) list.stream().filter(s -> s instanceof Step.Signal).count())
+                .max().orElse(0);
+    }
 }

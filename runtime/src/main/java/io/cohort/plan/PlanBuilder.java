@@ -49,8 +49,11 @@ final class PlanBuilder {
     private final int[][] known;
     /** (rank, tag) -> known[rank] when the signal was placed. */
     private final List<List<int[]>> snapshots = new ArrayList<>();
-    /** readers[owner][reader]: reader touched owner's memory since owner's last reader barrier. */
-    private final boolean[][] readers;
+    /**
+     * readers[owner][reader]: the tag of the reader's first Signal after its last touch of owner's memory
+     * since owner's last reader barrier (that Signal may not exist yet); -1: no touch.
+     */
+    private final int[][] readers;
     private final long[] stagingTop;
     private final long[] scratchExtent;
     private final Map<StageKey, BufferRef> staged = new HashMap<>();
@@ -66,7 +69,10 @@ final class PlanBuilder {
         for (int[] row : known) {
             Arrays.fill(row, -1);
         }
-        this.readers = new boolean[n][n];
+        this.readers = new int[n][n];
+        for (int[] row : readers) {
+            Arrays.fill(row, -1);
+        }
         this.stagingTop = new long[n];
         this.scratchExtent = new long[n];
         for (int r = 0; r < n; r++) {
@@ -122,7 +128,7 @@ final class PlanBuilder {
             if (ref.slot() != Slot.STAGING && !topology.p2p(rank, ref.rank())) {
                 throw new IllegalStateException("planner bug: rank " + rank + " touches " + ref + " without P2P");
             }
-            readers[ref.rank()][rank] = true;
+            readers[ref.rank()][rank] = nextTag[rank]; // this step makes the rank dirty: its next Signal covers it
         }
         long end = ref.offset() + count;
         if (ref.slot() == Slot.SCRATCH) {
@@ -198,6 +204,20 @@ final class PlanBuilder {
         return new Published(owner, ref, count, owner == consumer ? -1 : signal(owner));
     }
 
+    /**
+     * Where {@code owner} should write {@code count} elements that only {@code consumer} will read: a fresh
+     * region of the owner's STAGING when the consumer has no P2P to the owner (so {@link #publish} needs no
+     * extra copy), else {@code otherwise}.
+     */
+    BufferRef destinationFor(int owner, int consumer, long count, BufferRef otherwise) {
+        if (owner == consumer || topology.p2p(consumer, owner) || count == 0) {
+            return otherwise;
+        }
+        BufferRef ref = BufferRef.staging(owner, stagingTop[owner]);
+        stagingTop[owner] += count;
+        return ref;
+    }
+
     /** Waits for {@code p} on {@code consumer}'s list and returns the ref to read. */
     BufferRef consume(int consumer, Published p) {
         if (p.owner() != consumer) {
@@ -213,16 +233,16 @@ final class PlanBuilder {
     void barrierForReaders(int... ranks) {
         for (int owner : ranks) {
             for (int q = 0; q < n; q++) {
-                if (readers[owner][q]) {
+                if (readers[owner][q] == nextTag[q]) {
                     signal(q);
                 }
             }
         }
         for (int owner : ranks) {
             for (int q = 0; q < n; q++) {
-                if (readers[owner][q]) {
-                    after(owner, q);
-                    readers[owner][q] = false;
+                if (readers[owner][q] >= 0) {
+                    waitFor(owner, q, readers[owner][q]);
+                    readers[owner][q] = -1;
                 }
             }
         }
@@ -245,11 +265,18 @@ final class PlanBuilder {
         return k * (count / parts) + Math.min(k, count % parts);
     }
 
-    /** Splits [0, length) into pieces of at most {@code chunk} elements (one piece when chunk is 0). */
+    /** Most pieces one transfer is cut into: bounds plan size and flag count whatever chunk is asked for. */
+    static final int MAX_PIECES = 256;
+
+    /**
+     * Splits [0, length) into pieces of at most {@code chunk} elements (one piece when chunk is 0), but never
+     * more than {@link #MAX_PIECES}: tiny chunks on a large buffer get larger.
+     */
     static long[] pieces(long length, long chunk) {
         if (chunk <= 0 || length <= chunk) {
             return new long[] {0, length};
         }
+        chunk = Math.max(chunk, (length + MAX_PIECES - 1) / MAX_PIECES);
         int count = (int) ((length + chunk - 1) / chunk);
         long[] bounds = new long[count + 1];
         for (int i = 0; i <= count; i++) {

@@ -23,6 +23,10 @@ public record PlanRequest(Collective collective, Topology topology, long count, 
         if (chunkElements < 0) {
             throw new IllegalArgumentException("negative chunk " + chunkElements);
         }
+        // planners address count * ranks elements (REDUCE_SCATTER send, ALL_GATHER recv) in int-sized steps
+        if (count > Integer.MAX_VALUE && count > Long.MAX_VALUE / Math.max(1, topology.size()) / 8) {
+            throw new IllegalArgumentException("count " + count + " is too large for " + topology.size() + " ranks");
+        }
     }
 
     public static PlanRequest of(Collective collective, Topology topology, long count) {

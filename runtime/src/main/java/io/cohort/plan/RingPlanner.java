@@ -23,7 +23,10 @@ import java.util.stream.Collectors;
  *   <li>REDUCE: a chain along the ring that ends at the root (partials in SCRATCH).</li>
  *   <li>BROADCAST: a chain along the ring that starts at the root.</li>
  * </ul>
- * With {@link PlanRequest#chunkElements()} > 0 every segment moves in slices of at most that many elements,
+ * Partials of the reduce-scatter that cross a hop without P2P are reduced straight into the sender's host
+ * STAGING, so staging costs no extra copy there.
+ *
+ * <p>With {@link PlanRequest#chunkElements()} > 0 every segment moves in slices of at most that many elements,
  * each with its own signal, so a position works on slice j+1 while its successor takes slice j.
  *
  * <p>In place (send == recv): a rank overwrites a segment of its recv only after its successor has read that
@@ -202,6 +205,10 @@ public final class RingPlanner extends BasePlanner {
                     } else {
                         dst = BufferRef.scratch(r, (s - 1) * req.count() + sl[j]);
                     }
+                    if (s < n - 1) {
+                        // a partial only the successor reads: straight into staging where it has no P2P
+                        dst = b.destinationFor(r, o[(i + 1) % n], len, dst);
+                    }
                     BufferRef incoming = b.consume(r, prev[Math.floorMod(i - 1, n)][j]);
                     b.reduce(r, incoming, BufferRef.send(r, start + sl[j]), dst, len);
                     if (s == n - 1) {
@@ -281,7 +288,8 @@ public final class RingPlanner extends BasePlanner {
                 long len = sl[j + 1] - sl[j];
                 BufferRef acc = BufferRef.send(r, sl[j]);
                 if (k > 0) {
-                    BufferRef dst = r == req.root() ? BufferRef.recv(r, sl[j]) : BufferRef.scratch(r, sl[j]);
+                    BufferRef dst = r == req.root() ? BufferRef.recv(r, sl[j])
+                            : b.destinationFor(r, next, len, BufferRef.scratch(r, sl[j]));
                     b.reduce(r, b.consume(r, prev[j]), acc, dst, len);
                     acc = dst;
                 }

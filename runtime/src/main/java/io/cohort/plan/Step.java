@@ -12,7 +12,10 @@ package io.cohort.plan;
  */
 public sealed interface Step {
 
-    /** dst = src for count elements. */
+    /**
+     * dst = src for count elements. Where a collective runs in place, src and dst may be the same memory
+     * (e.g. a single rank's send to recv): executors may skip such a copy.
+     */
     record Copy(BufferRef src, BufferRef dst, long count) implements Step {
     }
 
@@ -20,11 +23,19 @@ public sealed interface Step {
     record Reduce(BufferRef a, BufferRef b, BufferRef dst, long count) implements Step {
     }
 
-    /** buf *= 1 / ranks for count elements: finishes AVG. */
+    /**
+     * buf *= 1 / ranks for count elements: finishes AVG. Plans do not depend on the reduce op (they are
+     * cached per request), so planners emit Scale wherever an AVG result is complete and executors apply it
+     * only when the call's op is AVG, skipping it otherwise.
+     */
     record Scale(BufferRef buf, long count) implements Step {
     }
 
-    /** Publishes that all earlier steps of this rank are done, under {@code tag}. */
+    /**
+     * Publishes that all earlier steps of this rank are done, under {@code tag}. Each rank signals each tag at
+     * most once per plan, and a rank's tags are 0, 1, 2, ... in list order, so an executor needs
+     * {@link Plan#maxSignals()} flags per rank.
+     */
     record Signal(int tag) implements Step {
     }
 

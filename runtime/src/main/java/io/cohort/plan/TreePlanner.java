@@ -18,7 +18,7 @@ import java.util.List;
  *   <li>REDUCE_SCATTER: reduce the whole count*n vector up into SCRATCH, then every rank copies its block from
  *       the root.</li>
  *   <li>ALL_GATHER: gather subtree blocks up into recv, then send each child the blocks outside its
- *       subtree.</li>
+ *       subtree (contiguous blocks move as one transfer; not sliced into pieces).</li>
  * </ul>
  * Edges without P2P are staged through the sender's host STAGING by {@link PlanBuilder#publish}.
  */

@@ -26,8 +26,15 @@ public record Link(boolean p2p, LinkKind kind, int linkCount, int performanceRan
         return new Link(p2p, kind, linkCount, performanceRank, bandwidthGBps, latencyUs);
     }
 
-    /** Label for the topology matrix: X, NV18, SHM, PIX, SYS. */
+    /**
+     * Label for the topology matrix, in the style of {@code nvidia-smi topo -m}: X, NV18, SHM, PIX (PCIe with
+     * P2P), PHB (PCIe without P2P: staged through the host), SYS (no direct path).
+     */
     public String label() {
-        return kind == LinkKind.NVLINK ? "NV" + linkCount : kind.label();
+        return switch (kind) {
+            case NVLINK -> "NV" + linkCount;
+            case PCIE -> p2p ? "PIX" : "PHB";
+            default -> kind.label();
+        };
     }
 }

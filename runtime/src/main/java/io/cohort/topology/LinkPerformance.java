@@ -12,7 +12,7 @@ public final class LinkPerformance {
     /** PCIe Gen4 x16 peer-to-peer, per direction. */
     public static final double PCIE_P2P_GBPS = 24.0;
     /** Copies between host devices of one process (memory bandwidth of one core, roughly). */
-    public static final double SHARED_MEMORY_GBPS = 10.0;
+    public static final double SHARED_MEMORY_GBPS = 20.0;
     /** Device -> pinned host -> device: two PCIe hops, so about half of one. */
     public static final double HOST_STAGED_GBPS = 12.0;
 

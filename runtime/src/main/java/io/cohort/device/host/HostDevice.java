@@ -1,5 +1,7 @@
 package io.cohort.device.host;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
 import io.cohort.device.DeviceEvent;
@@ -25,7 +27,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * plain host memory.
  *
  * <p>{@link #totalMemory()} is a budget, not a reservation: allocations beyond it fail with a
- * {@link DeviceException}, as a GPU's would. Memory is committed (zeroed) when allocated.
+ * {@link DeviceException}, as a GPU's would. Memory reads as zero and is committed by the OS page by page
+ * when first touched ({@link LazyMemory}), so a large pool costs nothing until it is used. A freed buffer
+ * cannot be touched any more: access fails with an exception, never with a crash.
  */
 public final class HostDevice implements Device {
 
@@ -51,6 +55,17 @@ public final class HostDevice implements Device {
         /** A quarter of physical memory (at least 256 MiB) and a 30 s wait timeout. */
         public static Options defaults() {
             return new Options(defaultTotalMemory(), Duration.ofSeconds(30));
+        }
+
+        /**
+         * From the {@code cohort} configuration section: {@code host.memory} (auto or a size) and
+         * {@code collective.timeout} as the wait timeout.
+         */
+        public static Options from(Config cohort) {
+            Config c = cohort.withFallback(ConfigFactory.defaultReference().getConfig("cohort"));
+            long memory = c.getString("host.memory").trim().equalsIgnoreCase("auto") ? defaultTotalMemory()
+                    : c.getBytes("host.memory");
+            return new Options(memory, c.getDuration("collective.timeout"));
         }
 
         public Options withTotalMemory(long bytes) {
@@ -156,7 +171,7 @@ public final class HostDevice implements Device {
         }
         Arena arena = Arena.ofShared();
         try {
-            MemorySegment segment = arena.allocate(bytes, ALIGNMENT);
+            MemorySegment segment = LazyMemory.allocate(bytes, ALIGNMENT, arena);
             HostBuffer buffer = new HostBuffer(this, segment, pinned);
             allocations.put(buffer, arena);
             return buffer;

@@ -11,7 +11,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
-import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
@@ -41,8 +41,11 @@ public final class HostStream implements DeviceStream {
     private static final long IDLE_PARK_NANOS = 1_000_000;
     private static final VarHandle WORD = ValueLayout.JAVA_LONG.varHandle();
 
-    /** Every open host stream, so that progress on one wakes the waiters parked on another. */
-    private static final CopyOnWriteArrayList<HostStream> LIVE = new CopyOnWriteArrayList<>();
+    /**
+     * Every open host stream, so that progress on one wakes the waiters parked on another. Copied on write
+     * by hand (streams come and go rarely) so that the wake-up loop walks an array without an iterator.
+     */
+    private static volatile HostStream[] live = new HostStream[0];
     private static final AtomicInteger BLOCKED = new AtomicInteger();
 
     private enum Op { COPY, REDUCE, SCALE, ZERO, WRITE_VALUE, WAIT_VALUE, WAIT_STREAM }
@@ -95,7 +98,7 @@ public final class HostStream implements DeviceStream {
         }
         this.thread = Thread.ofPlatform().daemon().name("cohort-" + device.name().replace(':', '-') + "-stream-" + id)
                 .unstarted(this::runLoop);
-        LIVE.add(this);
+        register(this);
         thread.start();
     }
 
@@ -277,7 +280,8 @@ public final class HostStream implements DeviceStream {
         }
     }
 
-    /** The failure that stopped this stream, or null. */
+    /** The failure that stopped this stream, or null (cleared by {@link #reset()}). */
+    @Override
     public DeviceException failure() {
         return failure;
     }
@@ -310,7 +314,7 @@ public final class HostStream implements DeviceStream {
                 interrupted = true;
             }
         }
-        LIVE.remove(this);
+        unregister(this);
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
@@ -398,6 +402,10 @@ public final class HostStream implements DeviceStream {
         long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
         int idle = 0;
         while (retired < ticket) {
+            if (idle > SPINS + YIELDS && !thread.isAlive()) {
+                throw new DeviceException(what + " on " + name + ": the stream's thread has stopped ("
+                        + retired + " of " + ticket + " commands done)");
+            }
             if (System.nanoTime() - deadline > 0) {
                 throw new DeviceException(what + " on " + name + " timed out after " + timeout.toMillis()
                         + " ms (" + retired + " of " + ticket + " commands done)");
@@ -517,8 +525,18 @@ public final class HostStream implements DeviceStream {
         return idle + 1;
     }
 
+    private static synchronized void register(HostStream stream) {
+        HostStream[] next = Arrays.copyOf(live, live.length + 1);
+        next[live.length] = stream;
+        live = next;
+    }
+
+    private static synchronized void unregister(HostStream stream) {
+        live = Arrays.stream(live).filter(s -> s != stream).toArray(HostStream[]::new);
+    }
+
     private static void wakeBlocked() {
-        for (HostStream s : LIVE) {
+        for (HostStream s : live) {
             if (s.blocked) {
                 LockSupport.unpark(s.thread);
             }

@@ -81,6 +81,75 @@ class HostDeviceTest {
         };
     }
 
+    /** Ties, signed zeros, infinities, NaN, subnormals: the vector paths must round exactly like DType. */
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void specialValuesRoundLikeTheScalarConversions(DType dtype) {
+        float u = (float) (2 * dtype.unitRoundoff()); // spacing of values just above 1
+        float[] specials = {1f, u / 2, 1f + u, u / 2, -0f, 0f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
+                Float.NaN, 3f, Float.MIN_NORMAL, Float.MIN_VALUE * 3, 65504f, 65504f, 1e-7f, -1e-7f, 0.1f, 0.2f,
+                -2.5f, 2.5f, 1f / 3, 2f / 3, 1024f, 0.5f + u / 4, 7f, -7f, Float.MAX_VALUE, Float.MAX_VALUE, 1f, -1f,
+                5.9604645e-8f, 5.9604645e-8f, 0.00006103515625f, -0.00006103515625f};
+        int n = specials.length / 2 * 2;
+        float[] a = new float[n / 2 * 4];
+        float[] b = new float[a.length];
+        for (int i = 0; i < a.length; i++) { // repeat the pairs so vector lanes and the scalar tail both see them
+            a[i] = dtype.round(specials[(2 * i) % n]);
+            b[i] = dtype.round(specials[(2 * i + 1) % n]);
+        }
+        DeviceBuffer ba = device.allocate(a.length * 4L);
+        DeviceBuffer bb = device.allocate(a.length * 4L);
+        DeviceBuffer bd = device.allocate(a.length * 4L);
+        RandomData.write(ba, dtype, a);
+        RandomData.write(bb, dtype, b);
+        for (ReduceOp op : ReduceOp.values()) {
+            stream.reduce(dtype, op, ba, 0, bb, 0, bd, 0, a.length);
+            stream.synchronize();
+            for (int i = 0; i < a.length; i++) {
+                float want = dtype.round(op.combine(a[i], b[i]));
+                float got = dtype.get(bd.segment(), i);
+                if (Float.isNaN(want)) {
+                    assertTrue(Float.isNaN(got), dtype + " " + op + " " + a[i] + ", " + b[i]);
+                } else {
+                    assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(got), dtype + " " + op + " " + a[i] + ", " + b[i]);
+                }
+            }
+        }
+        stream.scale(dtype, ba, 0, a.length, 0.1);
+        stream.synchronize();
+        for (int i = 0; i < a.length; i++) {
+            float want = dtype.round(a[i] * 0.1f);
+            float got = dtype.get(ba.segment(), i);
+            assertTrue(Float.isNaN(want) ? Float.isNaN(got) : Float.floatToIntBits(want) == Float.floatToIntBits(got),
+                    dtype + " scale " + a[i] + ": " + got + " != " + want);
+        }
+    }
+
+    @Test
+    void halfTypesRoundTiesToEven() {
+        DeviceBuffer a = device.allocate(8);
+        DeviceBuffer b = device.allocate(8);
+        // bf16 has 8 significant bits: 1 + 2^-8 is halfway between 1 and 1 + 2^-7 -> 1 (even);
+        // (1 + 2^-7) + 2^-8 is halfway between 1 + 2^-7 and 1 + 2^-6 -> 1 + 2^-6 (even)
+        DType.BF16.set(a.segment(), 0, 1f);
+        DType.BF16.set(a.segment(), 1, 1f + 0x1p-7f);
+        DType.BF16.set(b.segment(), 0, 0x1p-8f);
+        DType.BF16.set(b.segment(), 1, 0x1p-8f);
+        stream.reduce(DType.BF16, ReduceOp.SUM, a, 0, b, 0, a, 0, 2);
+        stream.synchronize();
+        assertEquals(1f, DType.BF16.get(a.segment(), 0));
+        assertEquals(1f + 0x1p-6f, DType.BF16.get(a.segment(), 1));
+        // f16: 11 bits, the same with 2^-11
+        DType.F16.set(a.segment(), 0, 1f);
+        DType.F16.set(a.segment(), 1, 1f + 0x1p-10f);
+        DType.F16.set(b.segment(), 0, 0x1p-11f);
+        DType.F16.set(b.segment(), 1, 0x1p-11f);
+        stream.reduce(DType.F16, ReduceOp.SUM, a, 0, b, 0, a, 0, 2);
+        stream.synchronize();
+        assertEquals(1f, DType.F16.get(a.segment(), 0));
+        assertEquals(1f + 0x1p-9f, DType.F16.get(a.segment(), 1));
+    }
+
     @ParameterizedTest
     @EnumSource(DType.class)
     void reduceInPlaceAliasesOutputWithInput(DType dtype) {
@@ -273,6 +342,17 @@ class HostDeviceTest {
             device.enablePeerAccess(other);
             assertArrayEquals(new int[] {0, 1}, new int[] {device.ordinal(), other.ordinal()});
         }
+    }
+
+    @Test
+    void optionsComeFromTheCohortConfigSection() {
+        HostDevice.Options o = HostDevice.Options.from(com.typesafe.config.ConfigFactory.parseString(
+                "host.memory = 64M\ncollective.timeout = 2s"));
+        assertEquals(64L << 20, o.totalMemory());
+        assertEquals(Duration.ofSeconds(2), o.waitTimeout());
+        HostDevice.Options auto = HostDevice.Options.from(com.typesafe.config.ConfigFactory.empty());
+        assertTrue(auto.totalMemory() >= 256L << 20);
+        assertEquals(Duration.ofSeconds(30), auto.waitTimeout());
     }
 
     private static long streamThreads(String name) {
