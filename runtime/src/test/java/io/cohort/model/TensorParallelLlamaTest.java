@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cohort.core.DType;
 import io.cohort.device.Device;
+import io.cohort.backend.BackendKind;
+import io.cohort.group.LocalGroup;
 import io.cohort.nn.HostAllReduce;
+import io.cohort.nn.LocalGroupAllReduce;
 import io.cohort.device.host.HostDevice;
 import io.cohort.device.host.HostDevices;
 import java.nio.file.Path;
@@ -148,6 +151,27 @@ class TensorParallelLlamaTest {
         float[][] sharded = run(dir, tp, 64);
         double err = maxError(single, sharded, 1);
         assertTrue(err <= 5e-5, "tp=" + tp + " vs tp=1: worst scaled error " + err);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"AUTO", "P2P", "NATIVE"})
+    void collectiveBackendsGiveTheReferenceAllReducesResult(String backend) {
+        LlamaConfig c = config(false);
+        TinyLlama.write(dir, c, DType.BF16, randomWeights(c, DType.BF16, 13), 1);
+        double[][] reference = toDouble(run(dir, 2, 64));
+        List<HostDevice> hosts = HostDevices.open(2);
+        opened.addAll(hosts);
+        try (LocalGroup group = LocalGroup.builder(hosts).backend(BackendKind.valueOf(backend)).open();
+             TensorParallelLlama model = TensorParallelLlama.load(dir, List.<Device>copyOf(hosts),
+                     new LocalGroupAllReduce(group), TensorParallelLlama.Options.defaults()
+                             .withProgress(ProgressBar.Mode.SILENT))) {
+            float[][] got = model.forward(PROMPT, true);
+            // with 2 ranks every backend adds the same two f32 partials, so only its own summation order could differ
+            double err = maxError(reference, got, 1);
+            assertTrue(err <= 5e-5, backend + " vs reference all-reduce: worst scaled error " + err);
+            // one step (the prompt fits one batch): the embedding's all-reduce, then attention's and the MLP's per layer
+            assertEquals(1 + 2 * c.layers(), model.allReduces());
+        }
     }
 
     @Test

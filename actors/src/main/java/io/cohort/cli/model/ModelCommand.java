@@ -1,21 +1,21 @@
 package io.cohort.cli.model;
 
 import com.typesafe.config.ConfigFactory;
-import io.cohort.api.Cohort;
-import io.cohort.api.CohortGroup;
 import io.cohort.backend.BackendKind;
 import io.cohort.core.DType;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceKind;
-import io.cohort.device.host.HostDevice;
 import io.cohort.device.host.HostDevices;
 import io.cohort.devices.DeviceSpec;
+import io.cohort.devices.Devices;
+import io.cohort.group.LocalGroup;
 import io.cohort.model.LlamaConfig;
 import io.cohort.model.ProgressBar;
 import io.cohort.model.TensorParallelLlama;
 import io.cohort.model.TinyLlama;
 import io.cohort.nn.AllReduceGroup;
 import io.cohort.nn.HostAllReduce;
+import io.cohort.nn.LocalGroupAllReduce;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -81,25 +81,6 @@ public final class ModelCommand implements Runnable {
         }
     }
 
-    /** Cohort's actor runtime, started only when a backend or a device needs it (reference on host does not). */
-    static final class LazyCohort implements AutoCloseable {
-        private Cohort cohort;
-
-        Cohort get() {
-            if (cohort == null) {
-                cohort = Cohort.start();
-            }
-            return cohort;
-        }
-
-        @Override
-        public void close() {
-            if (cohort != null) {
-                cohort.close();
-            }
-        }
-    }
-
     /** A loaded model and what it runs on; closing it closes both. */
     record Session(TensorParallelLlama model, String backend, AutoCloseable group) implements AutoCloseable {
         @Override
@@ -111,12 +92,12 @@ public final class ModelCommand implements Runnable {
     }
 
     /**
-     * Loads the model over the first {@code tp} devices with {@code backend}: a Cohort backend name (auto, p2p,
-     * native, nccl) or {@code reference}, the in-process host all-reduce the tests use as ground truth.
+     * Loads the model over the first {@code tp} devices with {@code backend}: a collective backend (auto, p2p,
+     * native, nccl) through a {@link LocalGroup} of those devices, or {@code reference}, the in-process host
+     * all-reduce the tests use as ground truth.
      */
-    static Session open(LazyCohort cohort, List<Device> devices, Placement p, String backend) {
+    static Session open(List<Device> devices, Placement p, String backend) {
         List<Device> ranks = devices.subList(0, p.tp);
-        TensorParallelLlama.Options options = p.options();
         AllReduceGroup allReduce;
         AutoCloseable closeable;
         String label;
@@ -125,13 +106,13 @@ public final class ModelCommand implements Runnable {
             closeable = () -> { };
             label = "reference";
         } else {
-            CohortGroup group = cohort.get().group(ranks, BackendKind.parse(backend));
-            allReduce = new CohortGroupAllReduce(group, options.stepTimeout());
+            LocalGroup group = LocalGroup.builder(ranks).backend(BackendKind.parse(backend)).open();
+            allReduce = new LocalGroupAllReduce(group);
             closeable = group;
             label = group.backendChoice().chosen().cliName() + (backend.equalsIgnoreCase("auto") ? " (auto)" : "");
         }
         try {
-            return new Session(TensorParallelLlama.load(p.modelDir, ranks, allReduce, options), label, closeable);
+            return new Session(TensorParallelLlama.load(p.modelDir, ranks, allReduce, p.options()), label, closeable);
         } catch (RuntimeException e) {
             try {
                 closeable.close();
@@ -142,38 +123,28 @@ public final class ModelCommand implements Runnable {
         }
     }
 
-    /**
-     * The devices of {@code --devices}; host devices are opened here ({@code host} alone: one per rank), others
-     * by Cohort. The caller closes the returned handle (a no-op for Cohort's devices, which Cohort closes).
-     */
-    static OpenDevices devices(LazyCohort cohort, Placement p) {
+    /** The devices of {@code --devices} ({@code host} alone: one per rank); closed with the handle. */
+    static OpenDevices devices(Placement p) {
         DeviceSpec spec = DeviceSpec.parse(p.devices);
         List<Device> devices;
-        AutoCloseable closer;
         if (spec.kind() == DeviceKind.HOST) {
-            List<HostDevice> hosts = HostDevices.open(spec.count() == 0 ? p.tp : spec.count());
-            devices = List.copyOf(hosts);
-            closer = () -> HostDevices.closeAll(hosts);
+            devices = List.copyOf(HostDevices.open(spec.count() == 0 ? p.tp : spec.count()));
         } else {
-            devices = cohort.get().devices(p.devices);
-            closer = () -> { };
+            devices = Devices.open(spec, p.tp).devices();
         }
+        OpenDevices open = new OpenDevices(devices);
         if (devices.size() < p.tp) {
-            try {
-                closer.close();
-            } catch (Exception ignored) {
-                // reporting the real problem below
-            }
+            open.close();
             throw new IllegalArgumentException("--tp " + p.tp + " needs " + p.tp + " devices, --devices " + p.devices
                     + " gave " + devices.size());
         }
-        return new OpenDevices(devices, closer);
+        return open;
     }
 
-    record OpenDevices(List<Device> list, AutoCloseable closer) implements AutoCloseable {
+    record OpenDevices(List<Device> list) implements AutoCloseable {
         @Override
-        public void close() throws Exception {
-            closer.close();
+        public void close() {
+            list.forEach(Device::close);
         }
     }
 
@@ -236,9 +207,8 @@ public final class ModelCommand implements Runnable {
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
             int[] prompt = parseTokens(tokens);
-            try (LazyCohort cohort = new LazyCohort();
-                 OpenDevices devices = devices(cohort, placement);
-                 Session s = open(cohort, devices.list(), placement, backend)) {
+            try (OpenDevices devices = devices(placement);
+                 Session s = open(devices.list(), placement, backend)) {
                 LlamaConfig c = s.model().config();
                 out.printf(Locale.ROOT, "model: %d layers, hidden %d, %d heads / %d kv heads, vocab %d; tp = %d, all-reduce: %s%n",
                         c.layers(), c.hiddenSize(), c.heads(), c.kvHeads(), c.vocabSize(), s.model().tp(), s.backend());
@@ -295,9 +265,9 @@ public final class ModelCommand implements Runnable {
             out.printf(Locale.ROOT, "%-16s %6s %14s %16s %16s %12s%n", "backend", "tp", "prefill ms", "prefill ms/tok",
                     "decode ms/tok", "max |dlogit|");
             float[] baseline = null;
-            try (LazyCohort cohort = new LazyCohort(); OpenDevices devices = devices(cohort, placement)) {
+            try (OpenDevices devices = devices(placement)) {
                 for (String backend : backends) {
-                    try (Session s = open(cohort, devices.list(), placement, backend)) {
+                    try (Session s = open(devices.list(), placement, backend)) {
                         int vocab = s.model().config().vocabSize();
                         int[] prompt = new int[promptLen];
                         for (int i = 0; i < promptLen; i++) {

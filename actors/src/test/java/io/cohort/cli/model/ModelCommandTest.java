@@ -47,7 +47,7 @@ class ModelCommandTest {
         assertEquals(0, one.code(), one.err());
         assertTrue(one.out().contains("generated: ["), one.out());
         Result two = cohort("run", "--model-dir", model.toString(), "--tp", "2", "--devices", "host:2",
-                "--tp-backend", "reference", "--tokens", "1,2,3", "--decode", "2");
+                "--tp-backend", "auto", "--tokens", "1,2,3", "--decode", "2");
         assertEquals(0, two.code(), two.err());
         // same greedy tokens; the printed logits (4 decimals) agree: tp only reorders f32 sums (≈1e-6)
         assertEquals(firstTop(one.out()).replaceAll("\\.\\d+", ""), firstTop(two.out()).replaceAll("\\.\\d+", ""));
@@ -60,9 +60,11 @@ class ModelCommandTest {
         Path model = dir.resolve("tiny");
         assertEquals(0, cohort("make-tiny", "--out", model.toString(), "--dtype", "f32").code());
         Result bench = cohort("bench", "--model-dir", model.toString(), "--tp", "2", "--devices", "host:2",
-                "--backends", "reference,reference", "--prompt-len", "8", "--decode", "2", "--warmup", "0", "--iters", "1");
+                "--backends", "reference,native,p2p", "--prompt-len", "8", "--decode", "2", "--warmup", "0", "--iters", "1");
         assertEquals(0, bench.code(), bench.err());
-        assertEquals(2, bench.out().lines().filter(l -> l.startsWith("reference")).count(), bench.out());
+        for (String backend : new String[] {"reference", "native", "p2p"}) {
+            assertTrue(bench.out().lines().anyMatch(l -> l.startsWith(backend + " ")), bench.out());
+        }
     }
 
     @Test
