@@ -95,7 +95,11 @@ public final class TensorParallelLlama implements AutoCloseable {
         try (Checkpoint checkpoint = Checkpoint.open(dir)) {
             LlamaConfig config = checkpoint.config();
             config.checkTensorParallel(tp);
-            boolean separateHead = checkpoint.has(LlamaWeights.LM_HEAD) && !config.tieWordEmbeddings();
+            boolean separateHead = !config.tieWordEmbeddings();
+            if (separateHead && !checkpoint.has(LlamaWeights.LM_HEAD)) {
+                throw new ModelException(dir + " has no " + LlamaWeights.LM_HEAD + " and config.json does not set"
+                        + " tie_word_embeddings = true");
+            }
             for (Device d : devices) {
                 ops.add(TensorOpsFactory.forDevice(d, options.threadsPerRank()));
             }
@@ -104,10 +108,9 @@ public final class TensorParallelLlama implements AutoCloseable {
             List<List<WeightSpec>> specs = new ArrayList<>();
             long totalBytes = 0;
             int totalTensors = 0;
-            ShardedLoader sizing = new ShardedLoader(checkpoint, null);
             for (int r = 0; r < tp; r++) {
                 specs.add(LlamaWeights.specs(config, tp, r, separateHead));
-                totalBytes += sizing.bytesOf(specs.get(r));
+                totalBytes += ShardedLoader.bytesOf(checkpoint, specs.get(r));
                 totalTensors += specs.get(r).size();
             }
             int maxSeq = Math.min(options.maxSeq(), config.maxPositions());

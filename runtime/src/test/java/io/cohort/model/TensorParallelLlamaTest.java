@@ -203,6 +203,20 @@ class TensorParallelLlamaTest {
     }
 
     @Test
+    void untiedModelWithoutLmHeadIsAClearError() {
+        LlamaConfig tied = config(true);
+        TinyLlama.write(dir, tied, DType.F32, 1, 1);
+        try {
+            java.nio.file.Files.writeString(dir.resolve("config.json"), config(false).toJson());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        ModelException e = assertThrows(ModelException.class, () -> load(dir, 1, 8));
+        assertTrue(e.getMessage().contains("no lm_head.weight") && e.getMessage().contains("tie_word_embeddings"),
+                e.getMessage());
+    }
+
+    @Test
     void tokenOutsideVocabularyIsRejected() {
         LlamaConfig c = config(false);
         TinyLlama.write(dir, c, DType.F32, 1, 1);
