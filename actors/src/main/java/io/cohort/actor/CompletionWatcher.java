@@ -21,10 +21,12 @@ final class CompletionWatcher implements AutoCloseable {
                    int generation) {
     }
 
-    /** What the watcher reports: done (failure null) or failed; never called for abandoned work. */
+    /** What the watcher reports, on its thread: done (failure null) or failed; never called for abandoned work. */
     interface Listener {
         void completed(Pending pending, Throwable failure);
     }
+
+    private static final long MAX_PARK_NANOS = 50_000;
 
     private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
     private final Listener listener;
@@ -72,12 +74,13 @@ final class CompletionWatcher implements AutoCloseable {
                     return;
                 }
                 idle++;
-                if (idle < 200) {
+                if (idle < 100) {
                     Thread.onSpinWait();
-                } else if (idle < 400) {
+                } else if (idle < 200) {
                     Thread.yield();
                 } else {
-                    LockSupport.parkNanos(Math.min(1_000_000L, 5_000L * (idle - 399)));
+                    // short parks: a collective's latency includes this wake-up
+                    LockSupport.parkNanos(Math.min(MAX_PARK_NANOS, 2_000L * (idle - 199)));
                 }
             }
             p.event().synchronize(); // returns at once; CUDA rethrows a failure of the recorded work here

@@ -24,6 +24,9 @@ public final class FakeDevice implements Device {
     public final AtomicInteger streamsCreated = new AtomicInteger();
     public final AtomicInteger streamsClosed = new AtomicInteger();
     public volatile boolean stall;
+    public volatile boolean failNextStreamCreation;
+    /** While held, closing a stream blocks (a stream that does not drain). */
+    public volatile java.util.concurrent.CountDownLatch holdCloses = new java.util.concurrent.CountDownLatch(0);
 
     public FakeDevice(int ordinal) {
         this.ordinal = ordinal;
@@ -70,6 +73,10 @@ public final class FakeDevice implements Device {
 
     @Override
     public DeviceStream createStream() {
+        if (failNextStreamCreation) {
+            failNextStreamCreation = false;
+            throw new io.cohort.device.DeviceException(name() + ": injected stream creation failure");
+        }
         streamsCreated.incrementAndGet();
         return new Stream();
     }
@@ -236,6 +243,11 @@ public final class FakeDevice implements Device {
 
         @Override
         public void close() {
+            try {
+                holdCloses.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             streamsClosed.incrementAndGet();
         }
     }
