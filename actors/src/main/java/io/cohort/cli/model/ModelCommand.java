@@ -1,11 +1,10 @@
 package io.cohort.cli.model;
 
+import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.cohort.backend.BackendKind;
 import io.cohort.core.DType;
 import io.cohort.device.Device;
-import io.cohort.device.DeviceKind;
-import io.cohort.device.host.HostDevices;
 import io.cohort.devices.DeviceSpec;
 import io.cohort.devices.Devices;
 import io.cohort.group.LocalGroup;
@@ -23,6 +22,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -123,20 +123,16 @@ public final class ModelCommand implements Runnable {
         }
     }
 
-    /** The devices of {@code --devices} ({@code host} alone: one per rank); closed with the handle. */
+    /** The devices of {@code --devices} (plain {@code host}: at least one per rank); closed with the handle. */
     static OpenDevices devices(Placement p) {
-        DeviceSpec spec = DeviceSpec.parse(p.devices);
-        List<Device> devices;
-        if (spec.kind() == DeviceKind.HOST) {
-            devices = List.copyOf(HostDevices.open(spec.count() == 0 ? p.tp : spec.count()));
-        } else {
-            devices = Devices.open(spec, p.tp).devices();
-        }
-        OpenDevices open = new OpenDevices(devices);
-        if (devices.size() < p.tp) {
+        Config cohort = ConfigFactory.load().getConfig("cohort");
+        cohort = ConfigFactory.parseMap(Map.of("devices.host-count", Math.max(p.tp, cohort.getInt("devices.host-count"))))
+                .withFallback(cohort);
+        OpenDevices open = new OpenDevices(Devices.open(DeviceSpec.parse(p.devices), cohort).devices());
+        if (open.list().size() < p.tp) {
             open.close();
             throw new IllegalArgumentException("--tp " + p.tp + " needs " + p.tp + " devices, --devices " + p.devices
-                    + " gave " + devices.size());
+                    + " gave " + open.list().size());
         }
         return open;
     }
