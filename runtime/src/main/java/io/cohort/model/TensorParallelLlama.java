@@ -155,6 +155,11 @@ public final class TensorParallelLlama implements AutoCloseable {
         return tpGroup.allReduces();
     }
 
+    /** Time spent in all-reduces so far (inside the collective, summed over calls). */
+    public long allReduceNanos() {
+        return tpGroup.allReduceNanos();
+    }
+
     /** Starts a new sequence (the KV caches are overwritten from position 0). */
     public void reset() {
         position = 0;

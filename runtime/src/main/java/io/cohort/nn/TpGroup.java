@@ -24,6 +24,7 @@ public final class TpGroup {
     private final Condition tripped = lock.newCondition();
     private int arrived;
     private long generation;
+    private long allReduceNanos;
     private String broken;
 
     /** {@code ops[r]} is synchronized by rank r before it arrives, so the all-reduce reads finished partials. */
@@ -50,6 +51,16 @@ public final class TpGroup {
         lock.lock();
         try {
             return generation;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Time spent inside the all-reduces so far (the collective itself, not the wait for the last rank). */
+    public long allReduceNanos() {
+        lock.lock();
+        try {
+            return allReduceNanos;
         } finally {
             lock.unlock();
         }
@@ -115,8 +126,10 @@ public final class TpGroup {
             slots[rank] = tensor;
             long gen = generation;
             if (++arrived == slots.length) {
+                long start = System.nanoTime();
                 try {
                     group.allReduceSum(slots);
+                    allReduceNanos += System.nanoTime() - start;
                 } catch (RuntimeException e) {
                     breakLocked("failed in all-reduce #" + call + ": " + e.getMessage());
                     throw e;

@@ -258,8 +258,8 @@ public final class ModelCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
-            out.printf(Locale.ROOT, "%-16s %6s %14s %16s %16s %12s%n", "backend", "tp", "prefill ms", "prefill ms/tok",
-                    "decode ms/tok", "max |dlogit|");
+            out.printf(Locale.ROOT, "%-16s %4s %12s %15s %14s %12s %14s %13s%n", "backend", "tp", "prefill ms",
+                    "prefill ms/tok", "decode ms/tok", "all-reduces", "all-reduce ms", "max |dlogit|");
             float[] baseline = null;
             try (OpenDevices devices = devices(placement)) {
                 for (String backend : backends) {
@@ -270,8 +270,13 @@ public final class ModelCommand implements Runnable {
                             prompt[i] = (i * 7919 + 13) % vocab;
                         }
                         double prefill = 0, decodeTotal = 0;
+                        long reducesBefore = 0, nanosBefore = 0;
                         float[] last = null;
                         for (int it = 0; it < warmup + iters; it++) {
+                            if (it == warmup) {
+                                reducesBefore = s.model().allReduces();
+                                nanosBefore = s.model().allReduceNanos();
+                            }
                             s.model().reset();
                             long t0 = System.nanoTime();
                             float[] logits = s.model().next(prompt);
@@ -293,9 +298,11 @@ public final class ModelCommand implements Runnable {
                         for (int i = 0; i < last.length; i++) {
                             diff = Math.max(diff, Math.abs(last[i] - baseline[i]));
                         }
-                        out.printf(Locale.ROOT, "%-16s %6d %14.2f %16.3f %16.3f %12.2e%n", s.backend(), placement.tp,
-                                prefill / iters, prefill / iters / promptLen,
-                                decode == 0 ? 0.0 : decodeTotal / iters / decode, diff);
+                        long reduces = s.model().allReduces() - reducesBefore;
+                        double reduceMs = (s.model().allReduceNanos() - nanosBefore) / 1e6;
+                        out.printf(Locale.ROOT, "%-16s %4d %12.2f %15.3f %14.3f %12d %14.2f %13.2e%n", s.backend(),
+                                placement.tp, prefill / iters, prefill / iters / promptLen,
+                                decode == 0 ? 0.0 : decodeTotal / iters / decode, reduces / iters, reduceMs / iters, diff);
                         out.flush();
                     }
                 }
