@@ -4,12 +4,12 @@ import io.cohort.core.DType;
 import io.cohort.nn.Matrix;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
-import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -17,14 +17,15 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@code out = a · wᵀ} on the CPU with the Vector API. Both operands are row-major with k contiguous, so each
- * output is a dot product of two contiguous rows; the kernel is blocked for registers and cache:
+ * output is a dot product of two contiguous rows. Two paths:
  * <ul>
- *   <li>a is converted to f32 once per call (activations are small);</li>
- *   <li>w is walked in panels of {@value #NR} rows, each converted to f32 once into a per-thread panel that
- *       stays in L1/L2 while every row of a streams past it (bf16/f16 weights are widened here, so the inner
- *       loop is pure f32 FMA);</li>
- *   <li>the inner kernel computes a {@value #MR} x {@value #NR} tile with 8 vector accumulators, each
- *       loaded a value feeding {@value #NR} (or {@value #MR}) FMAs.</li>
+ *   <li>many rows of a (prefill): a is converted to f32 once per call (activations are small); w is walked in
+ *       panels of {@value #NR} rows, each widened to f32 once into a per-thread panel that stays in L1/L2 while
+ *       every row of a streams past it, so the inner loop is pure f32 FMA; the inner kernel computes a
+ *       {@value #MR} x {@value #NR} tile with 8 vector accumulators (each loaded value feeds {@value #NR} or
+ *       {@value #MR} FMAs);</li>
+ *   <li>fewer than {@value #STREAM_ROWS} rows (decode): packing would cost as much as the product, so f32 and
+ *       bf16 weights are read in place, {@value #NR} rows at a time (see {@link #streamed}).</li>
  * </ul>
  * Panels are split across the worker threads (disjoint output columns, no synchronization but the join).
  * Accumulation is f32 in vector lanes, reduced across lanes at the end of each dot product.
