@@ -7,8 +7,13 @@ import io.cohort.device.DeviceKind;
 import io.cohort.nn.Matrix;
 import io.cohort.nn.TensorOps;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link TensorOps} on host memory, computed on the calling thread (the rank's thread) plus {@code threads - 1}
@@ -19,7 +24,10 @@ public final class HostTensorOps implements TensorOps {
     private final Device device;
     private final ExecutorService workers;
     private final HostGemm gemm;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private float[] scores = new float[0];
+    private float[] context = new float[0];
 
     /** {@code threads}: CPU threads this rank's GEMMs may use (the rank's own thread included). */
     public HostTensorOps(Device device, int threads) {
@@ -195,6 +203,11 @@ public final class HostTensorOps implements TensorOps {
         if (scores.length < span) {
             scores = new float[span];
         }
+        if (q.dtype() == DType.F32 && kCache.dtype() == DType.F32 && vCache.dtype() == DType.F32
+                && out.dtype() == DType.F32) {
+            attentionF32(q, kCache, vCache, heads, group, headDim, startPos, out);
+            return;
+        }
         float[] s = scores;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         MemorySegment qs = q.buffer().segment(), ks = kCache.buffer().segment(), vs = vCache.buffer().segment();
@@ -227,6 +240,66 @@ public final class HostTensorOps implements TensorOps {
                         acc += s[p] * vt.get(vs, (long) p * vCache.cols() + kvCol + i);
                     }
                     ot.set(os, qBase + i, acc * inv);
+                }
+            }
+        }
+    }
+
+    /** {@link #attention} for f32 everything (the model's case): dot products and the weighted sum vectorized. */
+    private void attentionF32(Matrix q, Matrix kCache, Matrix vCache, int heads, int group, int headDim, int startPos,
+                              Matrix out) {
+        if (context.length < headDim) {
+            context = new float[headDim];
+        }
+        float[] s = scores, acc = context;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        MemorySegment qs = q.buffer().segment(), ks = kCache.buffer().segment(), vs = vCache.buffer().segment();
+        MemorySegment os = out.buffer().segment();
+        long kvRow = 4L * kCache.cols();
+        int bound = F.loopBound(headDim);
+        for (int t = 0; t < q.rows(); t++) {
+            int last = startPos + t;
+            for (int h = 0; h < heads; h++) {
+                long qAt = 4L * ((long) t * q.cols() + (long) h * headDim);
+                long kvCol = 4L * (h / group) * headDim;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int p = 0; p <= last; p++) {
+                    long kAt = p * kvRow + kvCol;
+                    FloatVector dot = FloatVector.zero(F);
+                    int i = 0;
+                    for (; i < bound; i += F.length()) {
+                        dot = FloatVector.fromMemorySegment(F, qs, qAt + 4L * i, ByteOrder.nativeOrder())
+                                .fma(FloatVector.fromMemorySegment(F, ks, kAt + 4L * i, ByteOrder.nativeOrder()), dot);
+                    }
+                    float d = dot.reduceLanes(VectorOperators.ADD);
+                    for (; i < headDim; i++) {
+                        d += qs.get(F32, qAt + 4L * i) * ks.get(F32, kAt + 4L * i);
+                    }
+                    s[p] = d * scale;
+                    max = Math.max(max, s[p]);
+                }
+                float sum = 0;
+                for (int p = 0; p <= last; p++) {
+                    s[p] = (float) Math.exp(s[p] - max);
+                    sum += s[p];
+                }
+                java.util.Arrays.fill(acc, 0, headDim, 0f);
+                for (int p = 0; p <= last; p++) {
+                    long vAt = p * kvRow + kvCol;
+                    FloatVector weight = FloatVector.broadcast(F, s[p]);
+                    int i = 0;
+                    for (; i < bound; i += F.length()) {
+                        FloatVector.fromMemorySegment(F, vs, vAt + 4L * i, ByteOrder.nativeOrder())
+                                .fma(weight, FloatVector.fromArray(F, acc, i)).intoArray(acc, i);
+                    }
+                    for (; i < headDim; i++) {
+                        acc[i] += s[p] * vs.get(F32, vAt + 4L * i);
+                    }
+                }
+                float inv = 1f / sum;
+                long oAt = qAt;
+                for (int i = 0; i < headDim; i++) {
+                    os.set(F32, oAt + 4L * i, acc[i] * inv);
                 }
             }
         }
