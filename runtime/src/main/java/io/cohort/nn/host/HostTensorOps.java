@@ -85,6 +85,10 @@ public final class HostTensorOps implements TensorOps {
         }
         MemorySegment xs = x.buffer().segment(), ws = weight.buffer().segment(), os = out.buffer().segment();
         int n = x.cols();
+        if (x.dtype() == DType.F32 && out.dtype() == DType.F32 && weight.dtype() == DType.F32) {
+            rmsNormF32(xs, ws, os, x.rows(), n, eps);
+            return;
+        }
         for (int r = 0; r < x.rows(); r++) {
             long base = (long) r * n;
             float sum = 0;
@@ -95,6 +99,34 @@ public final class HostTensorOps implements TensorOps {
             float inv = (float) (1.0 / Math.sqrt(sum / n + eps));
             for (int c = 0; c < n; c++) {
                 out.dtype().set(os, base + c, x.dtype().get(xs, base + c) * inv * weight.dtype().get(ws, c));
+            }
+        }
+    }
+
+    private static void rmsNormF32(MemorySegment xs, MemorySegment ws, MemorySegment os, int rows, int n, float eps) {
+        int bound = F.loopBound(n);
+        for (int r = 0; r < rows; r++) {
+            long base = 4L * r * n;
+            FloatVector acc = FloatVector.zero(F);
+            int c = 0;
+            for (; c < bound; c += F.length()) {
+                FloatVector v = FloatVector.fromMemorySegment(F, xs, base + 4L * c, ByteOrder.nativeOrder());
+                acc = v.fma(v, acc);
+            }
+            float sum = acc.reduceLanes(VectorOperators.ADD);
+            for (; c < n; c++) {
+                float v = xs.get(F32, base + 4L * c);
+                sum += v * v;
+            }
+            float inv = (float) (1.0 / Math.sqrt(sum / n + eps));
+            c = 0;
+            for (; c < bound; c += F.length()) {
+                FloatVector.fromMemorySegment(F, xs, base + 4L * c, ByteOrder.nativeOrder()).mul(inv)
+                        .mul(FloatVector.fromMemorySegment(F, ws, 4L * c, ByteOrder.nativeOrder()))
+                        .intoMemorySegment(os, base + 4L * c, ByteOrder.nativeOrder());
+            }
+            for (; c < n; c++) {
+                os.set(F32, base + 4L * c, xs.get(F32, base + 4L * c) * inv * ws.get(F32, 4L * c));
             }
         }
     }
@@ -144,7 +176,17 @@ public final class HostTensorOps implements TensorOps {
         sameShape(a, b, "add");
         sameShape(a, out, "add");
         MemorySegment as = a.buffer().segment(), bs = b.buffer().segment(), os = out.buffer().segment();
-        for (long i = 0; i < a.elements(); i++) {
+        long i = 0;
+        if (a.dtype() == DType.F32 && b.dtype() == DType.F32 && out.dtype() == DType.F32) {
+            long bound = 4L * F.loopBound(a.elements());
+            for (long at = 0; at < bound; at += F.vectorByteSize()) {
+                FloatVector.fromMemorySegment(F, as, at, ByteOrder.nativeOrder())
+                        .add(FloatVector.fromMemorySegment(F, bs, at, ByteOrder.nativeOrder()))
+                        .intoMemorySegment(os, at, ByteOrder.nativeOrder());
+            }
+            i = bound / 4;
+        }
+        for (; i < a.elements(); i++) {
             out.dtype().set(os, i, a.dtype().get(as, i) + b.dtype().get(bs, i));
         }
     }
