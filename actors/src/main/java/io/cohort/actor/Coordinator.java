@@ -395,15 +395,19 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         return this;
     }
 
-    /** Calls parked while the group's devices get fresh streams wait at most the collective timeout too. */
+    /**
+     * Calls parked while the group's devices get fresh streams (each device waits at most the timeout for its
+     * old stream to drain) wait at most twice the collective timeout.
+     */
     private void failParkedPastDeadline(GroupState g, long now) {
         Submit head;
-        while ((head = g.parked.peek()) != null && now - head.submittedNanos() - timeout.toNanos() >= 0) {
+        long bound = 2 * timeout.toNanos();
+        while ((head = g.parked.peek()) != null && now - head.submittedNanos() - bound >= 0) {
             g.parked.poll();
             List<String> notReady = Arrays.stream(g.ranks).filter(r -> !r.ready).map(r -> r.device.name()).toList();
             head.reply().completeExceptionally(new CollectiveFailedException(head.call().collective().cliName()
-                    + " on group " + g.id + " did not start within " + timeout.toMillis()
-                    + " ms (cohort.collective.timeout): " + (notReady.isEmpty() ? "the group has no backend"
+                    + " on group " + g.id + " did not start within " + 2 * timeout.toMillis()
+                    + " ms (twice cohort.collective.timeout): " + (notReady.isEmpty() ? "the group has no backend"
                     : "waiting for fresh streams on " + String.join(", ", notReady)), notReady, null));
         }
     }
@@ -468,7 +472,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             reset.add(s);
             if (s.ready) {
                 s.ready = false;
-                s.actor.tell(new DeviceActor.Reset(reason, timeout.multipliedBy(2)));
+                s.actor.tell(new DeviceActor.Reset(reason, timeout));
             }
         }
         for (InFlight other : List.copyOf(inFlight.values())) {
