@@ -33,6 +33,8 @@ class EmbeddingTest {
                 assertEquals(BackendKind.NATIVE, group.backendChoice().requested());
                 assertEquals(BackendKind.NATIVE, group.backendChoice().chosen());
                 assertEquals("requested", group.backendChoice().reason());
+                String how = group.describe(io.cohort.backend.CollectiveCall.allReduce(DType.BF16, ReduceOp.SUM, 512));
+                assertTrue(how.contains("native backend"), how);
                 List<Tensor> t = group.allocate(DType.BF16, 512);
                 for (int i = 0; i < 3; i++) {
                     group.allReduce(t, ReduceOp.SUM).toCompletableFuture().join();
