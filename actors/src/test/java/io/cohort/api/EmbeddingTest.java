@@ -23,6 +23,19 @@ import org.junit.jupiter.api.io.TempDir;
 class EmbeddingTest {
 
     @Test
+    void extensionGivesOneCohortPerSystemAndClosesItWithTheSystem() throws Exception {
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "ext", ConfigFactory.load());
+        Cohort cohort = CohortExtension.get(system).cohort();
+        assertTrue(cohort == CohortExtension.get(system).cohort());
+        CohortGroup group = cohort.group(cohort.devices("host:2"), BackendKind.AUTO);
+        group.barrier().toCompletableFuture().join();
+        system.terminate();
+        system.getWhenTerminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        var e = org.junit.jupiter.api.Assertions.assertThrows(io.cohort.core.CohortException.class, group::barrier);
+        assertTrue(e.getMessage().contains("is closed"), e.getMessage());
+    }
+
+    @Test
     void insideAnApplicationsActorSystemWithMetricsAndJfrEvents(@TempDir Path dir) throws Exception {
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "app", ConfigFactory.load());
         try (Recording recording = new Recording()) {
