@@ -96,6 +96,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private static final EventType JFR_TYPE = EventType.getEventType(CollectiveEvent.class);
 
     private final Environment env;
+    private final CompletionPoller poller;
     private final Duration timeout;
     private final ActorRef<DeviceActor.Report> reports;
     private final Map<Device, DeviceSlot> devices = new IdentityHashMap<>();
@@ -110,6 +111,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         this.env = env;
         this.timeout = env.collectiveTimeout();
         this.reports = ctx.messageAdapter(DeviceActor.Report.class, FromDevice::new);
+        this.poller = new CompletionPoller("cohort-completions-" + ctx.getSelf().path().name());
         Duration sweep = Duration.ofMillis(Math.clamp(timeout.toMillis() / 10, 10, 1_000));
         timers.startTimerAtFixedRate(Sweep.INSTANCE, sweep);
     }
@@ -161,7 +163,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         DeviceSlot slot = devices.get(d);
         if (slot == null) {
             MemoryPool pool = env.pools().apply(d);
-            ActorRef<DeviceActor.Command> actor = getContext().spawn(DeviceActor.create(d, reports),
+            ActorRef<DeviceActor.Command> actor = getContext().spawn(DeviceActor.create(d, reports, poller),
                     "device-" + devices.size(), DispatcherSelector.fromConfig("cohort.device-dispatcher"));
             slot = new DeviceSlot(d, pool, actor);
             devices.put(d, slot);
@@ -541,6 +543,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 g.pendingClose.complete(null);
             }
         }
+        poller.close(); // the device actors (children) have stopped
         if (!Reaper.awaitIdle(5_000)) {
             getContext().getLog().warn("some device streams did not close within 5 s");
         }

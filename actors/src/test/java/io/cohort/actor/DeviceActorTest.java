@@ -40,7 +40,8 @@ class DeviceActorTest {
     void reportsReadyThenEachStepAndAFreshStreamAfterAReset() {
         FakeDevice device = new FakeDevice(0);
         TestProbe<DeviceActor.Report> coordinator = testKit.createTestProbe();
-        ActorRef<DeviceActor.Command> actor = testKit.spawn(DeviceActor.create(device, coordinator.getRef()), "device",
+        CompletionPoller poller = new CompletionPoller("test-completions");
+        ActorRef<DeviceActor.Command> actor = testKit.spawn(DeviceActor.create(device, coordinator.getRef(), poller), "device",
                 DispatcherSelector.fromConfig("cohort.device-dispatcher"));
         DeviceActor.Ready ready = coordinator.expectMessageClass(DeviceActor.Ready.class);
         assertSame(device, ready.device());
@@ -74,5 +75,6 @@ class DeviceActorTest {
         actor.tell(new DeviceActor.Enqueue(9, backend, 0, 3, call, buf, buf));
         coordinator.expectNoMessage(Duration.ofMillis(300));
         testKit.stop(actor);
+        poller.close();
     }
 }
