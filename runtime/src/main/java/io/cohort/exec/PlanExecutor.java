@@ -10,6 +10,7 @@ import io.cohort.device.host.HostBuffer;
 import io.cohort.memory.MemoryPool;
 import io.cohort.plan.BufferRef;
 import io.cohort.plan.Plan;
+import io.cohort.plan.PlanValidator;
 import io.cohort.plan.Slot;
 import io.cohort.plan.Step;
 import io.cohort.topology.Topology;
@@ -23,7 +24,7 @@ import java.util.stream.IntStream;
 /**
  * Runs one {@link Plan} for one element type on a group's streams.
  *
- * <p>At creation the plan is validated ({@link PlanValidator}) and its per-rank resources are taken once:
+ * <p>At creation the plan is validated ({@link BindingValidator}) and its per-rank resources are taken once:
  * SCRATCH from each rank's pool, STAGING from each rank's pinned staging pool, and one pinned flag word per
  * (rank, tag). Per call, {@link #enqueue} walks rank r's steps, bound to concrete buffers, onto rank r's
  * stream: Copy/Reduce/Scale become stream operations, Signal(tag) becomes {@code writeValue(flags[r][tag],
@@ -82,7 +83,7 @@ public final class PlanExecutor implements AutoCloseable {
         this.ranks = plan.ranks();
         this.devices = List.copyOf(devices);
         this.streams = List.copyOf(streams);
-        PlanValidator.validate(plan, devices, topology);
+        BindingValidator.validate(plan, devices, topology);
         this.doneWord = maxTag(plan) + 1;
         this.userPeers = new int[ranks][];
         this.barrierPeers = new int[ranks][];
@@ -215,11 +216,9 @@ public final class PlanExecutor implements AutoCloseable {
 
     private BoundOp[] bind(int rank, ReduceOp op, DeviceBuffer[] send, DeviceBuffer[] recv) {
         Device self = devices.get(rank);
-        long sendBytes = PlanValidator.slotElements(plan, Slot.SEND) * dtype.bytes();
-        long recvBytes = PlanValidator.slotElements(plan, Slot.RECV) * dtype.bytes();
         for (int p : userPeers[rank]) {
-            checkUser(rank, p, "send", send[p], sendBytes, self);
-            checkUser(rank, p, "recv", recv[p], recvBytes, self);
+            checkUser(rank, p, "send", send[p], PlanValidator.elements(plan, p, Slot.SEND) * dtype.bytes(), self);
+            checkUser(rank, p, "recv", recv[p], PlanValidator.elements(plan, p, Slot.RECV) * dtype.bytes(), self);
         }
         List<BoundOp> ops = new ArrayList<>();
         int b = dtype.bytes();
@@ -338,7 +337,7 @@ public final class PlanExecutor implements AutoCloseable {
             user[r] = new BitSet(n);
             user[r].set(r);
             for (Step step : plan.stepsOf(r)) {
-                for (BufferRef ref : refs(step)) {
+                for (BufferRef ref : step.buffers()) {
                     int p = ref.rank();
                     if (p != r) {
                         shares[r][p] = true;
@@ -355,17 +354,6 @@ public final class PlanExecutor implements AutoCloseable {
             final int rank = r;
             barrierPeers[r] = IntStream.range(0, n).filter(p -> p != rank && shares[rank][p]).toArray();
         }
-    }
-
-    private static List<BufferRef> refs(Step step) {
-        return switch (step) {
-            case Step.Copy(BufferRef src, BufferRef dst, long count) -> count > 0 ? List.of(src, dst) : List.of();
-            case Step.Reduce(BufferRef a, BufferRef b, BufferRef dst, long count) ->
-                    count > 0 ? List.of(a, b, dst) : List.of();
-            case Step.Scale(BufferRef buf, long count) -> count > 0 ? List.of(buf) : List.of();
-            case Step.Signal s -> List.of();
-            case Step.Wait w -> List.of();
-        };
     }
 
     @Override
