@@ -14,7 +14,7 @@ import java.util.List;
 
 /**
  * Checks, once before binding, that a {@link Plan} can run on a group's devices: the plan itself must pass
- * {@link PlanValidator} (links, bounds, flags, deadlock, start order) on the topology, and every step that
+ * {@link PlanValidator} (links, bounds, flags, deadlock, start and completion order) on the topology, and every step that
  * touches another rank's device memory must be one the device can really do ({@link Device#canAccessPeer}),
  * whatever the topology claims. Failures are {@link PlanException}s that name the plan and the devices.
  */

@@ -21,6 +21,12 @@ import java.util.TreeSet;
  *   <li>start: a rank touches a peer's memory only after waiting, directly or through other ranks, on one
  *       of the peer's Signals (before that, the peer's stream may still be producing its input or using its
  *       buffers for the previous collective);</li>
+ *   <li>completion: a rank's list ends only after it has waited, directly or through other ranks, on a
+ *       Signal each peer made after its last touch of the rank's memory. So once a rank's stream passes the
+ *       plan no peer reads or writes its buffers any more: the caller may reuse them in stream order, and the
+ *       next collective may reuse scratch and staging. Executors rely on the plan for this and add no
+ *       barrier of their own (the planners' {@code PlanBuilder} ends every plan with the one round it
+ *       needs);</li>
  *   <li>participation: with a non-zero count every rank has steps, every contributing send is read and
  *       every receiving recv is written.</li>
  * </ul>
@@ -187,8 +193,9 @@ public final class PlanValidator {
     /**
      * Runs the Signal/Wait graph to completion (each rank as far as it can, repeatedly) with a vector clock
      * per rank: {@code clock[r][q]} is the index of the latest Signal of q that r has waited on, directly or
-     * through other ranks (-1: none). Fails with the blocked waits if the graph cannot finish, and at the
-     * first touch of a peer's memory that is not ordered after one of the peer's Signals.
+     * through other ranks (-1: none). Fails with the blocked waits if the graph cannot finish, at the
+     * first touch of a peer's memory that is not ordered after one of the peer's Signals, and when a rank
+     * may finish while a peer still touches its memory.
      */
     private static final class Progress {
         private final Plan plan;
@@ -199,6 +206,8 @@ public final class PlanValidator {
         /** signalled[q][tag]: q's clock when it signalled tag, with the Signal's index at [q]; null: not yet. */
         private final int[][][] signalled;
         private final int[][] signalDepth;
+        /** lastTouch[owner][q]: index of q's last step that touches owner's memory (-1: none). */
+        private final int[][] lastTouch;
 
         Progress(Plan plan, int[] signalCount) {
             this.plan = plan;
@@ -208,10 +217,20 @@ public final class PlanValidator {
             this.clock = new int[n][n];
             this.signalled = new int[n][][];
             this.signalDepth = new int[n][];
+            this.lastTouch = new int[n][n];
             for (int r = 0; r < n; r++) {
                 Arrays.fill(clock[r], -1);
+                Arrays.fill(lastTouch[r], -1);
                 signalled[r] = new int[signalCount[r]][];
                 signalDepth[r] = new int[signalCount[r]];
+            }
+            for (int q = 0; q < n; q++) {
+                List<Step> steps = plan.stepsOf(q);
+                for (int i = 0; i < steps.size(); i++) {
+                    for (BufferRef ref : steps.get(i).buffers()) {
+                        lastTouch[ref.rank()][q] = i;
+                    }
+                }
             }
         }
 
@@ -237,6 +256,16 @@ public final class PlanValidator {
             }
             if (!stuck.isEmpty()) {
                 throw new PlanException("deadlock in " + plan.algorithm() + " " + plan.collective() + ":" + stuck);
+            }
+            for (int owner = 0; owner < n; owner++) {
+                for (int q = 0; q < n; q++) {
+                    if (q != owner && lastTouch[owner][q] >= 0 && clock[owner][q] <= lastTouch[owner][q]) {
+                        Step touch = plan.stepsOf(q).get(lastTouch[owner][q]);
+                        throw new PlanException("rank " + owner + " may finish while " + where(q, lastTouch[owner][q], touch)
+                                + " still touches its memory: rank " + owner + " needs to wait, directly or through"
+                                + " another rank, on a Signal rank " + q + " makes after that step");
+                    }
+                }
             }
             return Arrays.stream(depth).max().orElse(0);
         }

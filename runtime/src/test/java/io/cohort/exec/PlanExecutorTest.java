@@ -223,11 +223,25 @@ class PlanExecutorTest {
                 List.of(new Step.Signal(0)),
                 List.of(new Step.Signal(0)))), topology(3, true), "before waiting on rank 1");
         Plan chain = new Plan(Collective.BROADCAST, Algorithm.RING, 3, 1, 8, List.of(
-                List.of(new Step.Wait(2, 0), new Step.Copy(BufferRef.send(1, 0), BufferRef.recv(0, 0), 8)),
-                List.of(new Step.Copy(BufferRef.send(1, 0), BufferRef.recv(1, 0), 8), new Step.Signal(0)),
+                List.of(new Step.Wait(2, 0), new Step.Copy(BufferRef.send(1, 0), BufferRef.recv(0, 0), 8),
+                        new Step.Signal(0)),
+                // rank 0's signal covers rank 2's read too: one wait completes rank 1
+                List.of(new Step.Copy(BufferRef.send(1, 0), BufferRef.recv(1, 0), 8), new Step.Signal(0),
+                        new Step.Wait(0, 0)),
                 List.of(new Step.Wait(1, 0), new Step.Copy(BufferRef.send(1, 0), BufferRef.recv(2, 0), 8),
                         new Step.Signal(0))), 0, 0, "chain");
         assertTrue(BindingValidator.validate(chain, devices, topology(3, true)).linksUsed().contains("0->1 SHM"));
+    }
+
+    @Test
+    void validatorRejectsPlansThatFinishBeforeTheirReaders() {
+        open(2, Duration.ofSeconds(5));
+        // rank 0 reads rank 1's send, but rank 1 never waits for that read: its caller could overwrite send
+        Plan early = new Plan(Collective.BROADCAST, Algorithm.RING, 2, 1, 8, List.of(
+                List.of(new Step.Wait(1, 0), new Step.Copy(BufferRef.send(1, 0), BufferRef.recv(0, 0), 8)),
+                List.of(new Step.Copy(BufferRef.send(1, 0), BufferRef.recv(1, 0), 8), new Step.Signal(0))),
+                0, 0, "early");
+        invalid(early, topology(2, true), "rank 1 may finish while rank 0 step 1");
     }
 
     @Test
