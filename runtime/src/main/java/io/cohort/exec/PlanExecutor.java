@@ -155,7 +155,9 @@ public final class PlanExecutor implements AutoCloseable {
 
     /**
      * Enqueues rank {@code rank}'s part of collective {@code seq} on its stream. {@code send[p]}/{@code recv[p]}
-     * must be set for every p of {@link #userBufferRanks(rank)}; other entries are ignored.
+     * must be set for every p of {@link #userBufferRanks(rank)}, except where the collective does not use them
+     * ({@link io.cohort.core.Collective#usesSend}, {@link io.cohort.core.Collective#usesRecv}: null allowed);
+     * other entries are ignored.
      */
     public void enqueue(int rank, long seq, ReduceOp op, DeviceBuffer[] send, DeviceBuffer[] recv) {
         if (closed) {
@@ -255,6 +257,9 @@ public final class PlanExecutor implements AutoCloseable {
 
     private void checkUser(int rank, int owner, String what, DeviceBuffer buffer, long bytes, Device self) {
         String whose = owner == rank ? "" : " of rank " + owner;
+        if (buffer == null && bytes == 0) {
+            return; // a non-root's recv in REDUCE, send in BROADCAST: never touched, may be absent
+        }
         if (buffer == null) {
             throw new CohortException("rank " + rank + ": " + describe() + " needs the " + what + " buffer" + whose
                     + ", none given");

@@ -147,10 +147,10 @@ public final class PlanValidator {
      */
     public static long elements(Plan plan, int rank, Slot slot) {
         Collective c = plan.collective();
-        boolean root = rank == plan.root() || plan.ranks() == 1;
+        int root = plan.ranks() == 1 ? rank : plan.root();
         return switch (slot) {
-            case SEND -> c == Collective.BROADCAST && !root ? 0 : c.sendCount(plan.count(), plan.ranks());
-            case RECV -> c == Collective.REDUCE && !root ? 0 : c.recvCount(plan.count(), plan.ranks());
+            case SEND -> c.usesSend(rank, root) ? c.sendCount(plan.count(), plan.ranks()) : 0;
+            case RECV -> c.usesRecv(rank, root) ? c.recvCount(plan.count(), plan.ranks()) : 0;
             case SCRATCH -> plan.scratchElements();
             case STAGING -> plan.stagingElements();
         };
