@@ -134,46 +134,25 @@ public final class HostStream implements DeviceStream {
 
     @Override
     public void copy(DeviceBuffer src, long srcOffset, DeviceBuffer dst, long dstOffset, long bytes) {
-        MemorySegment s = segment(src, srcOffset, bytes, "copy source");
-        MemorySegment d = segment(dst, dstOffset, bytes, "copy destination");
-        synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.COPY;
-            c.a = s;
-            c.aOff = srcOffset;
-            c.dst = d;
-            c.dstOff = dstOffset;
-            c.count = bytes;
-            publish();
-        }
+        enqueueCopy(segment(src, srcOffset, bytes, "copy source"), srcOffset,
+                segment(dst, dstOffset, bytes, "copy destination"), dstOffset, bytes);
     }
 
     @Override
     public void copyFromHost(MemorySegment src, DeviceBuffer dst, long dstOffset) {
-        MemorySegment d = segment(dst, dstOffset, src.byteSize(), "copy destination");
-        synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.COPY;
-            c.a = src;
-            c.aOff = 0;
-            c.dst = d;
-            c.dstOff = dstOffset;
-            c.count = src.byteSize();
-            publish();
-        }
+        enqueueCopy(src, 0, segment(dst, dstOffset, src.byteSize(), "copy destination"), dstOffset, src.byteSize());
     }
 
     @Override
     public void copyToHost(DeviceBuffer src, long srcOffset, MemorySegment dst) {
-        MemorySegment s = segment(src, srcOffset, dst.byteSize(), "copy source");
+        enqueueCopy(segment(src, srcOffset, dst.byteSize(), "copy source"), srcOffset, dst, 0, dst.byteSize());
+    }
+
+    private void enqueueCopy(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long bytes) {
         synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.COPY;
-            c.a = s;
+            Command c = claim(Op.COPY, dst, dstOffset, bytes);
+            c.a = src;
             c.aOff = srcOffset;
-            c.dst = dst;
-            c.dstOff = 0;
-            c.count = dst.byteSize();
             publish();
         }
     }
@@ -186,17 +165,13 @@ public final class HostStream implements DeviceStream {
         MemorySegment sb = segment(b, bOffset, bytes, "reduce input b");
         MemorySegment sd = segment(dst, dstOffset, bytes, "reduce output");
         synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.REDUCE;
+            Command c = claim(Op.REDUCE, sd, dstOffset, count);
             c.type = type;
             c.reduceOp = op;
             c.a = sa;
             c.aOff = aOffset;
             c.b = sb;
             c.bOff = bOffset;
-            c.dst = sd;
-            c.dstOff = dstOffset;
-            c.count = count;
             publish();
         }
     }
@@ -206,12 +181,8 @@ public final class HostStream implements DeviceStream {
     public void scale(DType type, DeviceBuffer buf, long offset, long count, double factor) {
         MemorySegment s = segment(buf, offset, checkCount(count) * type.bytes(), "scale buffer");
         synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.SCALE;
+            Command c = claim(Op.SCALE, s, offset, count);
             c.type = type;
-            c.dst = s;
-            c.dstOff = offset;
-            c.count = count;
             c.factor = (float) factor;
             publish();
         }
@@ -221,38 +192,26 @@ public final class HostStream implements DeviceStream {
     public void zero(DeviceBuffer buf, long offset, long bytes) {
         MemorySegment s = segment(buf, offset, bytes, "zero buffer");
         synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.ZERO;
-            c.dst = s;
-            c.dstOff = offset;
-            c.count = bytes;
+            claim(Op.ZERO, s, offset, bytes);
             publish();
         }
     }
 
     @Override
     public void writeValue(DeviceBuffer flags, long offset, long value) {
-        MemorySegment s = flagSegment(flags, offset);
-        synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.WRITE_VALUE;
-            c.dst = s;
-            c.dstOff = offset;
-            c.value = value;
-            c.flags = flags;
-            publish();
-        }
+        enqueueFlag(Op.WRITE_VALUE, flags, offset, value);
     }
 
     @Override
     public void waitValue(DeviceBuffer flags, long offset, long atLeast) {
+        enqueueFlag(Op.WAIT_VALUE, flags, offset, atLeast);
+    }
+
+    private void enqueueFlag(Op op, DeviceBuffer flags, long offset, long value) {
         MemorySegment s = flagSegment(flags, offset);
         synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.WAIT_VALUE;
-            c.dst = s;
-            c.dstOff = offset;
-            c.value = atLeast;
+            Command c = claim(op, s, offset, 0);
+            c.value = value;
             c.flags = flags;
             publish();
         }
@@ -280,8 +239,7 @@ public final class HostStream implements DeviceStream {
             return; // never recorded, or already ordered by this stream itself
         }
         synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.WAIT_STREAM;
+            Command c = claim(Op.WAIT_STREAM, null, 0, 0);
             c.other = other;
             c.value = ticket;
             publish();
@@ -345,7 +303,11 @@ public final class HostStream implements DeviceStream {
 
     // ---------------------------------------------------------------- producer side
 
-    private Command claim() {
+    /**
+     * The next free slot (waiting while the ring is full), set up with the fields every command has: its op
+     * and the memory it writes (or, for flag ops, the flag word). Callers hold the producer lock.
+     */
+    private Command claim(Op op, MemorySegment dst, long dstOffset, long count) {
         checkUsable();
         long t = tail;
         if (t - retired >= CAPACITY) {
@@ -354,7 +316,12 @@ public final class HostStream implements DeviceStream {
                 wait.idle(since);
             }
         }
-        return ring[(int) (t & MASK)];
+        Command c = ring[(int) (t & MASK)];
+        c.op = op;
+        c.dst = dst;
+        c.dstOff = dstOffset;
+        c.count = count;
+        return c;
     }
 
     private void publish() {
