@@ -96,6 +96,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private static final EventType JFR_TYPE = EventType.getEventType(CollectiveEvent.class);
 
     private final Environment env;
+    private final CompletionPoller poller;
     private final Duration timeout;
     private final ActorRef<DeviceActor.Report> reports;
     private final Map<Device, DeviceSlot> devices = new IdentityHashMap<>();
@@ -110,6 +111,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         this.env = env;
         this.timeout = env.collectiveTimeout();
         this.reports = ctx.messageAdapter(DeviceActor.Report.class, FromDevice::new);
+        this.poller = new CompletionPoller("cohort-completions-" + ctx.getSelf().path().name());
         Duration sweep = Duration.ofMillis(Math.clamp(timeout.toMillis() / 10, 10, 1_000));
         timers.startTimerAtFixedRate(Sweep.INSTANCE, sweep);
     }
@@ -161,7 +163,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         DeviceSlot slot = devices.get(d);
         if (slot == null) {
             MemoryPool pool = env.pools().apply(d);
-            ActorRef<DeviceActor.Command> actor = getContext().spawn(DeviceActor.create(d, reports),
+            ActorRef<DeviceActor.Command> actor = getContext().spawn(DeviceActor.create(d, reports, poller),
                     "device-" + devices.size(), DispatcherSelector.fromConfig("cohort.device-dispatcher"));
             slot = new DeviceSlot(d, pool, actor);
             devices.put(d, slot);
@@ -395,15 +397,19 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         return this;
     }
 
-    /** Calls parked while the group's devices get fresh streams wait at most the collective timeout too. */
+    /**
+     * Calls parked while the group's devices get fresh streams (each device waits at most the timeout for its
+     * old stream to drain) wait at most twice the collective timeout.
+     */
     private void failParkedPastDeadline(GroupState g, long now) {
         Submit head;
-        while ((head = g.parked.peek()) != null && now - head.submittedNanos() - timeout.toNanos() >= 0) {
+        long bound = 2 * timeout.toNanos();
+        while ((head = g.parked.peek()) != null && now - head.submittedNanos() - bound >= 0) {
             g.parked.poll();
             List<String> notReady = Arrays.stream(g.ranks).filter(r -> !r.ready).map(r -> r.device.name()).toList();
             head.reply().completeExceptionally(new CollectiveFailedException(head.call().collective().cliName()
-                    + " on group " + g.id + " did not start within " + timeout.toMillis()
-                    + " ms (cohort.collective.timeout): " + (notReady.isEmpty() ? "the group has no backend"
+                    + " on group " + g.id + " did not start within " + 2 * timeout.toMillis()
+                    + " ms (twice cohort.collective.timeout): " + (notReady.isEmpty() ? "the group has no backend"
                     : "waiting for fresh streams on " + String.join(", ", notReady)), notReady, null));
         }
     }
@@ -468,7 +474,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             reset.add(s);
             if (s.ready) {
                 s.ready = false;
-                s.actor.tell(new DeviceActor.Reset(reason, timeout.multipliedBy(2)));
+                s.actor.tell(new DeviceActor.Reset(reason, timeout));
             }
         }
         for (InFlight other : List.copyOf(inFlight.values())) {
@@ -537,6 +543,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 g.pendingClose.complete(null);
             }
         }
+        poller.close(); // the device actors (children) have stopped
         if (!Reaper.awaitIdle(5_000)) {
             getContext().getLog().warn("some device streams did not close within 5 s");
         }

@@ -24,8 +24,8 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 /**
  * One per device, on its own pinned thread (dispatcher {@code cohort.device-dispatcher}): a CUDA device's
  * context is bound to the thread that uses it. Owns the device's stream; enqueues its rank's part of each
- * collective and records an event behind it; its {@link CompletionWatcher} thread watches the event and reports
- * to the coordinator when it completes, so this actor never blocks. Buffers arrive as references, never bytes.
+ * collective and records an event behind it; its {@link CompletionWatcher} (polled by the Cohort's
+ * {@link CompletionPoller} thread) reports to the coordinator when it completes, so this actor never blocks. Buffers arrive as references, never bytes.
  *
  * <p>Failures: an exception while enqueuing is reported as {@link StepFailed}; the coordinator then sends
  * every device of the group a {@link Reset}: a fresh stream, reported with {@link Ready} once the old one
@@ -76,9 +76,10 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     public record Crashed(Device device, Throwable cause) implements Report {
     }
 
-    public static Behavior<Command> create(Device device, ActorRef<Report> coordinator) {
+    /** The actor of {@code device}, reporting to {@code coordinator}; {@code poller} watches its completions. */
+    public static Behavior<Command> create(Device device, ActorRef<Report> coordinator, CompletionPoller poller) {
         return Behaviors.supervise(Behaviors.<Command>setup(ctx -> Behaviors.<Command>withTimers(
-                        timers -> new DeviceActor(ctx, timers, device, coordinator))))
+                        timers -> new DeviceActor(ctx, timers, device, coordinator, poller))))
                 .onFailure(Exception.class, SupervisorStrategy.restart().withLoggingEnabled(false));
     }
 
@@ -93,14 +94,14 @@ public final class DeviceActor extends AbstractBehavior<DeviceActor.Command> {
     private int drainedGeneration;
 
     private DeviceActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, Device device,
-                        ActorRef<Report> coordinator) {
+                        ActorRef<Report> coordinator, CompletionPoller poller) {
         super(ctx);
         this.timers = timers;
         this.device = device;
         this.coordinator = coordinator;
         this.stream = device.createStream();
-        // completions go from the watcher thread straight to the coordinator: no hop through this actor
-        this.watcher = new CompletionWatcher(device.name(), (p, failure) -> {
+        // completions go from the poller's thread straight to the coordinator: no hop through this actor
+        this.watcher = new CompletionWatcher(poller, (p, failure) -> {
             freeEvents.add(p.event());
             coordinator.tell(failure == null
                     ? new StepDone(device, p.collectiveId(), p.rank(), p.enqueuedNanos())

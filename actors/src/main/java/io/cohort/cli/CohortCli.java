@@ -3,6 +3,8 @@ package io.cohort.cli;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.cohort.backend.BackendChoice;
+import io.cohort.cli.cluster.ClusterCommands;
+import io.cohort.cli.model.ModelCommand;
 import io.cohort.core.CohortException;
 import java.io.File;
 import java.io.PrintWriter;
@@ -15,8 +17,7 @@ import picocli.CommandLine.Spec;
 /** {@code cohort}: topology, benchmarks and self-test of Cohort's collectives from the command line. */
 @Command(name = "cohort", mixinStandardHelpOptions = true, version = "cohort 0.1.0",
         description = "Tensor-parallel collectives for the JVM: inspect topologies, benchmark and test collectives.",
-        subcommands = {TopoCommand.class, BenchCommand.class, SelftestCommand.class,
-                // io.cohort.cli.model.ModelCommand is registered here once the model commands land
+        subcommands = {TopoCommand.class, BenchCommand.class, SelftestCommand.class, ModelCommand.class,
                 CommandLine.HelpCommand.class})
 public final class CohortCli implements Runnable {
 
@@ -61,6 +62,7 @@ public final class CohortCli implements Runnable {
     /** The command line, with errors of Cohort printed as one line (exit code 1) rather than a stack trace. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new CohortCli());
+        ClusterCommands.addTo(cl); // node, coordinator: added here so that they inherit --config
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();

@@ -152,6 +152,57 @@ class CollectivesThroughActorsTest {
     }
 
     @Test
+    void groupsSharingDevicesInterleaveWithoutWaitingAndStayCorrect() throws Exception {
+        CohortGroup all = group(4, BackendKind.P2P);
+        CohortGroup pair = cohort.group(devices.subList(2, 4), BackendKind.NATIVE);
+        List<Tensor> a = all.allocate(DType.F32, 777);
+        List<Tensor> p = pair.allocate(DType.F32, 777);
+        try {
+            for (int r = 0; r < 4; r++) {
+                RandomData.write(a.get(r).buffer(), DType.F32, filled(777, 1));
+            }
+            for (int r = 0; r < 2; r++) {
+                RandomData.write(p.get(r).buffer(), DType.F32, filled(777, 1));
+            }
+            // from two threads at once, none waiting: each group's calls in its own order, devices 2 and 3 shared
+            var t1 = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                List<CompletionStage<CollectiveResult>> s = new ArrayList<>();
+                for (int i = 0; i < 5; i++) {
+                    s.add(all.allReduce(a, ReduceOp.SUM));
+                }
+                return s;
+            });
+            var t2 = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                List<CompletionStage<CollectiveResult>> s = new ArrayList<>();
+                for (int i = 0; i < 5; i++) {
+                    s.add(pair.allReduce(p, ReduceOp.SUM));
+                }
+                return s;
+            });
+            for (var s : t1.get()) {
+                s.toCompletableFuture().join();
+            }
+            for (var s : t2.get()) {
+                s.toCompletableFuture().join();
+            }
+            for (int r = 0; r < 4; r++) {
+                for (float v : RandomData.read(a.get(r).buffer(), DType.F32, 777)) {
+                    assertEquals(1024f, v); // 4^5
+                }
+            }
+            for (int r = 0; r < 2; r++) {
+                for (float v : RandomData.read(p.get(r).buffer(), DType.F32, 777)) {
+                    assertEquals(32f, v); // 2^5
+                }
+            }
+        } finally {
+            all.release(a);
+            pair.release(p);
+            pair.close();
+        }
+    }
+
+    @Test
     void tensorsThatDoNotFitAreRefusedAtOnce() {
         CohortGroup g = group(2, BackendKind.P2P);
         List<Tensor> small = g.allocate(DType.F32, 10);

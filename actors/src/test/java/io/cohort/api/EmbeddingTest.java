@@ -23,6 +23,19 @@ import org.junit.jupiter.api.io.TempDir;
 class EmbeddingTest {
 
     @Test
+    void extensionGivesOneCohortPerSystemAndClosesItWithTheSystem() throws Exception {
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "ext", ConfigFactory.load());
+        Cohort cohort = CohortExtension.get(system).cohort();
+        assertTrue(cohort == CohortExtension.get(system).cohort());
+        CohortGroup group = cohort.group(cohort.devices("host:2"), BackendKind.AUTO);
+        group.barrier().toCompletableFuture().join();
+        system.terminate();
+        system.getWhenTerminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        var e = org.junit.jupiter.api.Assertions.assertThrows(io.cohort.core.CohortException.class, group::barrier);
+        assertTrue(e.getMessage().contains("is closed"), e.getMessage());
+    }
+
+    @Test
     void insideAnApplicationsActorSystemWithMetricsAndJfrEvents(@TempDir Path dir) throws Exception {
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "app", ConfigFactory.load());
         try (Recording recording = new Recording()) {
@@ -33,6 +46,8 @@ class EmbeddingTest {
                 assertEquals(BackendKind.NATIVE, group.backendChoice().requested());
                 assertEquals(BackendKind.NATIVE, group.backendChoice().chosen());
                 assertEquals("requested", group.backendChoice().reason());
+                String how = group.describe(io.cohort.backend.CollectiveCall.allReduce(DType.BF16, ReduceOp.SUM, 512));
+                assertTrue(how.contains("native backend"), how);
                 List<Tensor> t = group.allocate(DType.BF16, 512);
                 for (int i = 0; i < 3; i++) {
                     group.allReduce(t, ReduceOp.SUM).toCompletableFuture().join();

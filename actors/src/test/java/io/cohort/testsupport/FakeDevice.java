@@ -25,8 +25,7 @@ public final class FakeDevice implements Device {
     public final AtomicInteger streamsClosed = new AtomicInteger();
     public volatile boolean stall;
     public volatile boolean failNextStreamCreation;
-    /** While held, closing a stream blocks (a stream that does not drain). */
-    public volatile java.util.concurrent.CountDownLatch holdCloses = new java.util.concurrent.CountDownLatch(0);
+
 
     public FakeDevice(int ordinal) {
         this.ordinal = ordinal;
@@ -243,11 +242,6 @@ public final class FakeDevice implements Device {
 
         @Override
         public void close() {
-            try {
-                holdCloses.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
             streamsClosed.incrementAndGet();
         }
     }

@@ -18,7 +18,11 @@ public interface CollectiveBackend extends AutoCloseable {
     /** Ranks in the group. */
     int ranks();
 
-    /** Enqueues rank {@code rank}'s part of collective number {@code seq} on that rank's stream. */
+    /**
+     * Enqueues rank {@code rank}'s part of collective number {@code seq} on that rank's stream. As in NCCL,
+     * {@code send} may be null on a non-root rank of BROADCAST and {@code recv} on a non-root rank of REDUCE
+     * ({@link io.cohort.core.Collective#usesSend}, {@link io.cohort.core.Collective#usesRecv}).
+     */
     void enqueue(int rank, long seq, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv);
 
     /**

@@ -11,7 +11,9 @@ import java.util.Locale;
  *   <li>REDUCE_SCATTER: send[r] holds count * n; recv[r] (count) = op over block r of every send.</li>
  *   <li>ALL_GATHER: send[r] holds count; recv[r] (count * n) holds every rank's send, in rank order.</li>
  * </ul>
- * send and recv may be the same buffer (in place) for ALL_REDUCE, REDUCE and BROADCAST.
+ * send and recv may be the same buffer (in place) for ALL_REDUCE, REDUCE and BROADCAST. As in NCCL, a
+ * non-root's recv in REDUCE and a non-root's send in BROADCAST are never touched and may be absent (null):
+ * see {@link #usesSend} and {@link #usesRecv}.
  */
 public enum Collective {
     ALL_REDUCE, REDUCE, BROADCAST, REDUCE_SCATTER, ALL_GATHER;
@@ -24,6 +26,16 @@ public enum Collective {
     /** Elements the recv buffer of each rank must hold for {@code count} and {@code ranks}. */
     public long recvCount(long count, int ranks) {
         return this == ALL_GATHER ? count * ranks : count;
+    }
+
+    /** Whether rank {@code rank}'s send buffer takes part (false only for a non-root of BROADCAST). */
+    public boolean usesSend(int rank, int root) {
+        return this != BROADCAST || rank == root;
+    }
+
+    /** Whether rank {@code rank}'s recv buffer takes part (false only for a non-root of REDUCE). */
+    public boolean usesRecv(int rank, int root) {
+        return this != REDUCE || rank == root;
     }
 
     /** Whether this collective combines values with a {@link ReduceOp}. */

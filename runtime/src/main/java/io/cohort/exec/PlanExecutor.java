@@ -10,20 +10,19 @@ import io.cohort.device.host.HostBuffer;
 import io.cohort.memory.MemoryPool;
 import io.cohort.plan.BufferRef;
 import io.cohort.plan.Plan;
+import io.cohort.plan.PlanValidator;
 import io.cohort.plan.Slot;
 import io.cohort.plan.Step;
 import io.cohort.topology.Topology;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.function.IntFunction;
-import java.util.stream.IntStream;
 
 /**
  * Runs one {@link Plan} for one element type on a group's streams.
  *
- * <p>At creation the plan is validated ({@link PlanValidator}) and its per-rank resources are taken once:
+ * <p>At creation the plan is validated ({@link BindingValidator}) and its per-rank resources are taken once:
  * SCRATCH from each rank's pool, STAGING from each rank's pinned staging pool, and one pinned flag word per
  * (rank, tag). Per call, {@link #enqueue} walks rank r's steps, bound to concrete buffers, onto rank r's
  * stream: Copy/Reduce/Scale become stream operations, Signal(tag) becomes {@code writeValue(flags[r][tag],
@@ -31,14 +30,16 @@ import java.util.stream.IntStream;
  * cached per rank (the last few distinct sets), so a steady stream of calls on the same tensors allocates
  * nothing.
  *
- * <p>Back-to-back safety. After its steps every rank signals DONE and waits for the DONE of every rank it
- * shares memory with in this plan (it touches theirs, or they touch its). So once a rank's stream passes a
- * collective, no peer still reads or writes that rank's buffers: the caller may reuse its tensors in stream
- * order, and the next run of the plan cannot overwrite scratch or staging a peer is still reading.
+ * <p>Back-to-back safety comes from the plan: {@link PlanValidator} admits only plans whose ranks touch a
+ * peer's memory after waiting on the peer, and end only after every peer that touched their memory is done
+ * with it (the planners end every plan with that one round). So once a rank's stream passes a collective,
+ * no peer still reads or writes that rank's buffers: the caller may reuse its tensors in stream order, and
+ * the next run of the plan cannot overwrite scratch or staging a peer is still reading. The executor adds
+ * no round of its own.
  *
  * <p>AVG: plans are built per (collective, count, root, dtype), not per op. Scale steps of a plan run only
- * for AVG; for AVG with a plan that has none, each rank scales its own output after the DONE exchange
- * (when no peer writes it any more). The factor is {@code 1 / ranks}.
+ * for AVG; for AVG with a plan that has none, each rank scales its own output after its last step (when,
+ * by the rule above, no peer writes it any more). The factor is {@code 1 / ranks}.
  */
 public final class PlanExecutor implements AutoCloseable {
 
@@ -58,9 +59,7 @@ public final class PlanExecutor implements AutoCloseable {
     private final DeviceBuffer[] flags;
     private final MemoryPool[] scratchPoolOf;
     private final MemoryPool[] stagingPoolOf;
-    private final int doneWord;
     private final int[][] userPeers;     // ranks whose SEND/RECV rank r's steps touch (r included)
-    private final int[][] barrierPeers;  // ranks sharing memory with rank r in this plan
     private final boolean hasScale;
     private final Binding[][] bindings;
     private final int[] nextBinding;
@@ -82,11 +81,8 @@ public final class PlanExecutor implements AutoCloseable {
         this.ranks = plan.ranks();
         this.devices = List.copyOf(devices);
         this.streams = List.copyOf(streams);
-        PlanValidator.validate(plan, devices, topology);
-        this.doneWord = maxTag(plan) + 1;
-        this.userPeers = new int[ranks][];
-        this.barrierPeers = new int[ranks][];
-        sharing(plan, userPeers, barrierPeers);
+        BindingValidator.validate(plan, devices, topology);
+        this.userPeers = userBufferRanks(plan);
         this.hasScale = plan.steps().stream().flatMap(List::stream).anyMatch(s -> s instanceof Step.Scale);
         this.bindings = new Binding[ranks][CACHED_BINDINGS];
         this.nextBinding = new int[ranks];
@@ -105,12 +101,12 @@ public final class PlanExecutor implements AutoCloseable {
                     stagingPoolOf[r] = stagingPools.apply(r);
                     staging[r] = take(stagingPoolOf[r], plan.stagingElements(), r, "staging");
                 }
-                flags[r] = devices.get(r).allocatePinnedHost((doneWord + 1) * 8L);
+                flags[r] = devices.get(r).allocatePinnedHost(Math.max(1, plan.maxSignals()) * 8L);
                 if (flags[r].isHostAccessible()) {
                     flags[r].segment().fill((byte) 0);
                 }
                 if (flags[r] instanceof HostBuffer hb) {
-                    hb.label("flags of rank " + r + " for " + describe() + " (word t = tag t, word " + doneWord + " = DONE)");
+                    hb.label("flags of rank " + r + " for " + describe() + " (word t = tag t)");
                 }
             }
         } catch (RuntimeException e) {
@@ -159,7 +155,9 @@ public final class PlanExecutor implements AutoCloseable {
 
     /**
      * Enqueues rank {@code rank}'s part of collective {@code seq} on its stream. {@code send[p]}/{@code recv[p]}
-     * must be set for every p of {@link #userBufferRanks(rank)}; other entries are ignored.
+     * must be set for every p of {@link #userBufferRanks(rank)}, except where the collective does not use them
+     * ({@link io.cohort.core.Collective#usesSend}, {@link io.cohort.core.Collective#usesRecv}: null allowed);
+     * other entries are ignored.
      */
     public void enqueue(int rank, long seq, ReduceOp op, DeviceBuffer[] send, DeviceBuffer[] recv) {
         if (closed) {
@@ -215,11 +213,9 @@ public final class PlanExecutor implements AutoCloseable {
 
     private BoundOp[] bind(int rank, ReduceOp op, DeviceBuffer[] send, DeviceBuffer[] recv) {
         Device self = devices.get(rank);
-        long sendBytes = PlanValidator.slotElements(plan, Slot.SEND) * dtype.bytes();
-        long recvBytes = PlanValidator.slotElements(plan, Slot.RECV) * dtype.bytes();
         for (int p : userPeers[rank]) {
-            checkUser(rank, p, "send", send[p], sendBytes, self);
-            checkUser(rank, p, "recv", recv[p], recvBytes, self);
+            checkUser(rank, p, "send", send[p], PlanValidator.elements(plan, p, Slot.SEND) * dtype.bytes(), self);
+            checkUser(rank, p, "recv", recv[p], PlanValidator.elements(plan, p, Slot.RECV) * dtype.bytes(), self);
         }
         List<BoundOp> ops = new ArrayList<>();
         int b = dtype.bytes();
@@ -246,10 +242,6 @@ public final class PlanExecutor implements AutoCloseable {
                 case Step.Wait(int p, int tag) -> ops.add(new BoundOp.Wait(flags[p], tag * 8L));
             }
         }
-        ops.add(new BoundOp.Signal(flags[rank], doneWord * 8L));
-        for (int p : barrierPeers[rank]) {
-            ops.add(new BoundOp.Wait(flags[p], doneWord * 8L));
-        }
         if (op == ReduceOp.AVG && !hasScale) {
             long outCount = switch (plan.collective()) {
                 case ALL_REDUCE, REDUCE_SCATTER -> plan.count();
@@ -265,6 +257,9 @@ public final class PlanExecutor implements AutoCloseable {
 
     private void checkUser(int rank, int owner, String what, DeviceBuffer buffer, long bytes, Device self) {
         String whose = owner == rank ? "" : " of rank " + owner;
+        if (buffer == null && bytes == 0) {
+            return; // a non-root's recv in REDUCE, send in BROADCAST: never touched, may be absent
+        }
         if (buffer == null) {
             throw new CohortException("rank " + rank + ": " + describe() + " needs the " + what + " buffer" + whose
                     + ", none given");
@@ -317,60 +312,28 @@ public final class PlanExecutor implements AutoCloseable {
         }
     }
 
-    private static int maxTag(Plan plan) {
-        int max = -1;
-        for (List<Step> steps : plan.steps()) {
-            for (Step s : steps) {
-                if (s instanceof Step.Signal(int tag)) {
-                    max = Math.max(max, tag);
-                }
-            }
-        }
-        return max;
-    }
-
-    /** Fills, per rank, the ranks whose SEND/RECV it touches and the ranks it shares any memory with. */
-    private static void sharing(Plan plan, int[][] userPeers, int[][] barrierPeers) {
+    /** Per rank, the ranks whose SEND/RECV its steps touch (itself included), ascending. */
+    private static int[][] userBufferRanks(Plan plan) {
         int n = plan.ranks();
-        BitSet[] user = new BitSet[n];
-        boolean[][] shares = new boolean[n][n];
+        int[][] ranks = new int[n][];
         for (int r = 0; r < n; r++) {
-            user[r] = new BitSet(n);
-            user[r].set(r);
+            BitSet user = new BitSet(n);
+            user.set(r);
             for (Step step : plan.stepsOf(r)) {
-                for (BufferRef ref : refs(step)) {
-                    int p = ref.rank();
-                    if (p != r) {
-                        shares[r][p] = true;
-                        shares[p][r] = true;
-                    }
+                for (BufferRef ref : step.buffers()) {
                     if (ref.slot() == Slot.SEND || ref.slot() == Slot.RECV) {
-                        user[r].set(p);
+                        user.set(ref.rank());
                     }
                 }
             }
+            ranks[r] = user.stream().toArray();
         }
-        for (int r = 0; r < n; r++) {
-            userPeers[r] = user[r].stream().toArray();
-            final int rank = r;
-            barrierPeers[r] = IntStream.range(0, n).filter(p -> p != rank && shares[rank][p]).toArray();
-        }
-    }
-
-    private static List<BufferRef> refs(Step step) {
-        return switch (step) {
-            case Step.Copy(BufferRef src, BufferRef dst, long count) -> count > 0 ? List.of(src, dst) : List.of();
-            case Step.Reduce(BufferRef a, BufferRef b, BufferRef dst, long count) ->
-                    count > 0 ? List.of(a, b, dst) : List.of();
-            case Step.Scale(BufferRef buf, long count) -> count > 0 ? List.of(buf) : List.of();
-            case Step.Signal s -> List.of();
-            case Step.Wait w -> List.of();
-        };
+        return ranks;
     }
 
     @Override
     public String toString() {
-        return "PlanExecutor[" + describe() + ", barrier peers " + Arrays.deepToString(barrierPeers) + "]";
+        return "PlanExecutor[" + describe() + "]";
     }
 
 }

@@ -263,12 +263,12 @@ public final class LocalGroup implements AutoCloseable {
         run(Collective.ALL_REDUCE, data, data, op, 0);
     }
 
-    /** recv[root] = op over every send; other ranks' recv are left alone. */
+    /** recv[root] = op over every send; other ranks' recv are left alone and may be null. */
     public void reduce(Tensor[] send, Tensor[] recv, ReduceOp op, int root) {
         run(Collective.REDUCE, send, recv, op, root);
     }
 
-    /** recv[r] = send[root] on every rank. */
+    /** recv[r] = send[root] on every rank; other ranks' send are not read and may be null. */
     public void broadcast(Tensor[] send, Tensor[] recv, int root) {
         run(Collective.BROADCAST, send, recv, ReduceOp.SUM, root);
     }
@@ -357,8 +357,8 @@ public final class LocalGroup implements AutoCloseable {
         checkOpen();
         CollectiveCall call = validate(collective, send, recv, op, root);
         for (int r = 0; r < ranks; r++) {
-            sendBuffers[r] = send[r].buffer();
-            recvBuffers[r] = recv[r].buffer();
+            sendBuffers[r] = send[r] == null ? null : send[r].buffer();
+            recvBuffers[r] = recv[r] == null ? null : recv[r].buffer();
         }
         enqueue(call, sendBuffers, recvBuffers);
     }
@@ -371,21 +371,21 @@ public final class LocalGroup implements AutoCloseable {
 
     private CollectiveCall validate(Collective collective, Tensor[] send, Tensor[] recv, ReduceOp op, int root) {
         Objects.requireNonNull(op, "op");
-        checkTensors(collective, "send", send);
-        checkTensors(collective, "recv", recv);
         if (collective.rooted() && (root < 0 || root >= ranks)) {
             throw new CohortException(collective.cliName() + ": root " + root + " outside 0.." + (ranks - 1));
         }
-        DType dtype = send[0].dtype();
-        long sendCount = send[0].count();
+        int callRoot = collective.rooted() ? root : 0;
+        checkTensors(collective, "send", send, callRoot);
+        checkTensors(collective, "recv", recv, callRoot);
+        // every rank's tensors have the dtype of the root's send (rank 0's without a root), sends its count
+        DType dtype = send[callRoot].dtype();
+        long sendCount = send[callRoot].count();
         for (int r = 0; r < ranks; r++) {
-            if (send[r].dtype() != dtype || recv[r].dtype() != dtype) {
-                throw new CohortException(collective.cliName() + ": rank " + r + " has send " + send[r].dtype() + " and recv "
-                        + recv[r].dtype() + ", rank 0's send is " + dtype + ": every tensor needs the same dtype");
-            }
-            if (send[r].count() != sendCount) {
+            checkDtype(collective, r, "send", send[r], dtype, callRoot);
+            checkDtype(collective, r, "recv", recv[r], dtype, callRoot);
+            if (send[r] != null && send[r].count() != sendCount) {
                 throw new CohortException(collective.cliName() + ": rank " + r + "'s send has " + send[r].count()
-                        + " elements, rank 0's has " + sendCount + ": counts must match across ranks");
+                        + " elements, " + model(collective, callRoot) + " has " + sendCount + ": counts must match across ranks");
             }
         }
         if (collective == Collective.REDUCE_SCATTER && sendCount % ranks != 0) {
@@ -395,12 +395,11 @@ public final class LocalGroup implements AutoCloseable {
         long count = collective == Collective.REDUCE_SCATTER ? sendCount / ranks : sendCount;
         long recvCount = collective.recvCount(count, ranks);
         for (int r = 0; r < ranks; r++) {
-            if (recv[r].count() != recvCount) {
+            if (recv[r] != null && recv[r].count() != recvCount) {
                 throw new CohortException(collective.cliName() + ": rank " + r + "'s recv has " + recv[r].count() + " elements, "
                         + collective.cliName() + " of " + count + " per rank over " + ranks + " ranks needs " + recvCount);
             }
         }
-        int callRoot = collective.rooted() ? root : 0;
         CollectiveCall last = lastCall;
         if (last != null && last.collective() == collective && last.dtype() == dtype && last.op() == op
                 && last.count() == count && last.root() == callRoot) {
@@ -410,14 +409,30 @@ public final class LocalGroup implements AutoCloseable {
         return lastCall;
     }
 
-    private void checkTensors(Collective collective, String role, Tensor[] tensors) {
+    private static void checkDtype(Collective collective, int rank, String role, Tensor t, DType dtype, int root) {
+        if (t != null && t.dtype() != dtype) {
+            throw new CohortException(collective.cliName() + ": rank " + rank + "'s " + role + " is " + t.dtype() + ", "
+                    + model(collective, root) + " send is " + dtype + ": every tensor needs the same dtype");
+        }
+    }
+
+    /** Whose send sets dtype and count, for messages. */
+    private static String model(Collective collective, int root) {
+        return collective.rooted() ? "rank " + root + "'s (the root's)" : "rank 0's";
+    }
+
+    /** One tensor per rank, on the rank's device; null only where the collective does not use it. */
+    private void checkTensors(Collective collective, String role, Tensor[] tensors, int root) {
         if (tensors == null || tensors.length != ranks) {
             throw new CohortException(collective.cliName() + ": expected one " + role + " tensor per rank (" + ranks + "), got "
                     + (tensors == null ? "none" : tensors.length));
         }
         for (int r = 0; r < ranks; r++) {
             if (tensors[r] == null) {
-                throw new CohortException(collective.cliName() + ": rank " + r + " has no " + role + " tensor");
+                if (role.equals("send") ? collective.usesSend(r, root) : collective.usesRecv(r, root)) {
+                    throw new CohortException(collective.cliName() + ": rank " + r + " has no " + role + " tensor");
+                }
+                continue;
             }
             Device d = tensors[r].device();
             if (d != devices.get(r)) {

@@ -22,8 +22,9 @@ import java.util.Map;
  *   <li>Each rank's first Signal covers the collective's start: a peer reading a rank's SEND always waits
  *       until that rank's stream has reached the collective (the caller's earlier work produced SEND).</li>
  *   <li>{@link #barrierForReaders} / {@link #build}: before a rank's buffers may be reused (by the rank itself
- *       or, after the plan, by the caller or the next collective), the rank waits until every peer that read
- *       them is done.</li>
+ *       or, after the plan, by the caller or the next collective), the rank waits until every peer that touched
+ *       them is done. The round {@link #build} appends is the plan's completion guarantee
+ *       ({@link PlanValidator} checks it); executors add no barrier of their own.</li>
  *   <li>STAGING is bump-allocated per rank and never reused within one plan, so staged data needs no
  *       wait-for-readers before a later stage.</li>
  * </ul>

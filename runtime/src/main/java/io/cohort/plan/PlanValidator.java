@@ -3,18 +3,36 @@ package io.cohort.plan;
 import io.cohort.core.Collective;
 import io.cohort.topology.Topology;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 
 /**
  * Checks a {@link Plan} against its topology without running it on data (see {@link PlanSimulator} for
- * races and results): only existing links are used (a peer's SEND/RECV/SCRATCH only over P2P, STAGING of
- * anyone), every buffer access is in bounds, every rank takes part, each Signal tag is used once per rank
- * and every Wait names one that exists, and the Signal/Wait graph cannot deadlock. Returns a
- * {@link Report} of what the plan does; throws {@link PlanException} naming the rank and step otherwise.
+ * per-element races and results). The rules an executor relies on:
+ *
+ * <ul>
+ *   <li>links: a peer's SEND/RECV/SCRATCH is touched only over P2P; STAGING of anyone may be;</li>
+ *   <li>bounds: every access stays inside its buffer (a non-root's recv in REDUCE and send in BROADCAST
+ *       have no elements, as NCCL lets them be null); only a rank's own buffers are scaled;</li>
+ *   <li>flags: each rank's tags are 0, 1, 2, ... in list order, and every Wait names a peer's tag that
+ *       exists; the Signal/Wait graph cannot deadlock;</li>
+ *   <li>start: a rank touches a peer's memory only after waiting, directly or through other ranks, on one
+ *       of the peer's Signals (before that, the peer's stream may still be producing its input or using its
+ *       buffers for the previous collective);</li>
+ *   <li>completion: a rank's list ends only after it has waited, directly or through other ranks, on a
+ *       Signal each peer made after its last touch of the rank's memory. So once a rank's stream passes the
+ *       plan no peer reads or writes its buffers any more: the caller may reuse them in stream order, and the
+ *       next collective may reuse scratch and staging. Executors rely on the plan for this and add no
+ *       barrier of their own (the planners' {@code PlanBuilder} ends every plan with the one round it
+ *       needs);</li>
+ *   <li>participation: with a non-zero count every rank has steps, every contributing send is read and
+ *       every receiving recv is written.</li>
+ * </ul>
+ *
+ * Returns a {@link Report} of what the plan does; throws {@link PlanException} naming the rank and step
+ * otherwise.
  */
 public final class PlanValidator {
 
@@ -48,74 +66,69 @@ public final class PlanValidator {
             throw new PlanException("plan for " + n + " ranks on topology " + topology.name() + " of "
                     + topology.size() + " devices");
         }
-        Collective c = plan.collective();
-        long sendCount = c.sendCount(plan.count(), n);
-        long recvCount = c.recvCount(plan.count(), n);
+        if (n > 1 && (plan.root() < 0 || plan.root() >= n)) {
+            throw new PlanException("root " + plan.root() + " outside 0.." + (n - 1));
+        }
         Set<String> links = new TreeSet<>();
         int staged = 0;
         int signals = 0;
         int waits = 0;
         boolean[] sendRead = new boolean[n];
         boolean[] recvWritten = new boolean[n];
-        List<Map<Integer, Integer>> signalIndex = new ArrayList<>();
+        int[] signalCount = new int[n];
         for (int r = 0; r < n; r++) {
-            Map<Integer, Integer> tags = new HashMap<>();
             List<Step> steps = plan.stepsOf(r);
             for (int i = 0; i < steps.size(); i++) {
                 Step step = steps.get(i);
-                String where = "rank " + r + " step " + i + " (" + step + ")";
                 switch (step) {
                     case Step.Signal(int tag) -> {
                         signals++;
-                        if (tag != tags.size()) {
-                            throw new PlanException(where + ": expected tag " + tags.size()
+                        if (tag != signalCount[r]) {
+                            throw new PlanException(where(r, i, step) + ": expected tag " + signalCount[r]
                                     + " (a rank's tags are 0, 1, 2, ... in list order, each once)");
                         }
-                        tags.put(tag, i);
+                        signalCount[r]++;
                     }
                     case Step.Wait(int peer, int tag) -> {
                         waits++;
                         if (peer < 0 || peer >= n || peer == r) {
-                            throw new PlanException(where + ": waits on rank " + peer);
+                            throw new PlanException(where(r, i, step) + ": waits on rank " + peer);
+                        }
+                    }
+                    case Step.Scale(BufferRef buf, long count) -> {
+                        access(plan, topology, r, i, buf, count, links);
+                        if (buf.rank() != r) {
+                            throw new PlanException(where(r, i, step) + ": scales a peer's buffer");
                         }
                     }
                     case Step.Copy(BufferRef src, BufferRef dst, long count) -> {
-                        staged += access(plan, topology, r, where, src, count, links) ? 1 : 0;
-                        access(plan, topology, r, where, dst, count, links);
+                        staged += access(plan, topology, r, i, src, count, links) ? 1 : 0;
+                        access(plan, topology, r, i, dst, count, links);
                         sendRead[src.rank()] |= src.slot() == Slot.SEND;
                         recvWritten[dst.rank()] |= dst.slot() == Slot.RECV;
                     }
                     case Step.Reduce(BufferRef a, BufferRef b, BufferRef dst, long count) -> {
-                        staged += access(plan, topology, r, where, a, count, links) ? 1 : 0;
-                        staged += access(plan, topology, r, where, b, count, links) ? 1 : 0;
-                        access(plan, topology, r, where, dst, count, links);
+                        staged += access(plan, topology, r, i, a, count, links) ? 1 : 0;
+                        staged += access(plan, topology, r, i, b, count, links) ? 1 : 0;
+                        access(plan, topology, r, i, dst, count, links);
                         sendRead[a.rank()] |= a.slot() == Slot.SEND;
                         sendRead[b.rank()] |= b.slot() == Slot.SEND;
                         recvWritten[dst.rank()] |= dst.slot() == Slot.RECV;
                     }
-                    case Step.Scale(BufferRef buf, long count) -> {
-                        access(plan, topology, r, where, buf, count, links);
-                        if (buf.rank() != r) {
-                            throw new PlanException(where + ": scales a peer's buffer");
-                        }
-                    }
                 }
-                checkBounds(plan, where, step, sendCount, recvCount);
             }
-            signalIndex.add(tags);
         }
-        int depth = checkProgress(plan, signalIndex);
+        int depth = new Progress(plan, signalCount).run();
+        Collective c = plan.collective();
         if (plan.count() > 0) {
             for (int r = 0; r < n; r++) {
                 if (n > 1 && plan.stepsOf(r).isEmpty()) {
                     throw new PlanException("rank " + r + " takes no part in " + c + " " + plan.algorithm());
                 }
-                boolean contributes = c != Collective.BROADCAST || r == plan.root();
-                if (contributes && !sendRead[r]) {
+                if (elements(plan, r, Slot.SEND) > 0 && !sendRead[r]) {
                     throw new PlanException("rank " + r + "'s send is never read in " + c + " " + plan.algorithm());
                 }
-                boolean receives = c != Collective.REDUCE || r == plan.root();
-                if (receives && !recvWritten[r]) {
+                if (elements(plan, r, Slot.RECV) > 0 && !recvWritten[r]) {
                     throw new PlanException("rank " + r + "'s recv is never written in " + c + " " + plan.algorithm());
                 }
             }
@@ -127,15 +140,41 @@ public final class PlanValidator {
         return new Report(stepsPerRank, signals, waits, depth, links, staged, plan.description());
     }
 
-    /** Checks one buffer access; returns whether it reads a peer's staging. */
-    private static boolean access(Plan plan, Topology topology, int r, String where, BufferRef ref, long count,
+    /**
+     * Elements of {@code slot} that rank {@code rank} has under {@code plan}: send and recv as the collective
+     * defines them, except that a non-root has no recv in REDUCE and no send in BROADCAST (NCCL lets those
+     * be null); scratch and staging as the plan asks.
+     */
+    public static long elements(Plan plan, int rank, Slot slot) {
+        Collective c = plan.collective();
+        int root = plan.ranks() == 1 ? rank : plan.root();
+        return switch (slot) {
+            case SEND -> c.usesSend(rank, root) ? c.sendCount(plan.count(), plan.ranks()) : 0;
+            case RECV -> c.usesRecv(rank, root) ? c.recvCount(plan.count(), plan.ranks()) : 0;
+            case SCRATCH -> plan.scratchElements();
+            case STAGING -> plan.stagingElements();
+        };
+    }
+
+    private static String where(int rank, int index, Step step) {
+        return "rank " + rank + " step " + index + " (" + step + ")";
+    }
+
+    /** Checks one buffer access (rank, link, bounds); returns whether it reads a peer's staging. */
+    private static boolean access(Plan plan, Topology topology, int r, int index, BufferRef ref, long count,
                                   Set<String> links) {
         int owner = ref.rank();
+        Step step = plan.stepsOf(r).get(index);
         if (owner >= plan.ranks()) {
-            throw new PlanException(where + ": touches rank " + owner + " of " + plan.ranks());
+            throw new PlanException(where(r, index, step) + ": touches rank " + owner + " of " + plan.ranks());
         }
         if (count <= 0) {
-            throw new PlanException(where + ": empty transfer");
+            throw new PlanException(where(r, index, step) + ": empty transfer");
+        }
+        long limit = elements(plan, owner, ref.slot());
+        if (ref.offset() + count > limit) {
+            throw new PlanException(where(r, index, step) + ": " + count + " elements at " + ref + " overrun its "
+                    + limit + " elements");
         }
         if (owner == r) {
             return false;
@@ -144,101 +183,127 @@ public final class PlanValidator {
             return true;
         }
         if (!topology.p2p(r, owner)) {
-            throw new PlanException(where + ": " + topology.deviceNames().get(r) + " has no P2P to "
+            throw new PlanException(where(r, index, step) + ": " + topology.deviceNames().get(r) + " has no P2P to "
                     + topology.deviceNames().get(owner) + " (" + topology.link(r, owner).label() + ")");
         }
         links.add(r + "->" + owner + " " + topology.link(r, owner).label());
         return false;
     }
 
-    private static void checkBounds(Plan plan, String where, Step step, long sendCount, long recvCount) {
-        List<BufferRef> refs = new ArrayList<>();
-        long count = switch (step) {
-            case Step.Copy(BufferRef src, BufferRef dst, long k) -> {
-                refs.add(src);
-                refs.add(dst);
-                yield k;
-            }
-            case Step.Reduce(BufferRef a, BufferRef b, BufferRef dst, long k) -> {
-                refs.add(a);
-                refs.add(b);
-                refs.add(dst);
-                yield k;
-            }
-            case Step.Scale(BufferRef buf, long k) -> {
-                refs.add(buf);
-                yield k;
-            }
-            case Step.Signal s -> 0;
-            case Step.Wait w -> 0;
-        };
-        Collective c = plan.collective();
-        for (BufferRef ref : refs) {
-            boolean root = ref.rank() == plan.root();
-            long limit = switch (ref.slot()) {
-                case SEND -> c == Collective.BROADCAST && !root ? 0 : sendCount;
-                case RECV -> c == Collective.REDUCE && !root ? 0 : recvCount;
-                case SCRATCH -> plan.scratchElements();
-                case STAGING -> plan.stagingElements();
-            };
-            if (ref.offset() + count > limit) {
-                throw new PlanException(where + ": " + count + " elements at " + ref + " overrun its " + limit
-                        + " elements");
-            }
-        }
-    }
-
     /**
-     * Runs the Signal/Wait graph to completion (each rank as far as it can, repeatedly); fails with the
-     * blocked waits if it cannot. Returns the longest chain of cross-rank waits.
+     * Runs the Signal/Wait graph to completion (each rank as far as it can, repeatedly) with a vector clock
+     * per rank: {@code clock[r][q]} is the index of the latest Signal of q that r has waited on, directly or
+     * through other ranks (-1: none). Fails with the blocked waits if the graph cannot finish, at the
+     * first touch of a peer's memory that is not ordered after one of the peer's Signals, and when a rank
+     * may finish while a peer still touches its memory.
      */
-    private static int checkProgress(Plan plan, List<Map<Integer, Integer>> signalIndex) {
-        int n = plan.ranks();
-        int[] pc = new int[n];
-        int[] depth = new int[n];
-        List<Map<Integer, Integer>> signalDepth = new ArrayList<>();
-        for (int r = 0; r < n; r++) {
-            signalDepth.add(new HashMap<>());
-        }
-        boolean progress = true;
-        while (progress) {
-            progress = false;
+    private static final class Progress {
+        private final Plan plan;
+        private final int n;
+        private final int[] pc;
+        private final int[] depth;
+        private final int[][] clock;
+        /** signalled[q][tag]: q's clock when it signalled tag, with the Signal's index at [q]; null: not yet. */
+        private final int[][][] signalled;
+        private final int[][] signalDepth;
+        /** lastTouch[owner][q]: index of q's last step that touches owner's memory (-1: none). */
+        private final int[][] lastTouch;
+
+        Progress(Plan plan, int[] signalCount) {
+            this.plan = plan;
+            this.n = plan.ranks();
+            this.pc = new int[n];
+            this.depth = new int[n];
+            this.clock = new int[n][n];
+            this.signalled = new int[n][][];
+            this.signalDepth = new int[n][];
+            this.lastTouch = new int[n][n];
             for (int r = 0; r < n; r++) {
-                List<Step> steps = plan.stepsOf(r);
-                while (pc[r] < steps.size()) {
-                    Step step = steps.get(pc[r]);
-                    if (step instanceof Step.Wait(int peer, int tag)) {
-                        if (!signalIndex.get(peer).containsKey(tag)) {
-                            throw new PlanException("rank " + r + " step " + pc[r] + " waits for tag " + tag
-                                    + " that rank " + peer + " never signals");
-                        }
-                        Integer d = signalDepth.get(peer).get(tag);
-                        if (d == null) {
-                            break;
-                        }
-                        depth[r] = Math.max(depth[r], d + 1);
-                    } else if (step instanceof Step.Signal(int tag)) {
-                        signalDepth.get(r).put(tag, depth[r]);
+                Arrays.fill(clock[r], -1);
+                Arrays.fill(lastTouch[r], -1);
+                signalled[r] = new int[signalCount[r]][];
+                signalDepth[r] = new int[signalCount[r]];
+            }
+            for (int q = 0; q < n; q++) {
+                List<Step> steps = plan.stepsOf(q);
+                for (int i = 0; i < steps.size(); i++) {
+                    for (BufferRef ref : steps.get(i).buffers()) {
+                        lastTouch[ref.rank()][q] = i;
                     }
-                    pc[r]++;
-                    progress = true;
                 }
             }
         }
-        StringBuilder stuck = new StringBuilder();
-        for (int r = 0; r < n; r++) {
-            if (pc[r] < plan.stepsOf(r).size()) {
-                stuck.append(" rank ").append(r).append(" at step ").append(pc[r]).append(' ')
-                        .append(plan.stepsOf(r).get(pc[r])).append(';');
+
+        /** Returns the longest chain of cross-rank waits. */
+        int run() {
+            boolean progress = true;
+            while (progress) {
+                progress = false;
+                for (int r = 0; r < n; r++) {
+                    List<Step> steps = plan.stepsOf(r);
+                    while (pc[r] < steps.size() && advance(r, steps.get(pc[r]))) {
+                        pc[r]++;
+                        progress = true;
+                    }
+                }
             }
+            StringBuilder stuck = new StringBuilder();
+            for (int r = 0; r < n; r++) {
+                if (pc[r] < plan.stepsOf(r).size()) {
+                    stuck.append(" rank ").append(r).append(" at step ").append(pc[r]).append(' ')
+                            .append(plan.stepsOf(r).get(pc[r])).append(';');
+                }
+            }
+            if (!stuck.isEmpty()) {
+                throw new PlanException("deadlock in " + plan.algorithm() + " " + plan.collective() + ":" + stuck);
+            }
+            for (int owner = 0; owner < n; owner++) {
+                for (int q = 0; q < n; q++) {
+                    if (q != owner && lastTouch[owner][q] >= 0 && clock[owner][q] <= lastTouch[owner][q]) {
+                        Step touch = plan.stepsOf(q).get(lastTouch[owner][q]);
+                        throw new PlanException("rank " + owner + " may finish while " + where(q, lastTouch[owner][q], touch)
+                                + " still touches its memory: rank " + owner + " needs to wait, directly or through"
+                                + " another rank, on a Signal rank " + q + " makes after that step");
+                    }
+                }
+            }
+            return Arrays.stream(depth).max().orElse(0);
         }
-        if (!stuck.isEmpty()) {
-            throw new PlanException("deadlock in " + plan.algorithm() + " " + plan.collective() + ":" + stuck);
+
+        /** Executes rank r's next step if it can run; returns false when it waits for a Signal not yet made. */
+        private boolean advance(int r, Step step) {
+            switch (step) {
+                case Step.Wait(int peer, int tag) -> {
+                    if (tag < 0 || tag >= signalled[peer].length) {
+                        throw new PlanException(where(r, pc[r], step) + ": waits for tag " + tag + " that rank " + peer
+                                + " never signals");
+                    }
+                    int[] snapshot = signalled[peer][tag];
+                    if (snapshot == null) {
+                        return false;
+                    }
+                    for (int q = 0; q < n; q++) {
+                        clock[r][q] = Math.max(clock[r][q], snapshot[q]);
+                    }
+                    depth[r] = Math.max(depth[r], signalDepth[peer][tag] + 1);
+                }
+                case Step.Signal(int tag) -> {
+                    clock[r][r] = pc[r];
+                    signalled[r][tag] = clock[r].clone();
+                    signalDepth[r][tag] = depth[r];
+                }
+                default -> {
+                    for (BufferRef ref : step.buffers()) {
+                        int owner = ref.rank();
+                        if (owner != r && clock[r][owner] < 0) {
+                            throw new PlanException(where(r, pc[r], step) + ": touches " + ref + " before waiting on"
+                                    + " rank " + owner + " (directly or through another rank): rank " + owner
+                                    + " may not have reached this collective yet");
+                        }
+                    }
+                }
+            }
+            return true;
         }
-        int max = 0;
-        for (int d : depth) {
-            max = Math.max(max, d);
-        }
-        return max;
     }
 }

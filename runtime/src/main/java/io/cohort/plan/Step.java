@@ -1,5 +1,7 @@
 package io.cohort.plan;
 
+import java.util.List;
+
 /**
  * One unit of a rank's work in a {@link Plan}, enqueued in order on that rank's stream. Counts and offsets
  * are in elements. A step executed by rank r may touch buffers of rank r, STAGING of any rank, and buffers
@@ -11,6 +13,28 @@ package io.cohort.plan;
  * so each rank can enqueue its list independently.
  */
 public sealed interface Step {
+
+    /** The buffer regions this step reads or writes, each {@link #count()} elements long (none for Signal and Wait). */
+    default List<BufferRef> buffers() {
+        return switch (this) {
+            case Copy(BufferRef src, BufferRef dst, long count) -> List.of(src, dst);
+            case Reduce(BufferRef a, BufferRef b, BufferRef dst, long count) -> List.of(a, b, dst);
+            case Scale(BufferRef buf, long count) -> List.of(buf);
+            case Signal s -> List.of();
+            case Wait w -> List.of();
+        };
+    }
+
+    /** Elements each of {@link #buffers()} spans; 0 for Signal and Wait. */
+    default long count() {
+        return switch (this) {
+            case Copy c -> c.count();
+            case Reduce r -> r.count();
+            case Scale s -> s.count();
+            case Signal s -> 0;
+            case Wait w -> 0;
+        };
+    }
 
     /**
      * dst = src for count elements. Where a collective runs in place, src and dst may be the same memory

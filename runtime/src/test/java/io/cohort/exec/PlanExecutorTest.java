@@ -9,6 +9,7 @@ import io.cohort.core.CohortException;
 import io.cohort.core.Collective;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
+import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
 import io.cohort.device.DeviceStream;
 import io.cohort.device.host.HostDevice;
@@ -18,6 +19,7 @@ import io.cohort.memory.MemoryPool;
 import io.cohort.plan.Algorithm;
 import io.cohort.plan.BufferRef;
 import io.cohort.plan.Plan;
+import io.cohort.plan.PlanException;
 import io.cohort.plan.PlanRequest;
 import io.cohort.plan.Step;
 import io.cohort.testing.DirectPlanner;
@@ -26,6 +28,7 @@ import io.cohort.testing.Reference;
 import io.cohort.topology.Link;
 import io.cohort.topology.LinkKind;
 import io.cohort.topology.Topology;
+import java.lang.reflect.Proxy;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -177,28 +180,28 @@ class PlanExecutorTest {
     }
 
     private void invalid(Plan plan, Topology topology, String expected) {
-        InvalidPlanException e = assertThrows(InvalidPlanException.class,
-                () -> PlanValidator.validate(plan, devices, topology));
+        PlanException e = assertThrows(PlanException.class,
+                () -> BindingValidator.validate(plan, devices, topology));
         assertTrue(e.getMessage().contains(expected), e.getMessage());
     }
 
     @Test
     void validatorRejectsWaitsNobodySignals() {
         open(2, Duration.ofSeconds(5));
-        invalid(plan(2, 0, List.of(List.of(new Step.Wait(1, 3)), List.of(new Step.Signal(2)))), null,
-                "waits for tag 3 of rank 1, which rank 1 never signals");
-        invalid(plan(2, 0, List.of(List.of(new Step.Signal(1), new Step.Signal(1)), List.of())), null,
-                "rank 0 signals tag 1 twice");
-        invalid(plan(2, 0, List.of(List.of(new Step.Wait(5, 0)), List.of())), null, "waits for rank 5 outside 0..1");
+        invalid(plan(2, 0, List.of(List.of(new Step.Wait(1, 3)), List.of(new Step.Signal(0)))), null,
+                "waits for tag 3 that rank 1 never signals");
+        invalid(plan(2, 0, List.of(List.of(new Step.Signal(0), new Step.Signal(0)), List.of())), null,
+                "rank 0 step 1 (Signal[tag=0]): expected tag 1");
+        invalid(plan(2, 0, List.of(List.of(new Step.Wait(5, 0)), List.of())), null, "waits on rank 5");
     }
 
     @Test
     void validatorRejectsOutOfRangeAccesses() {
         open(2, Duration.ofSeconds(5));
         invalid(plan(2, 4, List.of(List.of(new Step.Copy(BufferRef.send(0, 4), BufferRef.scratch(0, 0), 5)), List.of())),
-                null, "send[0]+4 + 5 elements exceeds SEND of 8 elements");
+                null, "5 elements at send[0]+4 overrun its 8 elements");
         invalid(plan(2, 4, List.of(List.of(new Step.Copy(BufferRef.send(0, 0), BufferRef.scratch(0, 0), 5)), List.of())),
-                null, "exceeds SCRATCH of 4 elements");
+                null, "5 elements at scratch[0]+0 overrun its 4 elements");
     }
 
     @Test
@@ -206,15 +209,59 @@ class PlanExecutorTest {
         open(2, Duration.ofSeconds(5));
         Plan peerScratch = plan(2, 8, List.of(List.of(new Step.Copy(BufferRef.send(0, 0), BufferRef.scratch(1, 0), 8)),
                 List.of()));
-        invalid(peerScratch, topology(2, false), "has no P2P from rank 0 to rank 1");
-        PlanValidator.validate(peerScratch, devices, topology(2, true));
-        Plan staged = plan(2, 0, List.of(List.of(new Step.Copy(BufferRef.send(0, 0), BufferRef.staging(1, 0), 8)),
-                List.of()));
-        PlanValidator.validate(staged, devices, topology(2, false));
+        invalid(peerScratch, topology(2, false), "host:0 has no P2P to host:1");
         invalid(plan(2, 8, List.of(List.of(new Step.Copy(BufferRef.send(1, 0), BufferRef.scratch(0, 0), 8)),
-                List.of(new Step.Signal(0)))), topology(2, true), "before any Wait on rank 1");
-        PlanValidator.validate(plan(2, 8, List.of(List.of(new Step.Wait(1, 0),
-                new Step.Copy(BufferRef.send(1, 0), BufferRef.scratch(0, 0), 8)), List.of(new Step.Signal(0)))),
-                devices, topology(2, true));
+                List.of(new Step.Signal(0)))), topology(2, true), "before waiting on rank 1");
+    }
+
+    @Test
+    void aWaitThroughAnotherRankOrdersATouch() {
+        open(3, Duration.ofSeconds(5));
+        // a wait through a third rank orders the touch as well as a direct one
+        invalid(plan(3, 8, List.of(
+                List.of(new Step.Wait(2, 0), new Step.Copy(BufferRef.send(1, 0), BufferRef.scratch(0, 0), 8)),
+                List.of(new Step.Signal(0)),
+                List.of(new Step.Signal(0)))), topology(3, true), "before waiting on rank 1");
+        Plan chain = new Plan(Collective.BROADCAST, Algorithm.RING, 3, 1, 8, List.of(
+                List.of(new Step.Wait(2, 0), new Step.Copy(BufferRef.send(1, 0), BufferRef.recv(0, 0), 8),
+                        new Step.Signal(0)),
+                // rank 0's signal covers rank 2's read too: one wait completes rank 1
+                List.of(new Step.Copy(BufferRef.send(1, 0), BufferRef.recv(1, 0), 8), new Step.Signal(0),
+                        new Step.Wait(0, 0)),
+                List.of(new Step.Wait(1, 0), new Step.Copy(BufferRef.send(1, 0), BufferRef.recv(2, 0), 8),
+                        new Step.Signal(0))), 0, 0, "chain");
+        assertTrue(BindingValidator.validate(chain, devices, topology(3, true)).linksUsed().contains("0->1 SHM"));
+    }
+
+    @Test
+    void validatorRejectsPlansThatFinishBeforeTheirReaders() {
+        open(2, Duration.ofSeconds(5));
+        // rank 0 reads rank 1's send, but rank 1 never waits for that read: its caller could overwrite send
+        Plan early = new Plan(Collective.BROADCAST, Algorithm.RING, 2, 1, 8, List.of(
+                List.of(new Step.Wait(1, 0), new Step.Copy(BufferRef.send(1, 0), BufferRef.recv(0, 0), 8)),
+                List.of(new Step.Copy(BufferRef.send(1, 0), BufferRef.recv(1, 0), 8), new Step.Signal(0))),
+                0, 0, "early");
+        invalid(early, topology(2, true), "rank 1 may finish while rank 0 step 1");
+    }
+
+    @Test
+    void validatorRejectsPeerTouchesTheDevicesCannotMake() {
+        open(2, Duration.ofSeconds(5));
+        List<Device> isolated = List.of(isolatedDevice(0), isolatedDevice(1));
+        Plan direct = new DirectPlanner().plan(PlanRequest.of(Collective.ALL_REDUCE, topology(2, true), 8));
+        PlanException e = assertThrows(PlanException.class, () -> BindingValidator.validate(direct, isolated, null));
+        assertTrue(e.getMessage().contains("but gpu:0 cannot access gpu:1 (no P2P)"), e.getMessage());
+        Plan staged = new DirectPlanner().plan(PlanRequest.of(Collective.ALL_REDUCE, topology(2, false), 8));
+        BindingValidator.validate(staged, isolated, null);
+    }
+
+    /** A device that reaches no peer (only name and peer access are asked of it). */
+    private static Device isolatedDevice(int ordinal) {
+        return (Device) Proxy.newProxyInstance(Device.class.getClassLoader(), new Class<?>[] {Device.class},
+                (proxy, method, args) -> switch (method.getName()) {
+                    case "name", "toString" -> "gpu:" + ordinal;
+                    case "canAccessPeer" -> false;
+                    default -> throw new UnsupportedOperationException(method.getName());
+                });
     }
 }

@@ -169,6 +169,11 @@ class LocalGroupTest {
             Tensor[] holes = four.clone();
             holes[2] = null;
             rejects("rank 2 has no recv tensor", () -> group.allReduce(four, holes, ReduceOp.SUM));
+            // NCCL's convention: only the buffers a rank really uses are required
+            rejects("rank 2 has no send tensor", () -> group.reduce(holes, four, ReduceOp.SUM, 0));
+            rejects("rank 2 has no recv tensor", () -> group.reduce(four, holes, ReduceOp.SUM, 2));
+            rejects("rank 2 has no send tensor", () -> group.broadcast(holes, four, 2));
+            rejects("rank 2 has no recv tensor", () -> group.broadcast(four, holes, 0));
             assertEquals(0, group.seq(), "nothing was enqueued");
         }
     }
@@ -183,7 +188,7 @@ class LocalGroupTest {
             rejects("rank 3's send has 7 elements, rank 0's has 8", () -> group.allReduce(ragged, recv, ReduceOp.SUM));
             Tensor[] mixed = send.clone();
             mixed[1] = new Tensor(send[1].buffer(), DType.F16, 8);
-            rejects("rank 1 has send F16 and recv F32, rank 0's send is F32", () -> group.allReduce(mixed, recv, ReduceOp.SUM));
+            rejects("rank 1's send is F16, rank 0's send is F32", () -> group.allReduce(mixed, recv, ReduceOp.SUM));
             Tensor[] shortRecv = recv.clone();
             shortRecv[2] = new Tensor(recv[2].buffer(), DType.F32, 4);
             rejects("rank 2's recv has 4 elements, all-reduce of 8 per rank over 4 ranks needs 8",

@@ -14,7 +14,8 @@ import java.util.List;
  * A deliberately simple ALL_REDUCE planner for executor tests, independent of the real planners: every
  * rank reduces all inputs itself, in rank order. With P2P on every pair it reads the peers' send buffers
  * directly (into its scratch); otherwise each rank first copies its send into its own staging and everyone
- * reads staging.
+ * reads staging. Either way a rank finishes only after every peer is done reading its memory, as executors
+ * require.
  */
 public final class DirectPlanner implements Planner {
 
@@ -67,6 +68,13 @@ public final class DirectPlanner implements Planner {
                 s.add(new Step.Copy(BufferRef.staging(0, 0), BufferRef.recv(r, 0), count));
                 for (int p = 1; p < n; p++) {
                     s.add(new Step.Reduce(BufferRef.recv(r, 0), BufferRef.staging(p, 0), BufferRef.recv(r, 0), count));
+                }
+                // completion: our staging may be reused (next call) only once every peer has read it
+                s.add(new Step.Signal(READ));
+                for (int p = 0; p < n; p++) {
+                    if (p != r) {
+                        s.add(new Step.Wait(p, READ));
+                    }
                 }
             }
             steps.add(s);

@@ -247,8 +247,6 @@ public final class PlanBackend implements CollectiveBackend {
 
     private PlanExecutor newExecutor(Selection selection, CollectiveCall call) {
         Plan plan = planners.apply(selection.algorithm()).plan(request(call, selection.arity()));
-        // the planners' checks (links, bounds, deadlock-freedom) before the executor's (devices, buffers)
-        io.cohort.plan.PlanValidator.validate(plan, planTopology);
         return new PlanExecutor(plan, call.dtype(), devices, streams, pools, this::stagingPool, planTopology);
     }
 
@@ -295,27 +293,28 @@ public final class PlanBackend implements CollectiveBackend {
         if (call.collective().rooted() && call.root() >= ranks) {
             throw new CohortException("rank " + rank + ": root " + call.root() + " outside 0.." + (ranks - 1));
         }
-        if (send == null || recv == null) {
-            throw new CohortException("rank " + rank + ": " + what(call) + " needs a send and a recv buffer");
+        Collective c = call.collective();
+        checkUserBuffer(rank, call, "send", send, c.usesSend(rank, call.root()), call.sendBytes(ranks));
+        checkUserBuffer(rank, call, "recv", recv, c.usesRecv(rank, call.root()), call.recvBytes(ranks));
+    }
+
+    /** One user buffer: absent only where the collective does not use it, else large enough and reachable. */
+    private void checkUserBuffer(int rank, CollectiveCall call, String role, DeviceBuffer buffer, boolean used,
+                                 long bytes) {
+        if (buffer == null) {
+            if (used) {
+                throw new CohortException("rank " + rank + ": " + what(call) + " needs a " + role + " buffer");
+            }
+            return;
         }
-        long sendBytes = call.sendBytes(ranks);
-        long recvBytes = call.recvBytes(ranks);
-        if (send.byteSize() < sendBytes) {
-            throw new CohortException("rank " + rank + ": send buffer holds " + send.byteSize() + " bytes, "
-                    + what(call) + " over " + ranks + " ranks needs " + sendBytes);
-        }
-        if (recv.byteSize() < recvBytes) {
-            throw new CohortException("rank " + rank + ": recv buffer holds " + recv.byteSize() + " bytes, "
-                    + what(call) + " over " + ranks + " ranks needs " + recvBytes);
+        if (buffer.byteSize() < bytes) {
+            throw new CohortException("rank " + rank + ": " + role + " buffer holds " + buffer.byteSize() + " bytes, "
+                    + what(call) + " over " + ranks + " ranks needs " + bytes);
         }
         Device device = devices.get(rank);
-        if (!device.canReach(send)) {
-            throw new CohortException("rank " + rank + " (" + device.name() + ") cannot reach its send buffer on "
-                    + send.device().name());
-        }
-        if (!device.canReach(recv)) {
-            throw new CohortException("rank " + rank + " (" + device.name() + ") cannot reach its recv buffer on "
-                    + recv.device().name());
+        if (!device.canReach(buffer)) {
+            throw new CohortException("rank " + rank + " (" + device.name() + ") cannot reach its " + role
+                    + " buffer on " + buffer.device().name());
         }
     }
 

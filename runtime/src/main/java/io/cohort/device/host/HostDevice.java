@@ -41,9 +41,11 @@ public final class HostDevice implements Device {
      *
      * @param totalMemory memory budget in bytes (device and pinned allocations together)
      * @param waitTimeout how long a stream waits for a flag or an event before failing
+     * @param waitPolicy  how streams and their callers wait (spin, yield, park)
      */
-    public record Options(long totalMemory, Duration waitTimeout) {
+    public record Options(long totalMemory, Duration waitTimeout, HostWaitPolicy waitPolicy) {
         public Options {
+            Objects.requireNonNull(waitPolicy, "wait policy");
             if (totalMemory <= 0) {
                 throw new IllegalArgumentException("host device memory must be positive, got " + totalMemory);
             }
@@ -52,28 +54,37 @@ public final class HostDevice implements Device {
             }
         }
 
-        /** A quarter of physical memory (at least 256 MiB) and a 30 s wait timeout. */
+        /** Options with the default {@link HostWaitPolicy}. */
+        public Options(long totalMemory, Duration waitTimeout) {
+            this(totalMemory, waitTimeout, HostWaitPolicy.defaults());
+        }
+
+        /** A quarter of physical memory (at least 256 MiB), a 30 s wait timeout, the default wait policy. */
         public static Options defaults() {
             return new Options(defaultTotalMemory(), Duration.ofSeconds(30));
         }
 
         /**
          * From the {@code cohort} configuration section: {@code host.memory} (auto or a size) and
-         * {@code collective.timeout} as the wait timeout.
+         * {@code collective.timeout} as the wait timeout, {@code host.wait} as the wait policy.
          */
         public static Options from(Config cohort) {
             Config c = cohort.withFallback(ConfigFactory.defaultReference().getConfig("cohort"));
             long memory = c.getString("host.memory").trim().equalsIgnoreCase("auto") ? defaultTotalMemory()
                     : c.getBytes("host.memory");
-            return new Options(memory, c.getDuration("collective.timeout"));
+            return new Options(memory, c.getDuration("collective.timeout"), HostWaitPolicy.from(c.getConfig("host.wait")));
         }
 
         public Options withTotalMemory(long bytes) {
-            return new Options(bytes, waitTimeout);
+            return new Options(bytes, waitTimeout, waitPolicy);
         }
 
         public Options withWaitTimeout(Duration timeout) {
-            return new Options(totalMemory, timeout);
+            return new Options(totalMemory, timeout, waitPolicy);
+        }
+
+        public Options withWaitPolicy(HostWaitPolicy policy) {
+            return new Options(totalMemory, waitTimeout, policy);
         }
     }
 

@@ -82,11 +82,7 @@ final class HostKernels {
 
     private static void reduceF32(ReduceOp op, MemorySegment a, long aOff, MemorySegment b, long bOff,
                                   MemorySegment dst, long dstOff, long count) {
-        VectorOperators.Binary vop = switch (op) {
-            case SUM, AVG -> VectorOperators.ADD;
-            case MAX -> VectorOperators.MAX;
-            case MIN -> VectorOperators.MIN;
-        };
+        VectorOperators.Binary vop = lanewise(op);
         long i = 0;
         long bound = F32.loopBound(count);
         for (; i < bound; i += F32.length()) {
@@ -113,11 +109,7 @@ final class HostKernels {
 
     private static void reduceBf16(ReduceOp op, MemorySegment a, long aOff, MemorySegment b, long bOff,
                                    MemorySegment dst, long dstOff, long count) {
-        VectorOperators.Binary vop = switch (op) {
-            case SUM, AVG -> VectorOperators.ADD;
-            case MAX -> VectorOperators.MAX;
-            case MIN -> VectorOperators.MIN;
-        };
+        VectorOperators.Binary vop = lanewise(op);
         long i = 0;
         long bound = I16 != null ? F32.loopBound(count) : 0;
         for (; i < bound; i += F32.length()) {
@@ -132,6 +124,15 @@ final class HostKernels {
             float y = DType.bf16ToFloat(b.get(SHORT, bOff + bytes));
             dst.set(SHORT, dstOff + bytes, DType.floatToBf16(op.combine(x, y)));
         }
+    }
+
+    /** The lane operation of a pairwise op (AVG adds; its scale comes later). */
+    private static VectorOperators.Binary lanewise(ReduceOp op) {
+        return switch (op) {
+            case SUM, AVG -> VectorOperators.ADD;
+            case MAX -> VectorOperators.MAX;
+            case MIN -> VectorOperators.MIN;
+        };
     }
 
     /** bf16 lanes to floats: zero-extend, shift into the high half. */

@@ -9,6 +9,7 @@ import io.cohort.device.DeviceException;
 import io.cohort.device.DeviceStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.Arrays;
@@ -19,13 +20,16 @@ import java.util.concurrent.locks.LockSupport;
  * An in-order stream of a {@link HostDevice}, executed by one dedicated thread.
  *
  * <p>Commands go into a preallocated ring of mutable {@link Command} slots (single consumer, producers
- * serialised by a lock), so enqueueing allocates nothing. The consumer spins briefly, then yields, then
- * parks when idle; a producer unparks it after publishing.
- *
- * <p>Cross-stream waits ({@link #waitValue}, {@link #waitFor}) spin, then park for short slices; streams
- * that write a flag or retire a command wake the parked waiters of every host stream. A wait that is not
- * satisfied within the device's wait timeout fails the stream with a {@link DeviceException} that names
- * the flag (see {@link HostBuffer#label}).
+ * serialised by a lock), so enqueueing allocates nothing. Every wait follows the device's
+ * {@link HostWaitPolicy} (spin, yield, then park with backoff), and whoever makes progress wakes the parked:
+ * <ul>
+ *   <li>an idle consumer is unparked by the producer that publishes;</li>
+ *   <li>a stream parked in a cross-stream wait ({@link #waitValue}, {@link #waitFor}) is unparked by any host
+ *       stream that writes a flag, or retires a command of a stream it waits for;</li>
+ *   <li>a thread parked in {@link #synchronize()} (or an event's) is unparked when its command retires.</li>
+ * </ul>
+ * A wait that is not satisfied within the device's wait timeout fails the stream with a
+ * {@link DeviceException} that names the flag (see {@link HostBuffer#label}).
  *
  * <p>Errors: the first command that fails marks the stream failed. Later commands of the queue are
  * skipped (retired without running), further enqueues and {@link #synchronize()} throw the failure, until
@@ -35,11 +39,18 @@ public final class HostStream implements DeviceStream {
 
     private static final int CAPACITY = 1024;
     private static final int MASK = CAPACITY - 1;
-    private static final int SPINS = 200;
-    private static final int YIELDS = 20;
-    private static final long MAX_PARK_NANOS = 200_000;
-    private static final long IDLE_PARK_NANOS = 1_000_000;
+    /** An idle consumer is unparked by its producers, so it can park long. */
+    private static final long IDLE_PARK_NANOS = 10_000_000;
     private static final VarHandle WORD = ValueLayout.JAVA_LONG.varHandle();
+    private static final VarHandle RETIRE_WAITER;
+
+    static {
+        try {
+            RETIRE_WAITER = MethodHandles.lookup().findVarHandle(HostStream.class, "retireWaiter", Thread.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     /**
      * Every open host stream, so that progress on one wakes the waiters parked on another. Copied on write
@@ -81,6 +92,9 @@ public final class HostStream implements DeviceStream {
     private final Command[] ring = new Command[CAPACITY];
     private final Object producerLock = new Object();
     private final Thread thread;
+    private final HostWaitPolicy.Waiter wait;
+    /** Streams parked in a wait for this stream's progress (an event recorded on it). */
+    private final AtomicInteger watchers = new AtomicInteger();
 
     private long tail;                     // next slot to fill; producers only, under producerLock
     private volatile long published;       // commands visible to the consumer
@@ -89,10 +103,14 @@ public final class HostStream implements DeviceStream {
     private volatile boolean blocked;      // parked in a cross-stream wait
     private volatile DeviceException failure;
     private volatile boolean closing;
+    /** A thread parked until {@link #retireWaiterTicket} commands are retired (one at a time; others poll). */
+    private volatile Thread retireWaiter;
+    private volatile long retireWaiterTicket;
 
     HostStream(HostDevice device, int id) {
         this.device = device;
         this.name = device.name() + " stream " + id;
+        this.wait = device.options().waitPolicy().waiter();
         for (int i = 0; i < CAPACITY; i++) {
             ring[i] = new Command();
         }
@@ -116,46 +134,25 @@ public final class HostStream implements DeviceStream {
 
     @Override
     public void copy(DeviceBuffer src, long srcOffset, DeviceBuffer dst, long dstOffset, long bytes) {
-        MemorySegment s = segment(src, srcOffset, bytes, "copy source");
-        MemorySegment d = segment(dst, dstOffset, bytes, "copy destination");
-        synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.COPY;
-            c.a = s;
-            c.aOff = srcOffset;
-            c.dst = d;
-            c.dstOff = dstOffset;
-            c.count = bytes;
-            publish();
-        }
+        enqueueCopy(segment(src, srcOffset, bytes, "copy source"), srcOffset,
+                segment(dst, dstOffset, bytes, "copy destination"), dstOffset, bytes);
     }
 
     @Override
     public void copyFromHost(MemorySegment src, DeviceBuffer dst, long dstOffset) {
-        MemorySegment d = segment(dst, dstOffset, src.byteSize(), "copy destination");
-        synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.COPY;
-            c.a = src;
-            c.aOff = 0;
-            c.dst = d;
-            c.dstOff = dstOffset;
-            c.count = src.byteSize();
-            publish();
-        }
+        enqueueCopy(src, 0, segment(dst, dstOffset, src.byteSize(), "copy destination"), dstOffset, src.byteSize());
     }
 
     @Override
     public void copyToHost(DeviceBuffer src, long srcOffset, MemorySegment dst) {
-        MemorySegment s = segment(src, srcOffset, dst.byteSize(), "copy source");
+        enqueueCopy(segment(src, srcOffset, dst.byteSize(), "copy source"), srcOffset, dst, 0, dst.byteSize());
+    }
+
+    private void enqueueCopy(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long bytes) {
         synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.COPY;
-            c.a = s;
+            Command c = claim(Op.COPY, dst, dstOffset, bytes);
+            c.a = src;
             c.aOff = srcOffset;
-            c.dst = dst;
-            c.dstOff = 0;
-            c.count = dst.byteSize();
             publish();
         }
     }
@@ -168,17 +165,13 @@ public final class HostStream implements DeviceStream {
         MemorySegment sb = segment(b, bOffset, bytes, "reduce input b");
         MemorySegment sd = segment(dst, dstOffset, bytes, "reduce output");
         synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.REDUCE;
+            Command c = claim(Op.REDUCE, sd, dstOffset, count);
             c.type = type;
             c.reduceOp = op;
             c.a = sa;
             c.aOff = aOffset;
             c.b = sb;
             c.bOff = bOffset;
-            c.dst = sd;
-            c.dstOff = dstOffset;
-            c.count = count;
             publish();
         }
     }
@@ -188,12 +181,8 @@ public final class HostStream implements DeviceStream {
     public void scale(DType type, DeviceBuffer buf, long offset, long count, double factor) {
         MemorySegment s = segment(buf, offset, checkCount(count) * type.bytes(), "scale buffer");
         synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.SCALE;
+            Command c = claim(Op.SCALE, s, offset, count);
             c.type = type;
-            c.dst = s;
-            c.dstOff = offset;
-            c.count = count;
             c.factor = (float) factor;
             publish();
         }
@@ -203,38 +192,26 @@ public final class HostStream implements DeviceStream {
     public void zero(DeviceBuffer buf, long offset, long bytes) {
         MemorySegment s = segment(buf, offset, bytes, "zero buffer");
         synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.ZERO;
-            c.dst = s;
-            c.dstOff = offset;
-            c.count = bytes;
+            claim(Op.ZERO, s, offset, bytes);
             publish();
         }
     }
 
     @Override
     public void writeValue(DeviceBuffer flags, long offset, long value) {
-        MemorySegment s = flagSegment(flags, offset);
-        synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.WRITE_VALUE;
-            c.dst = s;
-            c.dstOff = offset;
-            c.value = value;
-            c.flags = flags;
-            publish();
-        }
+        enqueueFlag(Op.WRITE_VALUE, flags, offset, value);
     }
 
     @Override
     public void waitValue(DeviceBuffer flags, long offset, long atLeast) {
+        enqueueFlag(Op.WAIT_VALUE, flags, offset, atLeast);
+    }
+
+    private void enqueueFlag(Op op, DeviceBuffer flags, long offset, long value) {
         MemorySegment s = flagSegment(flags, offset);
         synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.WAIT_VALUE;
-            c.dst = s;
-            c.dstOff = offset;
-            c.value = atLeast;
+            Command c = claim(op, s, offset, 0);
+            c.value = value;
             c.flags = flags;
             publish();
         }
@@ -262,8 +239,7 @@ public final class HostStream implements DeviceStream {
             return; // never recorded, or already ordered by this stream itself
         }
         synchronized (producerLock) {
-            Command c = claim();
-            c.op = Op.WAIT_STREAM;
+            Command c = claim(Op.WAIT_STREAM, null, 0, 0);
             c.other = other;
             c.value = ticket;
             publish();
@@ -327,16 +303,25 @@ public final class HostStream implements DeviceStream {
 
     // ---------------------------------------------------------------- producer side
 
-    private Command claim() {
+    /**
+     * The next free slot (waiting while the ring is full), set up with the fields every command has: its op
+     * and the memory it writes (or, for flag ops, the flag word). Callers hold the producer lock.
+     */
+    private Command claim(Op op, MemorySegment dst, long dstOffset, long count) {
         checkUsable();
         long t = tail;
         if (t - retired >= CAPACITY) {
-            int idle = 0;
+            long since = System.nanoTime();
             while (t - retired >= CAPACITY) {
-                idle = backoff(idle);
+                wait.idle(since);
             }
         }
-        return ring[(int) (t & MASK)];
+        Command c = ring[(int) (t & MASK)];
+        c.op = op;
+        c.dst = dst;
+        c.dstOff = dstOffset;
+        c.count = count;
+        return c;
     }
 
     private void publish() {
@@ -399,34 +384,57 @@ public final class HostStream implements DeviceStream {
 
     /** Blocks the caller until {@code ticket} commands are retired; {@code timeout} null waits as long as it takes. */
     void awaitRetired(long ticket, Duration timeout, String what) {
-        long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
-        int idle = 0;
+        long since = System.nanoTime();
+        long deadline = timeout == null ? Long.MAX_VALUE : since + timeout.toNanos();
         while (retired < ticket) {
-            if (idle > SPINS + YIELDS && !thread.isAlive()) {
-                throw new DeviceException(what + " on " + name + ": the stream's thread has stopped ("
-                        + retired + " of " + ticket + " commands done)");
-            }
-            if (System.nanoTime() - deadline > 0) {
+            long now = System.nanoTime();
+            if (now - deadline > 0) {
                 throw new DeviceException(what + " on " + name + " timed out after " + timeout.toMillis()
                         + " ms (" + retired + " of " + ticket + " commands done)");
             }
-            idle = backoff(idle);
+            if (!wait.parking(since)) {
+                wait.idle(since);
+                continue;
+            }
+            if (!thread.isAlive()) {
+                throw new DeviceException(what + " on " + name + ": the stream's thread has stopped ("
+                        + retired + " of " + ticket + " commands done)");
+            }
+            parkUntilRetired(ticket, wait.parkNanos(now - since));
         }
+    }
+
+    /** Parks until the consumer retires {@code ticket} (it unparks us) or {@code nanos} pass. */
+    private void parkUntilRetired(long ticket, long nanos) {
+        Thread self = Thread.currentThread();
+        if (!RETIRE_WAITER.compareAndSet(this, null, self)) {
+            LockSupport.parkNanos(this, nanos); // another thread holds the slot: poll
+            return;
+        }
+        retireWaiterTicket = ticket;
+        if (retired < ticket) { // checked after registering: a retire before it is not missed
+            LockSupport.parkNanos(this, nanos);
+        }
+        retireWaiter = null;
     }
 
     private void runLoop() {
         long head = 0;
-        int idle = 0;
+        long idleSince = 0;
         while (true) {
             if (head == published) {
                 if (closing && head == published) {
                     return;
                 }
-                idle = idleWait(idle, head);
+                if (idleSince == 0) {
+                    idleSince = System.nanoTime();
+                }
+                idle(head, idleSince);
                 continue;
             }
-            idle = 0;
+            idleSince = 0;
             Command c = ring[(int) (head & MASK)];
+            Op op = c.op;
             if (failure == null) {
                 try {
                     execute(c);
@@ -438,25 +446,27 @@ public final class HostStream implements DeviceStream {
             }
             c.clear();
             retired = ++head;
-            if (BLOCKED.get() > 0) {
+            Thread waiter = retireWaiter;
+            if (waiter != null && head >= retireWaiterTicket) {
+                LockSupport.unpark(waiter);
+            }
+            if (BLOCKED.get() > 0 && (op == Op.WRITE_VALUE || watchers.get() > 0)) {
                 wakeBlocked();
             }
         }
     }
 
-    private int idleWait(int idle, long head) {
-        if (idle < SPINS) {
-            Thread.onSpinWait();
-        } else if (idle < SPINS + YIELDS) {
-            Thread.yield();
-        } else {
-            consumerParked = true;
-            if (published == head && !closing) {
-                LockSupport.parkNanos(this, IDLE_PARK_NANOS);
-            }
-            consumerParked = false;
+    /** The consumer has nothing to run: spin and yield for a while, then park until a producer unparks it. */
+    private void idle(long head, long since) {
+        if (!wait.parking(since)) {
+            wait.idle(since);
+            return;
         }
-        return idle + 1;
+        consumerParked = true;
+        if (published == head && !closing) { // rechecked after flagging: a publish before it is not missed
+            LockSupport.parkNanos(this, IDLE_PARK_NANOS);
+        }
+        consumerParked = false;
     }
 
     private void execute(Command c) {
@@ -465,64 +475,77 @@ public final class HostStream implements DeviceStream {
             case REDUCE -> HostKernels.reduce(c.type, c.reduceOp, c.a, c.aOff, c.b, c.bOff, c.dst, c.dstOff, c.count);
             case SCALE -> HostKernels.scale(c.type, c.dst, c.dstOff, c.count, c.factor);
             case ZERO -> c.dst.asSlice(c.dstOff, c.count).fill((byte) 0);
-            case WRITE_VALUE -> WORD.setRelease(c.dst, c.dstOff, c.value);
+            case WRITE_VALUE -> WORD.setVolatile(c.dst, c.dstOff, c.value); // ordered before the BLOCKED check
             case WAIT_VALUE -> awaitWord(c);
             case WAIT_STREAM -> awaitStream(c.other, c.value);
         }
     }
 
     private void awaitWord(Command c) {
-        Duration timeout = device.waitTimeout();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        int idle = 0;
-        long v;
-        while ((v = (long) WORD.getAcquire(c.dst, c.dstOff)) < c.value) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new DeviceException(name + ": waitValue timed out after " + timeout.toMillis() + " ms on word "
-                        + c.dstOff / 8 + " (byte " + c.dstOff + ") of " + c.flags + ": it holds " + v
-                        + ", waiting for >= " + c.value);
+        long since = System.nanoTime();
+        boolean flagged = false;
+        try {
+            long v;
+            while ((v = (long) WORD.getAcquire(c.dst, c.dstOff)) < c.value) {
+                if (System.nanoTime() - since > device.waitTimeout().toNanos()) {
+                    throw new DeviceException(name + ": waitValue timed out after " + device.waitTimeout().toMillis()
+                            + " ms on word " + c.dstOff / 8 + " (byte " + c.dstOff + ") of " + c.flags + ": it holds "
+                            + v + ", waiting for >= " + c.value);
+                }
+                flagged = blockedWait(since, flagged, null);
             }
-            idle = blockedBackoff(idle);
+        } finally {
+            unblock(flagged, null);
         }
     }
 
     private void awaitStream(HostStream other, long ticket) {
-        Duration timeout = device.waitTimeout();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        int idle = 0;
-        while (other.retired < ticket) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new DeviceException(name + ": waiting for an event recorded on " + other.name
-                        + " timed out after " + timeout.toMillis() + " ms");
+        long since = System.nanoTime();
+        boolean flagged = false;
+        try {
+            while (other.retired < ticket) {
+                if (System.nanoTime() - since > device.waitTimeout().toNanos()) {
+                    throw new DeviceException(name + ": waiting for an event recorded on " + other.name
+                            + " timed out after " + device.waitTimeout().toMillis() + " ms");
+                }
+                flagged = blockedWait(since, flagged, other);
             }
-            idle = blockedBackoff(idle);
+        } finally {
+            unblock(flagged, other);
         }
     }
 
-    private int blockedBackoff(int idle) {
-        if (idle < SPINS) {
-            Thread.onSpinWait();
-        } else if (idle < SPINS + YIELDS) {
-            Thread.yield();
-        } else {
-            blocked = true;
-            BLOCKED.incrementAndGet();
-            LockSupport.parkNanos(this, MAX_PARK_NANOS);
+    /**
+     * One round of a cross-stream wait that began at {@code since}: spin or yield; past that, flag this
+     * stream as blocked (returning to the caller once, so it rechecks its condition after flagging and no
+     * wake-up is missed), then park until a flag write (or, with {@code watched}, that stream's progress)
+     * wakes it. Returns whether the stream is flagged.
+     */
+    private boolean blockedWait(long since, boolean flagged, HostStream watched) {
+        if (flagged) {
+            LockSupport.parkNanos(this, wait.parkNanos(System.nanoTime() - since));
+            return true;
+        }
+        if (!wait.parking(since)) {
+            wait.idle(since);
+            return false;
+        }
+        if (watched != null) {
+            watched.watchers.incrementAndGet();
+        }
+        blocked = true;
+        BLOCKED.incrementAndGet();
+        return true;
+    }
+
+    private void unblock(boolean flagged, HostStream watched) {
+        if (flagged) {
             BLOCKED.decrementAndGet();
             blocked = false;
+            if (watched != null) {
+                watched.watchers.decrementAndGet();
+            }
         }
-        return idle + 1;
-    }
-
-    private static int backoff(int idle) {
-        if (idle < SPINS) {
-            Thread.onSpinWait();
-        } else if (idle < SPINS + YIELDS) {
-            Thread.yield();
-        } else {
-            LockSupport.parkNanos(Math.min(MAX_PARK_NANOS, 1_000L << Math.min(idle - SPINS - YIELDS, 8)));
-        }
-        return idle + 1;
     }
 
     private static synchronized void register(HostStream stream) {

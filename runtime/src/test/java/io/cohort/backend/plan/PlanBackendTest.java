@@ -135,6 +135,13 @@ class PlanBackendTest {
                 () -> backend.enqueue(1, 1, gather, ok, ok));
         CollectiveCall broadcast = new CollectiveCall(Collective.BROADCAST, DType.F32, ReduceOp.SUM, 100, 9);
         rejects("rank 1: root 9 outside 0..3", () -> backend.enqueue(1, 1, broadcast, ok, ok));
+        DeviceBuffer ok0 = devices.get(0).allocate(400);
+        CollectiveCall reduce = new CollectiveCall(Collective.REDUCE, DType.F32, ReduceOp.SUM, 100, 0);
+        rejects("rank 0: REDUCE of 100 x F32 needs a recv buffer", () -> backend.enqueue(0, 1, reduce, ok0, null));
+        rejects("rank 1: REDUCE of 100 x F32 needs a send buffer", () -> backend.enqueue(1, 1, reduce, null, null));
+        CollectiveCall fromRoot = new CollectiveCall(Collective.BROADCAST, DType.F32, ReduceOp.SUM, 100, 0);
+        rejects("rank 0: BROADCAST of 100 x F32 needs a send buffer", () -> backend.enqueue(0, 1, fromRoot, null, ok0));
+        rejects("rank 1: BROADCAST of 100 x F32 needs a recv buffer", () -> backend.enqueue(1, 1, fromRoot, null, null));
         rejects("enqueueAll needs 4 send and recv buffers, got 1 and 1",
                 () -> backend.enqueueAll(1, call, new DeviceBuffer[] {ok}, new DeviceBuffer[] {ok}));
         backend.close();

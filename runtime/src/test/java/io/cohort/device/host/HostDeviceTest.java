@@ -23,6 +23,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class HostDeviceTest {
 
@@ -353,6 +354,55 @@ class HostDeviceTest {
         HostDevice.Options auto = HostDevice.Options.from(com.typesafe.config.ConfigFactory.empty());
         assertTrue(auto.totalMemory() >= 256L << 20);
         assertEquals(Duration.ofSeconds(30), auto.waitTimeout());
+        assertEquals(HostWaitPolicy.defaults(), auto.waitPolicy());
+        HostDevice.Options parking = HostDevice.Options.from(com.typesafe.config.ConfigFactory.parseString(
+                "host.wait { spin = 0, yield = 0, min-park = 5us, max-park = 1ms }"));
+        assertEquals(new HostWaitPolicy(Duration.ZERO, Duration.ZERO, Duration.ofNanos(5_000), Duration.ofMillis(1)),
+                parking.waitPolicy());
+        assertThrows(IllegalArgumentException.class,
+                () -> new HostWaitPolicy(Duration.ZERO, Duration.ZERO, Duration.ofMillis(2), Duration.ofMillis(1)));
+    }
+
+    /**
+     * Two streams hand a counter back and forth through flags and events, many times, under wait policies
+     * that spin only, park at once, or mix: every wait phase must see the other side's progress.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"spin", "park", "default"})
+    void pingPongUnderEveryWaitPolicy(String policy) {
+        HostWaitPolicy wait = switch (policy) {
+            case "spin" -> new HostWaitPolicy(Duration.ofMillis(2), Duration.ZERO, Duration.ofNanos(1_000), Duration.ofNanos(1_000));
+            case "park" -> HostWaitPolicy.parkOnly();
+            default -> HostWaitPolicy.defaults();
+        };
+        HostDevice.Options options = new HostDevice.Options(1 << 20, Duration.ofSeconds(20), wait);
+        try (HostDevice a = HostDevice.open(5, options); HostDevice b = HostDevice.open(6, options)) {
+            DeviceStream sa = a.createStream();
+            DeviceStream sb = b.createStream();
+            DeviceBuffer flags = a.allocatePinnedHost(16);
+            DeviceBuffer counter = a.allocate(4);
+            DeviceBuffer one = a.allocate(4);
+            DType.F32.set(counter.segment(), 0, 0f);
+            DType.F32.set(one.segment(), 0, 1f);
+            DeviceEvent done = b.createEvent();
+            int rounds = 300;
+            for (int i = 1; i <= rounds; i++) {
+                sa.reduce(DType.F32, ReduceOp.SUM, counter, 0, one, 0, counter, 0, 1);
+                sa.writeValue(flags, 0, i);
+                sb.waitValue(flags, 0, i);
+                sb.reduce(DType.F32, ReduceOp.SUM, counter, 0, one, 0, counter, 0, 1);
+                if (i % 3 == 0) {
+                    sb.record(done);
+                    sa.waitFor(done);
+                } else {
+                    sb.writeValue(flags, 8, i);
+                    sa.waitValue(flags, 8, i);
+                }
+            }
+            sa.synchronize();
+            sb.synchronize();
+            assertEquals(2f * rounds, DType.F32.get(counter.segment(), 0));
+        }
     }
 
     private static long streamThreads(String name) {

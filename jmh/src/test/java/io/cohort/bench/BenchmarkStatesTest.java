@@ -1,0 +1,54 @@
+package io.cohort.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.cohort.core.DType;
+import org.junit.jupiter.api.Test;
+
+/** Each benchmark's state sets up, runs its operation once and tears down; JMH itself never runs in tests. */
+class BenchmarkStatesTest {
+
+    @Test
+    void endToEndAllReduce() {
+        HostAllReduceBenchmark b = new HostAllReduceBenchmark();
+        b.ranks = 2;
+        b.count = 1024;
+        b.wait = "5us/0us";
+        b.open();
+        try {
+            b.endToEnd();
+        } finally {
+            b.close();
+        }
+    }
+
+    @Test
+    void enqueueOnly() {
+        HostEnqueueBenchmark b = new HostEnqueueBenchmark();
+        b.ranks = 2;
+        b.count = 1024;
+        b.wait = "default";
+        b.open();
+        try {
+            b.allReduceEnqueue();
+            b.drain();
+        } finally {
+            b.close();
+        }
+    }
+
+    @Test
+    void hostKernels() {
+        for (DType dtype : new DType[] {DType.F32, DType.BF16}) {
+            io.cohort.device.host.HostKernelsBenchmark b = new io.cohort.device.host.HostKernelsBenchmark();
+            b.dtype = dtype;
+            b.bytes = 4096;
+            b.allocate();
+            try {
+                assertEquals(4096, b.reduceSum().byteSize());
+            } finally {
+                b.free();
+            }
+        }
+    }
+}
