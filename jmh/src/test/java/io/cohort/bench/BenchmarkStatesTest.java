@@ -43,6 +43,7 @@ class BenchmarkStatesTest {
             io.cohort.device.host.HostKernelsBenchmark b = new io.cohort.device.host.HostKernelsBenchmark();
             b.dtype = dtype;
             b.bytes = 4096;
+            b.op = io.cohort.core.ReduceOp.MAX;
             b.allocate();
             try {
                 assertEquals(4096, b.reduceSum().byteSize());
