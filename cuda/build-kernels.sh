@@ -22,6 +22,8 @@ for cu in "$here"/src/main/cuda/*.cu; do
   "$nvcc" -O3 -std=c++17 -ptx -arch=compute_80 -o "$out/$name.ptx" "$cu"
   "$nvcc" -O3 -std=c++17 -fatbin -Xfatbin -compress-all \
       -gencode arch=compute_80,code=compute_80 -gencode arch=compute_90,code=sm_90 -o "$out/$name.fatbin" "$cu"
+  cmp -s "$out/$name.ptx" "$here/src/main/kernels/$name.ptx" ||
+    echo "[cohort-cuda] warning: src/main/kernels/$name.ptx differs from the fresh build; refresh with --update-prebuilt"
 done
 if [ "${2:-}" = "--update-prebuilt" ]; then
   cp "$out"/*.fatbin "$out"/*.ptx "$here"/src/main/kernels/

@@ -1,6 +1,6 @@
 package io.cohort.actor;
 
-import io.cohort.api.BackendChoice;
+import io.cohort.backend.BackendChoice;
 import io.cohort.backend.BackendKind;
 import io.cohort.backend.CollectiveBackend;
 import io.cohort.backend.CollectiveCall;

@@ -3,16 +3,14 @@ package io.cohort.actor;
 import io.cohort.device.DeviceEvent;
 import io.cohort.device.DeviceException;
 import io.cohort.device.DeviceStream;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Consumer;
 
 /**
- * Watches the events a DeviceActor records after each collective, in order, on its own thread, so the actor
- * never blocks on the device and can enqueue the next collective at once. Polls with a short spin, then
- * yields, then parks (the latency of small collectives is microseconds). A reset abandons what is watched:
- * work on a stuck stream is never waited for again.
+ * The completions one DeviceActor waits for: the event recorded after each collective, in stream order. The
+ * Cohort's {@link CompletionPoller} thread polls them, so the actor never blocks on its device and enqueues
+ * the next collective at once; each completion (or failure) goes to the listener on the poller's thread. A
+ * reset abandons what is watched: work on a stuck stream is never waited for again.
  */
 final class CompletionWatcher implements AutoCloseable {
 
@@ -21,24 +19,25 @@ final class CompletionWatcher implements AutoCloseable {
                    int generation) {
     }
 
-    /** What the watcher reports: done (failure null) or failed; never called for abandoned work. */
+    /** What the watcher reports, on the poller's thread: done (failure null) or failed; never abandoned work. */
     interface Listener {
         void completed(Pending pending, Throwable failure);
     }
 
-    private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+    private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
+    private final CompletionPoller poller;
     private final Listener listener;
-    private final Thread thread;
     private volatile int generation;
-    private volatile boolean closed;
 
-    CompletionWatcher(String deviceName, Listener listener) {
+    CompletionWatcher(CompletionPoller poller, Listener listener) {
+        this.poller = poller;
         this.listener = listener;
-        this.thread = Thread.ofPlatform().daemon().name("cohort-completion-" + deviceName).start(this::run);
+        poller.register(this);
     }
 
     void watch(Pending pending) {
         queue.add(pending);
+        poller.wake();
     }
 
     /** Stops watching everything recorded before; later work carries {@code newGeneration}. */
@@ -50,60 +49,43 @@ final class CompletionWatcher implements AutoCloseable {
         }
     }
 
-    private void run() {
-        while (!closed) {
-            Pending p;
-            try {
-                p = queue.poll(100, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                return;
-            }
-            if (p != null) {
-                await(p);
-            }
-        }
+    boolean hasPending() {
+        return !queue.isEmpty();
     }
 
-    private void await(Pending p) {
-        int idle = 0;
-        try {
-            while (!p.event().isComplete()) {
-                if (closed || p.generation() != generation) {
-                    return;
-                }
-                idle++;
-                if (idle < 200) {
-                    Thread.onSpinWait();
-                } else if (idle < 400) {
-                    Thread.yield();
-                } else {
-                    LockSupport.parkNanos(Math.min(1_000_000L, 5_000L * (idle - 399)));
-                }
+    /** Reports what completed, in order, up to the first that has not; true if anything was reported. */
+    boolean poll() {
+        boolean progress = false;
+        Pending p;
+        while ((p = queue.peek()) != null) {
+            if (p.generation() != generation) {
+                queue.remove(p); // abandoned by a reset since
+                continue;
             }
-            p.event().synchronize(); // returns at once; CUDA rethrows a failure of the recorded work here
-            DeviceException failure = p.stream().failure(); // host streams keep failures on the stream
-            if (failure != null) {
-                throw failure;
+            Throwable failure = null;
+            try {
+                if (!p.event().isComplete()) {
+                    return progress;
+                }
+                p.event().synchronize(); // returns at once; CUDA rethrows a failure of the recorded work here
+                DeviceException f = p.stream().failure(); // host streams keep failures on the stream
+                if (f != null) {
+                    throw f;
+                }
+            } catch (RuntimeException e) {
+                failure = e;
             }
-        } catch (Throwable t) {
+            queue.remove(p);
             if (p.generation() == generation) {
-                listener.completed(p, t);
+                listener.completed(p, failure);
             }
-            return;
+            progress = true;
         }
-        if (p.generation() == generation) {
-            listener.completed(p, null);
-        }
+        return progress;
     }
 
     @Override
     public void close() {
-        closed = true;
-        thread.interrupt();
-        try {
-            thread.join(2_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        poller.unregister(this);
     }
 }

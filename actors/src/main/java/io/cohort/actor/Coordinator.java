@@ -1,5 +1,7 @@
 package io.cohort.actor;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import io.cohort.CollectiveEvent;
 import io.cohort.api.CollectiveFailedException;
 import io.cohort.api.CollectiveResult;
@@ -10,11 +12,9 @@ import io.cohort.backend.RankContext;
 import io.cohort.core.CohortException;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
-import io.cohort.device.DeviceStream;
 import io.cohort.memory.MemoryPool;
 import io.cohort.topology.Topology;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -50,9 +50,15 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     public sealed interface Command {
     }
 
-    /** Create a group of {@code devices} (rank r = devices.get(r)) with the requested backend. */
-    public record CreateGroup(List<Device> devices, BackendKind requested, CompletableFuture<GroupInfo> reply)
-            implements Command {
+    /**
+     * Create a group of {@code devices} (rank r = devices.get(r)) with the requested backend; {@code overrides}
+     * (e.g. {@code algorithm.force = ring}) go over the {@code cohort} config for this group's backend.
+     */
+    public record CreateGroup(List<Device> devices, BackendKind requested, Config overrides,
+                              CompletableFuture<GroupInfo> reply) implements Command {
+        public CreateGroup(List<Device> devices, BackendKind requested, CompletableFuture<GroupInfo> reply) {
+            this(devices, requested, ConfigFactory.empty(), reply);
+        }
     }
 
     /**
@@ -78,119 +84,23 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private record FromDevice(DeviceActor.Report report) implements Command {
     }
 
-    private record TimedOut(long collectiveId) implements Command {
+    /** Periodic: fail the collectives past their deadline (one timer for all, none per call). */
+    private enum Sweep implements Command {
+        INSTANCE
     }
 
     public static Behavior<Command> create(Environment env) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Coordinator(ctx, timers, env)));
     }
 
-    /** A device and its actor, pool and current stream. */
-    private static final class DeviceSlot {
-        final Device device;
-        final MemoryPool pool;
-        final ActorRef<DeviceActor.Command> actor;
-        DeviceStream stream;
-        int generation;
-        boolean ready;
-
-        DeviceSlot(Device device, MemoryPool pool, ActorRef<DeviceActor.Command> actor) {
-            this.device = device;
-            this.pool = pool;
-            this.actor = actor;
-        }
-    }
-
-    private static final class Group {
-        final int id;
-        final DeviceSlot[] ranks;
-        final Topology topology;
-        final BackendKind requested;
-        final int[] builtGenerations;
-        final ArrayDeque<Submit> parked = new ArrayDeque<>();
-        final Map<CollectiveCall, String> algorithms = new HashMap<>();
-        BackendResolver.Resolution resolution;
-        CompletableFuture<GroupInfo> pendingCreate;
-        CompletableFuture<Void> pendingClose;
-        long seq;
-        int inFlight;
-
-        Group(int id, DeviceSlot[] ranks, Topology topology, BackendKind requested) {
-            this.id = id;
-            this.ranks = ranks;
-            this.topology = topology;
-            this.requested = requested;
-            this.builtGenerations = new int[ranks.length];
-        }
-
-        boolean allReady() {
-            for (DeviceSlot s : ranks) {
-                if (!s.ready) {
-                    return false;
-                }
-            }
-            return true;
-        }
-
-        /** Whether the backend was built on the streams the devices have now. */
-        boolean current() {
-            if (resolution == null) {
-                return false;
-            }
-            for (int r = 0; r < ranks.length; r++) {
-                if (!ranks[r].ready || ranks[r].generation != builtGenerations[r]) {
-                    return false;
-                }
-            }
-            return true;
-        }
-
-        boolean uses(DeviceSlot slot) {
-            for (DeviceSlot s : ranks) {
-                if (s == slot) {
-                    return true;
-                }
-            }
-            return false;
-        }
-
-        String algorithm(CollectiveCall call) {
-            return algorithms.computeIfAbsent(call, resolution.algorithm()::apply);
-        }
-    }
-
-    /** A collective between Submit and the last rank's completion. */
-    private static final class InFlight {
-        final long id;
-        final Group group;
-        final Submit submit;
-        final long seq;
-        final String algorithm;
-        final boolean[] done;
-        final CollectiveEvent event;
-        int remaining;
-        long lastEnqueuedNanos;
-
-        InFlight(long id, Group group, Submit submit, long seq, String algorithm, CollectiveEvent event) {
-            this.id = id;
-            this.group = group;
-            this.submit = submit;
-            this.seq = seq;
-            this.algorithm = algorithm;
-            this.event = event;
-            this.done = new boolean[group.ranks.length];
-            this.remaining = group.ranks.length;
-        }
-    }
-
     private static final EventType JFR_TYPE = EventType.getEventType(CollectiveEvent.class);
 
-    private final TimerScheduler<Command> timers;
     private final Environment env;
+    private final CompletionPoller poller;
     private final Duration timeout;
     private final ActorRef<DeviceActor.Report> reports;
     private final Map<Device, DeviceSlot> devices = new IdentityHashMap<>();
-    private final Map<Integer, Group> groups = new HashMap<>();
+    private final Map<Integer, GroupState> groups = new HashMap<>();
     private final Map<Long, InFlight> inFlight = new HashMap<>();
     private int nextGroupId = 1;
     private long nextCollectiveId = 1;
@@ -198,10 +108,12 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
     private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, Environment env) {
         super(ctx);
-        this.timers = timers;
         this.env = env;
         this.timeout = env.collectiveTimeout();
         this.reports = ctx.messageAdapter(DeviceActor.Report.class, FromDevice::new);
+        this.poller = new CompletionPoller("cohort-completions-" + ctx.getSelf().path().name());
+        Duration sweep = Duration.ofMillis(Math.clamp(timeout.toMillis() / 10, 10, 1_000));
+        timers.startTimerAtFixedRate(Sweep.INSTANCE, sweep);
     }
 
     @Override
@@ -212,7 +124,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 .onMessage(Describe.class, this::onDescribe)
                 .onMessage(CloseGroup.class, this::onCloseGroup)
                 .onMessage(FromDevice.class, m -> onReport(m.report()))
-                .onMessage(TimedOut.class, this::onTimedOut)
+                .onMessage(Sweep.class, m -> onSweep())
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onSignal(PostStop.class, s -> onPostStop())
                 .build();
@@ -236,7 +148,8 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 ranks[r] = slotOf(d);
             }
             Topology topology = env.topologies().apply(m.devices());
-            Group g = new Group(nextGroupId++, ranks, topology, m.requested());
+            GroupState g = new GroupState(nextGroupId++, ranks, topology, m.requested(),
+                    m.overrides().withFallback(env.cohortConfig()));
             g.pendingCreate = m.reply();
             groups.put(g.id, g);
             activate(g);
@@ -250,7 +163,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         DeviceSlot slot = devices.get(d);
         if (slot == null) {
             MemoryPool pool = env.pools().apply(d);
-            ActorRef<DeviceActor.Command> actor = getContext().spawn(DeviceActor.create(d, reports),
+            ActorRef<DeviceActor.Command> actor = getContext().spawn(DeviceActor.create(d, reports, poller),
                     "device-" + devices.size(), DispatcherSelector.fromConfig("cohort.device-dispatcher"));
             slot = new DeviceSlot(d, pool, actor);
             devices.put(d, slot);
@@ -262,7 +175,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
      * Brings a group's backend up to date once every device of it has a stream, answers a pending
      * CreateGroup, and starts the collectives parked meanwhile.
      */
-    private void activate(Group g) {
+    private void activate(GroupState g) {
         if (!g.allReady()) {
             return;
         }
@@ -279,10 +192,10 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                     ranks.add(new RankContext(r, s.device, s.stream, s.pool));
                     g.builtGenerations[r] = s.generation;
                 }
-                g.resolution = env.backends().resolve(g.requested, new GroupContext(g.topology, ranks, env.cohortConfig()));
+                g.resolution = env.backends().resolve(g.requested, new GroupContext(g.topology, ranks, g.config));
                 g.algorithms.clear();
                 g.seq = 0;
-                getContext().getLog().info("group {} ({} ranks): backend {}", g.id, g.ranks.length, g.resolution.choice());
+                getContext().getLog().debug("group {} ({} ranks): {}", g.id, g.ranks.length, g.resolution.choice());
             } catch (RuntimeException e) {
                 if (g.pendingCreate != null) {
                     groups.remove(g.id);
@@ -309,17 +222,21 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
 
     private Behavior<Command> onDescribe(Describe m) {
-        Group g = groups.get(m.group());
+        GroupState g = groups.get(m.group());
         if (g == null || g.resolution == null) {
             m.reply().completeExceptionally(new CohortException("group " + m.group() + " is closed or has no backend"));
         } else {
-            m.reply().complete(g.algorithm(m.call()) + ": " + g.resolution.backend().describe(m.call()));
+            try {
+                m.reply().complete(g.algorithm(m.call()) + ": " + g.resolution.backend().describe(m.call()));
+            } catch (RuntimeException e) {
+                m.reply().completeExceptionally(e);
+            }
         }
         return this;
     }
 
     private Behavior<Command> onCloseGroup(CloseGroup m) {
-        Group g = groups.get(m.group());
+        GroupState g = groups.get(m.group());
         if (g == null) {
             m.reply().complete(null);
             return this;
@@ -333,7 +250,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         return this;
     }
 
-    private void closeIfIdle(Group g) {
+    private void closeIfIdle(GroupState g) {
         if (g.pendingClose == null || g.inFlight > 0) {
             return;
         }
@@ -348,7 +265,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     // ---- collectives -------------------------------------------------------------------------------------
 
     private Behavior<Command> onSubmit(Submit m) {
-        Group g = groups.get(m.group());
+        GroupState g = groups.get(m.group());
         if (g == null || g.pendingClose != null) {
             m.reply().completeExceptionally(new CohortException("group " + m.group() + " is closed"));
         } else if (!g.parked.isEmpty() || !g.current()) {
@@ -360,7 +277,15 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         return this;
     }
 
-    private void start(Group g, Submit m) {
+    private void start(GroupState g, Submit m) {
+        String algorithm;
+        try {
+            algorithm = g.algorithm(m.call());
+        } catch (RuntimeException e) {
+            m.reply().completeExceptionally(new CohortException("group " + g.id + " cannot run "
+                    + m.call().collective().cliName() + ": " + e.getMessage(), e));
+            return;
+        }
         long id = nextCollectiveId++;
         long seq = ++g.seq;
         CollectiveEvent event = null;
@@ -368,10 +293,9 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             event = new CollectiveEvent();
             event.begin();
         }
-        InFlight f = new InFlight(id, g, m, seq, g.algorithm(m.call()), event);
+        InFlight f = new InFlight(id, g, m, seq, algorithm, event, System.nanoTime() + timeout.toNanos());
         inFlight.put(id, f);
         g.inFlight++;
-        timers.startSingleTimer(id, new TimedOut(id), timeout);
         var backend = g.resolution.backend();
         for (int r = 0; r < g.ranks.length; r++) {
             g.ranks[r].actor.tell(new DeviceActor.Enqueue(id, backend, r, seq, m.call(), m.send()[r], m.recv()[r]));
@@ -396,7 +320,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         slot.stream = r.stream();
         slot.generation++;
         slot.ready = true;
-        for (Group g : List.copyOf(groups.values())) {
+        for (GroupState g : List.copyOf(groups.values())) {
             if (g.uses(slot) && (g.pendingCreate != null || !g.parked.isEmpty())) {
                 activate(g);
             }
@@ -450,18 +374,47 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                         List.of(c.device().name()), c.cause());
             }
         }
-        for (Group g : groups.values()) {
+        for (GroupState g : groups.values()) {
             if (g.uses(slot)) {
                 recover(g, c.device().name() + " crashed");
             }
         }
     }
 
-    private Behavior<Command> onTimedOut(TimedOut t) {
-        InFlight f = inFlight.get(t.collectiveId());
-        if (f == null) {
+    private Behavior<Command> onSweep() {
+        long now = System.nanoTime();
+        for (GroupState g : groups.values()) {
+            failParkedPastDeadline(g, now);
+        }
+        if (inFlight.isEmpty()) {
             return this;
         }
+        for (InFlight f : List.copyOf(inFlight.values())) {
+            if (now - f.deadlineNanos >= 0 && inFlight.containsKey(f.id)) {
+                timedOut(f);
+            }
+        }
+        return this;
+    }
+
+    /**
+     * Calls parked while the group's devices get fresh streams (each device waits at most the timeout for its
+     * old stream to drain) wait at most twice the collective timeout.
+     */
+    private void failParkedPastDeadline(GroupState g, long now) {
+        Submit head;
+        long bound = 2 * timeout.toNanos();
+        while ((head = g.parked.peek()) != null && now - head.submittedNanos() - bound >= 0) {
+            g.parked.poll();
+            List<String> notReady = Arrays.stream(g.ranks).filter(r -> !r.ready).map(r -> r.device.name()).toList();
+            head.reply().completeExceptionally(new CollectiveFailedException(head.call().collective().cliName()
+                    + " on group " + g.id + " did not start within " + 2 * timeout.toMillis()
+                    + " ms (twice cohort.collective.timeout): " + (notReady.isEmpty() ? "the group has no backend"
+                    : "waiting for fresh streams on " + String.join(", ", notReady)), notReady, null));
+        }
+    }
+
+    private void timedOut(InFlight f) {
         List<String> late = new ArrayList<>();
         List<String> lateRanks = new ArrayList<>();
         for (int r = 0; r < f.done.length; r++) {
@@ -473,7 +426,6 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         fail(f, describe(f) + " timed out after " + timeout.toMillis() + " ms (cohort.collective.timeout): "
                 + String.join(", ", lateRanks) + " did not complete", late, null);
         recover(f.group, describe(f) + " timed out");
-        return this;
     }
 
     private String describe(InFlight f) {
@@ -490,7 +442,6 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
     private void finish(InFlight f) {
         inFlight.remove(f.id);
-        timers.cancel(f.id);
         f.group.inFlight--;
         closeIfIdle(f.group);
     }
@@ -512,7 +463,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
      * collective that will never finish) and every device of the group gets a fresh stream. Collectives in
      * flight on those devices are failed; new ones wait for the fresh streams.
      */
-    private void recover(Group g, String reason) {
+    private void recover(GroupState g, String reason) {
         if (g.resolution != null) {
             var old = g.resolution.backend();
             Reaper.closeQuietly("backend of group " + g.id, old::close);
@@ -523,7 +474,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             reset.add(s);
             if (s.ready) {
                 s.ready = false;
-                s.actor.tell(new DeviceActor.Reset(reason));
+                s.actor.tell(new DeviceActor.Reset(reason, timeout));
             }
         }
         for (InFlight other : List.copyOf(inFlight.values())) {
@@ -558,7 +509,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         for (InFlight f : List.copyOf(inFlight.values())) {
             fail(f, describe(f) + " aborted: cohort closed", List.of(), null);
         }
-        for (Group g : groups.values()) {
+        for (GroupState g : groups.values()) {
             Submit s;
             while ((s = g.parked.poll()) != null) {
                 s.reply().completeExceptionally(new CohortException("cohort closed before the collective started"));
@@ -579,6 +530,20 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
 
     private Behavior<Command> onPostStop() {
+        // after Shutdown nothing is pending; after an unexpected stop, no caller may wait forever
+        CohortException stopped = new CohortException("the Cohort coordinator stopped");
+        inFlight.values().forEach(f -> f.submit.reply().completeExceptionally(stopped));
+        inFlight.clear();
+        for (GroupState g : groups.values()) {
+            g.parked.forEach(s -> s.reply().completeExceptionally(stopped));
+            if (g.pendingCreate != null) {
+                g.pendingCreate.completeExceptionally(stopped);
+            }
+            if (g.pendingClose != null) {
+                g.pendingClose.complete(null);
+            }
+        }
+        poller.close(); // the device actors (children) have stopped
         if (!Reaper.awaitIdle(5_000)) {
             getContext().getLog().warn("some device streams did not close within 5 s");
         }

@@ -1,6 +1,6 @@
 package io.cohort.actor;
 
-import io.cohort.api.BackendChoice;
+import io.cohort.backend.BackendChoice;
 import io.cohort.device.Device;
 import io.cohort.memory.MemoryPool;
 import io.cohort.topology.Topology;

@@ -73,7 +73,13 @@ public final class Cohort implements AutoCloseable {
 
     /** Starts Cohort in an actor system of its own, with the given parts (custom pools, detectors, backends). */
     public static Cohort start(Config config, Environment env) {
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "cohort", config);
+        // Cohort's own system logs through SLF4J like the rest of Cohort, and is quiet about shutdown
+        Config own = ConfigFactory.parseString("""
+                pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
+                pekko.logging-filter = "org.apache.pekko.event.slf4j.Slf4jLoggingFilter"
+                pekko.log-dead-letters-during-shutdown = off
+                """).withFallback(config);
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "cohort", own);
         return new Cohort(system, true, env);
     }
 
@@ -92,18 +98,37 @@ public final class Cohort implements AutoCloseable {
      * else {@code cohort.devices.host-count} host devices). Cohort closes them when it closes.
      */
     public List<Device> devices(String spec) {
-        List<Device> ds = Devices.open(DeviceSpec.parse(spec), env.cohortConfig().getInt("devices.host-count")).devices();
-        opened.addAll(ds);
-        return ds;
+        return selectDevices(spec).devices();
+    }
+
+    /** Like {@link #devices(String)}, also saying why these devices (e.g. "auto: no CUDA device found"). */
+    public Devices.Selection selectDevices(String spec) {
+        checkOpen();
+        Devices.Selection selection = Devices.open(DeviceSpec.parse(spec), env.cohortConfig());
+        opened.addAll(selection.devices());
+        return selection;
     }
 
     /** A group of {@code devices} (rank r = devices.get(r)) with the requested backend (AUTO: the best that works). */
     public CohortGroup group(List<? extends Device> devices, BackendKind backend) {
+        return group(devices, backend, ConfigFactory.empty());
+    }
+
+    /**
+     * Like {@link #group(List, BackendKind)}, with settings over the {@code cohort} config for this group only,
+     * e.g. {@code ConfigFactory.parseString("algorithm.force = ring")}.
+     */
+    public CohortGroup group(List<? extends Device> devices, BackendKind backend, Config overrides) {
         checkOpen();
         CompletableFuture<GroupInfo> reply = new CompletableFuture<>();
-        coordinator.tell(new Coordinator.CreateGroup(List.copyOf(devices), backend, reply));
-        return new CohortGroup(coordinator, await(reply, "creating a group of " + devices.size() + " devices"),
-                apiTimeout);
+        coordinator.tell(new Coordinator.CreateGroup(List.copyOf(devices), backend, overrides, reply));
+        return new CohortGroup(coordinator, closed::get,
+                await(reply, "creating a group of " + devices.size() + " devices"), apiTimeout);
+    }
+
+    /** The {@code cohort} config section this Cohort runs with. */
+    public Config config() {
+        return env.cohortConfig();
     }
 
     /** Per collective, backend, algorithm and size: counts, bytes and times so far. */

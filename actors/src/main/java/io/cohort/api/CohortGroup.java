@@ -2,6 +2,7 @@ package io.cohort.api;
 
 import io.cohort.actor.Coordinator;
 import io.cohort.actor.GroupInfo;
+import io.cohort.backend.BackendChoice;
 import io.cohort.backend.CollectiveCall;
 import io.cohort.core.CohortException;
 import io.cohort.core.Collective;
@@ -29,13 +30,16 @@ import org.apache.pekko.actor.typed.ActorRef;
 public final class CohortGroup implements AutoCloseable {
 
     private final ActorRef<Coordinator.Command> coordinator;
+    private final java.util.function.BooleanSupplier cohortClosed;
     private final GroupInfo info;
     private final Duration apiTimeout;
     private final List<Tensor> barrierTensors;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    CohortGroup(ActorRef<Coordinator.Command> coordinator, GroupInfo info, Duration apiTimeout) {
+    CohortGroup(ActorRef<Coordinator.Command> coordinator, java.util.function.BooleanSupplier cohortClosed,
+                GroupInfo info, Duration apiTimeout) {
         this.coordinator = coordinator;
+        this.cohortClosed = cohortClosed;
         this.info = info;
         this.apiTimeout = apiTimeout;
         this.barrierTensors = allocate(DType.F32, 1);
@@ -128,7 +132,7 @@ public final class CohortGroup implements AutoCloseable {
     public CompletionStage<CollectiveResult> run(CollectiveCall call, List<Tensor> send, List<Tensor> recv) {
         long submitted = System.nanoTime();
         int n = size();
-        if (closed.get()) {
+        if (closed.get() || cohortClosed.getAsBoolean()) {
             throw new CohortException("group " + info.id() + " is closed");
         }
         if (send.size() != n || recv.size() != n) {
@@ -182,10 +186,13 @@ public final class CohortGroup implements AutoCloseable {
         return tensors.getFirst().dtype();
     }
 
-    /** Closes the group once its collectives in flight are done; the devices stay with the Cohort. */
+    /**
+     * Closes the group once its collectives in flight are done; the devices stay with the Cohort. Nothing to
+     * do once the Cohort is closed (it closed every group).
+     */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
+        if (!closed.compareAndSet(false, true) || cohortClosed.getAsBoolean()) {
             return;
         }
         CompletableFuture<Void> reply = new CompletableFuture<>();

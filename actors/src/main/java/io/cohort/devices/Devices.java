@@ -1,10 +1,12 @@
 package io.cohort.devices;
 
+import com.typesafe.config.Config;
 import io.cohort.core.CohortException;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceFactory;
 import io.cohort.device.DeviceKind;
 import io.cohort.topology.Topology;
+import io.cohort.topology.TopologyFileDetector;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -33,8 +35,12 @@ public final class Devices {
         return factories().stream().filter(f -> f.kind() == kind).findFirst();
     }
 
-    /** Opens the devices of {@code spec}; the caller closes them. Auto: every GPU if any, else host devices. */
-    public static Selection open(DeviceSpec spec, int defaultHostCount) {
+    /**
+     * Opens the devices of {@code spec}, host devices configured by {@code cohortConfig}; the caller closes
+     * them. Auto: every GPU if any, else {@code cohort.devices.host-count} host devices.
+     */
+    public static Selection open(DeviceSpec spec, Config cohortConfig) {
+        int defaultHostCount = cohortConfig.getInt("devices.host-count");
         DeviceKind kind = spec.kind();
         int count = spec.count();
         String reason;
@@ -52,7 +58,7 @@ public final class Devices {
             reason = "requested " + spec;
         }
         DeviceKind k = kind;
-        DeviceFactory factory = factory(k).orElseThrow(() -> new CohortException("no provider of " + k
+        DeviceFactory factory = k == DeviceKind.HOST ? new HostDeviceFactory(cohortConfig) : factory(k).orElseThrow(() -> new CohortException("no provider of " + k
                 + " devices on the class path" + (k == DeviceKind.CUDA ? " (is cohort-cuda there?)" : "")));
         int available = availableQuietly(factory);
         if (count == 0) {
@@ -75,8 +81,11 @@ public final class Devices {
         return new Selection(List.copyOf(opened), reason);
     }
 
-    /** The topology of devices of one kind, from that kind's detector. */
-    public static Topology topology(List<? extends Device> devices) {
+    /**
+     * The topology of devices of one kind: from {@code cohort.topology.file} when set (e.g. to plan for
+     * links the detector cannot see), else from that kind's detector.
+     */
+    public static Topology topology(List<? extends Device> devices, Config cohortConfig) {
         DeviceKind kind = devices.getFirst().kind();
         for (Device d : devices) {
             if (d.kind() != kind) {
@@ -84,7 +93,7 @@ public final class Devices {
             }
         }
         DeviceFactory factory = factory(kind).orElseThrow(() -> new CohortException("no provider of " + kind + " devices"));
-        return factory.topologyDetector().detect(devices);
+        return TopologyFileDetector.fromConfig(cohortConfig.atPath("cohort"), factory.topologyDetector()).detect(devices);
     }
 
     private static int availableQuietly(DeviceFactory f) {

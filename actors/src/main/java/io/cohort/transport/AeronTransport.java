@@ -73,7 +73,10 @@ public final class AeronTransport implements AutoCloseable {
             throw new CohortException("rank " + config.rank() + ": a media driver is already active in " + dir
                     + " (is another group named '" + config.group() + "' running? choose another group name)");
         }
-        long livenessNs = Math.max(TimeUnit.MILLISECONDS.toNanos(500), config.progressTimeout().toNanos() / 2);
+        // Aeron's own liveness timeouts stay generous: a driver thread starved for a few seconds on a busy host
+        // would otherwise time out healthy clients. Dead same-host peers are found by pid, others by the
+        // progress timeout, both sooner.
+        long livenessNs = Math.max(TimeUnit.SECONDS.toNanos(10), config.progressTimeout().toNanos());
         MediaDriver.Context ctx = new MediaDriver.Context()
                 .aeronDirectoryName(dir)
                 .dirDeleteOnStart(true)
@@ -110,7 +113,7 @@ public final class AeronTransport implements AutoCloseable {
             try {
                 return Aeron.connect(new Aeron.Context()
                         .aeronDirectoryName(dir)
-                        .driverTimeoutMs(Math.max(2_000, config.progressTimeout().toMillis()))
+                        .driverTimeoutMs(Math.max(10_000, config.progressTimeout().toMillis()))
                         .errorHandler(t -> {
                             errors.compareAndSet(null, t);
                             LOG.debug("aeron client of rank {}: {}", config.rank(), t.toString());

@@ -1,5 +1,6 @@
 package io.cohort.transport;
 
+import java.nio.ByteOrder;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 
@@ -20,6 +21,8 @@ import org.agrona.MutableDirectBuffer;
  */
 final class Frame {
 
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
     static final int HELLO = 0x43480001;
     static final int DATA = 0x43480002;
 
@@ -37,41 +40,41 @@ final class Frame {
 
     static void write(MutableDirectBuffer buf, int offset, int type, int groupId, long seq, int step, int chunk,
                       int srcRank, int signature) {
-        buf.putInt(offset + TYPE, type, java.nio.ByteOrder.LITTLE_ENDIAN);
-        buf.putInt(offset + GROUP, groupId, java.nio.ByteOrder.LITTLE_ENDIAN);
-        buf.putLong(offset + SEQ, seq, java.nio.ByteOrder.LITTLE_ENDIAN);
-        buf.putInt(offset + STEP, step, java.nio.ByteOrder.LITTLE_ENDIAN);
-        buf.putInt(offset + CHUNK, chunk, java.nio.ByteOrder.LITTLE_ENDIAN);
-        buf.putInt(offset + SRC, srcRank, java.nio.ByteOrder.LITTLE_ENDIAN);
-        buf.putInt(offset + SIGNATURE, signature, java.nio.ByteOrder.LITTLE_ENDIAN);
+        buf.putInt(offset + TYPE, type, LE);
+        buf.putInt(offset + GROUP, groupId, LE);
+        buf.putLong(offset + SEQ, seq, LE);
+        buf.putInt(offset + STEP, step, LE);
+        buf.putInt(offset + CHUNK, chunk, LE);
+        buf.putInt(offset + SRC, srcRank, LE);
+        buf.putInt(offset + SIGNATURE, signature, LE);
     }
 
     static int type(DirectBuffer buf, int offset) {
-        return buf.getInt(offset + TYPE, java.nio.ByteOrder.LITTLE_ENDIAN);
+        return buf.getInt(offset + TYPE, LE);
     }
 
     static int groupId(DirectBuffer buf, int offset) {
-        return buf.getInt(offset + GROUP, java.nio.ByteOrder.LITTLE_ENDIAN);
+        return buf.getInt(offset + GROUP, LE);
     }
 
     static long seq(DirectBuffer buf, int offset) {
-        return buf.getLong(offset + SEQ, java.nio.ByteOrder.LITTLE_ENDIAN);
+        return buf.getLong(offset + SEQ, LE);
     }
 
     static int step(DirectBuffer buf, int offset) {
-        return buf.getInt(offset + STEP, java.nio.ByteOrder.LITTLE_ENDIAN);
+        return buf.getInt(offset + STEP, LE);
     }
 
     static int chunk(DirectBuffer buf, int offset) {
-        return buf.getInt(offset + CHUNK, java.nio.ByteOrder.LITTLE_ENDIAN);
+        return buf.getInt(offset + CHUNK, LE);
     }
 
     static int srcRank(DirectBuffer buf, int offset) {
-        return buf.getInt(offset + SRC, java.nio.ByteOrder.LITTLE_ENDIAN);
+        return buf.getInt(offset + SRC, LE);
     }
 
     static int signature(DirectBuffer buf, int offset) {
-        return buf.getInt(offset + SIGNATURE, java.nio.ByteOrder.LITTLE_ENDIAN);
+        return buf.getInt(offset + SIGNATURE, LE);
     }
 
     /** A stable 32-bit id for a group name (FNV-1a), so every process derives the same one. */

@@ -9,6 +9,7 @@ import io.aeron.logbuffer.ControlledFragmentHandler;
 import io.aeron.logbuffer.Header;
 import io.cohort.core.CohortException;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.LockSupport;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.IdleStrategy;
 
@@ -53,9 +54,11 @@ final class Link implements ControlledFragmentHandler {
     private Schedule schedule;
     private long seq;
     private int signature;
+    private String what = "join";
     private RuntimeException failure;
 
-    // what was dropped, for diagnostics and tests
+    // pieces consumed, and what was dropped (diagnostics and tests)
+    private long consumed;
     private long droppedForeign;
     private long droppedStale;
 
@@ -125,9 +128,9 @@ final class Link implements ControlledFragmentHandler {
                 }
                 if (work == 0) {
                     idle.idle();
-                    if (System.nanoTime() - deadline > 0) {
-                        throw joinTimeout(helloSent);
-                    }
+                }
+                if (System.nanoTime() - deadline > 0) {
+                    throw joinTimeout(helloSent);
                 }
             }
         } finally {
@@ -152,26 +155,35 @@ final class Link implements ControlledFragmentHandler {
         this.schedule = s;
         this.seq = seq;
         this.signature = signature;
+        this.what = what;
         this.failure = null;
         long lastProgress = System.nanoTime();
         long nextCheck = lastProgress + livenessIntervalNs;
         boolean progressed = false;
+        int busyRounds = 0;
         idle.reset();
         try {
             while (!(s.sendDone() && s.receiveDone())) {
-                int work = s.send(this);
+                int sent = s.send(this);
+                int polled = 0;
+                long consumedBefore = consumed;
                 if (!s.receiveDone()) {
-                    work += inbox.controlledPoll(this, FRAGMENT_LIMIT);
+                    polled = inbox.controlledPoll(this, FRAGMENT_LIMIT);
                     if (failure != null) {
                         throw failure;
                     }
                 }
-                if (work > 0) {
-                    progressed = true;
-                    idle.reset();
-                    continue;
+                if (sent > 0 || consumed != consumedBefore) {
+                    progressed = true; // only pieces of this collective count: dropped frames are not progress
                 }
-                idle.idle();
+                if (sent > 0 || polled > 0) {
+                    idle.reset();
+                    if ((++busyRounds & 0xff) != 0) {
+                        continue; // busy: look at the clock only now and then (stray frames must not hide a stall)
+                    }
+                } else {
+                    idle.idle();
+                }
                 long now = System.nanoTime();
                 if (progressed) {
                     lastProgress = now;
@@ -182,12 +194,35 @@ final class Link implements ControlledFragmentHandler {
                     nextCheck = now + livenessIntervalNs;
                 }
                 if (now - lastProgress > progressTimeoutNs) {
-                    throw stalled(s, what);
+                    throw blame(stalled(s, what));
                 }
             }
         } finally {
             this.schedule = null;
         }
+    }
+
+    /**
+     * The error to raise for {@code symptom}: if a same-host peer has died, that is the cause to report (a closed
+     * stream or a stall is usually its consequence). A killed process can take a moment to be seen as gone.
+     */
+    private RuntimeException blame(RuntimeException symptom) {
+        if (monitor == null) {
+            return symptom;
+        }
+        long deadline = System.nanoTime() + 5 * livenessIntervalNs;
+        do {
+            var dead = monitor.deadPeer();
+            if (dead.isPresent()) {
+                int r = dead.get();
+                PeerFailureException e = new PeerFailureException(r, "rank " + r + " died during " + what + " #" + seq
+                        + ": rank " + rank + " of group '" + config.group() + "' cannot finish it");
+                e.addSuppressed(symptom);
+                return e;
+            }
+            LockSupport.parkNanos(1_000_000);
+        } while (System.nanoTime() - deadline < 0);
+        return symptom;
     }
 
     private void checkPeers(Schedule s, String what) {
@@ -207,13 +242,13 @@ final class Link implements ControlledFragmentHandler {
         if (!s.receiveDone()) {
             Image image = inbox.imageBySessionId(leftSession);
             if (image == null || image.isClosed()) {
-                throw new PeerFailureException(left, "rank " + left + " (left neighbour) went away during " + what
-                        + " #" + seq + ": its stream to rank " + rank + " closed");
+                throw blame(new PeerFailureException(left, "rank " + left + " (left neighbour) went away during " + what
+                        + " #" + seq + ": its stream to rank " + rank + " closed"));
             }
         }
         if (!s.sendDone() && !toRight.isConnected()) {
-            throw new PeerFailureException(right, "rank " + right + " (right neighbour) went away during " + what
-                    + " #" + seq + ": it no longer receives from rank " + rank);
+            throw blame(new PeerFailureException(right, "rank " + right + " (right neighbour) went away during " + what
+                    + " #" + seq + ": it no longer receives from rank " + rank));
         }
     }
 
@@ -244,8 +279,10 @@ final class Link implements ControlledFragmentHandler {
             return claim.buffer().addressOffset() + claim.offset() + Frame.HEADER_LENGTH;
         }
         if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
-            throw new CohortException("rank " + rank + ": the publication to rank " + right + " is "
-                    + (result == Publication.CLOSED ? "closed" : "exhausted (max position)"));
+            Throwable cause = transport.clientError();
+            throw blame(new CohortException("rank " + rank + ": the publication to rank " + right + " is "
+                    + (result == Publication.CLOSED ? "closed" : "exhausted (max position)")
+                    + (cause != null ? " (" + cause.getMessage() + ")" : ""), cause));
         }
         return 0; // BACK_PRESSURED, ADMIN_ACTION, NOT_CONNECTED: the caller idles, liveness checks judge the peer
     }
@@ -297,6 +334,7 @@ final class Link implements ControlledFragmentHandler {
         if (!s.receive(buffer.addressOffset() + offset + Frame.HEADER_LENGTH, this)) {
             return Action.ABORT; // its forward is back-pressured: read it again next time
         }
+        consumed++;
         return s.receiveDone() ? Action.BREAK : Action.COMMIT;
     }
 

@@ -41,13 +41,14 @@ final class PeerMonitor {
         } catch (java.io.IOException e) {
             name = System.getenv().getOrDefault("HOSTNAME", "localhost");
         }
-        long bootId = 0;
+        long pidNamespace = 0;
         try {
             // pids are only comparable inside one pid namespace (containers may share a host name)
-            bootId = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")).toString().hashCode();
-        } catch (Exception ignored) {
+            pidNamespace = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")).toString()
+                    .hashCode();
+        } catch (java.io.IOException | UnsupportedOperationException ignored) {
             // not Linux: the host name alone
         }
-        return ((long) name.hashCode() << 32) ^ (bootId & 0xffffffffL);
+        return ((long) name.hashCode() << 32) ^ (pidNamespace & 0xffffffffL);
     }
 }

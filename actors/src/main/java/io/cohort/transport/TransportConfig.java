@@ -16,7 +16,7 @@ import java.util.Locale;
 public record TransportConfig(String group, int rank, int size, Channel channel, List<String> endpoints,
                               String aeronDir, String baseDir, int streamId, int termLength, int ipcMtu,
                               int udpMtu, Duration connectTimeout, Duration progressTimeout,
-                              Duration livenessInterval, String idle) {
+                              Duration livenessInterval, Duration stageTimeout, String idle) {
 
     /** How processes of a group reach each other. */
     public enum Channel {
@@ -63,27 +63,28 @@ public record TransportConfig(String group, int rank, int size, Channel channel,
                 c.getStringList("endpoints"), c.getString("aeron-dir"), c.getString("base-dir"), c.getInt("stream-id"),
                 (int) c.getBytes("term-length").longValue(), (int) c.getBytes("ipc-mtu").longValue(),
                 (int) c.getBytes("udp-mtu").longValue(), c.getDuration("connect-timeout"),
-                c.getDuration("progress-timeout"), c.getDuration("liveness-interval"), c.getString("idle"));
+                c.getDuration("progress-timeout"), c.getDuration("liveness-interval"), c.getDuration("stage-timeout"),
+                c.getString("idle"));
     }
 
     public TransportConfig withMember(String group, int rank, int size) {
         return new TransportConfig(group, rank, size, channel, endpoints, aeronDir, baseDir, streamId, termLength,
-                ipcMtu, udpMtu, connectTimeout, progressTimeout, livenessInterval, idle);
+                ipcMtu, udpMtu, connectTimeout, progressTimeout, livenessInterval, stageTimeout, idle);
     }
 
     public TransportConfig withUdp(List<String> endpoints) {
         return new TransportConfig(group, rank, size, Channel.UDP, endpoints, aeronDir, baseDir, streamId, termLength,
-                ipcMtu, udpMtu, connectTimeout, progressTimeout, livenessInterval, idle);
+                ipcMtu, udpMtu, connectTimeout, progressTimeout, livenessInterval, stageTimeout, idle);
     }
 
     public TransportConfig withBaseDir(String baseDir) {
         return new TransportConfig(group, rank, size, channel, endpoints, aeronDir, baseDir, streamId, termLength,
-                ipcMtu, udpMtu, connectTimeout, progressTimeout, livenessInterval, idle);
+                ipcMtu, udpMtu, connectTimeout, progressTimeout, livenessInterval, stageTimeout, idle);
     }
 
     public TransportConfig withTimeouts(Duration connect, Duration progress) {
         return new TransportConfig(group, rank, size, channel, endpoints, aeronDir, baseDir, streamId, termLength,
-                ipcMtu, udpMtu, connect, progress, livenessInterval, idle);
+                ipcMtu, udpMtu, connect, progress, livenessInterval, stageTimeout, idle);
     }
 
     /** Whether this process embeds a driver (no external aeron-dir configured). */

@@ -5,10 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
-import io.cohort.api.BackendChoice;
+import io.cohort.backend.BackendChoice;
 import io.cohort.api.CollectiveFailedException;
 import io.cohort.api.CollectiveResult;
 import io.cohort.backend.BackendKind;
+import io.cohort.backend.BackendProvider;
 import io.cohort.backend.CollectiveCall;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
@@ -39,6 +40,28 @@ class CoordinatorProtocolTest {
     static final ActorTestKit testKit = ActorTestKit.create(ConfigFactory.parseString(
             "cohort.collective.timeout = 500ms").withFallback(ConfigFactory.load()));
 
+    static final BackendProvider PROVIDER = new BackendProvider() {
+        @Override
+        public BackendKind kind() {
+            return BackendKind.P2P;
+        }
+
+        @Override
+        public int priority() {
+            return 0;
+        }
+
+        @Override
+        public java.util.Optional<String> unavailableReason(io.cohort.backend.GroupContext group) {
+            return java.util.Optional.empty();
+        }
+
+        @Override
+        public io.cohort.backend.CollectiveBackend create(io.cohort.backend.GroupContext group) {
+            return new FakeBackend(group);
+        }
+    };
+
     final List<FakeBackend> backends = new CopyOnWriteArrayList<>();
     List<FakeDevice> devices;
     ActorRef<Coordinator.Command> coordinator;
@@ -58,7 +81,7 @@ class CoordinatorProtocolTest {
                 (requested, group) -> {
                     FakeBackend b = new FakeBackend(group);
                     backends.add(b);
-                    return new BackendResolver.Resolution(b, new BackendChoice(requested, BackendKind.P2P, "fake"),
+                    return new BackendResolver.Resolution(b, new BackendChoice(requested, BackendKind.P2P, PROVIDER, "fake"),
                             call -> "ring");
                 },
                 new CollectiveMetrics());
@@ -82,7 +105,7 @@ class CoordinatorProtocolTest {
     @Test
     void groupGetsBackendChoiceAndEveryRankItsStepInSequenceOrderOnItsOwnThread() throws Exception {
         GroupInfo g = createGroup();
-        assertEquals(new BackendChoice(BackendKind.AUTO, BackendKind.P2P, "fake"), g.choice());
+        assertEquals(new BackendChoice(BackendKind.AUTO, BackendKind.P2P, PROVIDER, "fake"), g.choice());
         List<CompletableFuture<CollectiveResult>> results = IntStream.range(0, 5).mapToObj(i -> submit(g)).toList();
         for (int i = 0; i < 5; i++) {
             CollectiveResult r = results.get(i).get(5, TimeUnit.SECONDS);
@@ -94,8 +117,9 @@ class CoordinatorProtocolTest {
         for (int rank = 0; rank < 4; rank++) {
             assertEquals(List.of(1L, 2L, 3L, 4L, 5L), b.seqsOf(rank), "rank " + rank);
         }
-        long threads = b.enqueued.stream().map(FakeBackend.Enqueued::thread).distinct().count();
-        assertEquals(4, threads, "one pinned thread per device actor");
+        List<String> threads = b.enqueued.stream().map(FakeBackend.Enqueued::thread).distinct().toList();
+        assertEquals(4, threads.size(), "one pinned thread per device actor: " + threads);
+        assertTrue(threads.stream().allMatch(t -> t.contains("cohort.device-dispatcher")), threads.toString());
     }
 
     @Test
@@ -129,6 +153,40 @@ class CoordinatorProtocolTest {
         assertTrue(f.getMessage().contains("rank 1 (fake:1) did not complete"), f.getMessage());
         assertTrue(Duration.ofNanos(System.nanoTime() - start).toMillis() >= 400);
         devices.get(1).stall = false;
+        assertEquals(1, submit(g).get(5, TimeUnit.SECONDS).seq());
+    }
+
+    @Test
+    void deviceActorThatCrashesIsRestartedByItsSupervisorAndTheGroupRecovers() throws Exception {
+        GroupInfo g = createGroup();
+        submit(g).get(5, TimeUnit.SECONDS);
+        devices.get(3).failNextStreamCreation = true; // the reset after the next failure crashes fake:3's actor
+        backends.getFirst().failRank = 0;
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                () -> submit(g).get(5, TimeUnit.SECONDS));
+        assertEquals(List.of("fake:0"), assertInstanceOf(CollectiveFailedException.class, e.getCause()).devices());
+        CollectiveResult after = submit(g).get(5, TimeUnit.SECONDS);
+        assertEquals(1, after.seq());
+        // fake:3: its first stream, none from the failed reset, one from the restarted actor
+        assertEquals(2, devices.get(3).streamsCreated.get());
+        assertEquals(2, backends.size());
+    }
+
+    @Test
+    void callsWaitingForADeviceThatNeverGetsItsFreshStreamFailNamingIt() throws Exception {
+        GroupInfo g = createGroup();
+        FakeBackend b = backends.getFirst();
+        b.blockRank = 2; // fake:2's actor hangs in its next enqueue: the collective times out, its reset waits
+        ExecutionException timedOut = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                () -> submit(g).get(5, TimeUnit.SECONDS));
+        assertEquals(List.of("fake:2"), assertInstanceOf(CollectiveFailedException.class, timedOut.getCause()).devices());
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                () -> submit(g).get(5, TimeUnit.SECONDS));
+        CollectiveFailedException f = assertInstanceOf(CollectiveFailedException.class, e.getCause());
+        assertTrue(f.getMessage().contains("did not start within 1000 ms (twice cohort.collective.timeout): waiting for"
+                + " fresh streams on fake:2"), f.getMessage());
+        assertEquals(List.of("fake:2"), f.devices());
+        b.gate.countDown();
         assertEquals(1, submit(g).get(5, TimeUnit.SECONDS).seq());
     }
 

@@ -18,6 +18,9 @@ public final class FakeBackend implements CollectiveBackend {
     public final GroupContext group;
     public final ConcurrentLinkedQueue<Enqueued> enqueued = new ConcurrentLinkedQueue<>();
     public volatile int failRank = -1;
+    /** Rank whose next enqueue blocks until {@link #gate} opens (a device actor stuck in a driver call). */
+    public volatile int blockRank = -1;
+    public final java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
     public volatile boolean closed;
 
     public FakeBackend(GroupContext group) {
@@ -39,6 +42,14 @@ public final class FakeBackend implements CollectiveBackend {
         if (rank == failRank) {
             failRank = -1;
             throw new DeviceException("injected fault on rank " + rank);
+        }
+        if (rank == blockRank) {
+            blockRank = -1;
+            try {
+                gate.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         enqueued.add(new Enqueued(rank, seq, call, Thread.currentThread().getName()));
     }

@@ -24,6 +24,8 @@ public final class FakeDevice implements Device {
     public final AtomicInteger streamsCreated = new AtomicInteger();
     public final AtomicInteger streamsClosed = new AtomicInteger();
     public volatile boolean stall;
+    public volatile boolean failNextStreamCreation;
+
 
     public FakeDevice(int ordinal) {
         this.ordinal = ordinal;
@@ -70,6 +72,10 @@ public final class FakeDevice implements Device {
 
     @Override
     public DeviceStream createStream() {
+        if (failNextStreamCreation) {
+            failNextStreamCreation = false;
+            throw new io.cohort.device.DeviceException(name() + ": injected stream creation failure");
+        }
         streamsCreated.incrementAndGet();
         return new Stream();
     }

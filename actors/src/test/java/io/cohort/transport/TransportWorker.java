@@ -35,6 +35,15 @@ public final class TransportWorker {
                 case "small" -> sweep(config, false);
                 case "loop" -> loop(config, null);
                 case "loop-then-rejoin" -> loop(config, config.withMember(group + "-2", rank, size));
+                case "backend" -> System.out.println("COHORT OK "
+                        + BackendScenario.run(group, rank, size, 2, baseDir, channel));
+                case "backend-cuda" -> System.out.println("COHORT OK " + BackendScenario.runOn(
+                        List.of(io.cohort.cuda.CudaDevices.open(0)), group, rank, size, baseDir, channel));
+                case "backend-loop" -> System.out.println("COHORT FAILED " + BackendScenario.loopUntilFailure(group, rank,
+                        size, baseDir, () -> {
+                            System.out.println("COHORT READY");
+                            System.out.flush();
+                        }));
                 default -> throw new IllegalArgumentException("unknown scenario " + scenario);
             }
             System.out.println("COHORT DONE");
@@ -85,7 +94,7 @@ public final class TransportWorker {
                 g.allReduce(buf, DType.F32, ReduceOp.SUM, count);
                 System.out.println("COHORT READY");
                 System.out.flush();
-                long start = 0;
+                long start = System.nanoTime();
                 try {
                     while (true) {
                         g.allReduce(buf, DType.F32, ReduceOp.SUM, count);

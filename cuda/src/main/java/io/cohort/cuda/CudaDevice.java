@@ -9,7 +9,6 @@ import static jcuda.driver.JCudaDriver.cuDeviceGetName;
 import static jcuda.driver.JCudaDriver.cuDeviceGetPCIBusId;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuDeviceTotalMem;
-import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemFreeHost;
@@ -74,7 +73,8 @@ public final class CudaDevice implements Device {
     private final CudaBuffer errorWord;
     private final Set<Integer> peersEnabled = ConcurrentHashMap.newKeySet();
     private final byte[] peerAccess = new byte[64];   // by peer ordinal: 0 unknown, 1 yes, 2 no
-    private volatile CudaKernels kernels;
+    private final CudaKernels kernels;
+    private final long contextHandle;
 
     CudaDevice(int ordinal, CudaConfig config) {
         this.ordinal = ordinal;
@@ -104,6 +104,10 @@ public final class CudaDevice implements Device {
                 + attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
         this.errorWord = allocatePinnedHost(256);
         this.flagOps = config.flagOps() != null ? config.flagOps() : probeStreamMemoryOps();
+        this.contextHandle = Jcu.handle(context);
+        // Loaded now, not on first use: a module load waits for the context's pending work, which may be
+        // a stream blocked on a peer's flag that the loading thread itself was about to enqueue.
+        this.kernels = new CudaKernels(this);
         LOG.debug("{}: {} SMs, cc {}, {} MiB, PCI {}, flags via {}", name, multiprocessors, computeCapability,
                 totalMemory >> 20, pciBusId, flagOps);
     }
@@ -136,7 +140,7 @@ public final class CudaDevice implements Device {
 
     /** Makes this device's primary context current on the calling thread. */
     public void makeCurrent() {
-        int r = cuCtxSetCurrent(context);
+        int r = contextHandle != 0 ? DriverCalls.ctxSetCurrent(contextHandle) : cuCtxSetCurrent(context);
         if (r != CUresult.CUDA_SUCCESS) {
             throw Cu.error(r, "cuda:" + ordinal, "cuCtxSetCurrent");
         }
@@ -187,6 +191,10 @@ public final class CudaDevice implements Device {
 
     CUcontext context() {
         return context;
+    }
+
+    long contextHandle() {
+        return contextHandle;
     }
 
     CUdevice cuDevice() {
@@ -328,25 +336,15 @@ public final class CudaDevice implements Device {
         return peer.ordinal == ordinal || peersEnabled.contains(peer.ordinal);
     }
 
-    /** This device's kernels, loaded into its context on first use. */
+    /** This device's kernels (loaded when the device opened). */
     public CudaKernels kernels() {
-        CudaKernels k = kernels;
-        if (k == null) {
-            synchronized (this) {
-                k = kernels;
-                if (k == null) {
-                    k = new CudaKernels(this);
-                    kernels = k;
-                }
-            }
-        }
-        return k;
+        return kernels;
     }
 
-    /** Launches {@code f} with a 1-D grid; {@code params} is JCuda's kernel parameter array. */
-    public void launch(CUfunction f, int grid, int block, CUstream stream, Pointer params, String what) {
+    /** Launches {@code f} (1-D grid) with the argument block {@code args}: one native call, no allocation. */
+    public void launch(CUfunction f, int grid, int block, long stream, KernelArgs args, String what) {
         makeCurrent();
-        int r = cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, stream, params, null);
+        int r = DriverCalls.launch(Jcu.handle(f), grid, block, stream, args.params());
         if (r != CUresult.CUDA_SUCCESS) {
             throw Cu.error(r, name, "launch of " + what + " (" + grid + " x " + block + ")");
         }
@@ -355,6 +353,12 @@ public final class CudaDevice implements Device {
     /** Address of the 32-bit word kernels report errors into (see {@link KernelError}). */
     public long errorWordAddress() {
         return errorWord.address();
+    }
+
+    /** The kernel-reported error as an exception, without clearing it; null if none. */
+    DeviceException peekKernelError() {
+        int word = (int) INT.getVolatile(errorWord.segment(), 0L);
+        return word == 0 ? null : new DeviceException(name + ": " + KernelError.decode(word).describe());
     }
 
     /** Reads and clears the error word; throws a DeviceException describing a kernel-reported error. */

@@ -52,7 +52,8 @@ public final class CudaDevices {
                     unavailableReason = count == 0 ? "no CUDA device (" + Cu.name(r) + ")" : null;
                 }
             } catch (Throwable t) {   // UnsatisfiedLinkError and friends: no JCuda natives or no libcuda
-                unavailableReason = "CUDA driver not loadable: " + t;
+                String message = String.valueOf(t.getMessage()).lines().findFirst().orElse("");
+                unavailableReason = "CUDA driver not loadable: " + t.getClass().getSimpleName() + ": " + message;
                 count = 0;
             }
             if (unavailableReason != null) {
@@ -92,12 +93,25 @@ public final class CudaDevices {
         return result;
     }
 
+    /** Every device, with peer access enabled between every pair that allows it. */
     public static List<CudaDevice> openAll() {
         List<CudaDevice> result = new ArrayList<>();
         for (int i = 0; i < count(); i++) {
             result.add(open(i));
         }
+        enablePeerAccess(result);
         return result;
+    }
+
+    /** Enables P2P access both ways for every pair of {@code devices} where cuDeviceCanAccessPeer allows it. */
+    public static void enablePeerAccess(List<CudaDevice> devices) {
+        for (CudaDevice a : devices) {
+            for (CudaDevice b : devices) {
+                if (a != b && a.canAccessPeer(b)) {
+                    a.enablePeerAccess(b);
+                }
+            }
+        }
     }
 
     /** Parses "all", "0", "0,2,3", "0-3" (and mixes like "0-1,3") into ordinals, in order, without repeats. */

@@ -1,17 +1,13 @@
 package io.cohort.cuda;
 
 import static jcuda.driver.JCudaDriver.cuEventRecord;
-import static jcuda.driver.JCudaDriver.cuMemcpyAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
-import static jcuda.driver.JCudaDriver.cuMemcpyPeerAsync;
 import static jcuda.driver.JCudaDriver.cuMemsetD8Async;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamQuery;
 import static jcuda.driver.JCudaDriver.cuStreamWaitEvent;
-import static jcuda.driver.JCudaDriver.cuStreamWaitValue64;
-import static jcuda.driver.JCudaDriver.cuStreamWriteValue64;
 
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
@@ -24,7 +20,6 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
-import jcuda.Pointer;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstreamWaitValue_flags;
@@ -45,10 +40,8 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
     private final long handle;
     private final FlagOps flagOps;
     // struct ElemArgs { a, b, dst, count, factor } and struct FlagArgs { flag, value, timeout_ns, error }
-    private final long[] elemArgs = new long[5];
-    private final Pointer elemParams = Pointer.to(Pointer.to(elemArgs));
-    private final long[] flagArgs = new long[4];
-    private final Pointer flagParams = Pointer.to(Pointer.to(flagArgs));
+    private final KernelArgs elemArgs = new KernelArgs(5);
+    private final KernelArgs flagArgs = new KernelArgs(4);
     private final int maxGrid;
     private volatile boolean closed;
 
@@ -104,9 +97,9 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
         int r;
         if (src instanceof CudaBuffer cs && dst instanceof CudaBuffer cd && cs.device() != cd.device()
                 && !cs.isPinnedHost() && !cd.isPinnedHost()) {
-            r = cuMemcpyPeerAsync(Jcu.device(d), cd.device().context(), Jcu.device(s), cs.device().context(), bytes, stream);
+            r = DriverCalls.memcpyPeerAsync(d, cd.device().contextHandle(), s, cs.device().contextHandle(), bytes, handle);
         } else {
-            r = cuMemcpyAsync(Jcu.device(d), Jcu.device(s), bytes, stream);
+            r = DriverCalls.memcpyAsync(d, s, bytes, handle);   // UVA: the driver infers the direction
         }
         Cu.check(r, device.name(), "copy of " + bytes + " bytes " + src + " -> " + dst);
     }
@@ -165,12 +158,12 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
         if (count == 0) {
             return;
         }
-        elemArgs[0] = a.address() + aOffset;
-        elemArgs[1] = b.address() + bOffset;
-        elemArgs[2] = dst.address() + dstOffset;
-        elemArgs[3] = count;
-        elemArgs[4] = 0;
-        device.launch(device.kernels().reduce(type, op), grid(count, type), THREADS, stream, elemParams, "reduce");
+        elemArgs.set(0, a.address() + aOffset);
+        elemArgs.set(1, b.address() + bOffset);
+        elemArgs.set(2, dst.address() + dstOffset);
+        elemArgs.set(3, count);
+        elemArgs.set(4, 0);
+        device.launch(device.kernels().reduce(type, op), grid(count, type), THREADS, handle, elemArgs, "reduce");
     }
 
     @Override
@@ -179,12 +172,12 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
         if (count == 0) {
             return;
         }
-        elemArgs[0] = 0;
-        elemArgs[1] = 0;
-        elemArgs[2] = buf.address() + offset;
-        elemArgs[3] = count;
-        elemArgs[4] = Float.floatToRawIntBits((float) factor) & 0xffff_ffffL;
-        device.launch(device.kernels().scale(type), grid(count, type), THREADS, stream, elemParams, "scale");
+        elemArgs.set(0, 0);
+        elemArgs.set(1, 0);
+        elemArgs.set(2, buf.address() + offset);
+        elemArgs.set(3, count);
+        elemArgs.setFloat(4, (float) factor);
+        device.launch(device.kernels().scale(type), grid(count, type), THREADS, handle, elemArgs, "scale");
     }
 
     /** Enough blocks for one 16-byte vector per thread, at most 4 per SM (the loops are grid-stride). */
@@ -210,13 +203,13 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
         long address = flags.address() + offset;
         if (flagOps == FlagOps.STREAM_MEMORY_OPS) {
             // default flags: the write is ordered after, and its memory barrier publishes, all earlier work
-            Cu.check(cuStreamWriteValue64(stream, Jcu.device(address), value, 0), device.name(), "cuStreamWriteValue64");
+            Cu.check(DriverCalls.writeValue64(handle, address, value, 0), device.name(), "cuStreamWriteValue64");
         } else {
-            flagArgs[0] = address;
-            flagArgs[1] = value;
-            flagArgs[2] = 0;
-            flagArgs[3] = 0;
-            device.launch(device.kernels().writeValue(), 1, 1, stream, flagParams, "writeValue");
+            flagArgs.set(0, address);
+            flagArgs.set(1, value);
+            flagArgs.set(2, 0);
+            flagArgs.set(3, 0);
+            device.launch(device.kernels().writeValue(), 1, 1, handle, flagArgs, "writeValue");
         }
     }
 
@@ -226,14 +219,14 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
         device.makeCurrent();
         long address = flags.address() + offset;
         if (flagOps == FlagOps.STREAM_MEMORY_OPS) {
-            Cu.check(cuStreamWaitValue64(stream, Jcu.device(address), atLeast, CUstreamWaitValue_flags.CU_STREAM_WAIT_VALUE_GEQ),
+            Cu.check(DriverCalls.waitValue64(handle, address, atLeast, CUstreamWaitValue_flags.CU_STREAM_WAIT_VALUE_GEQ),
                     device.name(), "cuStreamWaitValue64");
         } else {
-            flagArgs[0] = address;
-            flagArgs[1] = atLeast;
-            flagArgs[2] = device.config().flagTimeout().toNanos();
-            flagArgs[3] = device.errorWordAddress();
-            device.launch(device.kernels().waitValue(), 1, 1, stream, flagParams, "waitValue");
+            flagArgs.set(0, address);
+            flagArgs.set(1, atLeast);
+            flagArgs.set(2, device.config().flagTimeout().toNanos());
+            flagArgs.set(3, device.errorWordAddress());
+            device.launch(device.kernels().waitValue(), 1, 1, handle, flagArgs, "waitValue");
         }
     }
 
@@ -283,6 +276,12 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
             }
         }
         device.checkKernelErrors();
+    }
+
+    /** A kernel-reported error of this stream's device (not cleared: {@link #synchronize} reports and clears it). */
+    @Override
+    public DeviceException failure() {
+        return device.peekKernelError();
     }
 
     @Override

@@ -63,6 +63,10 @@ public record LlamaConfig(String modelType, int hiddenSize, int intermediateSize
                 throw new ModelException(origin + ": rope_scaling " + c.getValue("rope_scaling").render()
                         + " is not supported (plain rotary embeddings only)");
             }
+            if (c.hasPath("hidden_act") && !c.getString("hidden_act").equals("silu")) {
+                throw new ModelException(origin + ": hidden_act '" + c.getString("hidden_act")
+                        + "' is not supported (SwiGLU with silu only)");
+            }
             for (String bias : new String[] {"attention_bias", "mlp_bias"}) {
                 if (c.hasPath(bias) && c.getBoolean(bias)) {
                     throw new ModelException(origin + ": " + bias + " = true is not supported");

@@ -8,11 +8,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Progress of a long load, safe to advance from every rank's thread. On a terminal it redraws one line on
- * stderr (bar, bytes, tensors, rate) at most every 200 ms; otherwise (logs, CI) it logs a line at every 10%.
+ * stderr (bar, bytes, tensors, rate) at most every 200 ms; otherwise (logs, CI) it logs a line per 10% at most
+ * once a second, and a last line when done.
  */
 public final class ProgressBar implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ProgressBar.class);
     private static final long REDRAW_NANOS = 200_000_000L;
+    private static final long LOG_INTERVAL_NANOS = 1_000_000_000L;
 
     public enum Mode {
         /** Redraw a bar in place (stderr is an interactive terminal). */
@@ -37,7 +39,8 @@ public final class ProgressBar implements AutoCloseable {
     private final AtomicLong bytes = new AtomicLong();
     private final AtomicLong items = new AtomicLong();
     private final AtomicLong lastDraw = new AtomicLong(Long.MIN_VALUE / 2);
-    private final AtomicLong lastDecile = new AtomicLong(-1);
+    private final AtomicLong lastDecile = new AtomicLong(0);
+    private long lastLog = started;
 
     public ProgressBar(String label, long totalBytes, long totalItems, Mode mode) {
         this(label, totalBytes, totalItems, mode, System.err);
@@ -67,9 +70,17 @@ public final class ProgressBar implements AutoCloseable {
             }
             case LOG -> {
                 long decile = b * 10 / totalBytes;
-                long prev = lastDecile.get();
-                if (decile > prev && lastDecile.compareAndSet(prev, decile) && decile < 10) {
-                    LOG.info("{}", line(b, i));
+                if (decile > lastDecile.get() && decile < 10) {
+                    synchronized (this) {
+                        // re-read under the lock so lines come out in order; at most one per 10% and per second
+                        long now = System.nanoTime();
+                        long current = bytes.get() * 10 / totalBytes;
+                        if (current > lastDecile.get() && now - lastLog >= LOG_INTERVAL_NANOS) {
+                            lastDecile.set(current);
+                            lastLog = now;
+                            LOG.info("{}", line(bytes.get(), items.get()));
+                        }
+                    }
                 }
             }
             case SILENT -> {

@@ -24,8 +24,8 @@ public final class ShardedLoader {
         this.progress = progress;
     }
 
-    /** Bytes rank slices of {@code specs} take (for the progress total). */
-    public long bytesOf(List<WeightSpec> specs) {
+    /** Bytes the slices of {@code specs} take (for the progress total). */
+    public static long bytesOf(Checkpoint checkpoint, List<WeightSpec> specs) {
         long total = 0;
         for (WeightSpec s : specs) {
             total += s.localElements() * checkpoint.info(s.name()).dtype().bytes();

@@ -95,7 +95,11 @@ public final class TensorParallelLlama implements AutoCloseable {
         try (Checkpoint checkpoint = Checkpoint.open(dir)) {
             LlamaConfig config = checkpoint.config();
             config.checkTensorParallel(tp);
-            boolean separateHead = checkpoint.has(LlamaWeights.LM_HEAD) && !config.tieWordEmbeddings();
+            boolean separateHead = !config.tieWordEmbeddings();
+            if (separateHead && !checkpoint.has(LlamaWeights.LM_HEAD)) {
+                throw new ModelException(dir + " has no " + LlamaWeights.LM_HEAD + " and config.json does not set"
+                        + " tie_word_embeddings = true");
+            }
             for (Device d : devices) {
                 ops.add(TensorOpsFactory.forDevice(d, options.threadsPerRank()));
             }
@@ -104,10 +108,9 @@ public final class TensorParallelLlama implements AutoCloseable {
             List<List<WeightSpec>> specs = new ArrayList<>();
             long totalBytes = 0;
             int totalTensors = 0;
-            ShardedLoader sizing = new ShardedLoader(checkpoint, null);
             for (int r = 0; r < tp; r++) {
                 specs.add(LlamaWeights.specs(config, tp, r, separateHead));
-                totalBytes += sizing.bytesOf(specs.get(r));
+                totalBytes += ShardedLoader.bytesOf(checkpoint, specs.get(r));
                 totalTensors += specs.get(r).size();
             }
             int maxSeq = Math.min(options.maxSeq(), config.maxPositions());
@@ -152,6 +155,11 @@ public final class TensorParallelLlama implements AutoCloseable {
         return tpGroup.allReduces();
     }
 
+    /** Time spent in all-reduces so far (inside the collective, summed over calls). */
+    public long allReduceNanos() {
+        return tpGroup.allReduceNanos();
+    }
+
     /** Starts a new sequence (the KV caches are overwritten from position 0). */
     public void reset() {
         position = 0;
@@ -169,6 +177,10 @@ public final class TensorParallelLlama implements AutoCloseable {
     public float[][] forward(int[] tokens, boolean allPositions) {
         if (tokens.length == 0) {
             throw new IllegalArgumentException("no tokens");
+        }
+        String broken = tpGroup.broken();
+        if (broken != null) {
+            throw new CohortException("the model's rank group " + broken + "; load it again");
         }
         if (position + tokens.length > maxSeq) {
             throw new CohortException("sequence of " + (position + tokens.length) + " tokens exceeds the KV cache of "

@@ -4,10 +4,10 @@ import io.cohort.core.CohortException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.IntFunction;
@@ -47,10 +47,17 @@ public final class RankThreads implements AutoCloseable {
 
     /** Like {@link #onEveryRank(IntFunction)} with its own time limit (loading takes longer than a step). */
     public <T> List<T> onEveryRank(IntFunction<T> work, Duration timeout) {
-        List<Future<T>> futures = new ArrayList<>(threads.size());
+        List<CompletableFuture<T>> futures = new ArrayList<>(threads.size());
         for (int r = 0; r < threads.size(); r++) {
             int rank = r;
-            futures.add(threads.get(r).submit(() -> work.apply(rank)));
+            CompletableFuture<T> f = CompletableFuture.supplyAsync(() -> work.apply(rank), threads.get(r));
+            // the first failure releases the ranks still waiting in a collective at once, whatever their order
+            f.whenComplete((v, e) -> {
+                if (e != null) {
+                    onFailure.run();
+                }
+            });
+            futures.add(f);
         }
         List<T> results = new ArrayList<>(threads.size());
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -59,8 +66,8 @@ public final class RankThreads implements AutoCloseable {
             try {
                 results.add(futures.get(r).get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
             } catch (ExecutionException e) {
-                onFailure.run();
-                failure = moreInformative(failure, new CohortException("rank " + r + " failed: " + e.getCause().getMessage(), e.getCause()));
+                Throwable cause = e.getCause();
+                failure = moreInformative(failure, new CohortException("rank " + r + " failed: " + cause.getMessage(), cause));
                 results.add(null);
             } catch (TimeoutException e) {
                 onFailure.run();

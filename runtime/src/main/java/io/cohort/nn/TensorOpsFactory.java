@@ -2,20 +2,26 @@ package io.cohort.nn;
 
 import io.cohort.core.CohortException;
 import io.cohort.device.Device;
+import io.cohort.device.DeviceKind;
 import io.cohort.nn.host.HostTensorOps;
+import java.util.ServiceLoader;
 
-/** The {@link TensorOps} for a device. */
+/** The {@link TensorOps} for a device: built in for host devices, a {@link TensorOpsProvider} for others. */
 public final class TensorOpsFactory {
     private TensorOpsFactory() {
     }
 
     /** {@code threads}: CPU threads a host device's GEMMs may use. */
     public static TensorOps forDevice(Device device, int threads) {
-        return switch (device.kind()) {
-            case HOST -> new HostTensorOps(device, threads);
-            case CUDA -> throw new CohortException("model compute on " + device.name() + " is not available: "
-                    + "the GPU path covers GEMM only (io.cohort.cuda.blas); run the model on host devices "
-                    + "(see docs/tensor-parallel.md)");
-        };
+        if (device.kind() == DeviceKind.HOST) {
+            return new HostTensorOps(device, threads);
+        }
+        for (TensorOpsProvider p : ServiceLoader.load(TensorOpsProvider.class)) {
+            if (p.kind() == device.kind()) {
+                return p.create(device, threads);
+            }
+        }
+        throw new CohortException("no model compute for " + device.name() + ": no " + TensorOpsProvider.class.getSimpleName()
+                + " for " + device.kind() + " devices on the class path (is cohort-cuda there?)");
     }
 }

@@ -7,18 +7,26 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cohort.core.DType;
 import io.cohort.nn.Matrix;
 import io.cohort.nn.Partition;
-import io.cohort.nn.TestHostDevice;
 import io.cohort.nn.host.HostTensorOps;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import io.cohort.device.host.HostDevice;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class ShardedLoaderTest {
+    private final HostDevice device = HostDevice.open(0);
+
+    @AfterEach
+    void closeDevice() {
+        device.close();
+    }
+
     private static final int ROWS = 12;
     private static final int COLS = 8;
 
@@ -52,7 +60,7 @@ class ShardedLoaderTest {
     @ValueSource(ints = {1, 2, 4})
     void eachRankGetsItsBlockOfRowsAndColumns(int tp) {
         try (Checkpoint ckpt = checkpoint(DType.BF16);
-             HostTensorOps ops = new HostTensorOps(new TestHostDevice(0), 1);
+             HostTensorOps ops = new HostTensorOps(device, 1);
              ProgressBar bar = new ProgressBar("test", 1, 1, ProgressBar.Mode.SILENT)) {
             ShardedLoader loader = new ShardedLoader(ckpt, bar);
             for (int rank = 0; rank < tp; rank++) {
@@ -89,7 +97,7 @@ class ShardedLoaderTest {
     @Test
     void shapeDisagreeingWithConfigIsAClearError() {
         try (Checkpoint ckpt = checkpoint(DType.F32);
-             HostTensorOps ops = new HostTensorOps(new TestHostDevice(0), 1)) {
+             HostTensorOps ops = new HostTensorOps(device, 1)) {
             ShardedLoader loader = new ShardedLoader(ckpt, new ProgressBar("t", 1, 1, ProgressBar.Mode.SILENT));
             ModelException e = assertThrows(ModelException.class,
                     () -> loader.load(ops, new WeightSpec("w", ROWS, 16, Split.replicated())));

@@ -6,14 +6,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cohort.core.DType;
 import io.cohort.device.Device;
+import io.cohort.backend.BackendKind;
+import io.cohort.group.LocalGroup;
 import io.cohort.nn.HostAllReduce;
-import io.cohort.nn.TestHostDevice;
+import io.cohort.nn.LocalGroupAllReduce;
+import io.cohort.device.host.HostDevice;
+import io.cohort.device.host.HostDevices;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -82,20 +87,21 @@ class TensorParallelLlamaTest {
                 c.headDim(), c.vocabSize(), c.rmsNormEps(), c.ropeTheta(), c.tieWordEmbeddings());
     }
 
-    static List<Device> hosts(int n) {
-        List<Device> d = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            d.add(new TestHostDevice(i));
-        }
-        return d;
+    private final List<HostDevice> opened = new ArrayList<>();
+
+    @AfterEach
+    void closeDevices() {
+        HostDevices.closeAll(opened);
     }
 
-    static TensorParallelLlama load(Path dir, int tp, int maxBatch) {
-        return TensorParallelLlama.load(dir, hosts(tp), new HostAllReduce(tp),
+    TensorParallelLlama load(Path dir, int tp, int maxBatch) {
+        List<HostDevice> hosts = HostDevices.open(tp);
+        opened.addAll(hosts);
+        return TensorParallelLlama.load(dir, List.<Device>copyOf(hosts), new HostAllReduce(tp),
                 TensorParallelLlama.Options.defaults().withProgress(ProgressBar.Mode.SILENT).withMaxBatch(maxBatch));
     }
 
-    static float[][] run(Path dir, int tp, int maxBatch) {
+    float[][] run(Path dir, int tp, int maxBatch) {
         try (TensorParallelLlama model = load(dir, tp, maxBatch)) {
             return model.forward(PROMPT, true);
         }
@@ -147,6 +153,27 @@ class TensorParallelLlamaTest {
         assertTrue(err <= 5e-5, "tp=" + tp + " vs tp=1: worst scaled error " + err);
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"AUTO", "P2P", "NATIVE"})
+    void collectiveBackendsGiveTheReferenceAllReducesResult(String backend) {
+        LlamaConfig c = config(false);
+        TinyLlama.write(dir, c, DType.BF16, randomWeights(c, DType.BF16, 13), 1);
+        double[][] reference = toDouble(run(dir, 2, 64));
+        List<HostDevice> hosts = HostDevices.open(2);
+        opened.addAll(hosts);
+        try (LocalGroup group = LocalGroup.builder(hosts).backend(BackendKind.valueOf(backend)).open();
+             TensorParallelLlama model = TensorParallelLlama.load(dir, List.<Device>copyOf(hosts),
+                     new LocalGroupAllReduce(group), TensorParallelLlama.Options.defaults()
+                             .withProgress(ProgressBar.Mode.SILENT))) {
+            float[][] got = model.forward(PROMPT, true);
+            // with 2 ranks every backend adds the same two f32 partials, so only its own summation order could differ
+            double err = maxError(reference, got, 1);
+            assertTrue(err <= 5e-5, backend + " vs reference all-reduce: worst scaled error " + err);
+            // one step (the prompt fits one batch): the embedding's all-reduce, then attention's and the MLP's per layer
+            assertEquals(1 + 2 * c.layers(), model.allReduces());
+        }
+    }
+
     @Test
     void tiedEmbeddingsAndChunkedPrefillThenDecodeMatchReference() {
         LlamaConfig c = config(true);
@@ -173,6 +200,20 @@ class TensorParallelLlamaTest {
         TinyLlama.write(dir, c, DType.F32, 1, 1);
         ModelException e = assertThrows(ModelException.class, () -> load(dir, 2, 8));
         assertTrue(e.getMessage().contains("num_attention_heads = 3 is not divisible by 2"), e.getMessage());
+    }
+
+    @Test
+    void untiedModelWithoutLmHeadIsAClearError() {
+        LlamaConfig tied = config(true);
+        TinyLlama.write(dir, tied, DType.F32, 1, 1);
+        try {
+            java.nio.file.Files.writeString(dir.resolve("config.json"), config(false).toJson());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        ModelException e = assertThrows(ModelException.class, () -> load(dir, 1, 8));
+        assertTrue(e.getMessage().contains("no lm_head.weight") && e.getMessage().contains("tie_word_embeddings"),
+                e.getMessage());
     }
 
     @Test

@@ -7,8 +7,13 @@ import io.cohort.device.DeviceKind;
 import io.cohort.nn.Matrix;
 import io.cohort.nn.TensorOps;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link TensorOps} on host memory, computed on the calling thread (the rank's thread) plus {@code threads - 1}
@@ -19,7 +24,10 @@ public final class HostTensorOps implements TensorOps {
     private final Device device;
     private final ExecutorService workers;
     private final HostGemm gemm;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private float[] scores = new float[0];
+    private float[] context = new float[0];
 
     /** {@code threads}: CPU threads this rank's GEMMs may use (the rank's own thread included). */
     public HostTensorOps(Device device, int threads) {
@@ -77,6 +85,10 @@ public final class HostTensorOps implements TensorOps {
         }
         MemorySegment xs = x.buffer().segment(), ws = weight.buffer().segment(), os = out.buffer().segment();
         int n = x.cols();
+        if (x.dtype() == DType.F32 && out.dtype() == DType.F32 && weight.dtype() == DType.F32) {
+            rmsNormF32(xs, ws, os, x.rows(), n, eps);
+            return;
+        }
         for (int r = 0; r < x.rows(); r++) {
             long base = (long) r * n;
             float sum = 0;
@@ -87,6 +99,34 @@ public final class HostTensorOps implements TensorOps {
             float inv = (float) (1.0 / Math.sqrt(sum / n + eps));
             for (int c = 0; c < n; c++) {
                 out.dtype().set(os, base + c, x.dtype().get(xs, base + c) * inv * weight.dtype().get(ws, c));
+            }
+        }
+    }
+
+    private static void rmsNormF32(MemorySegment xs, MemorySegment ws, MemorySegment os, int rows, int n, float eps) {
+        int bound = F.loopBound(n);
+        for (int r = 0; r < rows; r++) {
+            long base = 4L * r * n;
+            FloatVector acc = FloatVector.zero(F);
+            int c = 0;
+            for (; c < bound; c += F.length()) {
+                FloatVector v = FloatVector.fromMemorySegment(F, xs, base + 4L * c, ByteOrder.nativeOrder());
+                acc = v.fma(v, acc);
+            }
+            float sum = acc.reduceLanes(VectorOperators.ADD);
+            for (; c < n; c++) {
+                float v = xs.get(F32, base + 4L * c);
+                sum += v * v;
+            }
+            float inv = (float) (1.0 / Math.sqrt(sum / n + eps));
+            c = 0;
+            for (; c < bound; c += F.length()) {
+                FloatVector.fromMemorySegment(F, xs, base + 4L * c, ByteOrder.nativeOrder()).mul(inv)
+                        .mul(FloatVector.fromMemorySegment(F, ws, 4L * c, ByteOrder.nativeOrder()))
+                        .intoMemorySegment(os, base + 4L * c, ByteOrder.nativeOrder());
+            }
+            for (; c < n; c++) {
+                os.set(F32, base + 4L * c, xs.get(F32, base + 4L * c) * inv * ws.get(F32, 4L * c));
             }
         }
     }
@@ -136,7 +176,17 @@ public final class HostTensorOps implements TensorOps {
         sameShape(a, b, "add");
         sameShape(a, out, "add");
         MemorySegment as = a.buffer().segment(), bs = b.buffer().segment(), os = out.buffer().segment();
-        for (long i = 0; i < a.elements(); i++) {
+        long i = 0;
+        if (a.dtype() == DType.F32 && b.dtype() == DType.F32 && out.dtype() == DType.F32) {
+            long bound = 4L * F.loopBound(a.elements());
+            for (long at = 0; at < bound; at += F.vectorByteSize()) {
+                FloatVector.fromMemorySegment(F, as, at, ByteOrder.nativeOrder())
+                        .add(FloatVector.fromMemorySegment(F, bs, at, ByteOrder.nativeOrder()))
+                        .intoMemorySegment(os, at, ByteOrder.nativeOrder());
+            }
+            i = bound / 4;
+        }
+        for (; i < a.elements(); i++) {
             out.dtype().set(os, i, a.dtype().get(as, i) + b.dtype().get(bs, i));
         }
     }
@@ -195,6 +245,11 @@ public final class HostTensorOps implements TensorOps {
         if (scores.length < span) {
             scores = new float[span];
         }
+        if (q.dtype() == DType.F32 && kCache.dtype() == DType.F32 && vCache.dtype() == DType.F32
+                && out.dtype() == DType.F32) {
+            attentionF32(q, kCache, vCache, heads, group, headDim, startPos, out);
+            return;
+        }
         float[] s = scores;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         MemorySegment qs = q.buffer().segment(), ks = kCache.buffer().segment(), vs = vCache.buffer().segment();
@@ -227,6 +282,66 @@ public final class HostTensorOps implements TensorOps {
                         acc += s[p] * vt.get(vs, (long) p * vCache.cols() + kvCol + i);
                     }
                     ot.set(os, qBase + i, acc * inv);
+                }
+            }
+        }
+    }
+
+    /** {@link #attention} for f32 everything (the model's case): dot products and the weighted sum vectorized. */
+    private void attentionF32(Matrix q, Matrix kCache, Matrix vCache, int heads, int group, int headDim, int startPos,
+                              Matrix out) {
+        if (context.length < headDim) {
+            context = new float[headDim];
+        }
+        float[] s = scores, acc = context;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        MemorySegment qs = q.buffer().segment(), ks = kCache.buffer().segment(), vs = vCache.buffer().segment();
+        MemorySegment os = out.buffer().segment();
+        long kvRow = 4L * kCache.cols();
+        int bound = F.loopBound(headDim);
+        for (int t = 0; t < q.rows(); t++) {
+            int last = startPos + t;
+            for (int h = 0; h < heads; h++) {
+                long qAt = 4L * ((long) t * q.cols() + (long) h * headDim);
+                long kvCol = 4L * (h / group) * headDim;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int p = 0; p <= last; p++) {
+                    long kAt = p * kvRow + kvCol;
+                    FloatVector dot = FloatVector.zero(F);
+                    int i = 0;
+                    for (; i < bound; i += F.length()) {
+                        dot = FloatVector.fromMemorySegment(F, qs, qAt + 4L * i, ByteOrder.nativeOrder())
+                                .fma(FloatVector.fromMemorySegment(F, ks, kAt + 4L * i, ByteOrder.nativeOrder()), dot);
+                    }
+                    float d = dot.reduceLanes(VectorOperators.ADD);
+                    for (; i < headDim; i++) {
+                        d += qs.get(F32, qAt + 4L * i) * ks.get(F32, kAt + 4L * i);
+                    }
+                    s[p] = d * scale;
+                    max = Math.max(max, s[p]);
+                }
+                float sum = 0;
+                for (int p = 0; p <= last; p++) {
+                    s[p] = (float) Math.exp(s[p] - max);
+                    sum += s[p];
+                }
+                java.util.Arrays.fill(acc, 0, headDim, 0f);
+                for (int p = 0; p <= last; p++) {
+                    long vAt = p * kvRow + kvCol;
+                    FloatVector weight = FloatVector.broadcast(F, s[p]);
+                    int i = 0;
+                    for (; i < bound; i += F.length()) {
+                        FloatVector.fromMemorySegment(F, vs, vAt + 4L * i, ByteOrder.nativeOrder())
+                                .fma(weight, FloatVector.fromArray(F, acc, i)).intoArray(acc, i);
+                    }
+                    for (; i < headDim; i++) {
+                        acc[i] += s[p] * vs.get(F32, vAt + 4L * i);
+                    }
+                }
+                float inv = 1f / sum;
+                long oAt = qAt;
+                for (int i = 0; i < headDim; i++) {
+                    os.set(F32, oAt + 4L * i, acc[i] * inv);
                 }
             }
         }

@@ -1,0 +1,78 @@
+package io.cohort.cli;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.cohort.backend.BackendChoice;
+import io.cohort.cli.cluster.ClusterCommands;
+import io.cohort.cli.model.ModelCommand;
+import io.cohort.core.CohortException;
+import java.io.File;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code cohort}: topology, benchmarks and self-test of Cohort's collectives from the command line. */
+@Command(name = "cohort", mixinStandardHelpOptions = true, version = "cohort 0.1.0",
+        description = "Tensor-parallel collectives for the JVM: inspect topologies, benchmark and test collectives.",
+        subcommands = {TopoCommand.class, BenchCommand.class, SelftestCommand.class, ModelCommand.class,
+                CommandLine.HelpCommand.class})
+public final class CohortCli implements Runnable {
+
+    @Option(names = "--config", paramLabel = "FILE", scope = CommandLine.ScopeType.INHERIT,
+            description = "HOCON file over the defaults (e.g. conf/cohort-host.conf)")
+    File configFile;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** The configuration: {@code --config} over application.conf over the reference. */
+    Config config() {
+        Config base = ConfigFactory.load();
+        if (configFile == null) {
+            return base;
+        }
+        if (!configFile.isFile()) {
+            throw new CohortException("config file " + configFile + " not found");
+        }
+        return ConfigFactory.parseFile(configFile).withFallback(base).resolve();
+    }
+
+    /** "p2p (every pair of the 4 devices has P2P; PlanP2pProvider)": what a group got and why. */
+    static String describe(BackendChoice choice) {
+        return choice.chosen().cliName() + " (" + choice.reason() + "; "
+                + choice.provider().getClass().getSimpleName() + ")";
+    }
+
+    public static void main(String[] args) {
+        if (System.getProperty("logback.configurationFile") == null) {
+            System.setProperty("logback.configurationFile", "cohort-cli-logback.xml");
+        }
+        org.slf4j.LoggerFactory.getLogger(CohortCli.class); // initialise logging before threads start logging
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The command line, with errors of Cohort printed as one line (exit code 1) rather than a stack trace. */
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new CohortCli());
+        ClusterCommands.addTo(cl); // node, coordinator: added here so that they inherit --config
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            PrintWriter err = commandLine.getErr();
+            if (e instanceof CohortException || e instanceof IllegalArgumentException) {
+                err.println("error: " + e.getMessage());
+                err.flush();
+                return 1;
+            }
+            throw e;
+        });
+        return cl;
+    }
+}

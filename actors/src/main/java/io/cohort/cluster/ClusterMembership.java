@@ -1,0 +1,64 @@
+package io.cohort.cluster;
+
+import com.typesafe.config.Config;
+import java.time.Duration;
+import org.apache.pekko.actor.Address;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+
+/** Starting a member's actor system and waiting until the cluster has taken it in. */
+final class ClusterMembership {
+    private ClusterMembership() {
+    }
+
+    static ActorSystem<Void> start(ClusterSettings settings, Config config) {
+        return ActorSystem.create(Behaviors.empty(), settings.name(), config);
+    }
+
+    /**
+     * Waits until this member is Up. Pekko refuses members of another cluster name and, after
+     * {@code cohort.cluster.join-timeout} without a seed's answer, shuts the member down: both end here as a
+     * {@link ClusterException} that says so.
+     */
+    static void awaitUp(ActorSystem<?> system, ClusterSettings settings) {
+        Cluster cluster = Cluster.get(system);
+        long deadline = System.nanoTime() + settings.joinTimeout().plus(Duration.ofSeconds(5)).toNanos();
+        while (cluster.selfMember().status() != MemberStatus.up()) {
+            if (system.whenTerminated().isCompleted() || System.nanoTime() > deadline) {
+                system.terminate();
+                throw new ClusterException("member " + address(system) + " of cluster '" + settings.name()
+                        + "' was not admitted through the seed nodes " + settings.seedNodes() + " within "
+                        + settings.joinTimeout().toSeconds() + " s (cohort.cluster.join-timeout): no seed node of that "
+                        + "cluster name answered (wrong cluster name, or no seed node running)");
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                system.terminate();
+                throw new ClusterException("interrupted while joining cluster '" + settings.name() + "'");
+            }
+        }
+    }
+
+    /** "host:port" of this member. */
+    static String address(ActorSystem<?> system) {
+        Address a = Cluster.get(system).selfMember().address();
+        return a.getHost().orElse("?") + ":" + a.getPort().orElse(0);
+    }
+
+    /** Leaves the cluster (others see it removed rather than unreachable) and stops the actor system. */
+    static void leave(ActorSystem<?> system, Duration timeout) {
+        if (system.whenTerminated().isCompleted()) {
+            return;
+        }
+        system.terminate(); // coordinated shutdown: leaves the cluster first (pekko.coordinated-shutdown)
+        try {
+            system.getWhenTerminated().toCompletableFuture().get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            // best effort: the cluster downs a member that vanished
+        }
+    }
+}

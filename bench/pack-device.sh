@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Shrinks .device (made by /work/shared/device/bundle.sh) under the device tool's 64 MiB per call: the jars
+# are re-stored without compression and packed into one lib.tar.xz (xz across all jars beats each jar's own
+# deflate: 39 MB of jars became 17 MB), and the launchers unpack it on first use (python3's tarfile, so no
+# xz binary is needed on the GPU machine).   usage: bash bench/pack-device.sh [.device]
+set -euo pipefail
+d=$(cd "${1:-.device}" && pwd)
+[ -d "$d/lib" ] || { echo "no $d/lib: already packed?"; exit 0; }
+tmp=$(mktemp -d)
+mkdir "$tmp/lib"
+for j in "$d"/lib/*.jar; do
+  x=$(mktemp -d)
+  (cd "$x" && unzip -q "$j" && zip -q -0 -r -X "$tmp/lib/$(basename "$j")" .)
+  rm -rf "$x"
+done
+tar cJf "$d/lib.tar.xz" -C "$tmp" lib
+rm -rf "$tmp" "$d/lib"
+unpack='[ -d "$d/lib" ] || python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$d/lib.tar.xz" "$d"'
+for f in java junit; do
+  awk -v line="$unpack" '{print} /^d=/ && !done {print line; done=1}' "$d/$f" > "$d/$f.new" && mv "$d/$f.new" "$d/$f"
+done
+du -sh "$d"

@@ -1,0 +1,381 @@
+package io.cohort.cuda.p2p;
+
+import static jcuda.driver.JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor;
+
+import io.cohort.backend.BackendKind;
+import io.cohort.backend.BackendProvider;
+import io.cohort.backend.CollectiveBackend;
+import io.cohort.backend.CollectiveCall;
+import io.cohort.backend.GroupContext;
+import io.cohort.backend.RankContext;
+import io.cohort.core.CohortException;
+import io.cohort.core.Collective;
+import io.cohort.core.DType;
+import io.cohort.core.ReduceOp;
+import io.cohort.cuda.Cu;
+import io.cohort.cuda.CudaBuffer;
+import io.cohort.cuda.CudaDevice;
+import io.cohort.cuda.CudaKernels;
+import io.cohort.cuda.CudaStream;
+import io.cohort.device.DeviceBuffer;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import io.cohort.cuda.KernelArgs;
+import jcuda.driver.CUfunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * All-reduce through Cohort's P2P kernels (src/main/cuda/allreduce.cu) for ranks of one process whose
+ * devices reach each other's memory: a one-shot kernel for small messages (one barrier, every rank reads
+ * every input) and a two-shot kernel for large ones (reduce-scatter then all-gather inside one launch).
+ *
+ * <p>User buffers need no registration: each rank's kernel first copies its input into the rank's
+ * registered staging buffer (allocated here once, double-buffered), whose address every peer's kernel
+ * knows; peers read staging directly over NVLink/PCIe (or the same device's memory for several ranks on one
+ * GPU). Messages larger than the staging run as several launches.
+ *
+ * <p>Other collectives go to the best other available P2P provider (the plan-based backend), else NATIVE.
+ *
+ * <p>Threading: rank r's {@link #enqueue} touches only rank r's state, so every rank may enqueue from its
+ * own thread. A launch allocates nothing: its argument block is a per-rank array rewritten in place.
+ */
+public final class CudaP2pBackend implements CollectiveBackend {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CudaP2pBackend.class);
+    private static final int MAX_RANKS = P2pConfig.MAX_RANKS;
+    // struct ArArgs in allreduce.cu: send, recv, stage[8], mid[8], sig[8], count, epoch, rank, nranks,
+    // scale+pad, timeout_ns, error
+    private static final int ARG_STAGE = 2;
+    private static final int ARG_MID = ARG_STAGE + MAX_RANKS;
+    private static final int ARG_SIG = ARG_MID + MAX_RANKS;
+    private static final int ARG_COUNT = ARG_SIG + MAX_RANKS;
+    private static final int ARG_LONGS = ARG_COUNT + 7;
+
+    private final GroupContext group;
+    private final P2pConfig config;
+    private final int n;
+    private final Rank[] ranks;
+    private final long chunkBytes;
+    private final int blockCap;
+    private volatile CollectiveBackend fallback;
+    private volatile boolean closed;
+
+    /** One rank's device resources and launch bookkeeping. */
+    private static final class Rank {
+        final int rank;
+        final CudaDevice device;
+        final CudaStream stream;
+        final CudaBuffer[] stage = new CudaBuffer[2];
+        final CudaBuffer[] mid = new CudaBuffer[2];
+        CudaBuffer signals;
+        final KernelArgs args = new KernelArgs(ARG_LONGS);
+        long launches;
+        long epoch;
+        long lastSeq = Long.MIN_VALUE;
+
+        Rank(int rank, CudaDevice device, CudaStream stream) {
+            this.rank = rank;
+            this.device = device;
+            this.stream = stream;
+        }
+    }
+
+    CudaP2pBackend(GroupContext group, P2pConfig config) {
+        this.group = group;
+        this.config = config;
+        this.n = group.ranks().size();
+        if (n < 1 || n > MAX_RANKS) {
+            throw new CohortException("cuda-p2p backend serves 1.." + MAX_RANKS + " ranks, not " + n);
+        }
+        // whole 16-byte units for every rank's two-shot slice
+        this.chunkBytes = LaunchShape.chunkBytes(config.chunkBytes(), n);
+        long midBytes = chunkBytes / n;
+        this.ranks = new Rank[n];
+        try {
+            for (RankContext rc : group.ranks()) {
+                Rank r = new Rank(rc.rank(), (CudaDevice) rc.device(), (CudaStream) rc.stream());
+                ranks[rc.rank()] = r;
+                for (int parity = 0; parity < 2; parity++) {
+                    r.stage[parity] = r.device.allocate(chunkBytes);
+                    r.mid[parity] = r.device.allocate(midBytes);
+                }
+                r.signals = r.device.allocate((long) P2pConfig.MAX_BLOCKS * MAX_RANKS * Long.BYTES);
+                r.device.zeroSync(r.signals);
+            }
+        } catch (RuntimeException e) {
+            freeAll();
+            throw e;
+        }
+        this.blockCap = residentBlockCap();
+        for (Rank r : ranks) {
+            r.args.set(ARG_COUNT + 2, r.rank);
+            r.args.set(ARG_COUNT + 3, n);
+            r.args.set(ARG_COUNT + 5, config.timeout().toNanos());
+            r.args.set(ARG_COUNT + 6, r.device.errorWordAddress());
+            for (int p = 0; p < n; p++) {
+                r.args.set(ARG_SIG + p, ranks[p].signals.address());
+            }
+        }
+        LOG.debug("cuda-p2p backend: {} ranks, staging {} B per rank and buffer, up to {} blocks of {} threads",
+                n, chunkBytes, blockCap, config.threads());
+    }
+
+    /**
+     * Blocks per launch such that every rank's blocks are resident at once: ranks sharing a device spin
+     * on each other, so a block waiting for a free SM would never be scheduled.
+     */
+    private int residentBlockCap() {
+        Map<Integer, Integer> ranksPerDevice = new HashMap<>();
+        for (Rank r : ranks) {
+            ranksPerDevice.merge(r.device.ordinal(), 1, Integer::sum);
+        }
+        int cap = config.maxBlocks();
+        for (Rank r : ranks) {
+            CudaKernels k = r.device.kernels();
+            int perSm = Integer.MAX_VALUE;
+            for (DType t : DType.values()) {
+                for (ReduceOp op : List.of(ReduceOp.SUM, ReduceOp.MAX, ReduceOp.MIN)) {
+                    perSm = Math.min(perSm, occupancy(r.device, k.oneShot(t, op)));
+                    perSm = Math.min(perSm, occupancy(r.device, k.twoShot(t, op)));
+                }
+            }
+            int resident = perSm * r.device.multiprocessors() / ranksPerDevice.get(r.device.ordinal());
+            cap = Math.min(cap, resident);
+        }
+        if (cap < 1) {
+            throw new CohortException("cuda-p2p backend: too many ranks per device for the kernels to be resident together ("
+                    + ranksPerDevice + ")");
+        }
+        return cap;
+    }
+
+    private int occupancy(CudaDevice device, CUfunction f) {
+        int[] blocks = new int[1];
+        device.makeCurrent();
+        Cu.check(cuOccupancyMaxActiveBlocksPerMultiprocessor(blocks, f, config.threads(), 0), device.name(),
+                "cuOccupancyMaxActiveBlocksPerMultiprocessor");
+        return blocks[0];
+    }
+
+    @Override
+    public BackendKind kind() {
+        return BackendKind.P2P;
+    }
+
+    @Override
+    public int ranks() {
+        return n;
+    }
+
+    /** Bytes of registered staging per rank and buffer: the largest message one launch carries. */
+    public long chunkBytes() {
+        return chunkBytes;
+    }
+
+    /** Upper bound on blocks per launch for this group. */
+    public int blockCap() {
+        return blockCap;
+    }
+
+    @Override
+    public void enqueue(int rank, long seq, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {
+        Rank r = admit(rank, seq, call, send, recv);
+        if (call.collective() != Collective.ALL_REDUCE) {
+            fallback().enqueue(rank, seq, call, send, recv);
+            return;
+        }
+        allReduce(r, call, send, recv);
+    }
+
+    /**
+     * Every rank from one thread. All-reduce needs no meeting on the host (the ranks meet on the devices),
+     * so this is rank by rank; other collectives go to the fallback's enqueueAll, whose ranks may have to
+     * meet while enqueueing.
+     */
+    @Override
+    public void enqueueAll(long seq, CollectiveCall call, DeviceBuffer[] send, DeviceBuffer[] recv) {
+        if (send.length != n || recv.length != n) {
+            throw new CohortException("cuda-p2p enqueueAll needs " + n + " send and recv buffers, got " + send.length
+                    + " and " + recv.length);
+        }
+        for (int rank = 0; rank < n; rank++) {
+            admit(rank, seq, call, send[rank], recv[rank]);
+        }
+        if (call.collective() != Collective.ALL_REDUCE) {
+            fallback().enqueueAll(seq, call, send, recv);
+            return;
+        }
+        for (int rank = 0; rank < n; rank++) {
+            allReduce(ranks[rank], call, send[rank], recv[rank]);
+        }
+    }
+
+    /** Checks the call for one rank and takes its sequence number; nothing is enqueued. */
+    private Rank admit(int rank, long seq, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {
+        if (closed) {
+            throw new CohortException("cuda-p2p backend is closed (rank " + rank + ", seq " + seq + ")");
+        }
+        if (rank < 0 || rank >= n) {
+            throw new CohortException("rank " + rank + " outside 0.." + (n - 1) + " of the cuda-p2p group");
+        }
+        Rank r = ranks[rank];
+        validate(r, call, send, recv);
+        if (seq <= r.lastSeq) {
+            throw new CohortException("rank " + rank + " (" + r.device.name() + "): collective seq " + seq
+                    + " after seq " + r.lastSeq + "; each rank must enqueue collectives in increasing seq order");
+        }
+        r.lastSeq = seq;
+        return r;
+    }
+
+    private void allReduce(Rank r, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {
+        DType t = call.dtype();
+        long count = call.count();
+        if (count == 0) {
+            return;
+        }
+        P2pConfig.Path path = config.pathFor(count * t.bytes());
+        CUfunction f = path == P2pConfig.Path.ONE_SHOT ? r.device.kernels().oneShot(t, call.op())
+                : r.device.kernels().twoShot(t, call.op());
+        float scale = call.op() == ReduceOp.AVG ? (float) (1.0 / n) : 1.0f;
+        long chunk = chunkBytes / t.bytes();
+        for (long off = 0; off < count; off += chunk) {
+            long c = Math.min(chunk, count - off);
+            launch(r, f, path, send.address() + off * t.bytes(), recv.address() + off * t.bytes(), c, t, scale);
+        }
+    }
+
+    private void launch(Rank r, CUfunction f, P2pConfig.Path path, long send, long recv, long count, DType t, float scale) {
+        int parity = (int) (r.launches++ & 1);
+        long epoch = r.epoch + 1;
+        r.epoch += path == P2pConfig.Path.ONE_SHOT ? 1 : 2;
+        KernelArgs a = r.args;
+        a.set(0, send);
+        a.set(1, recv);
+        for (int p = 0; p < n; p++) {
+            a.set(ARG_STAGE + p, ranks[p].stage[parity].address());
+            a.set(ARG_MID + p, ranks[p].mid[parity].address());
+        }
+        a.set(ARG_COUNT, count);
+        a.set(ARG_COUNT + 1, epoch);
+        a.setFloat(ARG_COUNT + 4, scale);
+        r.device.launch(f, grid(path, count, t), config.threads(), r.stream.nativeHandle(), r.args, "P2P all-reduce");
+    }
+
+    /** Blocks for a launch: the same on every rank. */
+    int grid(P2pConfig.Path path, long count, DType t) {
+        return LaunchShape.grid(path, count, t, n, config.threads(), blockCap);
+    }
+
+    private void validate(Rank r, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {
+        String who = "rank " + r.rank + " (" + r.device.name() + ")";
+        long sendBytes = call.sendBytes(n);
+        long recvBytes = call.recvBytes(n);
+        if (send == null || recv == null) {
+            throw new CohortException(who + ": " + call.collective().cliName() + " needs send and recv buffers");
+        }
+        if (send.byteSize() < sendBytes) {
+            throw new CohortException(who + ": send buffer of " + send.byteSize() + " bytes is too small for "
+                    + call.collective().cliName() + " of " + call.count() + " x " + call.dtype() + " (" + sendBytes + " bytes)");
+        }
+        if (recv.byteSize() < recvBytes) {
+            throw new CohortException(who + ": recv buffer of " + recv.byteSize() + " bytes is too small for "
+                    + call.collective().cliName() + " of " + call.count() + " x " + call.dtype() + " (" + recvBytes + " bytes)");
+        }
+        if (!r.device.canReach(send) || !r.device.canReach(recv)) {
+            throw new CohortException(who + ": send or recv buffer is not reachable from the rank's device");
+        }
+    }
+
+    private CollectiveBackend fallback() {
+        CollectiveBackend f = fallback;
+        if (f == null) {
+            synchronized (this) {
+                f = fallback;
+                if (f == null) {
+                    f = findFallback();
+                    fallback = f;
+                }
+            }
+        }
+        return f;
+    }
+
+    private CollectiveBackend findFallback() {
+        for (BackendKind kind : List.of(BackendKind.P2P, BackendKind.NATIVE)) {
+            BackendProvider best = ServiceLoader.load(BackendProvider.class).stream()
+                    .map(ServiceLoader.Provider::get)
+                    .filter(p -> p.kind() == kind && !(p instanceof CudaP2pBackendProvider))
+                    .filter(p -> p.unavailableReason(group).isEmpty())
+                    .max(Comparator.comparingInt(BackendProvider::priority))
+                    .orElse(null);
+            if (best != null) {
+                LOG.debug("cuda-p2p backend: collectives other than all-reduce go to {}", best.getClass().getName());
+                return best.create(group);
+            }
+        }
+        throw new CohortException("cuda-p2p backend runs all-reduce only, and no plan-based P2P or native backend "
+                + "is available for the other collectives");
+    }
+
+    @Override
+    public String describe(CollectiveCall call) {
+        if (call.collective() != Collective.ALL_REDUCE) {
+            return "cuda-p2p: " + call.collective().cliName() + " via " + fallback().describe(call);
+        }
+        long bytes = call.count() * call.dtype().bytes();
+        P2pConfig.Path path = config.pathFor(bytes);
+        long launches = LaunchShape.launches(call.count(), call.dtype(), chunkBytes);
+        return "cuda-p2p " + path.name().toLowerCase().replace('_', '-') + " kernel, " + n + " ranks, "
+                + launches + " launch(es) of up to " + grid(path, Math.min(call.count(), chunkBytes / call.dtype().bytes()),
+                call.dtype()) + " x " + config.threads() + " threads";
+    }
+
+    /** Waits for every rank's stream, then frees the staging and flags. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        RuntimeException failure = null;
+        for (Rank r : ranks) {
+            if (r == null) {
+                continue;
+            }
+            try {
+                r.stream.synchronize();
+            } catch (RuntimeException e) {
+                failure = failure == null ? e : failure;
+            }
+        }
+        freeAll();
+        CollectiveBackend f = fallback;
+        if (f != null) {
+            f.close();
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private void freeAll() {
+        for (Rank r : ranks) {
+            if (r == null) {
+                continue;
+            }
+            for (CudaBuffer b : List.of(r.stage[0], r.stage[1], r.mid[0], r.mid[1])) {
+                if (b != null) {
+                    r.device.free(b);
+                }
+            }
+            if (r.signals != null) {
+                r.device.free(r.signals);
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package io.cohort.cuda.p2p;
+
+import com.typesafe.config.Config;
+import io.cohort.cuda.CudaConfig;
+import java.time.Duration;
+import java.util.Locale;
+
+/**
+ * The {@code cohort.cuda.p2p} section (see reference.conf).
+ *
+ * @param algorithm       which kernel serves which size
+ * @param oneShotMaxBytes largest message of the one-shot kernel under {@link Path#AUTO}
+ * @param chunkBytes      registered staging per rank and buffer; larger messages run as several launches
+ * @param threads         threads per block
+ * @param maxBlocks       upper bound on blocks per launch
+ * @param timeout         how long a barrier waits for a peer before reporting it
+ */
+public record P2pConfig(Path algorithm, long oneShotMaxBytes, long chunkBytes, int threads, int maxBlocks,
+                        Duration timeout) {
+
+    /** Blocks per launch can never exceed this: the size of each rank's flag array (src/main/cuda). */
+    public static final int MAX_BLOCKS = 64;
+    /** Ranks the kernels serve (MAX_RANKS in allreduce.cu). */
+    public static final int MAX_RANKS = 8;
+
+    /** Which kernel runs. */
+    public enum Path {
+        AUTO, ONE_SHOT, TWO_SHOT;
+
+        static Path parse(String s) {
+            return switch (s.trim().toLowerCase(Locale.ROOT)) {
+                case "auto" -> AUTO;
+                case "one-shot", "oneshot" -> ONE_SHOT;
+                case "two-shot", "twoshot" -> TWO_SHOT;
+                default -> throw new IllegalArgumentException(
+                        "cohort.cuda.p2p.algorithm: unknown value '" + s + "' (expected auto, one-shot or two-shot)");
+            };
+        }
+    }
+
+    public P2pConfig {
+        if (oneShotMaxBytes < 0) {
+            throw new IllegalArgumentException("cohort.cuda.p2p.one-shot-max-bytes must not be negative");
+        }
+        if (chunkBytes < 4096) {
+            throw new IllegalArgumentException("cohort.cuda.p2p.chunk-bytes must be at least 4 KiB, got " + chunkBytes);
+        }
+        if (threads < 32 || threads > 512 || threads % 32 != 0) {
+            throw new IllegalArgumentException("cohort.cuda.p2p.threads must be a multiple of 32 in 32..512, got " + threads);
+        }
+        if (maxBlocks < 1 || maxBlocks > MAX_BLOCKS) {
+            throw new IllegalArgumentException("cohort.cuda.p2p.max-blocks must be in 1.." + MAX_BLOCKS + ", got " + maxBlocks);
+        }
+        if (timeout.isNegative() || timeout.isZero()) {
+            throw new IllegalArgumentException("cohort.cuda.p2p.timeout must be positive");
+        }
+    }
+
+    /** From a {@code cohort} section (defaults from reference.conf). */
+    public static P2pConfig from(Config cohort) {
+        Config c = CudaConfig.withReference(cohort).getConfig("cuda.p2p");
+        return new P2pConfig(Path.parse(c.getString("algorithm")), c.getBytes("one-shot-max-bytes"),
+                c.getBytes("chunk-bytes"), c.getInt("threads"), c.getInt("max-blocks"), c.getDuration("timeout"));
+    }
+
+    /** The kernel for a message of {@code bytes} (per rank). */
+    public Path pathFor(long bytes) {
+        return algorithm != Path.AUTO ? algorithm : bytes <= oneShotMaxBytes ? Path.ONE_SHOT : Path.TWO_SHOT;
+    }
+}
