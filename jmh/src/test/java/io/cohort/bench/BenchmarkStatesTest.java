@@ -9,28 +9,16 @@ import org.junit.jupiter.api.Test;
 class BenchmarkStatesTest {
 
     @Test
-    void endToEndAllReduce() {
+    void allReduce() {
         HostAllReduceBenchmark b = new HostAllReduceBenchmark();
         b.ranks = 2;
         b.count = 1024;
-        b.wait = "5us/0us";
+        b.wait = "1us/50us";
         b.open();
         try {
+            b.enqueue();
+            b.drain();
             b.endToEnd();
-        } finally {
-            b.close();
-        }
-    }
-
-    @Test
-    void enqueueOnly() {
-        HostEnqueueBenchmark b = new HostEnqueueBenchmark();
-        b.ranks = 2;
-        b.count = 1024;
-        b.wait = "default";
-        b.open();
-        try {
-            b.allReduceEnqueue();
             b.drain();
         } finally {
             b.close();
@@ -43,6 +31,7 @@ class BenchmarkStatesTest {
             io.cohort.device.host.HostKernelsBenchmark b = new io.cohort.device.host.HostKernelsBenchmark();
             b.dtype = dtype;
             b.bytes = 4096;
+            b.op = io.cohort.core.ReduceOp.MAX;
             b.allocate();
             try {
                 assertEquals(4096, b.reduceSum().byteSize());

@@ -35,6 +35,10 @@ public class HostKernelsBenchmark {
     @Param({"1048576"})
     public int bytes;
 
+    /** A field, not a constant, as on a stream thread: the kernel must not rely on the JIT folding the op. */
+    @Param({"SUM"})
+    public ReduceOp op;
+
     private Arena arena;
     private MemorySegment a;
     private MemorySegment b;
@@ -62,7 +66,7 @@ public class HostKernelsBenchmark {
 
     @Benchmark
     public MemorySegment reduceSum() {
-        HostKernels.reduce(dtype, ReduceOp.SUM, a, 0, b, 0, dst, 0, count);
+        HostKernels.reduce(dtype, op, a, 0, b, 0, dst, 0, count);
         return dst;
     }
 }
