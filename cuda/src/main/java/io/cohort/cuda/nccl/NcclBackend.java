@@ -92,7 +92,9 @@ public final class NcclBackend implements CollectiveBackend {
             case DIRECT -> false;
         };
         int[] localRanks = local.stream().mapToInt(r -> r.rank).toArray();
-        this.window = local.size() > 1 ? new SeqWindow(localRanks, settings.maxPending()) : null;
+        // grouped launches always go through the window (it is where the launching rank finds the others'
+        // parts), even with one local rank; direct launches need it only to compare ranks of this process
+        this.window = grouped || local.size() > 1 ? new SeqWindow(localRanks, settings.maxPending()) : null;
         try {
             if (grouped) {
                 local.forEach(NcclRank::prepareGrouped);

@@ -191,6 +191,24 @@ class NcclBackendTest {
     }
 
     @Test
+    void groupedLaunchWithOneLocalRankLaunchesAtOnce() {
+        // found on the GPU machine: GROUPED forced with a single GPU had no window to admit the call into
+        TestGroup g = TestGroup.allLocal(1);
+        NcclSettings s = new NcclSettings("", List.of(), java.util.Optional.empty(), NcclSettings.Launch.GROUPED, 4,
+                Duration.ofSeconds(5), Duration.ofSeconds(5), Duration.ZERO);
+        try (NcclBackend b = g.backend(s)) {
+            assertTrue(b.groupedLaunch());
+            FakeBuffer buf = g.buffer(0, 32);
+            g.log.clear();
+            b.enqueue(0, 1, SUM_F32_8, buf, buf);
+            b.enqueue(0, 2, SUM_F32_8, buf, buf);
+            assertEquals(2, g.log.stream().filter(x -> x.startsWith("ncclAllReduce")).count(), g.log::toString);
+            assertEquals(2, g.log.stream().filter(x -> x.endsWith("write DONE=1") || x.endsWith("write DONE=2")).count(),
+                    g.log::toString);
+        }
+    }
+
+    @Test
     void aRankTooFarAheadIsStopped() {
         TestGroup g = TestGroup.allLocal(2);
         NcclSettings s = new NcclSettings("", List.of(), java.util.Optional.empty(), NcclSettings.Launch.AUTO, 4,
