@@ -238,6 +238,12 @@ public final class CudaP2pBackend implements CollectiveBackend {
         if (count == 0) {
             return;
         }
+        if (n == 1) {   // nothing to combine (AVG scales by 1): a copy, or nothing in place
+            if (send.address() != recv.address()) {
+                r.stream.copy(send, 0, recv, 0, count * t.bytes());
+            }
+            return;
+        }
         P2pConfig.Path path = config.pathFor(count * t.bytes());
         CUfunction f = path == P2pConfig.Path.ONE_SHOT ? r.device.kernels().oneShot(t, call.op())
                 : r.device.kernels().twoShot(t, call.op());
@@ -326,6 +332,9 @@ public final class CudaP2pBackend implements CollectiveBackend {
     public String describe(CollectiveCall call) {
         if (call.collective() != Collective.ALL_REDUCE) {
             return "cuda-p2p: " + call.collective().cliName() + " via " + fallback().describe(call);
+        }
+        if (n == 1) {
+            return "cuda-p2p, 1 rank: a copy from send to recv (none in place)";
         }
         long bytes = call.count() * call.dtype().bytes();
         P2pConfig.Path path = config.pathFor(bytes);

@@ -128,6 +128,19 @@ class P2pOtherCollectivesTest {
                 for (int i = 0; i < count; i++) {
                     assertEquals(x[i], got[i], "one rank: all-reduce is the identity");
                 }
+                DeviceBuffer out = d.allocate(count * 4L);
+                try {
+                    group.allReduceSync(new Tensor[]{new Tensor(buf, DType.F32, count)},
+                            new Tensor[]{new Tensor(out, DType.F32, count)}, ReduceOp.AVG);
+                    group.stream(0).copyToHost(out, 0, h);
+                    group.stream(0).synchronize();
+                    got = RandomData.read(h, DType.F32, count);
+                    for (int i = 0; i < count; i++) {
+                        assertEquals(x[i], got[i], "one rank, out of place: a copy");
+                    }
+                } finally {
+                    d.free(out);
+                }
                 System.out.println("LocalGroup on " + d.name() + ": " + group.backendChoice());
             } finally {
                 d.free(buf);
