@@ -60,11 +60,35 @@ final class WorkerProcesses implements AutoCloseable {
         for (int r = 0; r < n; r++) {
             start(group, r, n, channel, endpoints, scenario);
         }
-        for (Worker w : workers) {
-            w.awaitExit(60);
-            assertTrue(w.output().contains("COHORT OK"), w.describe());
+        try {
+            for (Worker w : workers) {
+                w.awaitExit(60);
+                assertTrue(w.output().contains("COHORT OK"), w.describe());
+            }
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\n" + dumpAll(), e);
         }
         assertNothingLeft();
+    }
+
+    /** Every worker's output, after asking the live ones for a thread dump (SIGQUIT): what a hang needs. */
+    private String dumpAll() throws InterruptedException {
+        for (Worker w : workers) {
+            if (w.process.isAlive()) {
+                try {
+                    new ProcessBuilder("kill", "-QUIT", Long.toString(w.process.pid())).start().waitFor(5, TimeUnit.SECONDS);
+                } catch (IOException ignored) {
+                    // no kill command: the outputs alone must do
+                }
+            }
+        }
+        Thread.sleep(1_000);
+        StringBuilder sb = new StringBuilder("--- every worker ---");
+        for (Worker w : workers) {
+            sb.append('\n').append("rank ").append(w.rank).append(" (exit ")
+                    .append(w.process.isAlive() ? "running" : w.process.exitValue()).append("):\n").append(w.output());
+        }
+        return sb.toString();
     }
 
     void assertNothingLeft() {
