@@ -54,7 +54,8 @@ public final class ProcessGroupBackend implements CollectiveBackend {
     private final DeviceBuffer[] flags;
     private final Staging[] stage;
     private final Staging result;
-    private final Staging scratch;
+    /** Host-only scratch of the transport thread: plain memory, never pinned (see {@link HostScratch}). */
+    private final HostScratch scratch = new HostScratch();
     private final Map<Long, Job> pending = new HashMap<>();
     private final LinkedBlockingQueue<Job> jobs = new LinkedBlockingQueue<>();
     private final Thread worker;
@@ -91,7 +92,6 @@ public final class ProcessGroupBackend implements CollectiveBackend {
             stage[i] = new Staging(this.local[i]);
         }
         this.result = new Staging(this.local[0]);
-        this.scratch = new Staging(this.local[0]);
         this.waitTimeoutNs = processes.config().stageTimeout().toNanos();
         this.worker = Thread.ofPlatform().daemon().name("cohort-transport-" + processes.name() + "-p" + processes.rank())
                 .start(this::work);
@@ -326,7 +326,7 @@ public final class ProcessGroupBackend implements CollectiveBackend {
             local[i].device().free(flags[i]);
         }
         result.release();
-        scratch.release();
+        scratch.close();
         if (ownsGroup) {
             processes.close();
         }
@@ -344,6 +344,29 @@ public final class ProcessGroupBackend implements CollectiveBackend {
             this.seq = seq;
             this.call = call;
             this.staged = new MemorySegment[localRanks];
+        }
+    }
+
+    /**
+     * Memory only the CPU touches. It must not come from {@code Device.allocatePinnedHost}: the transport thread
+     * would then call the driver (cuMemHostAlloc) while the ranks' streams wait on its DONE flag, and the driver
+     * may serialise that allocation behind a blocking copy on the same device, which waits for those streams:
+     * a deadlock seen on the GPU machine (two processes on one H100, reduce-scatter).
+     */
+    private static final class HostScratch implements AutoCloseable {
+        private final java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared();
+        private MemorySegment current = MemorySegment.NULL;
+
+        MemorySegment ensure(long bytes) {
+            if (current.byteSize() < bytes) {
+                current = arena.allocate(Math.max(bytes, Math.max(4096, current.byteSize() * 2)), 256);
+            }
+            return current;
+        }
+
+        @Override
+        public void close() {
+            arena.close();
         }
     }
 
