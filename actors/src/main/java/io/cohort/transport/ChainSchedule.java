@@ -1,5 +1,7 @@
 package io.cohort.transport;
 
+import io.cohort.device.host.HostKernels;
+
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
 import java.lang.foreign.MemorySegment;
@@ -106,9 +108,9 @@ final class ChainSchedule implements Schedule {
                 if (recv != send) {
                     MemorySegment.copy(send, at, recv, at, length);
                 }
-                HostReduction.combine(type, op, Link.MEMORY, address, recv, at, count);
+                HostKernels.reduce(type, op, recv, at, Link.MEMORY, address, recv, at, count);
                 if (finalScale != 1.0) {
-                    HostReduction.scale(type, recv, at, count, finalScale);
+                    HostKernels.scale(type, recv, at, count, (float) finalScale);
                 }
             } else {
                 MemorySegment.copy(Link.MEMORY, address, recv, at, length);
@@ -120,7 +122,7 @@ final class ChainSchedule implements Schedule {
             }
             MemorySegment.copy(Link.MEMORY, address, Link.MEMORY, out, length);
             if (reduce) {
-                HostReduction.combine(type, op, send, at, Link.MEMORY, out, count);
+                HostKernels.reduce(type, op, Link.MEMORY, out, send, at, Link.MEMORY, out, count);
             } else {
                 MemorySegment.copy(Link.MEMORY, address, recv, at, length);
             }

@@ -1,5 +1,7 @@
 package io.cohort.transport;
 
+import io.cohort.device.host.HostKernels;
+
 import io.cohort.backend.BackendKind;
 import io.cohort.backend.CollectiveBackend;
 import io.cohort.backend.CollectiveCall;
@@ -302,13 +304,13 @@ public final class ProcessGroupBackend implements CollectiveBackend {
             MemorySegment.copy(job.staged[0], 0, out, 0, bytes);
         }
         for (int i = 1; i < localRanks; i++) {
-            HostReduction.combine(type, op, job.staged[i], 0, out, 0, bytes / type.bytes());
+            HostKernels.reduce(type, op, out, 0, job.staged[i], 0, out, 0, bytes / type.bytes());
         }
     }
 
     private void finishAverage(MemorySegment buf, DType type, ReduceOp op, long count) {
         if (op == ReduceOp.AVG) {
-            HostReduction.scale(type, buf, 0, count, 1.0 / ranks);
+            HostKernels.scale(type, buf, 0, count, 1f / ranks);
         }
     }
 

@@ -1,5 +1,7 @@
 package io.cohort.transport;
 
+import io.cohort.device.host.HostKernels;
+
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
 import java.lang.foreign.MemorySegment;
@@ -135,9 +137,9 @@ final class RingSchedule implements Schedule {
         int length = pieceLength(segment, recvChunk);
         long at = segOffset[segment] + (long) recvChunk * pieceBytes;
         if (recvStep < rsSteps) {
-            HostReduction.combine(type, op, Link.MEMORY, address, buf, at, length / type.bytes());
+            HostKernels.reduce(type, op, buf, at, Link.MEMORY, address, buf, at, length / type.bytes());
             if (recvStep == rsSteps - 1 && finalScale != 1.0) {
-                HostReduction.scale(type, buf, at, length / type.bytes(), finalScale);
+                HostKernels.scale(type, buf, at, length / type.bytes(), (float) finalScale);
             }
         } else {
             MemorySegment.copy(Link.MEMORY, address, buf, at, length);

@@ -19,9 +19,9 @@ import jdk.incubator.vector.VectorSpecies;
  * round-to-nearest-even); f16 goes element by element through {@link Float#float16ToFloat}, which the JIT
  * maps to F16C. Half types combine in float and round back once per operation, the way GPU kernels do
  * (float has at least 2p+2 bits for both half types, so rounding twice, to float then to half, is exact).
- * Offsets are in bytes, counts in elements.
+ * Offsets are in bytes, counts in elements. Public: the Aeron transport reduces received chunks with them too.
  */
-final class HostKernels {
+public final class HostKernels {
 
     private static final VectorSpecies<Float> F32 = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> I32 = VectorSpecies.of(int.class, F32.vectorShape());
@@ -35,7 +35,8 @@ final class HostKernels {
     private HostKernels() {
     }
 
-    static void reduce(DType type, ReduceOp op, MemorySegment a, long aOff, MemorySegment b, long bOff,
+    /** dst = a op b for {@code count} elements (AVG combines as SUM); dst may alias a or b. */
+    public static void reduce(DType type, ReduceOp op, MemorySegment a, long aOff, MemorySegment b, long bOff,
                        MemorySegment dst, long dstOff, long count) {
         ReduceOp pairwise = op.pairwise();
         switch (type) {
@@ -45,7 +46,8 @@ final class HostKernels {
         }
     }
 
-    static void scale(DType type, MemorySegment buf, long off, long count, float factor) {
+    /** buf *= factor for {@code count} elements, rounding to the type once. */
+    public static void scale(DType type, MemorySegment buf, long off, long count, float factor) {
         switch (type) {
             case F32 -> {
                 long i = 0;

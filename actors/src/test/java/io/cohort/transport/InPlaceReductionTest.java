@@ -1,5 +1,7 @@
 package io.cohort.transport;
 
+import io.cohort.device.host.HostKernels;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.cohort.core.DType;
@@ -9,7 +11,7 @@ import java.lang.foreign.MemorySegment;
 import org.junit.jupiter.api.Test;
 
 /** The host kernels against a scalar loop of DType.get/set and ReduceOp.combine, at odd offsets and lengths. */
-class HostReductionTest {
+class InPlaceReductionTest {
 
     @Test
     void combineMatchesScalarForEveryTypeAndOp() {
@@ -29,7 +31,7 @@ class HostReductionTest {
                             float b = Scenarios.input(type, 1, 0, i);
                             expected[i] = type.round(op.pairwise().combine(a, b));
                         }
-                        HostReduction.combine(type, op, src, srcOff, dst, dstOff, count);
+                        HostKernels.reduce(type, op, dst, dstOff, src, srcOff, dst, dstOff, count);
                         for (int i = 0; i < count; i++) {
                             assertEquals(expected[i], type.get(dst.asSlice(dstOff), i), type + " " + op + " at " + i);
                         }
@@ -57,7 +59,7 @@ class HostReductionTest {
                         src.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i, b[i]);
                         dst.setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i, a[i]);
                     }
-                    HostReduction.combine(type, op, src, 0, dst, 0, count);
+                    HostKernels.reduce(type, op, dst, 0, src, 0, dst, 0, count);
                     for (int i = 0; i < count; i++) {
                         float x = type.get(dst, i);
                         MemorySegment one = arena.allocate(4);
@@ -83,9 +85,9 @@ class HostReductionTest {
                 int count = 37;
                 MemorySegment buf = arena.allocate(count * 4L);
                 Scenarios.fill(buf, type, 9, 0, count);
-                HostReduction.scale(type, buf, 0, count, 1.0 / 3);
+                HostKernels.scale(type, buf, 0, count, 1f / 3);
                 for (int i = 0; i < count; i++) {
-                    float expected = type.round(Scenarios.input(type, 9, 0, i) * (float) (1.0 / 3));
+                    float expected = type.round(Scenarios.input(type, 9, 0, i) * 1f / 3);
                     assertEquals(expected, type.get(buf, i), type + " at " + i);
                 }
             }
