@@ -87,7 +87,7 @@ class InPlaceReductionTest {
                 Scenarios.fill(buf, type, 9, 0, count);
                 HostKernels.scale(type, buf, 0, count, 1f / 3);
                 for (int i = 0; i < count; i++) {
-                    float expected = type.round(Scenarios.input(type, 9, 0, i) * 1f / 3);
+                    float expected = type.round(Scenarios.input(type, 9, 0, i) * (1f / 3));
                     assertEquals(expected, type.get(buf, i), type + " at " + i);
                 }
             }
