@@ -431,7 +431,8 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private String describe(InFlight f) {
         CollectiveCall c = f.submit.call();
         return c.collective().cliName() + " #" + f.seq + " of group " + f.group.id + " (" + f.group.ranks.length
-                + " ranks, " + f.group.resolution.choice().chosen().cliName() + "/" + f.algorithm + ", " + c.count()
+                + " ranks, " + (f.group.resolution == null ? "?" // dropped by a recovery in progress
+                : f.group.resolution.choice().chosen().cliName()) + "/" + f.algorithm + ", " + c.count()
                 + " x " + c.dtype().name().toLowerCase() + ")";
     }
 
