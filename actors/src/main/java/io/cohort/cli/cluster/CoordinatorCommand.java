@@ -137,43 +137,45 @@ public final class CoordinatorCommand implements Runnable {
         }
     }
 
-    @Command(name = "drain", mixinStandardHelpOptions = true,
-            description = "Takes a node out of new groups; it leaves the cluster once no group uses it.")
-    static final class Drain implements Callable<Integer> {
+    /** A change to one node, named by its address: what drain and remove share. */
+    abstract static class NodeAction implements Callable<Integer> {
         @ParentCommand
         CoordinatorCommand parent;
 
         @Parameters(paramLabel = "NODE", description = "host:port of the node")
         String node;
 
+        /** Applies the change; returns the word the confirmation line ends with. */
+        abstract String apply(ClusterCohort cluster);
+
         @Override
         public Integer call() {
             return parent.withCluster(cluster -> {
-                cluster.drain(node);
-                parent.out().println("node " + node + " draining");
+                String done = apply(cluster);
+                parent.out().println("node " + node + " " + done);
                 parent.out().flush();
                 return 0;
             });
         }
     }
 
+    @Command(name = "drain", mixinStandardHelpOptions = true,
+            description = "Takes a node out of new groups; it leaves the cluster once no group uses it.")
+    static final class Drain extends NodeAction {
+        @Override
+        String apply(ClusterCohort cluster) {
+            cluster.drain(node);
+            return "draining";
+        }
+    }
+
     @Command(name = "remove", mixinStandardHelpOptions = true,
             description = "Downs a node now: groups that use it fail.")
-    static final class Remove implements Callable<Integer> {
-        @ParentCommand
-        CoordinatorCommand parent;
-
-        @Parameters(paramLabel = "NODE", description = "host:port of the node")
-        String node;
-
+    static final class Remove extends NodeAction {
         @Override
-        public Integer call() {
-            return parent.withCluster(cluster -> {
-                cluster.remove(node);
-                parent.out().println("node " + node + " removed");
-                parent.out().flush();
-                return 0;
-            });
+        String apply(ClusterCohort cluster) {
+            cluster.remove(node);
+            return "removed";
         }
     }
 
