@@ -1,4 +1,4 @@
-// Kernels of the tensor-parallel model layers (io.cohort.cuda.blas.CudaTensorOps): RMSNorm, rotary embeddings,
+// Kernels of the tensor-parallel model layers (io.cohort.nn.cuda.CudaTensorOps): RMSNorm, rotary embeddings,
 // SwiGLU, residual add, vocab-parallel embedding gather, f32 -> f16/bf16 casts (GEMM inputs) and causal
 // attention over a KV cache. Activations are f32; weights and tables are f32, f16 or bf16 (widened on load).
 // GEMMs are cuBLAS's. Every kernel takes one NnArgs by value, so the host packs one struct per launch.

@@ -2,9 +2,9 @@ package io.cohort.actor;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import io.cohort.CollectiveEvent;
-import io.cohort.api.CollectiveFailedException;
-import io.cohort.api.CollectiveResult;
+import io.cohort.metrics.CollectiveEvent;
+import io.cohort.group.CollectiveFailedException;
+import io.cohort.group.CollectiveResult;
 import io.cohort.backend.BackendKind;
 import io.cohort.backend.CollectiveCall;
 import io.cohort.backend.GroupContext;

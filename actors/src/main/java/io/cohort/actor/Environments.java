@@ -8,7 +8,7 @@ import io.cohort.backend.CollectiveCall;
 import io.cohort.backend.plan.PlanBackend;
 import io.cohort.backend.plan.PlanSettings;
 import io.cohort.device.Device;
-import io.cohort.devices.Devices;
+import io.cohort.device.discovery.Devices;
 import io.cohort.memory.CarvingMemoryPool;
 import io.cohort.memory.MemoryPool;
 import io.cohort.metrics.CollectiveMetrics;

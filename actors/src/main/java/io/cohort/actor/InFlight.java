@@ -1,6 +1,6 @@
 package io.cohort.actor;
 
-import io.cohort.CollectiveEvent;
+import io.cohort.metrics.CollectiveEvent;
 
 /** A collective between Coordinator.Submit and the last rank's completion. */
 final class InFlight {

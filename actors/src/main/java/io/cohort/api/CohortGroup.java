@@ -1,5 +1,7 @@
 package io.cohort.api;
 
+import io.cohort.group.CollectiveFailedException;
+import io.cohort.group.CollectiveResult;
 import io.cohort.actor.Coordinator;
 import io.cohort.actor.GroupInfo;
 import io.cohort.backend.BackendChoice;

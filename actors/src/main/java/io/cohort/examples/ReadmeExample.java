@@ -3,7 +3,7 @@ package io.cohort.examples;
 import com.typesafe.config.ConfigFactory;
 import io.cohort.api.Cohort;
 import io.cohort.api.CohortGroup;
-import io.cohort.api.CollectiveResult;
+import io.cohort.group.CollectiveResult;
 import io.cohort.backend.BackendKind;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;

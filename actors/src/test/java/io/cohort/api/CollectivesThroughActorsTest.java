@@ -1,5 +1,6 @@
 package io.cohort.api;
 
+import io.cohort.group.CollectiveResult;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

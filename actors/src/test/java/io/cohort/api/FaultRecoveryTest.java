@@ -1,5 +1,7 @@
 package io.cohort.api;
 
+import io.cohort.group.CollectiveFailedException;
+import io.cohort.group.CollectiveResult;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -12,7 +14,7 @@ import io.cohort.core.ReduceOp;
 import io.cohort.device.Tensor;
 import io.cohort.device.host.HostDevice;
 import io.cohort.testing.RandomData;
-import io.cohort.testsupport.FaultyDevice;
+import io.cohort.testing.FaultyDevice;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;

@@ -1,0 +1,367 @@
+package io.cohort.cli.model;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.cohort.backend.BackendKind;
+import io.cohort.core.DType;
+import io.cohort.device.Device;
+import io.cohort.device.discovery.DeviceSpec;
+import io.cohort.device.discovery.Devices;
+import io.cohort.group.LocalGroup;
+import io.cohort.model.LlamaConfig;
+import io.cohort.model.ProgressBar;
+import io.cohort.model.TensorParallelLlama;
+import io.cohort.model.TinyLlama;
+import io.cohort.nn.AllReduceGroup;
+import io.cohort.nn.HostAllReduce;
+import io.cohort.nn.LocalGroupAllReduce;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code cohort model}: run a Llama-style checkpoint tensor-parallel over a group ({@code run}), compare
+ * all-reduce backends on it ({@code bench}), or write a tiny random model to try them on ({@code make-tiny}).
+ */
+@Command(name = "model", mixinStandardHelpOptions = true,
+        description = "Tensor-parallel Llama-style models: run, bench, make-tiny.",
+        subcommands = {ModelCommand.Run.class, ModelCommand.Bench.class, ModelCommand.MakeTiny.class})
+public final class ModelCommand implements Runnable {
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** Options shared by run and bench: where the model is and how it is spread. */
+    static final class Placement {
+        @Option(names = "--model-dir", required = true, description = "Hugging Face style directory: config.json + *.safetensors.")
+        Path modelDir;
+
+        @Option(names = "--tp", defaultValue = "1", description = "Tensor-parallel ranks (default ${DEFAULT-VALUE}).")
+        int tp;
+
+        @Option(names = "--devices", defaultValue = "auto",
+                description = "Devices: host:N, cuda, cuda:N or auto (default ${DEFAULT-VALUE}); the first --tp are used.")
+        String devices;
+
+        @Option(names = "--threads-per-rank", defaultValue = "0",
+                description = "CPU threads of each host rank's GEMMs (0: cores / tp).")
+        int threadsPerRank;
+
+        @Option(names = "--max-seq", defaultValue = "1024", description = "KV cache length (default ${DEFAULT-VALUE}).")
+        int maxSeq;
+
+        @Option(names = "--max-batch", defaultValue = "64",
+                description = "Tokens per forward step; longer prompts are prefilled in chunks (default ${DEFAULT-VALUE}).")
+        int maxBatch;
+
+        @Option(names = "--timeout", defaultValue = "2m", description = "Limit of one step and of each all-reduce (default ${DEFAULT-VALUE}).")
+        String timeout;
+
+        TensorParallelLlama.Options options() {
+            int threads = threadsPerRank > 0 ? threadsPerRank
+                    : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, tp));
+            Duration step = ConfigFactory.parseString("t = " + timeout).getDuration("t");
+            return new TensorParallelLlama.Options(maxSeq, maxBatch, threads, step, Duration.ofHours(1),
+                    ProgressBar.Mode.detect());
+        }
+    }
+
+    /** A loaded model and what it runs on; closing it closes both. */
+    record Session(TensorParallelLlama model, String backend, AutoCloseable group) implements AutoCloseable {
+        @Override
+        public void close() throws Exception {
+            try (AutoCloseable g = group) {
+                model.close();
+            }
+        }
+    }
+
+    /**
+     * Loads the model over the first {@code tp} devices with {@code backend}: a collective backend (auto, p2p,
+     * native, nccl) through a {@link LocalGroup} of those devices, or {@code reference}, the in-process host
+     * all-reduce the tests use as ground truth.
+     */
+    static Session open(List<Device> devices, Placement p, String backend) {
+        List<Device> ranks = devices.subList(0, p.tp);
+        AllReduceGroup allReduce;
+        AutoCloseable closeable;
+        String label;
+        if (backend.equalsIgnoreCase("reference")) {
+            allReduce = new HostAllReduce(p.tp);
+            closeable = () -> { };
+            label = "reference";
+        } else {
+            LocalGroup group = LocalGroup.builder(ranks).backend(BackendKind.parse(backend)).open();
+            allReduce = new LocalGroupAllReduce(group);
+            closeable = group;
+            label = group.backendChoice().chosen().cliName() + (backend.equalsIgnoreCase("auto") ? " (auto)" : "");
+        }
+        try {
+            return new Session(TensorParallelLlama.load(p.modelDir, ranks, allReduce, p.options()), label, closeable);
+        } catch (RuntimeException e) {
+            try {
+                closeable.close();
+            } catch (Exception suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    /** The devices of {@code --devices} (plain {@code host}: at least one per rank); closed with the handle. */
+    static OpenDevices devices(Placement p) {
+        Config cohort = ConfigFactory.load().getConfig("cohort");
+        cohort = ConfigFactory.parseMap(Map.of("devices.host-count", Math.max(p.tp, cohort.getInt("devices.host-count"))))
+                .withFallback(cohort);
+        OpenDevices open = new OpenDevices(Devices.open(DeviceSpec.parse(p.devices), cohort).devices());
+        if (open.list().size() < p.tp) {
+            open.close();
+            throw new IllegalArgumentException("--tp " + p.tp + " needs " + p.tp + " devices, --devices " + p.devices
+                    + " gave " + open.list().size());
+        }
+        return open;
+    }
+
+    record OpenDevices(List<Device> list) implements AutoCloseable {
+        @Override
+        public void close() {
+            list.forEach(Device::close);
+        }
+    }
+
+    static int[] parseTokens(String csv) {
+        try {
+            return Arrays.stream(csv.split(",")).map(String::trim).filter(s -> !s.isEmpty())
+                    .mapToInt(Integer::parseInt).toArray();
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--tokens takes comma-separated token ids, got '" + csv + "'");
+        }
+    }
+
+    static int argmax(float[] logits) {
+        int best = 0;
+        for (int i = 1; i < logits.length; i++) {
+            if (logits[i] > logits[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /** "id:logit" of the {@code k} largest logits, largest first. */
+    static String top(float[] logits, int k) {
+        Integer[] idx = new Integer[logits.length];
+        for (int i = 0; i < idx.length; i++) {
+            idx[i] = i;
+        }
+        Arrays.sort(idx, (a, b) -> Float.compare(logits[b], logits[a]));
+        StringBuilder s = new StringBuilder();
+        for (int i = 0; i < Math.min(k, idx.length); i++) {
+            s.append(i == 0 ? "" : "  ").append(String.format(Locale.ROOT, "%d:%.4f", idx[i], logits[idx[i]]));
+        }
+        return s.toString();
+    }
+
+    @Command(name = "run", mixinStandardHelpOptions = true,
+            description = "Prefill --tokens, then greedily decode --decode tokens; print the top logits of each step.")
+    static final class Run implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Mixin
+        Placement placement;
+
+        @Option(names = "--tp-backend", defaultValue = "auto",
+                description = "All-reduce backend: auto, p2p, native, nccl or reference (default ${DEFAULT-VALUE}).")
+        String backend;
+
+        @Option(names = "--tokens", required = true, description = "Prompt token ids, comma-separated.")
+        String tokens;
+
+        @Option(names = "--decode", defaultValue = "0", description = "Greedy decode steps after the prompt (default ${DEFAULT-VALUE}).")
+        int decode;
+
+        @Option(names = "--top", defaultValue = "5", description = "Logits to print per step (default ${DEFAULT-VALUE}).")
+        int top;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            int[] prompt = parseTokens(tokens);
+            try (OpenDevices devices = devices(placement);
+                 Session s = open(devices.list(), placement, backend)) {
+                LlamaConfig c = s.model().config();
+                out.printf(Locale.ROOT, "model: %d layers, hidden %d, %d heads / %d kv heads, vocab %d; tp = %d, all-reduce: %s%n",
+                        c.layers(), c.hiddenSize(), c.heads(), c.kvHeads(), c.vocabSize(), s.model().tp(), s.backend());
+                long t0 = System.nanoTime();
+                float[] logits = s.model().next(prompt);
+                long t1 = System.nanoTime();
+                out.printf(Locale.ROOT, "prefill %d tokens: %.2f ms%n  top: %s%n", prompt.length, (t1 - t0) / 1e6, top(logits, top));
+                List<Integer> generated = new ArrayList<>();
+                for (int i = 0; i < decode; i++) {
+                    int next = argmax(logits);
+                    generated.add(next);
+                    long d0 = System.nanoTime();
+                    logits = s.model().next(next);
+                    out.printf(Locale.ROOT, "decode %d (token %d): %.2f ms%n  top: %s%n", i + 1, next,
+                            (System.nanoTime() - d0) / 1e6, top(logits, top));
+                }
+                if (decode > 0) {
+                    out.println("generated: " + generated);
+                }
+                out.flush();
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "bench", mixinStandardHelpOptions = true,
+            description = "Time prefill and decode per token on one model with each all-reduce backend.")
+    static final class Bench implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Mixin
+        Placement placement;
+
+        @Option(names = "--backends", split = ",", defaultValue = "reference,auto",
+                description = "Backends to compare, comma-separated (default ${DEFAULT-VALUE}).")
+        List<String> backends;
+
+        @Option(names = "--prompt-len", defaultValue = "32", description = "Prompt tokens (default ${DEFAULT-VALUE}).")
+        int promptLen;
+
+        @Option(names = "--decode", defaultValue = "16", description = "Decode steps per iteration (default ${DEFAULT-VALUE}).")
+        int decode;
+
+        @Option(names = "--warmup", defaultValue = "1", description = "Untimed iterations (default ${DEFAULT-VALUE}).")
+        int warmup;
+
+        @Option(names = "--iters", defaultValue = "3", description = "Timed iterations (default ${DEFAULT-VALUE}).")
+        int iters;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf(Locale.ROOT, "%-16s %4s %12s %15s %14s %12s %14s %13s%n", "backend", "tp", "prefill ms",
+                    "prefill ms/tok", "decode ms/tok", "all-reduces", "all-reduce ms", "max |dlogit|");
+            float[] baseline = null;
+            try (OpenDevices devices = devices(placement)) {
+                for (String backend : backends) {
+                    try (Session s = open(devices.list(), placement, backend)) {
+                        int vocab = s.model().config().vocabSize();
+                        int[] prompt = new int[promptLen];
+                        for (int i = 0; i < promptLen; i++) {
+                            prompt[i] = (i * 7919 + 13) % vocab;
+                        }
+                        double prefill = 0, decodeTotal = 0;
+                        long reducesBefore = 0, nanosBefore = 0;
+                        float[] last = null;
+                        for (int it = 0; it < warmup + iters; it++) {
+                            if (it == warmup) {
+                                reducesBefore = s.model().allReduces();
+                                nanosBefore = s.model().allReduceNanos();
+                            }
+                            s.model().reset();
+                            long t0 = System.nanoTime();
+                            float[] logits = s.model().next(prompt);
+                            long t1 = System.nanoTime();
+                            for (int d = 0; d < decode; d++) {
+                                logits = s.model().next(argmax(logits));
+                            }
+                            long t2 = System.nanoTime();
+                            if (it >= warmup) {
+                                prefill += (t1 - t0) / 1e6;
+                                decodeTotal += (t2 - t1) / 1e6;
+                            }
+                            last = logits;
+                        }
+                        if (baseline == null) {
+                            baseline = last;
+                        }
+                        double diff = 0;
+                        for (int i = 0; i < last.length; i++) {
+                            diff = Math.max(diff, Math.abs(last[i] - baseline[i]));
+                        }
+                        long reduces = s.model().allReduces() - reducesBefore;
+                        double reduceMs = (s.model().allReduceNanos() - nanosBefore) / 1e6;
+                        out.printf(Locale.ROOT, "%-16s %4d %12.2f %15.3f %14.3f %12d %14.2f %13.2e%n", s.backend(),
+                                placement.tp, prefill / iters, prefill / iters / promptLen,
+                                decode == 0 ? 0.0 : decodeTotal / iters / decode, reduces / iters, reduceMs / iters, diff);
+                        out.flush();
+                    }
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "make-tiny", mixinStandardHelpOptions = true,
+            description = "Write a small Llama with random weights (config.json + safetensors).")
+    static final class MakeTiny implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--out", required = true, description = "Directory to write.")
+        Path out;
+
+        @Option(names = "--dtype", defaultValue = "bf16", description = "Weight dtype: f32, f16, bf16 (default ${DEFAULT-VALUE}).")
+        String dtype;
+
+        @Option(names = "--hidden", defaultValue = "64")
+        int hidden;
+
+        @Option(names = "--intermediate", defaultValue = "128")
+        int intermediate;
+
+        @Option(names = "--layers", defaultValue = "2")
+        int layers;
+
+        @Option(names = "--heads", defaultValue = "4")
+        int heads;
+
+        @Option(names = "--kv-heads", defaultValue = "2")
+        int kvHeads;
+
+        @Option(names = "--vocab", defaultValue = "128")
+        int vocab;
+
+        @Option(names = "--max-positions", defaultValue = "2048")
+        int maxPositions;
+
+        @Option(names = "--files", defaultValue = "1", description = "Safetensors files (more than one adds an index).")
+        int files;
+
+        @Option(names = "--seed", defaultValue = "42")
+        long seed;
+
+        @Override
+        public Integer call() {
+            if (hidden % heads != 0) {
+                throw new IllegalArgumentException("--hidden " + hidden + " is not a multiple of --heads " + heads);
+            }
+            LlamaConfig c = new LlamaConfig("llama", hidden, intermediate, layers, heads, kvHeads, hidden / heads, vocab,
+                    1e-5, 10000.0, maxPositions, false);
+            TinyLlama.write(out, c, DType.parse(dtype), seed, files);
+            spec.commandLine().getOut().printf(Locale.ROOT, "wrote %s: %d layers, hidden %d, %d heads / %d kv heads, vocab %d, %s%n",
+                    out, layers, hidden, heads, kvHeads, vocab, DType.parse(dtype));
+            spec.commandLine().getOut().flush();
+            return 0;
+        }
+    }
+}

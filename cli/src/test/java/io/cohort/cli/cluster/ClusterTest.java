@@ -1,0 +1,403 @@
+package io.cohort.cli.cluster;
+
+import io.cohort.cluster.*;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.typesafe.config.ConfigFactory;
+import io.cohort.cli.cluster.CoordinatorCommand;
+import io.cohort.core.Collective;
+import io.cohort.core.DType;
+import io.cohort.core.ReduceOp;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import picocli.CommandLine;
+
+/**
+ * A cluster on 127.0.0.1: this JVM is the coordinator member (first seed), three device nodes run in JVMs of
+ * their own ({@code cohort node}, host:2 each, so groups of 6 ranks). Collectives against a reference computed
+ * here, the coordinator CLI, members that must be refused (another cluster name; a node outside the seed list),
+ * a removed and a drained node leaving, and a node killed mid-collective (clear error, the node downed by the split brain resolver, a new group of the
+ * survivors works). Short timeouts keep the whole class well under a minute.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ClusterTest {
+
+    private static final String NAME = "ct";
+    private static Path dir;
+    private static int coordinatorPort;
+    private static final List<Integer> nodePorts = new ArrayList<>();
+    private static final List<NodeProcess> nodes = new ArrayList<>();
+    private static NodeProcess wrongName;
+    private static NodeProcess outsider;
+    private static int outsiderPort;
+    private static ClusterCohort cluster;
+    private static String seeds;
+
+    @BeforeAll
+    static void startCluster() throws Exception {
+        Path shm = Path.of("/dev/shm");
+        dir = Files.isDirectory(shm) && Files.isWritable(shm) ? Files.createTempDirectory(shm, "cohort-cluster-")
+                : Files.createTempDirectory("cohort-cluster-");
+        coordinatorPort = freePort();
+        for (int i = 0; i < 3; i++) {
+            nodePorts.add(freePort());
+        }
+        outsiderPort = freePort();
+        seeds = IntStream.concat(IntStream.of(coordinatorPort), nodePorts.stream().mapToInt(Integer::intValue))
+                .mapToObj(p -> "\"pekko://" + NAME + "@127.0.0.1:" + p + "\"").collect(Collectors.joining(", "));
+        for (int i = 0; i < 3; i++) {
+            nodes.add(NodeProcess.start("node-" + (char) ('a' + i), write("node-" + i, nodeConfig(nodePorts.get(i)))));
+        }
+        cluster = ClusterCohort.start(ClusterSettings.withDefaults(ConfigFactory.parseString(
+                common() + "cohort.cluster.role = coordinator\npekko.remote.artery.canonical.port = " + coordinatorPort)));
+        for (NodeProcess n : nodes) {
+            n.await("up in cluster", 60);
+        }
+        cluster.awaitNodes(3, Duration.ofSeconds(20));
+    }
+
+    @AfterAll
+    static void stopCluster() {
+        if (cluster != null) {
+            cluster.close();
+        }
+        for (NodeProcess n : nodes) {
+            n.process.destroyForcibly();
+        }
+        for (NodeProcess n : new NodeProcess[]{wrongName, outsider}) {
+            if (n != null) {
+                n.process.destroyForcibly();
+            }
+        }
+        if (dir != null) {
+            try (var paths = Files.walk(dir)) {
+                paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException e) {
+                // best effort
+            }
+        }
+    }
+
+    @Test
+    @Order(1)
+    void allReduceOfEveryDtypeAndOpMatchesTheReference() {
+        try (ClusterGroup g = cluster.group(addresses(0, 1, 2))) {
+            assertEquals(6, g.size());
+            assertEquals(3, g.nodes().size());
+            long count = 1001; // not a multiple of the ring's pieces
+            for (DType t : DType.values()) {
+                RemoteTensor send = g.allocate(t, count);
+                RemoteTensor recv = g.allocate(t, count);
+                for (ReduceOp op : ReduceOp.values()) {
+                    long seed = 10 + op.ordinal();
+                    g.fill(send, seed);
+                    g.await(g.allReduce(send, recv, op));
+                    for (int r = 0; r < g.size(); r++) {
+                        float[] got = g.readFloats(recv, r);
+                        for (int i = 0; i < count; i++) {
+                            check(t, op, reduced(op, seed, g.size(), i), got[i], "all-reduce " + t + " " + op
+                                    + " rank " + r + " [" + i + "]");
+                        }
+                    }
+                }
+                // in place
+                g.fill(recv, 3);
+                g.await(g.allReduce(recv, recv, ReduceOp.SUM));
+                float[] got = g.readFloats(recv, 5);
+                for (int i = 0; i < count; i++) {
+                    check(t, ReduceOp.SUM, reduced(ReduceOp.SUM, 3, g.size(), i), got[i], "in-place all-reduce " + t);
+                }
+                g.release(send);
+                g.release(recv);
+            }
+        }
+    }
+
+    @Test
+    @Order(2)
+    void reduceScatterAllGatherBroadcastAndReduceMatchTheReference() {
+        try (ClusterGroup g = cluster.group(addresses(0, 1, 2))) {
+            int n = g.size();
+            long c = 257;
+            // reduce-scatter: recv[r][i] = op over s of send[s][r*c + i]
+            for (ReduceOp op : List.of(ReduceOp.SUM, ReduceOp.MAX, ReduceOp.AVG)) {
+                DType t = op == ReduceOp.MAX ? DType.BF16 : DType.F32;
+                RemoteTensor send = g.allocate(t, c * n);
+                RemoteTensor recv = g.allocate(t, c);
+                g.fill(send, 5);
+                g.await(g.reduceScatter(send, recv, op));
+                for (int r = 0; r < n; r++) {
+                    float[] got = g.readFloats(recv, r);
+                    for (int i = 0; i < c; i++) {
+                        check(t, op, reduced(op, 5, n, r * c + i), got[i], "reduce-scatter " + op + " rank " + r);
+                    }
+                }
+                g.release(send);
+                g.release(recv);
+            }
+            // all-gather: recv[r][s*c + i] = send[s][i]
+            RemoteTensor part = g.allocate(DType.F16, c);
+            RemoteTensor all = g.allocate(DType.F16, c * n);
+            g.fill(part, 6);
+            g.await(g.allGather(part, all));
+            for (int r = 0; r < n; r++) {
+                float[] got = g.readFloats(all, r);
+                for (int s = 0; s < n; s++) {
+                    for (int i = 0; i < c; i++) {
+                        assertEquals(Pattern.value(6, s, i), got[(int) (s * c + i)], "all-gather rank " + r + " block " + s);
+                    }
+                }
+            }
+            // broadcast from a rank of the middle node: every recv = root's send
+            RemoteTensor src = g.allocate(DType.F32, c);
+            RemoteTensor dst = g.allocate(DType.F32, c);
+            g.fill(src, 7);
+            g.await(g.broadcast(src, dst, 3));
+            for (int r = 0; r < n; r++) {
+                float[] got = g.readFloats(dst, r);
+                for (int i = 0; i < c; i++) {
+                    assertEquals(Pattern.value(7, 3, i), got[i], "broadcast rank " + r);
+                }
+            }
+            // reduce to rank 4: only its recv changes
+            g.fill(dst, 8);
+            g.await(g.reduce(src, dst, ReduceOp.MIN, 4));
+            for (int r = 0; r < n; r++) {
+                float[] got = g.readFloats(dst, r);
+                for (int i = 0; i < c; i++) {
+                    float expected = r == 4 ? reduced(ReduceOp.MIN, 7, n, i) : Pattern.value(8, r, i);
+                    assertEquals(expected, got[i], "reduce rank " + r + " [" + i + "]");
+                }
+            }
+            String plan = g.describe(Collective.ALL_REDUCE);
+            assertTrue(plan.contains("reduce to local rank 0") && plan.contains("0>1>2>0"), plan);
+        }
+    }
+
+    @Test
+    @Order(4)
+    void coordinatorCliListsMembersPrintsTheTopologyAndBenchmarks() throws IOException {
+        Path conf = write("cli", common() + "cohort.cluster.role = coordinator\npekko.remote.artery.canonical.port = 0");
+        String members = cli(conf, "members");
+        for (int i = 0; i < 3; i++) {
+            assertTrue(members.contains("127.0.0.1:" + nodePorts.get(i)), members);
+        }
+        assertTrue(members.contains("host:0,host:1"), members);
+        String topology = cli(conf, "topology", "--local");
+        assertTrue(topology.contains("3 nodes x 2 devices = 6 ranks"), topology);
+        assertTrue(topology.contains("rank 5:"), topology);
+        assertTrue(topology.contains("reduce: ") && topology.contains("broadcast: "), topology); // local plans
+        assertTrue(topology.contains("all-reduce on 3 nodes x 2 devices: 1) inside each node"), topology);
+        // 256 KiB per rank: read back for --check in several pieces
+        String bench = cli(conf, "bench", "-b", "4K", "-e", "256K", "-f", "8", "-n", "3", "-w", "1", "--check");
+        List<String> rows = bench.lines().filter(l -> !l.startsWith("#") && !l.isBlank()).toList();
+        assertEquals(3, rows.size(), bench);
+        for (String row : rows) {
+            String[] cols = row.trim().split("\\s+");
+            assertEquals(9, cols.length, row);
+            assertEquals("float", cols[2].equals("f32") ? "float" : cols[2], row);
+            assertEquals("0", cols[8], "#wrong in " + row);
+        }
+    }
+
+    @Test
+    @Order(3)
+    void membersOfAnotherClusterNameOrOutsideTheSeedListAreRefused() throws Exception {
+        // a short join timeout: the member of the wrong cluster gives up (and exits) soon
+        wrongName = NodeProcess.start("wrong-name", write("wrong-name", nodeConfig(freePort())
+                + "cohort.cluster.join-timeout = 4s\n"), "--name", "other");
+        outsider = NodeProcess.start("outsider", write("outsider", nodeConfig(outsiderPort)));
+        assertEquals(1, wrongName.awaitExit(40), wrongName.tail());
+        assertTrue(wrongName.tail().contains("was not admitted"), wrongName.tail());
+        outsider.await("up in cluster", 30);
+        String outsiderAddress = "127.0.0.1:" + outsiderPort;
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (cluster.members().nodes().stream().noneMatch(n -> n.address().equals(outsiderAddress))) {
+            assertTrue(System.nanoTime() < deadline, "the outsider never registered");
+            Thread.sleep(100);
+        }
+        List<String> with = new ArrayList<>(addresses(0, 1));
+        with.add(outsiderAddress);
+        ClusterException e = assertThrows(ClusterException.class, () -> cluster.group(with));
+        assertTrue(e.getMessage().contains(outsiderAddress) && e.getMessage().contains("seed nodes"), e.getMessage());
+        assertFalse(cluster.members().nodes().stream().anyMatch(n -> n.address().contains("other")));
+        cluster.remove(outsiderAddress); // downed: the member shuts down and its process ends
+        outsider.awaitExit(30);
+        long gone = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (cluster.members().nodes().stream().anyMatch(n -> n.address().equals(outsiderAddress))) {
+            assertTrue(System.nanoTime() < gone, "the removed node is still listed");
+            Thread.sleep(100);
+        }
+    }
+
+    @Test
+    @Order(5)
+    void aNodeKilledMidCollectiveFailsItDownsTheNodeAndTheSurvivorsFormANewGroup() throws Exception {
+        String victim = "127.0.0.1:" + nodePorts.get(2);
+        try (ClusterGroup g = cluster.group(addresses(0, 1, 2))) {
+            RemoteTensor t = g.allocate(DType.F32, 1 << 20);
+            g.await(g.allReduce(t, t, ReduceOp.SUM));
+            List<CompletionStage<ClusterProtocol.Reply>> inFlight = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                inFlight.add(g.allReduce(t, t, ReduceOp.SUM));
+            }
+            nodes.get(2).process.destroyForcibly();
+            ClusterException failure = null;
+            for (CompletionStage<ClusterProtocol.Reply> f : inFlight) {
+                try {
+                    g.await(f);
+                } catch (ClusterException e) {
+                    failure = failure == null ? e : failure;
+                }
+            }
+            if (failure == null) { // the kill came after the last one: the next sees it
+                failure = assertThrows(ClusterException.class, () -> g.await(g.allReduce(t, t, ReduceOp.SUM)));
+            }
+            assertTrue(failure.getMessage().contains(victim), failure.getMessage());
+            assertTrue(failure.nodes().contains(victim), failure.nodes() + ": " + failure.getMessage());
+            ClusterException broken = assertThrows(ClusterException.class, () -> g.await(g.allReduce(t, t, ReduceOp.SUM)));
+            assertTrue(broken.getMessage().contains("broken"), broken.getMessage());
+        }
+        // the split brain resolver downs the dead node
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (cluster.members().nodes().stream().anyMatch(n -> n.address().equals(victim))) {
+            if (System.nanoTime() > deadline) {
+                fail(victim + " still a member after 30 s");
+            }
+            Thread.sleep(200);
+        }
+        try (ClusterGroup g = cluster.group(addresses(0, 1))) {
+            assertEquals(4, g.size());
+            RemoteTensor send = g.allocate(DType.BF16, 999);
+            RemoteTensor recv = g.allocate(DType.BF16, 999);
+            g.fill(send, 21);
+            g.await(g.allReduce(send, recv, ReduceOp.SUM));
+            for (int r = 0; r < 4; r++) {
+                float[] got = g.readFloats(recv, r);
+                for (int i = 0; i < 999; i++) {
+                    assertEquals(reduced(ReduceOp.SUM, 21, 4, i), got[i], "survivors' all-reduce rank " + r);
+                }
+            }
+        }
+        assertTrue(nodes.get(0).process.isAlive() && nodes.get(1).process.isAlive(), "survivors stay up");
+        // drained, a node no group uses leaves the cluster and its process ends by itself
+        cluster.drain(addresses(1).getFirst());
+        assertEquals(0, nodes.get(1).awaitExit(30), nodes.get(1).tail());
+        assertTrue(nodes.get(1).tail().contains("stopped"), nodes.get(1).tail());
+    }
+
+    // ---- reference -----------------------------------------------------------------------------------------
+
+    /** op over ranks 0..n-1 of Pattern(seed, r, i), in double. */
+    private static float reduced(ReduceOp op, long seed, int n, long i) {
+        double acc = switch (op) {
+            case SUM, AVG -> 0;
+            case MAX -> Double.NEGATIVE_INFINITY;
+            case MIN -> Double.POSITIVE_INFINITY;
+        };
+        for (int r = 0; r < n; r++) {
+            double v = Pattern.value(seed, r, i);
+            acc = switch (op) {
+                case SUM, AVG -> acc + v;
+                case MAX -> Math.max(acc, v);
+                case MIN -> Math.min(acc, v);
+            };
+        }
+        return (float) (op == ReduceOp.AVG ? acc / n : acc);
+    }
+
+    /** Exact for SUM/MIN/MAX (small integers); AVG within a few roundings of the dtype (it divides per level). */
+    private static void check(DType t, ReduceOp op, float expected, float got, String what) {
+        double tolerance = op == ReduceOp.AVG ? 4 * t.unitRoundoff() * Math.max(1, Math.abs(expected)) : 0;
+        if (Math.abs(got - expected) > tolerance) {
+            fail(what + ": expected " + expected + ", got " + got);
+        }
+    }
+
+    // ---- set-up --------------------------------------------------------------------------------------------
+
+    private static List<String> addresses(int... nodeIndexes) {
+        return IntStream.of(nodeIndexes).mapToObj(i -> "127.0.0.1:" + nodePorts.get(i)).toList();
+    }
+
+    private static String cli(Path conf, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cl = new CommandLine(new CoordinatorCommand());
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        List<String> all = new ArrayList<>(List.of("--config", conf.toString(), "--wait-nodes", "3", "--wait", "20s"));
+        all.addAll(List.of(args));
+        int code = cl.execute(all.toArray(String[]::new));
+        assertEquals(0, code, "cohort coordinator " + String.join(" ", args) + ":\n" + out + err);
+        return out.toString();
+    }
+
+    private static String common() {
+        return """
+                cohort.cluster {
+                  name = "%s"
+                  devices = "host:2"
+                  join-timeout = 30s
+                  group-timeout = 15s
+                  collective-timeout = 8s
+                  transport.port = 0
+                }
+                cohort.transport {
+                  base-dir = "%s"
+                  connect-timeout = 10s
+                  progress-timeout = 3s
+                }
+                cohort.devices.host-count = 2
+                pekko.loglevel = WARNING
+                pekko.cluster {
+                  seed-nodes = [%s]
+                  seed-node-timeout = 1s
+                  # faster convergence of joins, leaves and downing than the production defaults
+                  gossip-interval = 200ms
+                  leader-actions-interval = 200ms
+                  unreachable-nodes-reaper-interval = 500ms
+                  retry-unsuccessful-join-after = 1s
+                  failure-detector.heartbeat-interval = 500ms
+                  failure-detector.acceptable-heartbeat-pause = 4s
+                  split-brain-resolver.stable-after = 2s
+                }
+                """.formatted(NAME, dir.toString().replace("\\", "/"), seeds);
+    }
+
+    private static String nodeConfig(int port) {
+        return common() + "cohort.cluster.role = node\npekko.remote.artery.canonical.port = " + port + "\n";
+    }
+
+    private static Path write(String name, String text) throws IOException {
+        Path p = dir.resolve(name + ".conf");
+        Files.writeString(p, text);
+        return p;
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}

@@ -1,0 +1,210 @@
+package io.cohort.nn.cuda;
+
+import io.cohort.core.DType;
+import io.cohort.cuda.CudaDevice;
+import io.cohort.cuda.CudaStream;
+import io.cohort.device.Device;
+import io.cohort.device.DeviceBuffer;
+import io.cohort.nn.Matrix;
+import io.cohort.nn.TensorOps;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * {@link TensorOps} on one GPU: GEMMs through cuBLAS ({@link CublasGemm}), everything else through
+ * {@link NnKernels}, all enqueued on one stream of its own. Activations are f32. A GEMM whose weight is f16 or
+ * bf16 first casts the f32 activation to the weight's type (cuBLAS needs one input type) and writes f32: the
+ * product of bf16-rounded inputs accumulated in f32, as bf16 inference on GPUs does, so results differ from the
+ * host's (which keeps activations f32) by about the input type's roundoff.
+ */
+public final class CudaTensorOps implements TensorOps {
+    private final CudaDevice device;
+    private final CudaStream stream;
+    private final CublasGemm gemm;
+    private final NnKernels kernels;
+    private final Arena arena = Arena.ofShared();
+    private DeviceBuffer castScratch;
+    private DeviceBuffer scoreScratch;
+    private DeviceBuffer tokenBuffer;
+    private MemorySegment tokenStaging = MemorySegment.NULL;
+
+    public CudaTensorOps(CudaDevice device) {
+        this.device = device;
+        this.stream = device.createStream();
+        this.gemm = new CublasGemm(stream);
+        this.kernels = new NnKernels(stream);
+    }
+
+    @Override
+    public Device device() {
+        return device;
+    }
+
+    @Override
+    public Matrix allocate(DType dtype, int rows, int cols) {
+        return new Matrix(device.allocate(Math.max(Matrix.byteSize(dtype, rows, cols), 1)), dtype, rows, cols);
+    }
+
+    @Override
+    public void free(Matrix matrix) {
+        device.free(matrix.buffer());
+    }
+
+    @Override
+    public void upload(MemorySegment src, DeviceBuffer dst, long dstOffset) {
+        stream.copyFromHost(src, dst, dstOffset);
+        stream.synchronize();
+    }
+
+    @Override
+    public void download(DeviceBuffer src, long srcOffset, MemorySegment dst) {
+        stream.copyToHost(src, srcOffset, dst);
+        stream.synchronize();
+    }
+
+    @Override
+    public void matmulT(Matrix a, Matrix w, Matrix out) {
+        if (a.dtype() == w.dtype()) {
+            gemm.matmulT(a, w, out);
+            return;
+        }
+        f32(a, "matmulT input");
+        DeviceBuffer scratch = castScratch = grow(castScratch, a.elements() * w.dtype().bytes());
+        kernels.pointers(a.buffer().address(), 0, 0, scratch.address(), 0).sizes(a.elements(), 0, 0)
+                .launch(kernels.cast(w.dtype()), NnKernels.gridFor(a.elements()), NnKernels.THREADS, "cast to " + w.dtype());
+        gemm.matmulT(new Matrix(scratch, w.dtype(), a.rows(), a.cols()), w, out);
+    }
+
+    @Override
+    public void rmsNorm(Matrix x, Matrix weight, float eps, Matrix out) {
+        f32(x, "rmsNorm input");
+        f32(out, "rmsNorm output");
+        if (weight.elements() != x.cols() || out.rows() != x.rows() || out.cols() != x.cols()) {
+            throw new IllegalArgumentException("rmsNorm shapes: " + x + ", " + weight + ", " + out);
+        }
+        kernels.pointers(x.buffer().address(), weight.buffer().address(), 0, out.buffer().address(), 0)
+                .sizes(0, x.rows(), x.cols()).eps(eps)
+                .launch(kernels.rmsNorm(weight.dtype()), x.rows(), NnKernels.THREADS, "rmsNorm");
+    }
+
+    @Override
+    public void rotary(Matrix x, int heads, int headDim, int startPos, Matrix table) {
+        f32(x, "rotary input");
+        if (x.cols() != heads * headDim || table.cols() != headDim || table.dtype() != DType.F32
+                || startPos + x.rows() > table.rows()) {
+            throw new IllegalArgumentException("rotary: " + x + " as " + heads + " heads of " + headDim + " from position "
+                    + startPos + " with table " + table);
+        }
+        long pairs = (long) x.rows() * heads * (headDim / 2);
+        kernels.pointers(0, table.buffer().address(), 0, x.buffer().address(), 0).sizes(0, x.rows(), x.cols())
+                .heads(heads, heads, headDim, startPos, 0)
+                .launch(kernels.rotary, NnKernels.gridFor(pairs), NnKernels.THREADS, "rotary");
+    }
+
+    @Override
+    public void siluMul(Matrix gate, Matrix up, Matrix out) {
+        elementwise(kernels.siluMul, gate, up, out, "siluMul");
+    }
+
+    @Override
+    public void add(Matrix a, Matrix b, Matrix out) {
+        elementwise(kernels.add, a, b, out, "add");
+    }
+
+    private void elementwise(MemorySegment kernel, Matrix a, Matrix b, Matrix out, String what) {
+        f32(a, what);
+        f32(b, what);
+        f32(out, what);
+        if (a.elements() != b.elements() || a.elements() != out.elements()) {
+            throw new IllegalArgumentException(what + ": sizes differ, " + a + ", " + b + ", " + out);
+        }
+        kernels.pointers(a.buffer().address(), b.buffer().address(), 0, out.buffer().address(), 0)
+                .sizes(a.elements(), 0, 0).launch(kernel, NnKernels.gridFor(a.elements()), NnKernels.THREADS, what);
+    }
+
+    @Override
+    public void embed(Matrix table, int vocabStart, int[] tokens, Matrix out) {
+        f32(out, "embed output");
+        if (out.rows() != tokens.length || out.cols() != table.cols()) {
+            throw new IllegalArgumentException("embed: " + tokens.length + " tokens into " + out);
+        }
+        long bytes = 4L * tokens.length;
+        if (tokenStaging.byteSize() < bytes) {
+            tokenStaging = arena.allocate(Math.max(bytes, 256), 16);
+        }
+        MemorySegment.copy(tokens, 0, tokenStaging, ValueLayout.JAVA_INT, 0, tokens.length);
+        tokenBuffer = grow(tokenBuffer, bytes);
+        stream.copyFromHost(tokenStaging.asSlice(0, bytes), tokenBuffer, 0);
+        kernels.pointers(table.buffer().address(), tokenBuffer.address(), 0, out.buffer().address(), 0)
+                .sizes(0, tokens.length, table.cols()).vocab(vocabStart, table.rows())
+                .launch(kernels.embed(table.dtype()), NnKernels.gridFor(out.elements()), NnKernels.THREADS, "embed");
+        // the staging is reused by the next call: the copy must have read it
+        stream.synchronize();
+    }
+
+    @Override
+    public void copyRows(Matrix src, Matrix dst, int dstRow) {
+        if (src.dtype() != dst.dtype() || src.cols() != dst.cols() || dstRow < 0 || dstRow + src.rows() > dst.rows()) {
+            throw new IllegalArgumentException("copyRows: " + src + " into row " + dstRow + " of " + dst);
+        }
+        stream.copy(src.buffer(), 0, dst.buffer(), (long) dstRow * dst.cols() * dst.dtype().bytes(), src.byteSize());
+    }
+
+    @Override
+    public void attention(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim, int startPos,
+                          Matrix out) {
+        f32(q, "attention q");
+        f32(kCache, "K cache");
+        f32(vCache, "V cache");
+        f32(out, "attention output");
+        if (heads % kvHeads != 0 || q.cols() != heads * headDim || kCache.cols() != kvHeads * headDim
+                || vCache.cols() != kCache.cols() || out.rows() != q.rows() || out.cols() != q.cols()
+                || startPos + q.rows() > kCache.rows()) {
+            throw new IllegalArgumentException("attention shapes: q " + q + ", k " + kCache + ", v " + vCache + ", out "
+                    + out + " for " + heads + "/" + kvHeads + " heads of " + headDim + " from position " + startPos);
+        }
+        int blocks = q.rows() * heads;
+        scoreScratch = grow(scoreScratch, 4L * blocks * kCache.rows());
+        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
+                        out.buffer().address(), scoreScratch.address())
+                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
+                .launch(kernels.attention, blocks, 128, "attention");
+    }
+
+    @Override
+    public void synchronize() {
+        stream.synchronize();
+    }
+
+    @Override
+    public void close() {
+        stream.synchronize();
+        for (DeviceBuffer b : new DeviceBuffer[] {castScratch, scoreScratch, tokenBuffer}) {
+            if (b != null) {
+                device.free(b);
+            }
+        }
+        gemm.close();
+        stream.close();
+        arena.close();
+    }
+
+    /** A scratch buffer of at least {@code bytes}; the old one is freed once the stream is done with it. */
+    private DeviceBuffer grow(DeviceBuffer current, long bytes) {
+        if (current != null && current.byteSize() >= bytes) {
+            return current;
+        }
+        if (current != null) {
+            stream.synchronize();
+            device.free(current);
+        }
+        return device.allocate(Math.max(bytes, 4096));
+    }
+
+    private static void f32(Matrix m, String what) {
+        if (m.dtype() != DType.F32) {
+            throw new IllegalArgumentException(what + " must be F32 (activations), got " + m);
+        }
+    }
+}

@@ -1,0 +1,218 @@
+package io.cohort.nn.cuda;
+
+import io.cohort.core.CohortException;
+import io.cohort.core.DType;
+import io.cohort.cuda.NativeCudaStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The model layers' kernels (src/main/cuda/nn_kernels.cu) loaded into one stream's context and launched on that
+ * stream through the driver API, bound with java.lang.foreign (cuModuleLoadData, cuModuleGetFunction,
+ * cuLaunchKernel). Every kernel takes one {@code NnArgs} struct by value; this class owns one struct and one
+ * parameter array, so launches allocate nothing (cuLaunchKernel copies the arguments when called).
+ * Not thread-safe: one rank's thread drives it.
+ */
+final class NnKernels {
+    static final String RESOURCE = "/io/cohort/cuda/kernels/nn_kernels";
+    private static final int CUDA_ERROR_INVALID_IMAGE = 200;
+    private static final int CUDA_ERROR_NO_BINARY_FOR_GPU = 209;
+    static final int THREADS = 256;
+    private static final int MAX_GRID = 8192;
+
+    // struct NnArgs (x86-64 / aarch64 layout): 5 pointers, int64 n, 9 ints, 1 float
+    private static final long A = 0, B = 8, C = 16, OUT = 24, SCRATCH = 32, N = 40, ROWS = 48, COLS = 52,
+            HEADS = 56, KV_HEADS = 60, HEAD_DIM = 64, START_POS = 68, VOCAB_START = 72, TABLE_ROWS = 76,
+            MAX_SEQ = 80, EPS = 84, SIZE = 88;
+
+    private static volatile Driver driver;
+
+    /** The driver entry points, bound once per process. */
+    private record Driver(MethodHandle moduleLoadData, MethodHandle moduleGetFunction, MethodHandle launchKernel) {
+        static Driver bind() {
+            SymbolLookup lib;
+            try {
+                lib = SymbolLookup.libraryLookup("libcuda.so.1", Arena.global());
+            } catch (IllegalArgumentException e) {
+                throw new CohortException("cannot load the CUDA driver (libcuda.so.1)", e);
+            }
+            Linker l = Linker.nativeLinker();
+            return new Driver(
+                    l.downcallHandle(lib.find("cuModuleLoadData").orElseThrow(), FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS)),
+                    l.downcallHandle(lib.find("cuModuleGetFunction").orElseThrow(),
+                            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS)),
+                    l.downcallHandle(lib.find("cuLaunchKernel").orElseThrow(), FunctionDescriptor.of(JAVA_INT, ADDRESS,
+                            JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS)));
+        }
+    }
+
+    private final NativeCudaStream stream;
+    private final Driver cu;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment args;
+    private final MemorySegment params;
+    private final MemorySegment streamHandle;
+    final MemorySegment rotary, siluMul, add, attention;
+    private final MemorySegment[] rmsNorm = new MemorySegment[DType.values().length];
+    private final MemorySegment[] embed = new MemorySegment[DType.values().length];
+    private final MemorySegment[] cast = new MemorySegment[DType.values().length];
+
+    NnKernels(NativeCudaStream stream) {
+        Driver d = driver;
+        if (d == null) {
+            synchronized (NnKernels.class) {
+                d = driver;
+                if (d == null) {
+                    d = driver = Driver.bind();
+                }
+            }
+        }
+        this.cu = d;
+        this.stream = stream;
+        this.streamHandle = MemorySegment.ofAddress(stream.nativeHandle());
+        this.args = arena.allocate(SIZE, 16);
+        this.params = arena.allocate(ADDRESS);
+        params.set(ADDRESS, 0, args);
+        stream.makeContextCurrent();
+        MemorySegment module = load();
+        rotary = function(module, "cohort_nn_rotary");
+        siluMul = function(module, "cohort_nn_silu_mul");
+        add = function(module, "cohort_nn_add");
+        attention = function(module, "cohort_nn_attention");
+        for (DType t : DType.values()) {
+            String s = t.name().toLowerCase(java.util.Locale.ROOT);
+            rmsNorm[t.ordinal()] = function(module, "cohort_nn_rmsnorm_" + s);
+            embed[t.ordinal()] = function(module, "cohort_nn_embed_" + s);
+            cast[t.ordinal()] = t == DType.F32 ? null : function(module, "cohort_nn_cast_" + s);
+        }
+    }
+
+    MemorySegment rmsNorm(DType weight) {
+        return rmsNorm[weight.ordinal()];
+    }
+
+    MemorySegment embed(DType table) {
+        return embed[table.ordinal()];
+    }
+
+    MemorySegment cast(DType to) {
+        return cast[to.ordinal()];
+    }
+
+    private MemorySegment load() {
+        MemorySegment out = arena.allocate(ADDRESS);
+        int r = call(() -> (int) cu.moduleLoadData.invokeExact(out, arena.allocateFrom(ValueLayout.JAVA_BYTE, resource(".fatbin", false))));
+        if (r == CUDA_ERROR_NO_BINARY_FOR_GPU || r == CUDA_ERROR_INVALID_IMAGE) {
+            r = call(() -> (int) cu.moduleLoadData.invokeExact(out, arena.allocateFrom(ValueLayout.JAVA_BYTE, resource(".ptx", true))));
+        }
+        check(r, "cuModuleLoadData(nn_kernels)");
+        return out.get(ADDRESS, 0);
+    }
+
+    private MemorySegment function(MemorySegment module, String name) {
+        MemorySegment out = arena.allocate(ADDRESS);
+        check(call(() -> (int) cu.moduleGetFunction.invokeExact(out, module, arena.allocateFrom(name))),
+                "cuModuleGetFunction(" + name + ")");
+        return out.get(ADDRESS, 0);
+    }
+
+    private static byte[] resource(String suffix, boolean nulTerminated) {
+        try (InputStream in = NnKernels.class.getResourceAsStream(RESOURCE + suffix)) {
+            if (in == null) {
+                throw new CohortException("kernel resource " + RESOURCE + suffix
+                        + " missing from the class path (cuda/build-kernels.sh builds it)");
+            }
+            byte[] data = in.readAllBytes();
+            if (!nulTerminated) {
+                return data;
+            }
+            byte[] z = java.util.Arrays.copyOf(data, data.length + 1);
+            return z;
+        } catch (IOException e) {
+            throw new CohortException("cannot read kernel resource " + RESOURCE + suffix, e);
+        }
+    }
+
+    /** Sets the struct's fields; unused ones are zero. Then {@link #launch}. */
+    NnKernels pointers(long a, long b, long c, long out, long scratch) {
+        args.set(JAVA_LONG, A, a);
+        args.set(JAVA_LONG, B, b);
+        args.set(JAVA_LONG, C, c);
+        args.set(JAVA_LONG, OUT, out);
+        args.set(JAVA_LONG, SCRATCH, scratch);
+        return this;
+    }
+
+    NnKernels sizes(long n, int rows, int cols) {
+        args.set(JAVA_LONG, N, n);
+        args.set(JAVA_INT, ROWS, rows);
+        args.set(JAVA_INT, COLS, cols);
+        return this;
+    }
+
+    NnKernels heads(int heads, int kvHeads, int headDim, int startPos, int maxSeq) {
+        args.set(JAVA_INT, HEADS, heads);
+        args.set(JAVA_INT, KV_HEADS, kvHeads);
+        args.set(JAVA_INT, HEAD_DIM, headDim);
+        args.set(JAVA_INT, START_POS, startPos);
+        args.set(JAVA_INT, MAX_SEQ, maxSeq);
+        return this;
+    }
+
+    NnKernels vocab(int vocabStart, int tableRows) {
+        args.set(JAVA_INT, VOCAB_START, vocabStart);
+        args.set(JAVA_INT, TABLE_ROWS, tableRows);
+        return this;
+    }
+
+    NnKernels eps(float eps) {
+        args.set(JAVA_FLOAT, EPS, eps);
+        return this;
+    }
+
+    /** Grid for a grid-stride loop over {@code n} elements. */
+    static int gridFor(long n) {
+        return (int) Math.max(1, Math.min(MAX_GRID, (n + THREADS - 1) / THREADS));
+    }
+
+    void launch(MemorySegment function, int grid, int block, String what) {
+        stream.makeContextCurrent();
+        int r = call(() -> (int) cu.launchKernel.invokeExact(function, grid, 1, 1, block, 1, 1, 0, streamHandle, params,
+                MemorySegment.NULL));
+        check(r, "launch of " + what + " (" + grid + " x " + block + ")");
+        args.fill((byte) 0);
+    }
+
+    private void check(int status, String what) {
+        if (status != 0) {
+            throw new CohortException("cuda:" + stream.deviceOrdinal() + ": " + what + " failed with CUresult " + status);
+        }
+    }
+
+    @FunctionalInterface
+    private interface NativeCall {
+        int call() throws Throwable;
+    }
+
+    private static int call(NativeCall c) {
+        try {
+            return c.call();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new CohortException("CUDA driver call failed: " + t, t);
+        }
+    }
+}

@@ -1,0 +1,166 @@
+package io.cohort.nn.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.cohort.core.DType;
+import io.cohort.cuda.CudaDevice;
+import io.cohort.cuda.CudaDevices;
+import io.cohort.device.Device;
+import io.cohort.device.host.HostDevice;
+import io.cohort.model.LlamaConfig;
+import io.cohort.model.ProgressBar;
+import io.cohort.model.TensorParallelLlama;
+import io.cohort.model.TinyLlama;
+import io.cohort.nn.HostAllReduce;
+import io.cohort.nn.Matrix;
+import io.cohort.nn.RotaryTable;
+import io.cohort.nn.TensorOps;
+import io.cohort.nn.TensorOpsFactory;
+import io.cohort.nn.host.HostTensorOps;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Every GPU op against the host's on the same inputs, then the tiny model on one GPU against the host.
+ * Tolerances: element-wise ops differ only by the GPU's expf/rsqrtf (a few ulp) and summation order:
+ * 1e-5 relative. Model: with f32 weights everything stays f32 (cuBLAS with CUBLAS_COMPUTE_32F, no TF32), so
+ * the bound of the host tests applies (5e-5, see TensorParallelLlamaTest) with 2x margin for the GPU's
+ * transcendental functions: 1e-4. With bf16 weights the GPU rounds activations to bf16 before each GEMM
+ * (u = 2^-9) where the host keeps f32: about six GEMMs on the path of each logit give ≈1e-2; we assert 3e-2.
+ */
+@Tag("gpu")
+class CudaTensorOpsTest {
+    private CudaDevice gpu;
+    private HostDevice host;
+    private TensorOps g;
+    private HostTensorOps h;
+
+    @TempDir
+    Path dir;
+
+    @BeforeEach
+    void open() {
+        assumeTrue(CudaDevices.count() > 0, "needs a GPU: " + CudaDevices.unavailableReason());
+        assumeTrue(CublasLibrary.isAvailable(), "needs " + CublasLibrary.SONAME);
+        gpu = CudaDevices.open(0);
+        host = HostDevice.open(0);
+        g = TensorOpsFactory.forDevice(gpu, 1);
+        h = new HostTensorOps(host, 1);
+    }
+
+    @AfterEach
+    void close() {
+        if (g != null) {
+            g.close();
+            h.close();
+            host.close();
+        }
+    }
+
+    /** The same random matrix on both devices. */
+    private Matrix[] both(DType dtype, int rows, int cols, Random rnd) {
+        Matrix hm = h.allocate(dtype, rows, cols);
+        for (long i = 0; i < hm.elements(); i++) {
+            dtype.set(hm.buffer().segment(), i, (float) rnd.nextGaussian());
+        }
+        Matrix gm = g.allocate(dtype, rows, cols);
+        g.upload(hm.buffer().segment().asSlice(0, hm.byteSize()), gm.buffer(), 0);
+        return new Matrix[] {hm, gm};
+    }
+
+    private void assertClose(Matrix expected, Matrix actual, double tolerance, String what) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment got = arena.allocate(actual.byteSize());
+            g.download(actual.buffer(), 0, got);
+            double worst = 0;
+            for (long i = 0; i < expected.elements(); i++) {
+                double e = expected.dtype().get(expected.buffer().segment(), i);
+                double a = actual.dtype().get(got, i);
+                worst = Math.max(worst, Math.abs(e - a) / Math.max(1, Math.abs(e)));
+            }
+            assertTrue(worst <= tolerance, what + ": worst scaled error " + worst);
+        }
+    }
+
+    @Test
+    void elementwiseOpsMatchHost() {
+        Random rnd = new Random(5);
+        int t = 5, heads = 4, kv = 2, d = 16, cols = heads * d;
+        Matrix[] x = both(DType.F32, t, cols, rnd), w = both(DType.BF16, 1, cols, rnd), y = both(DType.F32, t, cols, rnd);
+        Matrix[] out = {h.allocate(DType.F32, t, cols), g.allocate(DType.F32, t, cols)};
+        h.rmsNorm(x[0], w[0], 1e-5f, out[0]);
+        g.rmsNorm(x[1], w[1], 1e-5f, out[1]);
+        assertClose(out[0], out[1], 1e-5, "rmsNorm");
+        h.siluMul(x[0], y[0], out[0]);
+        g.siluMul(x[1], y[1], out[1]);
+        assertClose(out[0], out[1], 1e-5, "siluMul");
+        h.add(x[0], y[0], out[0]);
+        g.add(x[1], y[1], out[1]);
+        assertClose(out[0], out[1], 1e-6, "add");
+        Matrix ht = RotaryTable.create(h, 32, d, 10000.0), gt = RotaryTable.create(g, 32, d, 10000.0);
+        h.rotary(x[0], heads, d, 3, ht);
+        g.rotary(x[1], heads, d, 3, gt);
+        assertClose(x[0], x[1], 1e-6, "rotary");
+        Matrix[] table = both(DType.BF16, 10, cols, rnd);
+        int[] tokens = {12, 15, 3, 19, 14};
+        h.embed(table[0], 10, tokens, out[0]);
+        g.embed(table[1], 10, tokens, out[1]);
+        assertClose(out[0], out[1], 0, "embed");
+        Matrix[] k = both(DType.F32, 32, kv * d, rnd), v = both(DType.F32, 32, kv * d, rnd);
+        h.attention(x[0], k[0], v[0], heads, kv, d, 7, out[0]);
+        g.attention(x[1], k[1], v[1], heads, kv, d, 7, out[1]);
+        assertClose(out[0], out[1], 1e-5, "attention");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"F32", "BF16", "F16"})
+    void gemmWithF32ActivationsMatchesHost(String weightType) {
+        DType wt = DType.valueOf(weightType);
+        Random rnd = new Random(9);
+        Matrix[] a = both(DType.F32, 7, 96, rnd), w = both(wt, 40, 96, rnd);
+        Matrix[] out = {h.allocate(DType.F32, 7, 40), g.allocate(DType.F32, 7, 40)};
+        h.matmulT(a[0], w[0], out[0]);
+        g.matmulT(a[1], w[1], out[1]);
+        // f32 weights: f32 on both sides. Half weights: the GPU rounds a to the weight type (relative u each), so
+        // an output errs by up to u·Σ|a·w| ≈ u·k·E|a|E|w| < k·u against outputs of typical size sqrt(k)
+        assertClose(out[0], out[1], wt == DType.F32 ? 1e-5 : 96 * wt.unitRoundoff(), "matmulT " + wt);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"F32", "BF16"})
+    void tinyModelOnOneGpuMatchesHost(String dtypeName) {
+        DType dtype = DType.valueOf(dtypeName);
+        LlamaConfig c = TinyLlama.defaultConfig();
+        TinyLlama.write(dir, c, dtype, 3, 1);
+        int[] prompt = {1, 7, 42, 99, 127, 0};
+        TensorParallelLlama.Options o = TensorParallelLlama.Options.defaults().withProgress(ProgressBar.Mode.SILENT);
+        float[][] onHost, onGpu;
+        try (TensorParallelLlama m = TensorParallelLlama.load(dir, List.<Device>of(host), new HostAllReduce(1), o)) {
+            onHost = m.forward(prompt, true);
+        }
+        try (TensorParallelLlama m = TensorParallelLlama.load(dir, List.<Device>of(gpu), new HostAllReduce(1), o)) {
+            onGpu = m.forward(prompt, true);
+            float[] decoded = m.next(5);
+            assertTrue(decoded.length == c.vocabSize());
+        }
+        double worst = 0;
+        for (int t = 0; t < prompt.length; t++) {
+            for (int v = 0; v < c.vocabSize(); v++) {
+                worst = Math.max(worst, Math.abs(onHost[t][v] - onGpu[t][v]) / Math.max(1, Math.abs(onHost[t][v])));
+            }
+        }
+        double tolerance = dtype == DType.F32 ? 1e-4 : 3e-2;
+        assertTrue(worst <= tolerance, "GPU vs host, " + dtype + " weights: worst scaled error " + worst);
+    }
+}

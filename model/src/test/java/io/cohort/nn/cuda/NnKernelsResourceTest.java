@@ -1,0 +1,29 @@
+package io.cohort.nn.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The built nn_kernels module (no GPU needed): every kernel CudaTensorOps launches is in the PTX. */
+class NnKernelsResourceTest {
+    @Test
+    void ptxDefinesEveryKernel() throws IOException {
+        String ptx;
+        try (InputStream in = NnKernels.class.getResourceAsStream(NnKernels.RESOURCE + ".ptx")) {
+            assertNotNull(in, "nn_kernels.ptx not on the class path");
+            ptx = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+        }
+        for (String k : List.of("rotary", "silu_mul", "add", "attention", "rmsnorm_f32", "rmsnorm_f16", "rmsnorm_bf16",
+                "embed_f32", "embed_f16", "embed_bf16", "cast_f16", "cast_bf16")) {
+            assertTrue(ptx.contains(".entry cohort_nn_" + k + "("), "missing kernel cohort_nn_" + k);
+        }
+        try (InputStream in = NnKernels.class.getResourceAsStream(NnKernels.RESOURCE + ".fatbin")) {
+            assertNotNull(in, "nn_kernels.fatbin not on the class path");
+        }
+    }
+}

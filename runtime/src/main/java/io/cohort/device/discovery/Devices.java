@@ -1,0 +1,107 @@
+package io.cohort.device.discovery;
+
+import com.typesafe.config.Config;
+import io.cohort.core.CohortException;
+import io.cohort.device.Device;
+import io.cohort.device.DeviceFactory;
+import io.cohort.device.DeviceKind;
+import io.cohort.topology.Topology;
+import io.cohort.topology.TopologyFileDetector;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.ServiceLoader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Opens devices through the {@link DeviceFactory} providers on the class path (host always; CUDA if cuda/ is there). */
+public final class Devices {
+    private static final Logger log = LoggerFactory.getLogger(Devices.class);
+
+    private Devices() {
+    }
+
+    /** Devices opened for a spec, and why these (e.g. "no CUDA device found, using host:4"). */
+    public record Selection(List<Device> devices, String reason) {
+    }
+
+    public static List<DeviceFactory> factories() {
+        List<DeviceFactory> result = new ArrayList<>();
+        ServiceLoader.load(DeviceFactory.class).forEach(result::add);
+        return result;
+    }
+
+    public static Optional<DeviceFactory> factory(DeviceKind kind) {
+        return factories().stream().filter(f -> f.kind() == kind).findFirst();
+    }
+
+    /**
+     * Opens the devices of {@code spec}, host devices configured by {@code cohortConfig}; the caller closes
+     * them. Auto: every GPU if any, else {@code cohort.devices.host-count} host devices.
+     */
+    public static Selection open(DeviceSpec spec, Config cohortConfig) {
+        int defaultHostCount = cohortConfig.getInt("devices.host-count");
+        DeviceKind kind = spec.kind();
+        int count = spec.count();
+        String reason;
+        if (spec.auto()) {
+            int gpus = factory(DeviceKind.CUDA).map(Devices::availableQuietly).orElse(0);
+            if (gpus > 0) {
+                kind = DeviceKind.CUDA;
+                reason = "auto: " + gpus + " CUDA device(s) found";
+            } else {
+                kind = DeviceKind.HOST;
+                count = defaultHostCount;
+                reason = "auto: no CUDA device found, using host:" + defaultHostCount;
+            }
+        } else {
+            reason = "requested " + spec;
+        }
+        DeviceKind k = kind;
+        DeviceFactory factory = k == DeviceKind.HOST ? new HostDeviceFactory(cohortConfig) : factory(k).orElseThrow(() -> new CohortException("no provider of " + k
+                + " devices on the class path" + (k == DeviceKind.CUDA ? " (is cohort-cuda there?)" : "")));
+        int available = availableQuietly(factory);
+        if (count == 0) {
+            count = k == DeviceKind.HOST ? defaultHostCount : available;
+        }
+        if (count == 0 || (k != DeviceKind.HOST && count > available)) {
+            throw new CohortException("asked for " + (count == 0 ? "all" : count) + " " + k + " devices, "
+                    + available + " available");
+        }
+        List<Device> opened = new ArrayList<>(count);
+        try {
+            for (int i = 0; i < count; i++) {
+                opened.add(factory.open(i));
+            }
+        } catch (RuntimeException e) {
+            opened.forEach(Device::close);
+            throw e;
+        }
+        log.info("devices: {} ({})", opened.stream().map(Device::name).toList(), reason);
+        return new Selection(List.copyOf(opened), reason);
+    }
+
+    /**
+     * The topology of devices of one kind: from {@code cohort.topology.file} when set (e.g. to plan for
+     * links the detector cannot see), else from that kind's detector.
+     */
+    public static Topology topology(List<? extends Device> devices, Config cohortConfig) {
+        DeviceKind kind = devices.getFirst().kind();
+        for (Device d : devices) {
+            if (d.kind() != kind) {
+                throw new CohortException("a group mixes " + kind + " and " + d.kind() + " devices (" + d.name() + ")");
+            }
+        }
+        DeviceFactory factory = factory(kind).orElseThrow(() -> new CohortException("no provider of " + kind + " devices"));
+        return TopologyFileDetector.fromConfig(cohortConfig.atPath("cohort"), factory.topologyDetector()).detect(devices);
+    }
+
+    private static int availableQuietly(DeviceFactory f) {
+        try {
+            return f.available();
+        } catch (RuntimeException | LinkageError e) {
+            log.debug("{} devices unavailable: {}", f.kind(), e.toString());
+            return 0;
+        }
+    }
+}
