@@ -7,6 +7,7 @@ import io.cohort.actor.Environment;
 import io.cohort.actor.Environments;
 import io.cohort.actor.GroupInfo;
 import io.cohort.backend.BackendKind;
+import io.cohort.config.ConfigValidator;
 import io.cohort.core.CohortException;
 import io.cohort.device.Device;
 import io.cohort.device.discovery.DeviceSpec;
@@ -60,9 +61,14 @@ public final class Cohort implements AutoCloseable {
                 Props.empty());
     }
 
-    /** Starts Cohort in an actor system of its own, configured by {@code config} (its {@code cohort} section). */
+    /**
+     * Starts Cohort in an actor system of its own, configured by {@code config} (its {@code cohort} section).
+     * The {@code cohort} keys are checked first: an unknown key, a wrongly typed value or a value outside its
+     * choices throws {@link io.cohort.config.InvalidConfigException} with one line, before anything starts.
+     */
     public static Cohort start(Config config) {
         Config full = config.withFallback(ConfigFactory.defaultReference()).resolve();
+        ConfigValidator.check(full);
         return start(full, Environments.defaults(full.getConfig("cohort")));
     }
 

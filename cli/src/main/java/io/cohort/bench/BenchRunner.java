@@ -2,28 +2,35 @@ package io.cohort.bench;
 
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
-import io.cohort.actor.Coordinator;
 import io.cohort.api.Cohort;
 import io.cohort.api.CohortGroup;
-import io.cohort.group.CollectiveResult;
 import io.cohort.backend.BackendKind;
 import io.cohort.backend.CollectiveCall;
 import io.cohort.core.CohortException;
 import io.cohort.core.Collective;
+import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
 import io.cohort.device.Device;
 import io.cohort.device.Tensor;
+import io.cohort.group.CollectiveResult;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * Runs a {@link BenchSpec} through the embedded API: one group per backend x algorithm on the same devices,
- * buffers allocated once at the largest size, then per size and group: warmup (one call at a time, giving the
- * median host path latency), a timed loop of {@code iters} collectives issued back to back without waiting,
- * and one checked run against the reference.
+ * buffers allocated once per dtype at the largest size, then per case and group:
+ * <ol>
+ *   <li>warm-up, one call at a time, until the path is compiled ({@link BenchSpec#warmup()});</li>
+ *   <li>latency: calls one at a time, each timed from the API call to work enqueued (enq) and to the result
+ *       back in the caller (rt), reported as p50 (table) and p99 (CSV);</li>
+ *   <li>out of place: {@code iters} collectives issued back to back without waiting (nccl-tests' time), then
+ *       a checked run against the reference;</li>
+ *   <li>in place (send = recv), where the collective has that form: the same.</li>
+ * </ol>
  */
 public final class BenchRunner {
 
@@ -36,6 +43,7 @@ public final class BenchRunner {
     private final PrintWriter out;
 
     public BenchRunner(Cohort cohort, List<Device> devices, BenchSpec spec, PrintWriter out) {
+        spec.checkRanks(devices.size());
         this.cohort = cohort;
         this.devices = List.copyOf(devices);
         this.spec = spec;
@@ -48,51 +56,59 @@ public final class BenchRunner {
         List<Variant> variants = openGroups();
         List<BenchRow> rows = new ArrayList<>();
         CohortGroup first = variants.getFirst().group();
-        long maxCount = Math.max(n, spec.maxBytes() / spec.dtype().bytes());
-        List<Tensor> send = first.allocate(spec.dtype(), maxCount);
-        List<Tensor> recv = first.allocate(spec.dtype(), maxCount);
         try (TensorIo io = new TensorIo()) {
             for (Collective c : spec.collectives()) {
                 out.printf("#%n# %s, %d ranks%n", c.cliName(), n);
                 BenchTable.header(out);
-                for (long size : spec.sizes()) {
-                    CollectiveCall call = callFor(c, size, n);
-                    if (call == null) {
-                        progress.step(c.cliName() + " " + size);
-                        continue;
-                    }
-                    for (Variant v : variants) {
-                        try {
-                            BenchRow row = measure(v, call, send, recv, io);
-                            rows.add(row);
-                            BenchTable.row(out, row);
-                        } catch (CohortException | java.util.concurrent.CompletionException e) {
-                            Throwable cause = e instanceof java.util.concurrent.CompletionException ce && ce.getCause() != null
-                                    ? ce.getCause() : e;
-                            out.printf("# %s %d B on %s FAILED: %s%n", c.cliName(), size, v.label(), cause.getMessage());
+                for (DType dtype : spec.dtypes()) {
+                    long maxCount = Math.max(n, spec.maxBytes() / dtype.bytes());
+                    List<Tensor> send = first.allocate(dtype, maxCount);
+                    List<Tensor> recv = first.allocate(dtype, maxCount);
+                    try {
+                        for (ReduceOp op : spec.opsOf(c)) {
+                            for (long size : spec.sizes()) {
+                                CollectiveCall call = callFor(c, dtype, op, size, n);
+                                if (call != null) {
+                                    for (Variant v : variants) {
+                                        measureAndPrint(v, call, send, recv, io, rows);
+                                    }
+                                }
+                                progress.step(c.cliName() + " " + dtype.name().toLowerCase(Locale.ROOT) + " " + size);
+                            }
                         }
+                    } finally {
+                        first.release(send);
+                        first.release(recv);
                     }
-                    progress.step(c.cliName() + " " + size);
                 }
             }
         } finally {
-            first.release(send);
-            first.release(recv);
             variants.forEach(v -> v.group().close());
         }
-        if (!rows.isEmpty()) {
-            double avg = rows.stream().mapToDouble(BenchRow::busBwGBps).average().orElse(0);
-            long wrong = rows.stream().mapToLong(BenchRow::wrong).sum();
-            out.printf(Locale.ROOT, "# Out of bounds values : %d %s%n", wrong, wrong == 0 ? "OK" : "FAILED");
-            out.printf(Locale.ROOT, "# Avg bus bandwidth    : %.3f GB/s%n", avg);
-        }
-        out.flush();
+        BenchTable.summary(out, rows);
         return rows;
     }
 
     /** How many progress steps {@link #run} takes. */
     public int steps() {
-        return spec.collectives().size() * spec.sizes().size();
+        int steps = 0;
+        for (Collective c : spec.collectives()) {
+            steps += spec.dtypes().size() * spec.opsOf(c).size() * spec.sizes().size();
+        }
+        return steps;
+    }
+
+    private void measureAndPrint(Variant v, CollectiveCall call, List<Tensor> send, List<Tensor> recv, TensorIo io,
+                                 List<BenchRow> rows) {
+        try {
+            BenchRow row = measure(v, call, send, recv, io);
+            rows.add(row);
+            BenchTable.row(out, row);
+        } catch (CohortException | CompletionException e) {
+            Throwable cause = e instanceof CompletionException ce && ce.getCause() != null ? ce.getCause() : e;
+            out.printf("# %s %s %d elements on %s FAILED: %s%n", call.collective().cliName(),
+                    call.dtype().name().toLowerCase(Locale.ROOT), call.count(), v.label(), cause.getMessage());
+        }
     }
 
     private List<Variant> openGroups() {
@@ -118,46 +134,79 @@ public final class BenchRunner {
     }
 
     /** The call of {@code size} bytes (nccl-tests' size), or null if it is too small for n ranks. */
-    private CollectiveCall callFor(Collective c, long size, int n) {
-        long total = size / spec.dtype().bytes();
+    private CollectiveCall callFor(Collective c, DType dtype, ReduceOp op, long size, int n) {
+        long total = size / dtype.bytes();
         long perRank = c == Collective.REDUCE_SCATTER || c == Collective.ALL_GATHER ? total / n : total;
         if (perRank == 0) {
             return null;
         }
-        return new CollectiveCall(c, spec.dtype(), c.reduces() ? spec.op() : ReduceOp.SUM, perRank,
-                c.rooted() ? spec.root() : 0);
+        return new CollectiveCall(c, dtype, op, perRank, c.rooted() ? spec.root() : 0);
+    }
+
+    /** nccl-tests' size of a call: the larger of a rank's send and recv buffers. */
+    static long messageBytes(CollectiveCall call, int n) {
+        Collective c = call.collective();
+        return Math.max(c.sendCount(call.count(), n), c.recvCount(call.count(), n)) * call.dtype().bytes();
+    }
+
+    /** Whether {@code c} has an in-place form (send and recv one buffer of the same count). */
+    static boolean hasInPlace(Collective c) {
+        return c == Collective.ALL_REDUCE || c == Collective.REDUCE || c == Collective.BROADCAST;
     }
 
     private BenchRow measure(Variant v, CollectiveCall call, List<Tensor> send, List<Tensor> recv, TensorIo io) {
         int n = devices.size();
-        // warmup, one call at a time: these also measure the host path (enq) without queueing behind other calls
-        int probes = Math.max(3, spec.warmup());
-        long[] enqueue = new long[probes];
-        for (int i = 0; i < probes; i++) {
-            enqueue[i] = v.group().run(call, send, recv).toCompletableFuture().join().enqueueNanos();
+        CohortGroup g = v.group();
+        long start = System.nanoTime();
+        for (int i = 0; spec.warmup().more(i, System.nanoTime() - start); i++) {
+            g.run(call, send, recv).toCompletableFuture().join();
         }
-        java.util.Arrays.sort(enqueue);
-        double enqueueMicros = enqueue[probes / 2] / 1e3;
+        BenchSpec.Budget budget = spec.latency();
+        long[] enqueue = new long[Math.max(3, budget.calls())];
+        long[] roundTrip = new long[enqueue.length];
+        int samples = 0;
+        start = System.nanoTime();
+        while (samples < enqueue.length && budget.more(samples, System.nanoTime() - start)) {
+            long t0 = System.nanoTime();
+            CollectiveResult r = g.run(call, send, recv).toCompletableFuture().join();
+            roundTrip[samples] = System.nanoTime() - t0;
+            enqueue[samples] = r.enqueueNanos();
+            samples++;
+        }
+        CollectiveResult last = g.run(call, send, recv).toCompletableFuture().join();
+        BenchRow.Run outOfPlace = timedAndChecked(g, call, send, recv, io);
+        BenchRow.Run inPlace = null;
+        if (hasInPlace(call.collective())) {
+            for (int i = 0; i < 3; i++) {
+                g.run(call, send, send).toCompletableFuture().join();
+            }
+            inPlace = timedAndChecked(g, call, send, send, io);
+        }
+        long bytes = messageBytes(call, n);
+        return new BenchRow(call.collective(), bytes, bytes / call.dtype().bytes(),
+                call.dtype().name().toLowerCase(Locale.ROOT),
+                call.collective().reduces() ? call.op().name().toLowerCase(Locale.ROOT) : "none",
+                call.collective().rooted() ? call.root() : -1, v.label(), last.backend().cliName(), last.algorithm(), outOfPlace,
+                inPlace, BenchRow.Latency.of(enqueue, samples), BenchRow.Latency.of(roundTrip, samples));
+    }
+
+    /** {@code iters} calls back to back, then one checked call against the reference. */
+    private BenchRow.Run timedAndChecked(CohortGroup g, CollectiveCall call, List<Tensor> send, List<Tensor> recv,
+                                         TensorIo io) {
+        int n = devices.size();
         List<CompletableFuture<CollectiveResult>> runs = new ArrayList<>(spec.iters());
         long start = System.nanoTime();
         for (int i = 0; i < spec.iters(); i++) {
-            runs.add(v.group().run(call, send, recv).toCompletableFuture());
+            runs.add(g.run(call, send, recv).toCompletableFuture());
         }
         CompletableFuture.allOf(runs.toArray(CompletableFuture[]::new)).join();
         double timeMicros = (System.nanoTime() - start) / 1e3 / spec.iters();
-        CollectiveResult last = runs.getLast().join();
-
         long sendCount = call.collective().sendCount(call.count(), n);
         long recvCount = call.collective().recvCount(call.count(), n);
         Verifier.prepare(io, call.dtype(), send, sendCount, recv, recvCount);
-        v.group().run(call, send, recv).toCompletableFuture().join();
+        g.run(call, send, recv).toCompletableFuture().join();
         long wrong = Verifier.countWrong(io, call, recv);
-
-        long bytes = Coordinator.messageBytes(call, n);
-        double algBw = bytes / timeMicros / 1e3;
-        return new BenchRow(call.collective(), bytes, bytes / call.dtype().bytes(), call.dtype().name().toLowerCase(Locale.ROOT),
-                call.collective().reduces() ? call.op().name().toLowerCase(Locale.ROOT) : "none",
-                call.collective().rooted() ? call.root() : -1, last.backend().cliName(), last.algorithm(), timeMicros,
-                algBw, algBw * call.collective().busBandwidthFactor(n), wrong, enqueueMicros);
+        double algBw = messageBytes(call, n) / timeMicros / 1e3;
+        return new BenchRow.Run(timeMicros, algBw, algBw * call.collective().busBandwidthFactor(n), wrong);
     }
 }

@@ -29,4 +29,16 @@ public final class ByteSizes {
             throw new IllegalArgumentException("bad size '" + text + "' (expected e.g. 1024, 8K, 64M, 1G)");
         }
     }
+
+    /** 1024 -> "1K", 3 MiB -> "3M", 1000 -> "1000": the largest unit that divides exactly (as {@link #parse} reads). */
+    public static String format(long bytes) {
+        String[] units = {"G", "M", "K"};
+        long[] sizes = {1L << 30, 1L << 20, 1L << 10};
+        for (int i = 0; i < units.length; i++) {
+            if (bytes >= sizes[i] && bytes % sizes[i] == 0) {
+                return bytes / sizes[i] + units[i];
+            }
+        }
+        return Long.toString(bytes);
+    }
 }

@@ -1,12 +1,16 @@
 package io.cohort.cli;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
 import io.cohort.api.Cohort;
 import io.cohort.backend.BackendKind;
+import io.cohort.bench.BenchArgs;
+import io.cohort.bench.BenchCsv;
+import io.cohort.bench.BenchPlot;
 import io.cohort.bench.BenchRow;
 import io.cohort.bench.BenchRunner;
 import io.cohort.bench.BenchSpec;
-import io.cohort.bench.BenchTable;
 import io.cohort.bench.ByteSizes;
 import io.cohort.bench.ProgressBar;
 import io.cohort.core.Collective;
@@ -17,8 +21,6 @@ import io.cohort.plan.Algorithm;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
@@ -31,10 +33,11 @@ import picocli.CommandLine.Spec;
 /** {@code cohort bench}: nccl-tests-style sweep of sizes, backends and algorithms, with the host path latency. */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Measures collectives like nccl-tests, several backends and algorithms side by side.",
-                "Per size, backend and algorithm: time per collective, algorithm and bus bandwidth, elements that "
-                        + "differ from the reference (#wrong, checked after the timed loop), and enq: the host path "
-                        + "from the API call until every rank's work is enqueued. Unset options come from "
-                        + "cohort.cli.bench in the config."})
+                "Per size, backend and algorithm, out of place and in place: time per collective, algorithm and bus "
+                        + "bandwidth, elements that differ from the reference (#wrong, checked after the timed loop); "
+                        + "then the host path, p50 over calls one at a time after a warm-up: enq (API call until "
+                        + "every rank's work is enqueued) and rt (API call until the result is back). Unset options "
+                        + "come from cohort.cli.bench in the config."})
 final class BenchCommand implements Callable<Integer> {
 
     @ParentCommand
@@ -46,7 +49,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--devices", paramLabel = "SPEC", description = "host:N, cuda, cuda:N or auto (GPUs if any, else host)")
     String devices;
 
-    @Option(names = "--backends", split = ",", paramLabel = "B", description = "auto, p2p, native, nccl (side by side)")
+    @Option(names = "--backends", split = ",", paramLabel = "B",
+            description = "auto, p2p, native, nccl (side by side; default cohort.backend.kind)")
     List<String> backends;
 
     @Option(names = "--collectives", split = ",", paramLabel = "C",
@@ -57,32 +61,46 @@ final class BenchCommand implements Callable<Integer> {
             description = "auto, ring, binary-tree, kary-tree, balanced-tree, one-shot (plan-based backends)")
     List<String> algorithms;
 
-    @Option(names = "--dtype", description = "f32, f16 or bf16")
+    @Option(names = {"-d", "--dtype"}, paramLabel = "T", description = "f32, f16, bf16, a comma list, or all")
     String dtype;
 
-    @Option(names = "--op", description = "sum, avg, max or min")
+    @Option(names = {"-o", "--op"}, paramLabel = "OP", description = "sum, avg, max, min, a comma list, or all")
     String op;
 
     @Option(names = "--root", defaultValue = "0", description = "root of broadcast and reduce (default 0)")
     int root;
 
-    @Option(names = "--min-bytes", paramLabel = "SIZE", description = "smallest size, e.g. 8K")
+    @Option(names = {"-b", "--min-bytes"}, paramLabel = "SIZE", description = "smallest size, e.g. 8K")
     String minBytes;
 
-    @Option(names = "--max-bytes", paramLabel = "SIZE", description = "largest size, e.g. 64M")
+    @Option(names = {"-e", "--max-bytes"}, paramLabel = "SIZE", description = "largest size, e.g. 64M")
     String maxBytes;
 
-    @Option(names = "--factor", description = "size multiplier per step (2 or 4, ...)")
+    @Option(names = {"-f", "--factor"}, description = "size multiplier per step (2 or 4, ...)")
     Integer factor;
 
-    @Option(names = "--iters", description = "timed collectives per size")
+    @Option(names = {"-n", "--iters"}, description = "timed collectives per size, back to back")
     Integer iters;
 
-    @Option(names = "--warmup", description = "untimed collectives per size, one at a time, before the timed ones (at least 3: they measure enq)")
+    @Option(names = {"-w", "--warmup"}, paramLabel = "N",
+            description = "most warm-up calls per case, one at a time (bounded by --warmup-time; at least 3)")
     Integer warmup;
 
-    @Option(names = "--csv", paramLabel = "FILE", description = "also write the rows as CSV")
+    @Option(names = "--warmup-time", paramLabel = "DURATION", description = "longest warm-up per case, e.g. 500ms")
+    String warmupTime;
+
+    @Option(names = "--latency-calls", paramLabel = "N",
+            description = "most calls per case that measure enq and rt (bounded by --latency-time; at least 3)")
+    Integer latencyCalls;
+
+    @Option(names = "--latency-time", paramLabel = "DURATION", description = "longest latency measurement per case")
+    String latencyTime;
+
+    @Option(names = "--csv", paramLabel = "FILE", description = "also write the rows as CSV (with p99 of enq and rt)")
     File csv;
+
+    @Option(names = "--plot", paramLabel = "FILE", description = "also plot busbw and time against size (.svg or .png)")
+    File plot;
 
     @Option(names = "--metrics", description = "print the runtime's collective metrics at the end")
     boolean metrics;
@@ -91,36 +109,62 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Config config = parent.config();
         Config d = config.getConfig("cohort.cli.bench");
+        if (plot != null) {
+            BenchPlot.Format.of(plot.toPath()); // a wrong extension fails before anything runs
+        }
+        List<String> backendNames = backends != null ? backends : d.getStringList("backends");
+        if (backendNames.isEmpty()) {
+            backendNames = List.of(config.getString("cohort.backend.kind"));
+        }
         BenchSpec benchSpec = new BenchSpec(
-                parse(backends, d.getStringList("backends"), BackendKind::parse),
-                parseCollectives(collectives == null ? d.getStringList("collectives") : collectives),
-                parse(algorithms, d.getStringList("algorithms"), BenchCommand::algorithmName),
-                DType.parse(dtype != null ? dtype : d.getString("dtype")),
-                ReduceOp.parse(op != null ? op : d.getString("op")),
+                parse(backendNames, BackendKind::parse),
+                BenchArgs.collectives(collectives == null ? d.getStringList("collectives") : collectives),
+                parse(algorithms != null ? algorithms : d.getStringList("algorithms"), BenchCommand::algorithmName),
+                BenchArgs.listOrAll(dtype != null ? dtype : d.getString("dtype"), DType.values(), DType::parse),
+                BenchArgs.listOrAll(op != null ? op : d.getString("op"), ReduceOp.values(), ReduceOp::parse),
                 root,
                 ByteSizes.parse(minBytes != null ? minBytes : d.getString("min-bytes")),
                 ByteSizes.parse(maxBytes != null ? maxBytes : d.getString("max-bytes")),
                 factor != null ? factor : d.getInt("factor"),
                 iters != null ? iters : d.getInt("iters"),
-                warmup != null ? warmup : d.getInt("warmup"));
+                new BenchSpec.Budget(warmup != null ? warmup : d.getInt("warmup.calls"),
+                        warmupTime != null ? BenchArgs.duration(warmupTime, "--warmup-time") : d.getDuration("warmup.time")),
+                new BenchSpec.Budget(latencyCalls != null ? latencyCalls : d.getInt("latency.calls"),
+                        latencyTime != null ? BenchArgs.duration(latencyTime, "--latency-time") : d.getDuration("latency.time")));
         PrintWriter out = spec.commandLine().getOut();
+        String pool = null;
+        if (config.getString("cohort.pool.capacity").equals("auto")) {
+            long bytes = d.getInt("pool-factor") * benchSpec.maxBytes() + d.getBytes("pool-extra");
+            config = ConfigFactory.empty().withValue("cohort.pool.capacity", ConfigValueFactory.fromAnyRef(bytes))
+                    .withFallback(config);
+            pool = ByteSizes.format(bytes) + " per device (" + d.getInt("pool-factor") + " x max-bytes + "
+                    + ByteSizes.format(d.getBytes("pool-extra")) + "; set cohort.pool.capacity to choose)";
+        }
         try (Cohort cohort = Cohort.start(config)) {
             Devices.Selection selection = cohort.selectDevices(devices != null ? devices : d.getString("devices"));
+            benchSpec.checkRanks(selection.devices().size());
             out.printf("# cohort bench: %d devices %s (%s)%n", selection.devices().size(),
                     selection.devices().stream().map(io.cohort.device.Device::name).toList(), selection.reason());
-            out.printf("# dtype %s, op %s, iters %d, warmup %d%n", benchSpec.dtype().name().toLowerCase(),
-                    benchSpec.op().name().toLowerCase(), benchSpec.iters(), benchSpec.warmup());
+            out.printf("# dtype %s, op %s, iters %d, warmup %d calls / %s, latency %d calls / %s%n",
+                    names(benchSpec.dtypes()), names(benchSpec.ops()), benchSpec.iters(), benchSpec.warmup().calls(),
+                    benchSpec.warmup().time().toMillis() + "ms", benchSpec.latency().calls(),
+                    benchSpec.latency().time().toMillis() + "ms");
+            if (pool != null) {
+                out.println("# pool: " + pool);
+            }
             BenchRunner runner = new BenchRunner(cohort, selection.devices(), benchSpec, out);
             List<BenchRow> rows;
             try (ProgressBar bar = ProgressBar.forTerminal(runner.steps())) {
                 rows = runner.run(bar);
             }
             if (csv != null) {
-                List<String> lines = new ArrayList<>();
-                lines.add(BenchTable.csvHeader());
-                rows.forEach(r -> lines.add(BenchTable.csv(r)));
-                Files.write(csv.toPath(), lines);
+                BenchCsv.write(csv.toPath(), rows);
                 out.println("# wrote " + rows.size() + " rows to " + csv);
+            }
+            if (plot != null) {
+                BenchPlot.write(rows, plot.toPath(), "cohort bench: " + selection.devices().size() + " x "
+                        + selection.devices().getFirst().kind().name().toLowerCase(java.util.Locale.ROOT));
+                out.println("# plotted " + rows.size() + " rows to " + plot);
             }
             if (metrics) {
                 out.println("#");
@@ -128,7 +172,7 @@ final class BenchCommand implements Callable<Integer> {
                 cohort.collectiveMetrics().render().lines().forEach(l -> out.println("# " + l));
             }
             out.flush();
-            return rows.stream().anyMatch(r -> r.wrong() != 0) ? 1 : 0;
+            return rows.stream().anyMatch(r -> r.wrong() > 0) ? 1 : 0;
         }
     }
 
@@ -136,14 +180,11 @@ final class BenchCommand implements Callable<Integer> {
         return name.trim().equalsIgnoreCase("auto") ? "auto" : Algorithm.parse(name).cliName();
     }
 
-    private static <T> List<T> parse(List<String> given, List<String> defaults, Function<String, T> parser) {
-        return (given != null ? given : defaults).stream().map(parser).distinct().toList();
+    private static <T> List<T> parse(List<String> given, Function<String, T> parser) {
+        return given.stream().map(parser).distinct().toList();
     }
 
-    private static List<Collective> parseCollectives(List<String> names) {
-        if (names.stream().anyMatch(n -> n.trim().equalsIgnoreCase("all"))) {
-            return List.of(Collective.values());
-        }
-        return names.stream().map(Collective::parse).distinct().toList();
+    private static String names(List<? extends Enum<?>> values) {
+        return String.join(",", values.stream().map(v -> v.name().toLowerCase(java.util.Locale.ROOT)).toList());
     }
 }

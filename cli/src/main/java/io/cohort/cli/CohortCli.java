@@ -5,6 +5,8 @@ import com.typesafe.config.ConfigFactory;
 import io.cohort.backend.BackendChoice;
 import io.cohort.cli.cluster.ClusterCommands;
 import io.cohort.cli.model.ModelCommand;
+import com.typesafe.config.ConfigException;
+import io.cohort.config.ConfigValidator;
 import io.cohort.core.CohortException;
 import java.io.File;
 import java.io.PrintWriter;
@@ -17,7 +19,7 @@ import picocli.CommandLine.Spec;
 /** {@code cohort}: topology, benchmarks and self-test of Cohort's collectives from the command line. */
 @Command(name = "cohort", mixinStandardHelpOptions = true, version = "cohort 0.1.0",
         description = "Tensor-parallel collectives for the JVM: inspect topologies, benchmark and test collectives.",
-        subcommands = {TopoCommand.class, BenchCommand.class, SelftestCommand.class, ModelCommand.class,
+        subcommands = {TopoCommand.class, BenchCommand.class, PlotCommand.class, SelftestCommand.class, ModelCommand.class,
                 CommandLine.HelpCommand.class})
 public final class CohortCli implements Runnable {
 
@@ -33,16 +35,16 @@ public final class CohortCli implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
-    /** The configuration: {@code --config} over application.conf over the reference. */
-    Config config() {
+    /**
+     * The configuration: {@code --config} over application.conf over the reference, its {@code cohort} keys
+     * checked ({@link ConfigValidator}): a mistake in it is one line, before any command starts work.
+     */
+    public Config config() {
         Config base = ConfigFactory.load();
-        if (configFile == null) {
-            return base;
-        }
-        if (!configFile.isFile()) {
-            throw new CohortException("config file " + configFile + " not found");
-        }
-        return ConfigFactory.parseFile(configFile).withFallback(base).resolve();
+        Config config = configFile == null ? base
+                : ConfigValidator.parseFile(configFile).withFallback(base).resolve();
+        ConfigValidator.check(config);
+        return config;
     }
 
     /** "p2p (every pair of the 4 devices has P2P; PlanP2pProvider)": what a group got and why. */
@@ -66,8 +68,14 @@ public final class CohortCli implements Runnable {
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
-            if (e instanceof CohortException || e instanceof IllegalArgumentException) {
-                err.println("error: " + e.getMessage());
+            String message = switch (e) {
+                case CohortException c -> c.getMessage();
+                case IllegalArgumentException i -> i.getMessage();
+                case ConfigException c -> "config: " + ConfigValidator.oneLine(c);
+                default -> null;
+            };
+            if (message != null) {
+                err.println("error: " + message);
                 err.flush();
                 return 1;
             }

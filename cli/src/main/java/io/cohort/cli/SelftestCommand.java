@@ -44,7 +44,7 @@ final class SelftestCommand implements Callable<Integer> {
     @Option(names = "--devices", defaultValue = "auto", description = "host:N, cuda, cuda:N or auto (default)")
     String devices;
 
-    @Option(names = "--backends", split = ",", defaultValue = "auto", description = "backends to test (default auto)")
+    @Option(names = "--backends", split = ",", description = "backends to test (default cohort.backend.kind)")
     List<String> backends;
 
     @Override
@@ -52,12 +52,14 @@ final class SelftestCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         int passed = 0;
         int failed = 0;
-        try (Cohort cohort = Cohort.start(parent.config()); TensorIo io = new TensorIo()) {
+        com.typesafe.config.Config config = parent.config();
+        List<String> tested = backends != null ? backends : List.of(config.getString("cohort.backend.kind"));
+        try (Cohort cohort = Cohort.start(config); TensorIo io = new TensorIo()) {
             Devices.Selection sel = cohort.selectDevices(devices);
             List<Device> ds = sel.devices();
             int n = ds.size();
             out.printf("# selftest on %s (%s)%n", ds.stream().map(Device::name).toList(), sel.reason());
-            for (String b : backends) {
+            for (String b : tested) {
                 try (CohortGroup group = cohort.group(ds, BackendKind.parse(b))) {
                     out.printf("# backend %s -> %s%n", b, CohortCli.describe(group.backendChoice()));
                     for (Case c : cases(n)) {

@@ -76,7 +76,9 @@ public enum Collective {
                 try {
                     yield valueOf(n);
                 } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("unknown collective '" + name + "'");
+                    throw new IllegalArgumentException("unknown collective '" + name + "' (expected "
+                            + String.join(", ", java.util.Arrays.stream(values()).map(Collective::cliName).toList())
+                            + ")");
                 }
             }
         };

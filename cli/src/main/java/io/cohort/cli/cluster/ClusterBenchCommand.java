@@ -1,16 +1,29 @@
 package io.cohort.cli.cluster;
 
+import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.cohort.bench.BenchArgs;
+import io.cohort.bench.BenchCsv;
+import io.cohort.bench.BenchPlot;
+import io.cohort.bench.BenchRow;
+import io.cohort.bench.BenchSpec;
+import io.cohort.bench.BenchTable;
+import io.cohort.bench.ByteSizes;
 import io.cohort.cluster.ClusterGroup;
 import io.cohort.cluster.ClusterProtocol;
 import io.cohort.cluster.Pattern;
 import io.cohort.cluster.RemoteTensor;
+import io.cohort.config.ConfigValidator;
 import io.cohort.core.Collective;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
+import java.io.File;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletionStage;
 import picocli.CommandLine.Command;
@@ -18,98 +31,165 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
 /**
- * {@code cohort coordinator bench}: a collective across every node of the cluster at growing sizes, printed
- * like nccl-tests (size, count, type, redop, root, time, algbw, busbw, #wrong). Times are per collective,
- * measured at the coordinator over {@code --iters} collectives in flight back to back.
+ * {@code cohort coordinator bench}: collectives across every node of the cluster at growing sizes, in the
+ * table of {@code cohort bench} (same columns, flags, defaults from {@code cohort.cli.bench}, summary lines).
+ * Backend "cluster", algorithm "two-level": inside each node, then between the nodes' leaders over Aeron.
+ * Times are measured at the coordinator; enq is not measured there ("-"), and in-place runs are not made.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Benchmarks a collective across the cluster's nodes, nccl-tests style.")
+        description = "Benchmarks collectives across the cluster's nodes, in the table of cohort bench.")
 final class ClusterBenchCommand implements Callable<Integer> {
 
     @ParentCommand
     CoordinatorCommand parent;
 
-    @Option(names = "--collective", paramLabel = "C", description = "all-reduce (default), broadcast, reduce, "
-            + "reduce-scatter, all-gather")
-    String collective = "all-reduce";
+    @Option(names = {"--collectives", "--collective"}, split = ",", paramLabel = "C",
+            description = "all-reduce, broadcast, reduce, reduce-scatter, all-gather, or all")
+    List<String> collectives;
 
-    @Option(names = {"-b", "--min-bytes"}, paramLabel = "SIZE", description = "smallest message (default 8K)")
-    String minBytes = "8K";
+    @Option(names = {"-d", "--dtype"}, paramLabel = "T", description = "f32, f16, bf16, a comma list, or all")
+    String dtype;
 
-    @Option(names = {"-e", "--max-bytes"}, paramLabel = "SIZE", description = "largest message (default 8M)")
-    String maxBytes = "8M";
+    @Option(names = {"-o", "--op"}, paramLabel = "OP", description = "sum, avg, max, min, a comma list, or all")
+    String op;
 
-    @Option(names = {"-f", "--factor"}, paramLabel = "N", description = "size multiplier (default 2)")
-    int factor = 2;
+    @Option(names = "--root", defaultValue = "0", description = "root of broadcast and reduce (default 0)")
+    int root;
 
-    @Option(names = {"-n", "--iters"}, paramLabel = "N", description = "timed collectives per size (default 10)")
-    int iters = 10;
+    @Option(names = {"-b", "--min-bytes"}, paramLabel = "SIZE", description = "smallest size, e.g. 8K")
+    String minBytes;
 
-    @Option(names = {"-w", "--warmup"}, paramLabel = "N", description = "untimed collectives per size (default 2)")
-    int warmup = 2;
+    @Option(names = {"-e", "--max-bytes"}, paramLabel = "SIZE", description = "largest size, e.g. 8M")
+    String maxBytes;
 
-    @Option(names = {"-d", "--dtype"}, paramLabel = "T", description = "f32 (default), f16, bf16")
-    String dtype = "f32";
+    @Option(names = {"-f", "--factor"}, paramLabel = "N", description = "size multiplier per step")
+    Integer factor;
 
-    @Option(names = {"-o", "--op"}, paramLabel = "OP", description = "sum (default), max, min, avg")
-    String op = "sum";
+    @Option(names = {"-n", "--iters"}, paramLabel = "N", description = "timed collectives per size, back to back")
+    Integer iters;
 
-    @Option(names = {"-c", "--check"}, description = "check results (sizes up to 1 MiB per rank; all-reduce sum only)")
+    @Option(names = {"-w", "--warmup"}, paramLabel = "N", description = "most warm-up calls per case (bounded by --warmup-time)")
+    Integer warmup;
+
+    @Option(names = "--warmup-time", paramLabel = "DURATION", description = "longest warm-up per case, e.g. 500ms")
+    String warmupTime;
+
+    @Option(names = {"-c", "--check"}, description = "check results (all-reduce sum f32, up to 1 MiB per rank)")
     boolean check;
+
+    @Option(names = "--csv", paramLabel = "FILE", description = "also write the rows as CSV")
+    File csv;
+
+    @Option(names = "--plot", paramLabel = "FILE", description = "also plot busbw and time against size (.svg or .png)")
+    File plot;
 
     @Override
     public Integer call() {
-        Collective c = Collective.parse(collective);
-        DType t = DType.parse(dtype);
-        ReduceOp reduceOp = ReduceOp.parse(op);
-        long min = bytes(minBytes);
-        long max = bytes(maxBytes);
-        if (factor < 2 || min < t.bytes() || max < min) {
-            throw new IllegalArgumentException("need --factor >= 2 and " + t.bytes() + " <= --min-bytes <= --max-bytes");
+        Config d = defaults().getConfig("cohort.cli.bench");
+        if (plot != null) {
+            BenchPlot.Format.of(plot.toPath());
         }
+        List<Collective> cs = collectives == null ? BenchArgs.collectives(d.getStringList("collectives")) : BenchArgs.collectives(collectives);
+        BenchSpec spec = new BenchSpec(List.of(io.cohort.backend.BackendKind.AUTO), cs, List.of("auto"),
+                BenchArgs.listOrAll(dtype != null ? dtype : d.getString("dtype"), DType.values(), DType::parse),
+                BenchArgs.listOrAll(op != null ? op : d.getString("op"), ReduceOp.values(), ReduceOp::parse), root,
+                ByteSizes.parse(minBytes != null ? minBytes : d.getString("min-bytes")),
+                ByteSizes.parse(maxBytes != null ? maxBytes : d.getString("max-bytes")),
+                factor != null ? factor : d.getInt("factor"), iters != null ? iters : d.getInt("iters"),
+                new BenchSpec.Budget(warmup != null ? warmup : d.getInt("warmup.calls"),
+                        warmupTime != null ? BenchArgs.duration(warmupTime, "--warmup-time") : d.getDuration("warmup.time")),
+                new BenchSpec.Budget(d.getInt("latency.calls"), d.getDuration("latency.time")));
         return parent.withCluster(cluster -> {
             PrintWriter out = parent.out();
+            List<BenchRow> rows = new ArrayList<>();
             try (ClusterGroup g = cluster.group(List.of())) {
                 int n = g.size();
+                spec.checkRanks(n);
                 out.println("# " + g.topology().replace("\n", "\n# "));
-                out.println("# " + g.describe(c));
-                out.printf("#%13s %12s %6s %6s %6s %10s %8s %8s %7s%n", "size", "count", "type", "redop", "root",
-                        "time", "algbw", "busbw", "#wrong");
-                out.printf("#%13s %12s %6s %6s %6s %10s %8s %8s %7s%n", "(B)", "(elements)", "", "", "", "(us)",
-                        "(GB/s)", "(GB/s)", "");
-                out.flush();
-                for (long size = min; size <= max; size *= factor) {
-                    long count = Math.max(1, size / t.bytes() / (c == Collective.ALL_GATHER
-                            || c == Collective.REDUCE_SCATTER ? n : 1));
-                    RemoteTensor send = g.allocate(t, c.sendCount(count, n));
-                    RemoteTensor recv = g.allocate(t, c.recvCount(count, n));
-                    try {
-                        String wrong = check && c == Collective.ALL_REDUCE && reduceOp == ReduceOp.SUM
-                                && count * t.bytes() <= (1 << 20) ? Long.toString(wrong(g, send, recv, count)) : "N/A";
-                        for (int i = 0; i < warmup; i++) {
-                            g.await(g.run(c, reduceOp, count, 0, send, recv));
+                for (Collective c : spec.collectives()) {
+                    out.println("#");
+                    out.println("# " + c.cliName() + ", " + n + " ranks: " + g.describe(c).replace("\n", "\n# "));
+                    BenchTable.header(out);
+                    for (DType t : spec.dtypes()) {
+                        for (ReduceOp reduceOp : spec.opsOf(c)) {
+                            for (long size : spec.sizes()) {
+                                BenchRow row = measure(g, spec, c, t, reduceOp, size);
+                                if (row != null) {
+                                    rows.add(row);
+                                    BenchTable.row(out, row);
+                                }
+                            }
                         }
-                        long start = System.nanoTime();
-                        List<CompletionStage<ClusterProtocol.Reply>> inFlight = new ArrayList<>(iters);
-                        for (int i = 0; i < iters; i++) {
-                            inFlight.add(g.run(c, reduceOp, count, 0, send, recv));
-                        }
-                        inFlight.forEach(g::await);
-                        double us = (System.nanoTime() - start) / 1e3 / iters;
-                        long msgBytes = Math.max(c.sendCount(count, n), c.recvCount(count, n)) * t.bytes();
-                        double algbw = msgBytes / us / 1e3;
-                        out.printf("%14d %12d %6s %6s %6d %10.1f %8.2f %8.2f %7s%n", msgBytes, count,
-                                t.name().toLowerCase(), reduceOp.name().toLowerCase(), c.rooted() ? 0 : -1, us, algbw,
-                                algbw * c.busBandwidthFactor(n), wrong);
-                        out.flush();
-                    } finally {
-                        g.release(send);
-                        g.release(recv);
                     }
                 }
             }
-            return 0;
+            BenchTable.summary(out, rows);
+            try {
+                if (csv != null) {
+                    BenchCsv.write(csv.toPath(), rows);
+                    out.println("# wrote " + rows.size() + " rows to " + csv);
+                }
+                if (plot != null) {
+                    BenchPlot.write(rows, plot.toPath(), "cohort coordinator bench");
+                    out.println("# plotted " + rows.size() + " rows to " + plot);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            out.flush();
+            return rows.stream().anyMatch(r -> r.wrong() > 0) ? 1 : 0;
         });
+    }
+
+    /** One size: warm-up, round trips one at a time, {@code iters} back to back, an optional check. */
+    private BenchRow measure(ClusterGroup g, BenchSpec spec, Collective c, DType t, ReduceOp reduceOp, long size) {
+        int n = g.size();
+        long count = size / t.bytes() / (c == Collective.ALL_GATHER || c == Collective.REDUCE_SCATTER ? n : 1);
+        if (count == 0) {
+            return null;
+        }
+        int rootRank = c.rooted() ? spec.root() : 0;
+        RemoteTensor send = g.allocate(t, c.sendCount(count, n));
+        RemoteTensor recv = g.allocate(t, c.recvCount(count, n));
+        try {
+            long wrong = check && c == Collective.ALL_REDUCE && reduceOp == ReduceOp.SUM && t == DType.F32
+                    && count * t.bytes() <= (1 << 20) ? wrong(g, send, recv, count) : -1;
+            long start = System.nanoTime();
+            for (int i = 0; spec.warmup().more(i, System.nanoTime() - start); i++) {
+                g.await(g.run(c, reduceOp, count, rootRank, send, recv));
+            }
+            long[] roundTrip = new long[Math.max(3, spec.latency().calls())];
+            int samples = 0;
+            start = System.nanoTime();
+            while (samples < roundTrip.length && spec.latency().more(samples, System.nanoTime() - start)) {
+                long t0 = System.nanoTime();
+                g.await(g.run(c, reduceOp, count, rootRank, send, recv));
+                roundTrip[samples++] = System.nanoTime() - t0;
+            }
+            start = System.nanoTime();
+            List<CompletionStage<ClusterProtocol.Reply>> inFlight = new ArrayList<>(spec.iters());
+            for (int i = 0; i < spec.iters(); i++) {
+                inFlight.add(g.run(c, reduceOp, count, rootRank, send, recv));
+            }
+            inFlight.forEach(g::await);
+            double us = (System.nanoTime() - start) / 1e3 / spec.iters();
+            long bytes = Math.max(c.sendCount(count, n), c.recvCount(count, n)) * t.bytes();
+            double algbw = bytes / us / 1e3;
+            return new BenchRow(c, bytes, bytes / t.bytes(), t.name().toLowerCase(Locale.ROOT),
+                    c.reduces() ? reduceOp.name().toLowerCase(Locale.ROOT) : "none", c.rooted() ? rootRank : -1,
+                    "cluster", "cluster", "two-level", new BenchRow.Run(us, algbw, algbw * c.busBandwidthFactor(n), wrong), null,
+                    null, BenchRow.Latency.of(roundTrip, samples));
+        } finally {
+            g.release(send);
+            g.release(recv);
+        }
+    }
+
+    /** The CLI defaults: the coordinator's --config over application.conf over the reference. */
+    private Config defaults() {
+        File file = ClusterCommands.configOf(parent.spec, parent.config);
+        Config base = ConfigFactory.load();
+        return file == null ? base : ConfigValidator.parseFile(file).withFallback(base).resolve();
     }
 
     /** Elements of rank 0 and of the last rank that differ from the sum of every rank's pattern. */
@@ -131,9 +211,5 @@ final class ClusterBenchCommand implements Callable<Integer> {
             }
         }
         return wrong;
-    }
-
-    private static long bytes(String text) {
-        return ConfigFactory.parseString("b = " + text).getBytes("b");
     }
 }

@@ -71,6 +71,7 @@ public final class CoordinatorCommand implements Runnable {
             throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--config=FILE'");
         }
         Config conf = ClusterSettings.load(file, ConfigFactory.parseMap(overrides));
+        io.cohort.config.ConfigValidator.check(conf);
         try (ClusterCohort cluster = ClusterCohort.start(conf)) {
             cluster.awaitNodes(waitNodes, duration(waitFor));
             return action.apply(cluster);

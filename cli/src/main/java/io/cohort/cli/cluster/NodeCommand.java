@@ -49,6 +49,7 @@ public final class NodeCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '--config=FILE'");
         }
         Config conf = ClusterSettings.load(file, overrides());
+        io.cohort.config.ConfigValidator.check(conf);
         ClusterNode node;
         try {
             node = ClusterNode.start(conf);

@@ -48,6 +48,9 @@ public final class ModelCommand implements Runnable {
 
     /** Options shared by run and bench: where the model is and how it is spread. */
     static final class Placement {
+        @Spec(Spec.Target.MIXEE)
+        CommandSpec mixee;
+
         @Option(names = "--model-dir", required = true, description = "Hugging Face style directory: config.json + *.safetensors.")
         Path modelDir;
 
@@ -71,6 +74,12 @@ public final class ModelCommand implements Runnable {
 
         @Option(names = "--timeout", defaultValue = "2m", description = "Limit of one step and of each all-reduce (default ${DEFAULT-VALUE}).")
         String timeout;
+
+        /** The configuration of the command line ({@code --config} over the defaults), checked. */
+        Config config() {
+            return mixee == null || !(mixee.root().userObject() instanceof io.cohort.cli.CohortCli cli)
+                    ? ConfigFactory.load() : cli.config();
+        }
 
         TensorParallelLlama.Options options() {
             int threads = threadsPerRank > 0 ? threadsPerRank
@@ -106,7 +115,7 @@ public final class ModelCommand implements Runnable {
             closeable = () -> { };
             label = "reference";
         } else {
-            LocalGroup group = LocalGroup.builder(ranks).backend(BackendKind.parse(backend)).open();
+            LocalGroup group = LocalGroup.builder(ranks).config(p.config()).backend(BackendKind.parse(backend)).open();
             allReduce = new LocalGroupAllReduce(group);
             closeable = group;
             label = group.backendChoice().chosen().cliName() + (backend.equalsIgnoreCase("auto") ? " (auto)" : "");
@@ -125,7 +134,7 @@ public final class ModelCommand implements Runnable {
 
     /** The devices of {@code --devices} (plain {@code host}: at least one per rank); closed with the handle. */
     static OpenDevices devices(Placement p) {
-        Config cohort = ConfigFactory.load().getConfig("cohort");
+        Config cohort = p.config().getConfig("cohort");
         cohort = ConfigFactory.parseMap(Map.of("devices.host-count", Math.max(p.tp, cohort.getInt("devices.host-count"))))
                 .withFallback(cohort);
         OpenDevices open = new OpenDevices(Devices.open(DeviceSpec.parse(p.devices), cohort).devices());

@@ -213,11 +213,17 @@ class ClusterTest {
         List<String> rows = bench.lines().filter(l -> !l.startsWith("#") && !l.isBlank()).toList();
         assertEquals(3, rows.size(), bench);
         for (String row : rows) {
+            // the table of cohort bench: same columns; no root for all-reduce, count of the full buffer
             String[] cols = row.trim().split("\\s+");
-            assertEquals(9, cols.length, row);
-            assertEquals("float", cols[2].equals("f32") ? "float" : cols[2], row);
-            assertEquals("0", cols[8], "#wrong in " + row);
+            assertEquals(io.cohort.bench.BenchTable.COLUMNS.size(), cols.length, row);
+            assertEquals(Long.parseLong(cols[0]) / 4, Long.parseLong(cols[1]), row);
+            assertEquals("f32", cols[2], row);
+            assertEquals("-", cols[4], row);
+            assertEquals("cluster", cols[5], row);
+            assertEquals("0", cols[10], "#wrong in " + row);
+            assertEquals("-", cols[15], "enq in " + row);
         }
+        assertTrue(bench.contains("# Out of bounds values : 0 OK"), bench);
     }
 
     @Test

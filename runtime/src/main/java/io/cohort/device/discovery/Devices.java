@@ -64,6 +64,11 @@ public final class Devices {
         if (count == 0) {
             count = k == DeviceKind.HOST ? defaultHostCount : available;
         }
+        int maxHost = cohortConfig.hasPath("host.max-devices") ? cohortConfig.getInt("host.max-devices") : 256;
+        if (k == DeviceKind.HOST && count > maxHost) {
+            throw new CohortException("host:" + count + " asks for more host devices than the bound of " + maxHost
+                    + " (cohort.host.max-devices)");
+        }
         if (count == 0 || (k != DeviceKind.HOST && count > available)) {
             throw new CohortException("asked for " + (count == 0 ? "all" : count) + " " + k + " devices, "
                     + available + " available");
