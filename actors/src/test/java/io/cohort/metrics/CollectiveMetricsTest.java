@@ -10,17 +10,47 @@ import org.junit.jupiter.api.Test;
 class CollectiveMetricsTest {
 
     @Test
-    void histogramPercentilesAreTheUpperBoundOfTheirPowerOfTwoBucket() {
-        LatencyHistogram h = new LatencyHistogram();
-        for (int i = 0; i < 99; i++) {
-            h.record(1_000); // bucket [512, 1024)
+    void percentilesComeFromTheHdrHistogramWithinOnePercent() {
+        CollectiveMetrics m = new CollectiveMetrics();
+        for (int i = 1; i <= 100; i++) {
+            m.recordCompleted(Collective.ALL_REDUCE, BackendKind.P2P, "ring", 4096, i * 100L, i * 1_000L);
         }
-        h.record(1_000_000); // bucket [2^19, 2^20)
-        assertEquals(100, h.count());
-        assertEquals(1023, h.percentileNanos(0.5));
-        assertEquals(1023, h.percentileNanos(0.99));
-        assertEquals(1_000_000, h.percentileNanos(1.0)); // capped at the maximum seen
-        assertEquals((99 * 1_000 + 1_000_000) / 100.0, h.meanNanos(), 1e-9);
+        MetricSeries s = m.series().getFirst();
+        assertEquals(100, s.count());
+        assertEquals(50_000, s.percentileNanos(50), 50_000 * 0.01);
+        assertEquals(99_000, s.percentileNanos(99), 99_000 * 0.01);
+        assertEquals(100_000, s.maxNanos(), 100_000 * 0.01);
+        assertEquals(5050.0, s.meanEnqueueNanos(), 1e-9); // means are exact
+        assertEquals(50_500.0, s.meanNanos(), 1e-9);
+    }
+
+    @Test
+    void recordingAnExistingSeriesAllocatesNothing() {
+        CollectiveMetrics m = new CollectiveMetrics();
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long id = Thread.currentThread().threadId();
+        for (int i = 0; i < 20_000; i++) { // creates the series and lets the JIT compile the path
+            m.recordCompleted(Collective.ALL_REDUCE, BackendKind.P2P, "ring", 8192, 5_000 + i, 20_000 + i);
+        }
+        long before = threads.getThreadAllocatedBytes(id);
+        for (int i = 0; i < 10_000; i++) {
+            m.recordCompleted(Collective.ALL_REDUCE, BackendKind.P2P, "ring", 8192, 5_000 + i, 20_000 + i);
+        }
+        long allocated = threads.getThreadAllocatedBytes(id) - before;
+        assertTrue(allocated < 10_000, allocated + " bytes over 10,000 records"); // < 1 byte per record
+    }
+
+    @Test
+    void listenersSeeEverySeriesOnceOldAndNew() {
+        CollectiveMetrics m = new CollectiveMetrics();
+        m.recordCompleted(Collective.ALL_REDUCE, BackendKind.P2P, "ring", 100, 1, 2);
+        java.util.List<MetricKey> seen = new java.util.ArrayList<>();
+        m.onSeries(s -> seen.add(s.key()));
+        m.recordCompleted(Collective.ALL_REDUCE, BackendKind.P2P, "ring", 100, 1, 2);
+        m.recordFailed(Collective.BROADCAST, BackendKind.NATIVE, "ring", 5000);
+        assertEquals(java.util.List.of(new MetricKey(Collective.ALL_REDUCE, BackendKind.P2P, "ring", 128),
+                new MetricKey(Collective.BROADCAST, BackendKind.NATIVE, "ring", 8192)), seen);
     }
 
     @Test
