@@ -1,0 +1,2 @@
+/** Cohort's collective metrics as Micrometer meters: {@link io.cohort.micrometer.CohortMeterBinder}. */
+package io.cohort.micrometer;
