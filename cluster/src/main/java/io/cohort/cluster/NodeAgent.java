@@ -23,7 +23,7 @@ import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Subscribe;
 
 /**
- * One per device node: registered with the Receptionist under {@link #serviceKey(String) cohort-node-<role>},
+ * One per device node: registered with the Receptionist under {@link #serviceKey(String) cohort-node-&lt;role&gt;},
  * it carries out the coordinator's requests for this node's share of each group. Its local devices form one
  * local {@link CohortGroup} (their DeviceActors run in this node); each cluster group gets a {@link NodeGroup}
  * with its own worker thread, so a collective waiting on other nodes never blocks this actor or another group.

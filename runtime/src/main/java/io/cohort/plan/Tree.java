@@ -112,7 +112,7 @@ public record Tree(int root, int[] parent, List<int[]> children, String shape) {
         }
     }
 
-    /** The edges as "parent<-[children]" in preorder, e.g. "0<-[1,2] 1<-[3]". */
+    /** The edges as {@code "parent<-[children]"} in preorder, e.g. {@code "0<-[1,2] 1<-[3]"}. */
     public String edges() {
         return Arrays.stream(preorder())
                 .filter(r -> children.get(r).length > 0)
