@@ -99,8 +99,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--csv", paramLabel = "FILE", description = "also write the rows as CSV (with p99 of enq and rt)")
     File csv;
 
-    @Option(names = "--plot", paramLabel = "FILE", description = "also plot busbw and time against size (.svg or .png)")
-    File plot;
+    @Option(names = "--plot", paramLabel = "FILE", description = "also plot busbw and time against size (.svg or .png; repeat for both)")
+    List<File> plot;
 
     @Option(names = "--metrics", description = "print the runtime's collective metrics at the end")
     boolean metrics;
@@ -110,7 +110,7 @@ final class BenchCommand implements Callable<Integer> {
         Config config = parent.config();
         Config d = config.getConfig("cohort.cli.bench");
         if (plot != null) {
-            BenchPlot.Format.of(plot.toPath()); // a wrong extension fails before anything runs
+            plot.forEach(f -> BenchPlot.Format.of(f.toPath())); // a wrong extension fails before anything runs
         }
         List<String> backendNames = backends != null ? backends : d.getStringList("backends");
         if (backendNames.isEmpty()) {
@@ -161,10 +161,10 @@ final class BenchCommand implements Callable<Integer> {
                 BenchCsv.write(csv.toPath(), rows);
                 out.println("# wrote " + rows.size() + " rows to " + csv);
             }
-            if (plot != null) {
-                BenchPlot.write(rows, plot.toPath(), "cohort bench: " + selection.devices().size() + " x "
+            for (File f : plot == null ? List.<File>of() : plot) {
+                BenchPlot.write(rows, f.toPath(), "cohort bench: " + selection.devices().size() + " x "
                         + selection.devices().getFirst().kind().name().toLowerCase(java.util.Locale.ROOT));
-                out.println("# plotted " + rows.size() + " rows to " + plot);
+                out.println("# plotted " + rows.size() + " rows to " + f);
             }
             if (metrics) {
                 out.println("#");

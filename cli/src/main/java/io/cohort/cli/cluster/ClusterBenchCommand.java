@@ -80,14 +80,14 @@ final class ClusterBenchCommand implements Callable<Integer> {
     @Option(names = "--csv", paramLabel = "FILE", description = "also write the rows as CSV")
     File csv;
 
-    @Option(names = "--plot", paramLabel = "FILE", description = "also plot busbw and time against size (.svg or .png)")
-    File plot;
+    @Option(names = "--plot", paramLabel = "FILE", description = "also plot busbw and time against size (.svg or .png; repeat for both)")
+    List<File> plot;
 
     @Override
     public Integer call() {
         Config d = defaults().getConfig("cohort.cli.bench");
         if (plot != null) {
-            BenchPlot.Format.of(plot.toPath());
+            plot.forEach(f -> BenchPlot.Format.of(f.toPath())); // a wrong extension fails before anything runs
         }
         List<Collective> cs = collectives == null ? BenchArgs.collectives(d.getStringList("collectives")) : BenchArgs.collectives(collectives);
         BenchSpec spec = new BenchSpec(List.of(io.cohort.backend.BackendKind.AUTO), cs, List.of("auto"),
@@ -129,9 +129,9 @@ final class ClusterBenchCommand implements Callable<Integer> {
                     BenchCsv.write(csv.toPath(), rows);
                     out.println("# wrote " + rows.size() + " rows to " + csv);
                 }
-                if (plot != null) {
-                    BenchPlot.write(rows, plot.toPath(), "cohort coordinator bench");
-                    out.println("# plotted " + rows.size() + " rows to " + plot);
+                for (File f : plot == null ? List.<File>of() : plot) {
+                    BenchPlot.write(rows, f.toPath(), "cohort coordinator bench: " + rows.size() + " rows");
+                    out.println("# plotted " + rows.size() + " rows to " + f);
                 }
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
