@@ -137,4 +137,22 @@ class CliMistakesTest {
                 run.out());
         assertEquals(1, run.rows().size(), run.out());
     }
+
+    @Test
+    void everyExampleConfigFilePassesTheCheck() throws Exception {
+        Path conf = CliTest.repoRoot().resolve("conf");
+        List<Path> files;
+        try (var stream = Files.list(conf)) {
+            files = new java.util.ArrayList<>(stream.filter(p -> p.toString().endsWith(".conf")).toList());
+        }
+        try (var stream = Files.list(conf.resolve("cluster"))) {
+            files.addAll(stream.filter(p -> p.toString().endsWith(".conf")).toList());
+        }
+        assertTrue(files.size() >= 7, files.toString());
+        for (Path file : files) {
+            com.typesafe.config.Config c = io.cohort.config.ConfigValidator.parseFile(file.toFile())
+                    .withFallback(com.typesafe.config.ConfigFactory.load()).resolve();
+            io.cohort.config.ConfigValidator.check(c);
+        }
+    }
 }
