@@ -23,7 +23,7 @@ class ReadmeExamplePlainJavaTest {
     void runsWithPlainJavaClassPathAndNamesTheVectorFlag() throws Exception {
         // the main classes and dependency jars of this module, without the test classes and their config
         String classPath = Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
-                .filter(p -> !p.contains("test-classes") && !p.contains("surefire"))
+                .filter(p -> !p.contains("test-classes") && !p.endsWith("-tests.jar") && !p.contains("surefire"))
                 .collect(Collectors.joining(File.pathSeparator));
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         Process p = new ProcessBuilder(List.of(java.toString(), "-cp", classPath, ReadmeExample.class.getName()))
