@@ -55,7 +55,8 @@ public final class ModelCommand implements Runnable {
         int tp;
 
         @Option(names = "--devices", defaultValue = "auto",
-                description = "Devices: host:N, cuda, cuda:N or auto (default ${DEFAULT-VALUE}); the first --tp are used.")
+                description = "Devices: host:N, cuda, cuda:N, cuda:D*R (R ranks on GPU D: a development aid, not a multi-GPU"
+                        + " figure) or auto (default ${DEFAULT-VALUE}); the first --tp are used.")
         String devices;
 
         @Option(names = "--threads-per-rank", defaultValue = "0",
@@ -106,7 +107,11 @@ public final class ModelCommand implements Runnable {
             closeable = () -> { };
             label = "reference";
         } else {
-            LocalGroup group = LocalGroup.builder(ranks).backend(BackendKind.parse(backend)).open();
+            LocalGroup.Builder builder = LocalGroup.builder(ranks).backend(BackendKind.parse(backend));
+            if (Devices.distinct(ranks).size() < ranks.size()) {
+                builder.sharedDevices(); // --devices cuda:0*2: the ranks' own streams and pools on one device
+            }
+            LocalGroup group = builder.open();
             allReduce = new LocalGroupAllReduce(group);
             closeable = group;
             label = group.backendChoice().chosen().cliName() + (backend.equalsIgnoreCase("auto") ? " (auto)" : "");
@@ -140,7 +145,7 @@ public final class ModelCommand implements Runnable {
     record OpenDevices(List<Device> list) implements AutoCloseable {
         @Override
         public void close() {
-            list.forEach(Device::close);
+            Devices.closeAll(list);
         }
     }
 
