@@ -150,6 +150,11 @@ public final class TensorParallelLlama implements AutoCloseable {
         return position;
     }
 
+    /** Whether the ranks' all-reduces are stream-ordered (no host synchronize or barrier between layers). */
+    public boolean streamOrdered() {
+        return tpGroup.streamOrdered();
+    }
+
     /** All-reduces run so far across the group. */
     public long allReduces() {
         return tpGroup.allReduces();

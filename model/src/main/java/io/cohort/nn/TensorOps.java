@@ -3,6 +3,7 @@ package io.cohort.nn;
 import io.cohort.core.DType;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
+import io.cohort.device.DeviceStream;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -66,6 +67,20 @@ public interface TensorOps extends AutoCloseable {
      */
     void attention(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim, int startPos,
                    Matrix out);
+
+    /**
+     * Makes work enqueued on {@code stream} after this call run after all work these ops have enqueued so far
+     * (a collective that reads their results), without blocking the host. Synchronous ops (host) have finished
+     * it already and do nothing.
+     */
+    void orderBefore(DeviceStream stream);
+
+    /**
+     * Makes work these ops enqueue after this call run after all work enqueued on {@code stream} so far (a
+     * collective whose results they read). Asynchronous ops (CUDA) order it on the device and return at once;
+     * synchronous ops (host) wait for that one stream, their own rank's, never for other ranks' threads.
+     */
+    void orderAfter(DeviceStream stream);
 
     /** Waits for everything enqueued so far. */
     void synchronize();

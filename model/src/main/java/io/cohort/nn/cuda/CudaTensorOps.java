@@ -2,9 +2,11 @@ package io.cohort.nn.cuda;
 
 import io.cohort.core.DType;
 import io.cohort.cuda.CudaDevice;
+import io.cohort.cuda.CudaEvent;
 import io.cohort.cuda.CudaStream;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
+import io.cohort.device.DeviceStream;
 import io.cohort.nn.Matrix;
 import io.cohort.nn.TensorOps;
 import java.lang.foreign.Arena;
@@ -28,12 +30,40 @@ public final class CudaTensorOps implements TensorOps {
     private DeviceBuffer scoreScratch;
     private DeviceBuffer tokenBuffer;
     private MemorySegment tokenStaging = MemorySegment.NULL;
+    // reused: a wait uses the record current when it is enqueued (CUDA event semantics)
+    private final CudaEvent computeDone;
+    private final CudaEvent otherDone;
 
     public CudaTensorOps(CudaDevice device) {
         this.device = device;
         this.stream = device.createStream();
         this.gemm = new CublasGemm(stream);
         this.kernels = new NnKernels(stream);
+        this.computeDone = device.createEvent();
+        this.otherDone = device.createEvent();
+    }
+
+    /** The stream every op of these ops runs on (to capture or order around). */
+    public CudaStream stream() {
+        return stream;
+    }
+
+    @Override
+    public void orderBefore(DeviceStream other) {
+        if (other == stream) {
+            return;
+        }
+        stream.record(computeDone);
+        other.waitFor(computeDone);
+    }
+
+    @Override
+    public void orderAfter(DeviceStream other) {
+        if (other == stream) {
+            return;
+        }
+        other.record(otherDone);
+        stream.waitFor(otherDone);
     }
 
     @Override
@@ -186,6 +216,8 @@ public final class CudaTensorOps implements TensorOps {
             }
         }
         gemm.close();
+        computeDone.close();
+        otherDone.close();
         stream.close();
         arena.close();
     }

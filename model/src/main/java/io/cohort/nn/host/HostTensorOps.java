@@ -3,7 +3,9 @@ package io.cohort.nn.host;
 import io.cohort.core.DType;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
+import io.cohort.device.DeviceEvent;
 import io.cohort.device.DeviceKind;
+import io.cohort.device.DeviceStream;
 import io.cohort.nn.Matrix;
 import io.cohort.nn.TensorOps;
 import java.lang.foreign.MemorySegment;
@@ -26,6 +28,8 @@ public final class HostTensorOps implements TensorOps {
     private final HostGemm gemm;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private DeviceStream orderedStream;
+    private DeviceEvent orderedEvent;
     private float[] scores = new float[0];
     private float[] context = new float[0];
 
@@ -49,6 +53,25 @@ public final class HostTensorOps implements TensorOps {
     @Override
     public Device device() {
         return device;
+    }
+
+    /** Every call has finished when it returns: nothing to order. */
+    @Override
+    public void orderBefore(DeviceStream stream) {
+    }
+
+    /** Computing on this thread, the ops read a stream's results once the stream is done with them: wait for it. */
+    @Override
+    public void orderAfter(DeviceStream stream) {
+        if (stream != orderedStream) {
+            if (orderedEvent != null) {
+                orderedEvent.close();
+            }
+            orderedEvent = stream.device().createEvent();
+            orderedStream = stream;
+        }
+        stream.record(orderedEvent);
+        orderedEvent.synchronize();
     }
 
     @Override
@@ -354,6 +377,9 @@ public final class HostTensorOps implements TensorOps {
 
     @Override
     public void close() {
+        if (orderedEvent != null) {
+            orderedEvent.close();
+        }
         if (workers != null) {
             workers.shutdownNow();
         }
