@@ -264,7 +264,7 @@ public final class ModelCommand implements Runnable {
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "%-16s %4s %12s %15s %14s %12s %14s %13s%n", "backend", "tp", "prefill ms",
-                    "prefill ms/tok", "decode ms/tok", "all-reduces", "all-reduce ms", "max |dlogit|");
+                    "prefill ms/tok", "decode ms/tok", "all-reduces", "reduce host ms", "max |dlogit|");
             float[] baseline = null;
             try (OpenDevices devices = devices(placement)) {
                 for (String backend : backends) {
