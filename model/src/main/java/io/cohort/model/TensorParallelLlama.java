@@ -121,7 +121,7 @@ public final class TensorParallelLlama implements AutoCloseable {
             try (ProgressBar bar = new ProgressBar("loading", totalBytes, totalTensors, options.progress())) {
                 ShardedLoader loader = new ShardedLoader(checkpoint, bar);
                 ranks = threads.onEveryRank(r -> new LlamaRank(config, tpGroup.comm(r), ops.get(r),
-                        loader.load(ops.get(r), specs.get(r)), maxSeq, options.maxBatch()), options.loadTimeout());
+                        loader.load(ops.get(r), specs.get(r), LlamaWeights.fusions(config)), maxSeq, options.maxBatch()), options.loadTimeout());
             }
             return new TensorParallelLlama(config, group, List.copyOf(ops), tpGroup, threads, ranks, maxSeq);
         } catch (RuntimeException e) {

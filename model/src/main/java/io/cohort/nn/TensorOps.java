@@ -60,6 +60,12 @@ public interface TensorOps extends AutoCloseable {
     void copyRows(Matrix src, Matrix dst, int dstRow);
 
     /**
+     * Copies columns {@code [fromCol, fromCol + dst.cols())} of every row of src into dst (same rows and dtype):
+     * splits a fused projection's output ({@code [tokens, q | k | v]}) into its parts.
+     */
+    void copyColumns(Matrix src, int fromCol, Matrix dst);
+
+    /**
      * Causal self-attention of this rank's heads over a KV cache. Row t of q ({@code heads * headDim}) is the
      * token at position {@code startPos + t}; it attends to cache rows {@code 0..startPos + t}. Query head h uses
      * key/value head {@code h / (heads / kvHeads)} (grouped-query attention). Scores are scaled by

@@ -71,6 +71,7 @@ class TpGroupTest {
         public void add(Matrix a, Matrix b, Matrix out) { d.add(a, b, out); }
         public void embed(Matrix t, int v, int[] tokens, Matrix out) { d.embed(t, v, tokens, out); }
         public void copyRows(Matrix s, Matrix dst, int row) { d.copyRows(s, dst, row); }
+        public void copyColumns(Matrix s, int from, Matrix dst) { d.copyColumns(s, from, dst); }
         public void attention(Matrix q, Matrix k, Matrix v, int h, int kv, int hd, int p, Matrix out) { d.attention(q, k, v, h, kv, hd, p, out); }
         public void orderBefore(io.cohort.device.DeviceStream s) { d.orderBefore(s); }
         public void orderAfter(io.cohort.device.DeviceStream s) { }

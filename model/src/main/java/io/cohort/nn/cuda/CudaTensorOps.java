@@ -154,6 +154,13 @@ public final class CudaTensorOps implements TensorOps {
     }
 
     @Override
+    public void copyColumns(Matrix src, int fromCol, Matrix dst) {
+        io.cohort.nn.host.HostTensorOps.checkColumns(src, fromCol, dst);
+        long e = src.dtype().bytes();
+        stream.copy2D(src.buffer(), fromCol * e, src.cols() * e, dst.buffer(), 0, dst.cols() * e, dst.cols() * e, src.rows());
+    }
+
+    @Override
     public void embed(Matrix table, int vocabStart, int[] tokens, Matrix out) {
         f32(out, "embed output");
         if (out.rows() != tokens.length || out.cols() != table.cols()) {

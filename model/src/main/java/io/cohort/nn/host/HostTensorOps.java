@@ -215,6 +215,25 @@ public final class HostTensorOps implements TensorOps {
     }
 
     @Override
+    public void copyColumns(Matrix src, int fromCol, Matrix dst) {
+        checkColumns(src, fromCol, dst);
+        long e = src.dtype().bytes();
+        long srcRow = src.cols() * e, dstRow = dst.cols() * e;
+        MemorySegment s = src.buffer().segment(), d = dst.buffer().segment();
+        for (long r = 0; r < src.rows(); r++) {
+            MemorySegment.copy(s, r * srcRow + fromCol * e, d, r * dstRow, dstRow);
+        }
+    }
+
+    /** The shapes {@link #copyColumns} takes, for every implementation. */
+    public static void checkColumns(Matrix src, int fromCol, Matrix dst) {
+        if (src.dtype() != dst.dtype() || src.rows() != dst.rows() || fromCol < 0 || fromCol + dst.cols() > src.cols()) {
+            throw new IllegalArgumentException("copyColumns: columns " + fromCol + "+" + dst.cols() + " of " + src
+                    + " into " + dst);
+        }
+    }
+
+    @Override
     public void embed(Matrix table, int vocabStart, int[] tokens, Matrix out) {
         if (out.rows() != tokens.length || out.cols() != table.cols()) {
             throw new IllegalArgumentException("embed: " + tokens.length + " tokens into " + out);

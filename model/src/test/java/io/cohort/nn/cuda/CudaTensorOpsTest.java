@@ -123,6 +123,19 @@ class CudaTensorOpsTest {
         assertClose(out[0], out[1], 1e-5, "attention");
     }
 
+    /** Splitting a fused projection's output: a strided 2-D copy on the GPU, rows of copies on the host. */
+    @Test
+    void copyColumnsMatchesHost() {
+        Random rnd = new Random(8);
+        Matrix[] fused = both(DType.F32, 5, 96, rnd);
+        Matrix[] part = {h.allocate(DType.F32, 5, 32), g.allocate(DType.F32, 5, 32)};
+        for (int from : new int[] {0, 32, 64}) {
+            h.copyColumns(fused[0], from, part[0]);
+            g.copyColumns(fused[1], from, part[1]);
+            assertClose(part[0], part[1], 0, "copyColumns from " + from);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"F32", "BF16", "F16"})
     void gemmWithF32ActivationsMatchesHost(String weightType) {
