@@ -24,6 +24,7 @@ import jcuda.driver.CUresult;
 import jcuda.driver.CUDA_MEMCPY2D;
 import jcuda.driver.CUmemorytype;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureStatus;
 import jcuda.driver.JCudaDriver;
 import jcuda.driver.CUstreamWaitValue_flags;
 import jcuda.driver.CUstream_flags;
@@ -105,6 +106,14 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
             r = DriverCalls.memcpyAsync(d, s, bytes, handle);   // UVA: the driver infers the direction
         }
         Cu.check(r, device.name(), "copy of " + bytes + " bytes " + src + " -> " + dst);
+    }
+
+    /** Whether this stream is capturing into a CUDA graph now (work enqueued is recorded, not run). */
+    public boolean isCapturing() {
+        int[] status = new int[1];
+        device.makeCurrent();
+        Cu.check(JCudaDriver.cuStreamIsCapturing(stream, status), device.name(), "cuStreamIsCapturing");
+        return status[0] != CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_NONE;
     }
 
     /**
