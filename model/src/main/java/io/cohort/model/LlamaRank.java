@@ -38,7 +38,7 @@ public final class LlamaRank implements AutoCloseable {
     private final Matrix rotary;
     private final List<KvCache> caches = new ArrayList<>();
     // workspace, reused by every layer
-    private final Matrix x, normed, qkv, q, k, v, ctx, proj, gateUp, gate, up, logits;
+    private final Matrix x, normed, qkv, q, k, v, ctx, proj, gateUp, gate, logits;
 
     /** Which positions' logits a forward pass computes. */
     public enum Logits {
@@ -94,7 +94,6 @@ public final class LlamaRank implements AutoCloseable {
         this.proj = ops.allocate(ACT, maxBatch, h);
         this.gateUp = ops.allocate(ACT, maxBatch, 2 * ffn);
         this.gate = ops.allocate(ACT, maxBatch, ffn);
-        this.up = ops.allocate(ACT, maxBatch, ffn);
         this.logits = ops.allocate(ACT, maxBatch, vocab.length());
     }
 
@@ -131,29 +130,33 @@ public final class LlamaRank implements AutoCloseable {
         }
         Matrix xs = x.firstRows(t), ns = normed.firstRows(t), ps = proj.firstRows(t);
         embedding.forward(ops, tokens, xs);
-        for (Layer layer : layers) {
-            layer.attnNorm.forward(ops, xs, ns);
+        // the residual add after each block is fused with the norm that follows it (the next layer's
+        // attention norm, or the final norm), so each layer launches two norms, not two norms and two adds
+        layers.getFirst().attnNorm.forward(ops, xs, ns);
+        for (int i = 0; i < layers.size(); i++) {
+            Layer layer = layers.get(i);
             layer.attention.forward(ops, ns, startPos, qkv.firstRows(t), q.firstRows(t), k.firstRows(t),
                     v.firstRows(t), ctx.firstRows(t), ps);
-            ops.add(xs, ps, xs);
-            layer.mlpNorm.forward(ops, xs, ns);
-            layer.mlp.forward(ops, ns, gateUp.firstRows(t), gate.firstRows(t), up.firstRows(t), ps);
-            ops.add(xs, ps, xs);
+            layer.mlpNorm.addForward(ops, xs, ps, ns);
+            layer.mlp.forward(ops, ns, gateUp.firstRows(t), gate.firstRows(t), ps);
+            if (i + 1 < layers.size()) {
+                layers.get(i + 1).attnNorm.addForward(ops, xs, ps, ns);
+            } else if (wanted != Logits.NONE) {   // without logits the last residual is never read
+                finalNorm.addForward(ops, xs, ps, ns);
+            }
         }
         if (wanted == Logits.NONE) {
             return null;
         }
-        Matrix last = wanted == Logits.ALL ? xs : xs.rows(t - 1, 1);
-        Matrix out = logits.firstRows(last.rows());
-        Matrix normedLast = ns.firstRows(last.rows());
-        finalNorm.forward(ops, last, normedLast);
+        Matrix normedLast = wanted == Logits.ALL ? ns : ns.rows(t - 1, 1);
+        Matrix out = logits.firstRows(normedLast.rows());
         head.forward(ops, normedLast, out);
         return out;
     }
 
     @Override
     public void close() {
-        for (Matrix m : List.of(x, normed, qkv, q, k, v, ctx, proj, gateUp, gate, up, logits, rotary)) {
+        for (Matrix m : List.of(x, normed, qkv, q, k, v, ctx, proj, gateUp, gate, logits, rotary)) {
             ops.free(m);
         }
         caches.forEach(KvCache::close);

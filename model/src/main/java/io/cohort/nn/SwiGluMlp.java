@@ -25,20 +25,12 @@ public final class SwiGluMlp {
     }
 
     /**
-     * out = mlp(x), full on every rank; gu is {@code [tokens, 2·intermediate/tp]} scratch, g and u
-     * {@code [tokens, intermediate/tp]} (one token uses gu's halves in place).
+     * out = mlp(x), full on every rank; gu is {@code [tokens, 2·intermediate/tp]} scratch (the fused gate|up
+     * output), g {@code [tokens, intermediate/tp]}.
      */
-    public void forward(TensorOps ops, Matrix x, Matrix gu, Matrix g, Matrix u, Matrix out) {
+    public void forward(TensorOps ops, Matrix x, Matrix gu, Matrix g, Matrix out) {
         gateUp.forward(ops, x, gu);
-        int f = localIntermediate();
-        if (x.rows() == 1) {
-            g = gu.columnsOfRow(0, f);
-            u = gu.columnsOfRow(f, f);
-        } else {
-            ops.copyColumns(gu, 0, g);
-            ops.copyColumns(gu, f, u);
-        }
-        ops.siluMul(g, u, g);
+        ops.siluMulPacked(gu, g);
         down.forward(ops, g, out);
     }
 }

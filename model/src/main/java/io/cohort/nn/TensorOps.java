@@ -46,6 +46,22 @@ public interface TensorOps extends AutoCloseable {
     /** {@code out = silu(gate) * up}, element-wise (SwiGLU). */
     void siluMul(Matrix gate, Matrix up, Matrix out);
 
+    /**
+     * SwiGLU over a fused gate|up projection: {@code out[t][i] = silu(gu[t][i]) * gu[t][f + i]} with
+     * {@code f = out.cols()} and gu {@code [rows, 2f]}, one pass (no split of gu).
+     */
+    void siluMulPacked(Matrix gateUp, Matrix out);
+
+    /**
+     * Residual add then RMSNorm, fused: {@code x += delta}, then {@code normed = rmsNorm(x)} row-wise (the
+     * residual stream stays in x). The same f32 operations in the same order as {@link #add} then
+     * {@link #rmsNorm}; devices may do it in one pass.
+     */
+    default void addRmsNorm(Matrix x, Matrix delta, Matrix weight, float eps, Matrix normed) {
+        add(x, delta, x);
+        rmsNorm(x, weight, eps, normed);
+    }
+
     /** {@code out = a + b}, element-wise (residual connections); out may alias a or b. */
     void add(Matrix a, Matrix b, Matrix out);
 

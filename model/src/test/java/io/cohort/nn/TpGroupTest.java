@@ -68,6 +68,7 @@ class TpGroupTest {
         public void rmsNorm(Matrix x, Matrix w, float eps, Matrix out) { d.rmsNorm(x, w, eps, out); }
         public void rotary(Matrix x, int h, int hd, int p, Matrix t) { d.rotary(x, h, hd, p, t); }
         public void siluMul(Matrix g, Matrix u, Matrix out) { d.siluMul(g, u, out); }
+        public void siluMulPacked(Matrix gu, Matrix out) { d.siluMulPacked(gu, out); }
         public void add(Matrix a, Matrix b, Matrix out) { d.add(a, b, out); }
         public void embed(Matrix t, int v, int[] tokens, Matrix out) { d.embed(t, v, tokens, out); }
         public void copyRows(Matrix s, Matrix dst, int row) { d.copyRows(s, dst, row); }

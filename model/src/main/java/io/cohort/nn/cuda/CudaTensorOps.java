@@ -138,6 +138,33 @@ public final class CudaTensorOps implements TensorOps {
     }
 
     @Override
+    public void siluMulPacked(Matrix gateUp, Matrix out) {
+        f32(gateUp, "siluMulPacked input");
+        f32(out, "siluMulPacked output");
+        if (gateUp.rows() != out.rows() || gateUp.cols() != 2 * out.cols()) {
+            throw new IllegalArgumentException("siluMulPacked: " + gateUp + " is not gate|up for " + out);
+        }
+        kernels.pointers(gateUp.buffer().address(), 0, 0, out.buffer().address(), 0).sizes(0, out.rows(), out.cols())
+                .launch(kernels.siluMulPacked, NnKernels.gridFor(out.elements()), NnKernels.THREADS, "siluMulPacked");
+    }
+
+    /** One launch: the residual add and the norm after it (cohort_nn_add_rmsnorm). */
+    @Override
+    public void addRmsNorm(Matrix x, Matrix delta, Matrix weight, float eps, Matrix normed) {
+        f32(x, "addRmsNorm residual");
+        f32(delta, "addRmsNorm delta");
+        f32(normed, "addRmsNorm output");
+        if (weight.elements() != x.cols() || delta.rows() != x.rows() || delta.cols() != x.cols()
+                || normed.rows() != x.rows() || normed.cols() != x.cols()) {
+            throw new IllegalArgumentException("addRmsNorm shapes: " + x + ", " + delta + ", " + weight + ", " + normed);
+        }
+        kernels.pointers(x.buffer().address(), delta.buffer().address(), weight.buffer().address(),
+                        normed.buffer().address(), 0)
+                .sizes(0, x.rows(), x.cols()).eps(eps)
+                .launch(kernels.addRmsNorm(weight.dtype()), x.rows(), NnKernels.THREADS, "addRmsNorm");
+    }
+
+    @Override
     public void add(Matrix a, Matrix b, Matrix out) {
         elementwise(kernels.add, a, b, out, "add");
     }

@@ -64,8 +64,9 @@ final class NnKernels {
     private final MemorySegment args;
     private final MemorySegment params;
     private final MemorySegment streamHandle;
-    final MemorySegment rotary, siluMul, add, attention;
+    final MemorySegment rotary, siluMul, siluMulPacked, add, attention;
     private final MemorySegment[] rmsNorm = new MemorySegment[DType.values().length];
+    private final MemorySegment[] addRmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] embed = new MemorySegment[DType.values().length];
     private final MemorySegment[] cast = new MemorySegment[DType.values().length];
 
@@ -89,11 +90,13 @@ final class NnKernels {
         MemorySegment module = load();
         rotary = function(module, "cohort_nn_rotary");
         siluMul = function(module, "cohort_nn_silu_mul");
+        siluMulPacked = function(module, "cohort_nn_silu_mul_packed");
         add = function(module, "cohort_nn_add");
         attention = function(module, "cohort_nn_attention");
         for (DType t : DType.values()) {
             String s = t.name().toLowerCase(java.util.Locale.ROOT);
             rmsNorm[t.ordinal()] = function(module, "cohort_nn_rmsnorm_" + s);
+            addRmsNorm[t.ordinal()] = function(module, "cohort_nn_add_rmsnorm_" + s);
             embed[t.ordinal()] = function(module, "cohort_nn_embed_" + s);
             cast[t.ordinal()] = t == DType.F32 ? null : function(module, "cohort_nn_cast_" + s);
         }
@@ -101,6 +104,10 @@ final class NnKernels {
 
     MemorySegment rmsNorm(DType weight) {
         return rmsNorm[weight.ordinal()];
+    }
+
+    MemorySegment addRmsNorm(DType weight) {
+        return addRmsNorm[weight.ordinal()];
     }
 
     MemorySegment embed(DType table) {

@@ -195,6 +195,23 @@ public final class HostTensorOps implements TensorOps {
     }
 
     @Override
+    public void siluMulPacked(Matrix gateUp, Matrix out) {
+        int f = out.cols();
+        if (gateUp.rows() != out.rows() || gateUp.cols() != 2 * f) {
+            throw new IllegalArgumentException("siluMulPacked: " + gateUp + " is not gate|up for " + out);
+        }
+        MemorySegment gs = gateUp.buffer().segment(), os = out.buffer().segment();
+        DType gt = gateUp.dtype(), ot = out.dtype();
+        for (long t = 0; t < out.rows(); t++) {
+            long in = t * 2 * f, o = t * f;
+            for (int i = 0; i < f; i++) {
+                float g = gt.get(gs, in + i);
+                ot.set(os, o + i, g / (1f + (float) Math.exp(-g)) * gt.get(gs, in + f + i));
+            }
+        }
+    }
+
+    @Override
     public void add(Matrix a, Matrix b, Matrix out) {
         sameShape(a, b, "add");
         sameShape(a, out, "add");
