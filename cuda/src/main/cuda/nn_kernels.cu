@@ -15,7 +15,11 @@ struct NnArgs {
     int64_t n;
     int rows, cols, heads, kv_heads, head_dim, start_pos, vocab_start, table_rows, max_seq;
     float eps;
+    const int* pos;  // when set, the step's position is *pos (a step block the host fills before a graph
+                     // replay), not start_pos: a captured decode step replays at any position
 };
+
+__device__ __forceinline__ int start_of(const NnArgs& p) { return p.pos ? *p.pos : p.start_pos; }
 
 // Sum (or max) over the block; every thread gets the result. blockDim.x must be a multiple of 32, <= 1024.
 template <bool MAX>
@@ -75,6 +79,16 @@ extern "C" __global__ void cohort_nn_add_rmsnorm_f32(NnArgs p) { add_rmsnorm<F32
 extern "C" __global__ void cohort_nn_add_rmsnorm_f16(NnArgs p) { add_rmsnorm<F16>(p); }
 extern "C" __global__ void cohort_nn_add_rmsnorm_bf16(NnArgs p) { add_rmsnorm<BF16>(p); }
 
+// Rows of a (f32 [rows, cols]) into out at rows start.. (a KV cache write at the step's position).
+extern "C" __global__ void cohort_nn_copy_rows_at(NnArgs p) {
+    const float* src = static_cast<const float*>(p.a);
+    float* dst = static_cast<float*>(p.out) + (int64_t)start_of(p) * p.cols;
+    const int64_t total = (int64_t)p.rows * p.cols;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+        dst[i] = src[i];
+    }
+}
+
 // SwiGLU over a fused gate|up projection: a = [rows, 2 cols] (gate then up per row), out = [rows, cols].
 extern "C" __global__ void cohort_nn_silu_mul_packed(NnArgs p) {
     const float* gu = static_cast<const float*>(p.a);
@@ -93,12 +107,13 @@ extern "C" __global__ void cohort_nn_rotary(NnArgs p) {
     const float* table = static_cast<const float*>(p.b);
     const int half = p.head_dim / 2;
     const int64_t total = (int64_t)p.rows * p.heads * half;
+    const int start = start_of(p);
     for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < total; idx += (int64_t)gridDim.x * blockDim.x) {
         const int i = (int)(idx % half);
         const int64_t th = idx / half;
         const int h = (int)(th % p.heads);
         const int t = (int)(th / p.heads);
-        const float* row = table + (int64_t)(p.start_pos + t) * p.head_dim;
+        const float* row = table + (int64_t)(start + t) * p.head_dim;
         const float cs = row[i], sn = row[half + i];
         float* base = x + (int64_t)t * p.heads * p.head_dim + (int64_t)h * p.head_dim;
         const float x1 = base[i], x2 = base[half + i];
@@ -160,7 +175,7 @@ extern "C" __global__ void cohort_nn_attention(NnArgs p) {
     const int t = blockIdx.x / p.heads, h = blockIdx.x % p.heads;
     const int d = p.head_dim;
     const int g = h / (p.heads / p.kv_heads);
-    const int last = p.start_pos + t;
+    const int last = start_of(p) + t;
     const int kv_cols = p.kv_heads * d;
     const float* q = static_cast<const float*>(p.a) + (int64_t)t * p.heads * d + (int64_t)h * d;
     const float* k = static_cast<const float*>(p.b) + (int64_t)g * d;

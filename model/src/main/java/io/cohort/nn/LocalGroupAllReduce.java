@@ -3,6 +3,7 @@ package io.cohort.nn;
 import io.cohort.backend.CollectiveCall;
 import io.cohort.core.CohortException;
 import io.cohort.core.ReduceOp;
+import io.cohort.cuda.p2p.CudaP2pBackend;
 import io.cohort.device.DeviceBuffer;
 import io.cohort.device.DeviceStream;
 import io.cohort.device.Tensor;
@@ -71,6 +72,14 @@ public final class LocalGroupAllReduce implements StreamOrderedAllReduce {
         group.backend().enqueueAll(next, call, buffers, buffers);
         Arrays.fill(seq, next);
         group.synchronize();
+    }
+
+    /** The cuda-p2p backend keeps graph launches' epochs on the device: its graph resources. */
+    @Override
+    public void prepareForGraphs() {
+        if (group.backend() instanceof CudaP2pBackend p2p) {
+            p2p.prepareGraphs();
+        }
     }
 
     @Override

@@ -21,4 +21,11 @@ public interface StreamOrderedAllReduce extends AllReduceGroup {
      * same order (SPMD). Failures of the enqueued work surface on the stream (a wait on it, the logits' copy).
      */
     void enqueue(int rank, Tensor tensor);
+
+    /**
+     * Readies the backend for all-reduces captured into CUDA graphs (allocations: call before any capture).
+     * Backends that capture as they are, or never run on a GPU, do nothing.
+     */
+    default void prepareForGraphs() {
+    }
 }

@@ -76,6 +76,15 @@ public interface TensorOps extends AutoCloseable {
     void copyRows(Matrix src, Matrix dst, int dstRow);
 
     /**
+     * Stores the rows of src as positions {@code [startPos, startPos + src.rows())} of a cache (a KV cache write):
+     * {@link #copyRows}, except that ops reading the step's position from the device (CUDA graph replays) write
+     * at that position.
+     */
+    default void writePositions(Matrix src, Matrix cache, int startPos) {
+        copyRows(src, cache, startPos);
+    }
+
+    /**
      * Copies columns {@code [fromCol, fromCol + dst.cols())} of every row of src into dst (same rows and dtype):
      * splits a fused projection's output ({@code [tokens, q | k | v]}) into its parts.
      */

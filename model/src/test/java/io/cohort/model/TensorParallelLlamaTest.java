@@ -292,6 +292,18 @@ class TensorParallelLlamaTest {
     }
 
     @Test
+    void decodeGraphsOnHostDevicesAreAClearError() {
+        LlamaConfig c = config(false);
+        TinyLlama.write(dir, c, DType.F32, 1, 1);
+        List<HostDevice> hosts = HostDevices.open(1);
+        opened.addAll(hosts);
+        io.cohort.core.CohortException e = assertThrows(io.cohort.core.CohortException.class,
+                () -> TensorParallelLlama.load(dir, List.<Device>copyOf(hosts), new HostAllReduce(1),
+                        TensorParallelLlama.Options.defaults().withProgress(ProgressBar.Mode.SILENT).withGraphs(true)));
+        assertEquals("decode graphs need CUDA devices; rank 0 runs on host:0", e.getMessage());
+    }
+
+    @Test
     void tokenOutsideVocabularyIsRejected() {
         LlamaConfig c = config(false);
         TinyLlama.write(dir, c, DType.F32, 1, 1);

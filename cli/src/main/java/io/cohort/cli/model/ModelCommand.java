@@ -73,12 +73,16 @@ public final class ModelCommand implements Runnable {
         @Option(names = "--timeout", defaultValue = "2m", description = "Limit of one step and of each all-reduce (default ${DEFAULT-VALUE}).")
         String timeout;
 
+        @Option(names = "--graphs", description = "Decode steps as CUDA graphs, captured once per rank and replayed per"
+                + " token (CUDA devices; bench prints eager and graph rows side by side).")
+        boolean graphs;
+
         TensorParallelLlama.Options options() {
             int threads = threadsPerRank > 0 ? threadsPerRank
                     : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, tp));
             Duration step = ConfigFactory.parseString("t = " + timeout).getDuration("t");
             return new TensorParallelLlama.Options(maxSeq, maxBatch, threads, step, Duration.ofHours(1),
-                    ProgressBar.Mode.detect());
+                    ProgressBar.Mode.detect(), graphs);
         }
     }
 
@@ -117,7 +121,9 @@ public final class ModelCommand implements Runnable {
             label = group.backendChoice().chosen().cliName() + (backend.equalsIgnoreCase("auto") ? " (auto)" : "");
         }
         try {
-            return new Session(TensorParallelLlama.load(p.modelDir, ranks, allReduce, p.options()), label, closeable);
+            // the reference all-reduce meets on the host: nothing to capture at tp > 1 (bench prints it eager only)
+            TensorParallelLlama.Options options = p.options().withGraphs(p.graphs && !(p.tp > 1 && label.equals("reference")));
+            return new Session(TensorParallelLlama.load(p.modelDir, ranks, allReduce, options), label, closeable);
         } catch (RuntimeException e) {
             try {
                 closeable.close();
@@ -269,50 +275,58 @@ public final class ModelCommand implements Runnable {
             try (OpenDevices devices = devices(placement)) {
                 for (String backend : backends) {
                     try (Session s = open(devices.list(), placement, backend)) {
-                        int vocab = s.model().config().vocabSize();
-                        int[] prompt = new int[promptLen];
-                        for (int i = 0; i < promptLen; i++) {
-                            prompt[i] = (i * 7919 + 13) % vocab;
+                        boolean both = placement.graphs && s.model().graphsLoaded();
+                        for (boolean graphs : both ? new boolean[] {false, true} : new boolean[] {false}) {
+                            s.model().useGraphs(graphs);
+                            baseline = row(out, s, graphs, baseline);
                         }
-                        double prefill = 0, decodeTotal = 0;
-                        long reducesBefore = 0, nanosBefore = 0;
-                        float[] last = null;
-                        for (int it = 0; it < warmup + iters; it++) {
-                            if (it == warmup) {
-                                reducesBefore = s.model().allReduces();
-                                nanosBefore = s.model().allReduceNanos();
-                            }
-                            s.model().reset();
-                            long t0 = System.nanoTime();
-                            float[] logits = s.model().next(prompt);
-                            long t1 = System.nanoTime();
-                            for (int d = 0; d < decode; d++) {
-                                logits = s.model().next(argmax(logits));
-                            }
-                            long t2 = System.nanoTime();
-                            if (it >= warmup) {
-                                prefill += (t1 - t0) / 1e6;
-                                decodeTotal += (t2 - t1) / 1e6;
-                            }
-                            last = logits;
-                        }
-                        if (baseline == null) {
-                            baseline = last;
-                        }
-                        double diff = 0;
-                        for (int i = 0; i < last.length; i++) {
-                            diff = Math.max(diff, Math.abs(last[i] - baseline[i]));
-                        }
-                        long reduces = s.model().allReduces() - reducesBefore;
-                        double reduceMs = (s.model().allReduceNanos() - nanosBefore) / 1e6;
-                        out.printf(Locale.ROOT, "%-16s %4d %12.2f %15.3f %14.3f %12d %14.2f %13.2e%n", s.backend(),
-                                placement.tp, prefill / iters, prefill / iters / promptLen,
-                                decode == 0 ? 0.0 : decodeTotal / iters / decode, reduces / iters, reduceMs / iters, diff);
-                        out.flush();
                     }
                 }
             }
             return 0;
+        }
+
+        /** One row: warm-up, then timed iterations of prefill + decode; returns the baseline logits. */
+        private float[] row(PrintWriter out, Session s, boolean graphs, float[] baseline) {
+            int vocab = s.model().config().vocabSize();
+            int[] prompt = new int[promptLen];
+            for (int i = 0; i < promptLen; i++) {
+                prompt[i] = (i * 7919 + 13) % vocab;
+            }
+            double prefill = 0, decodeTotal = 0;
+            long reducesBefore = 0, nanosBefore = 0;
+            float[] last = null;
+            for (int it = 0; it < warmup + iters; it++) {
+                if (it == warmup) {
+                    reducesBefore = s.model().allReduces();
+                    nanosBefore = s.model().allReduceNanos();
+                }
+                s.model().reset();
+                long t0 = System.nanoTime();
+                float[] logits = s.model().next(prompt);
+                long t1 = System.nanoTime();
+                for (int d = 0; d < decode; d++) {
+                    logits = s.model().next(argmax(logits));
+                }
+                long t2 = System.nanoTime();
+                if (it >= warmup) {
+                    prefill += (t1 - t0) / 1e6;
+                    decodeTotal += (t2 - t1) / 1e6;
+                }
+                last = logits;
+            }
+            float[] base = baseline == null ? last : baseline;
+            double diff = 0;
+            for (int i = 0; i < last.length; i++) {
+                diff = Math.max(diff, Math.abs(last[i] - base[i]));
+            }
+            long reduces = s.model().allReduces() - reducesBefore;
+            double reduceMs = (s.model().allReduceNanos() - nanosBefore) / 1e6;
+            out.printf(Locale.ROOT, "%-16s %4d %12.2f %15.3f %14.3f %12d %14.2f %13.2e%n",
+                    s.backend() + (graphs ? "+graphs" : ""), placement.tp, prefill / iters, prefill / iters / promptLen,
+                    decode == 0 ? 0.0 : decodeTotal / iters / decode, reduces / iters, reduceMs / iters, diff);
+            out.flush();
+            return base;
         }
     }
 
