@@ -105,6 +105,11 @@ public final class LlamaRank implements AutoCloseable {
         return m;
     }
 
+    /** Bytes of this rank's weights: what one decode step streams from its device's memory. */
+    public long weightBytes() {
+        return weights.values().stream().mapToLong(Matrix::byteSize).sum();
+    }
+
     public Partition vocab() {
         return head.vocab();
     }

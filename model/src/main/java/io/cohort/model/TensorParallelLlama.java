@@ -187,6 +187,18 @@ public final class TensorParallelLlama implements AutoCloseable {
         return useGraphs;
     }
 
+    /**
+     * The most weight bytes any one device holds (ranks sharing a device add up): the bytes the busiest device
+     * streams per decode step, the numerator of the weight-streaming floor.
+     */
+    public long maxWeightBytesPerDevice() {
+        java.util.Map<Device, Long> perDevice = new java.util.IdentityHashMap<>();
+        for (LlamaRank r : ranks) {
+            perDevice.merge(r.ops().device(), r.weightBytes(), Long::sum);
+        }
+        return perDevice.values().stream().mapToLong(Long::longValue).max().orElse(0);
+    }
+
     /** Whether the model was loaded with decode graphs ({@link Options#withGraphs}). */
     public boolean graphsLoaded() {
         return graphs != null;

@@ -4,6 +4,8 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.cohort.backend.BackendKind;
 import io.cohort.core.DType;
+import io.cohort.cuda.CopyBandwidth;
+import io.cohort.cuda.CudaDevice;
 import io.cohort.device.Device;
 import io.cohort.device.discovery.DeviceSpec;
 import io.cohort.device.discovery.Devices;
@@ -269,10 +271,17 @@ public final class ModelCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
-            out.printf(Locale.ROOT, "%-16s %4s %12s %15s %14s %12s %14s %13s%n", "backend", "tp", "prefill ms",
-                    "prefill ms/tok", "decode ms/tok", "all-reduces", "reduce host ms", "max |dlogit|");
             float[] baseline = null;
             try (OpenDevices devices = devices(placement)) {
+                // the weight-streaming floor: the busiest device's weight bytes / its copy bandwidth, same run
+                copyGBs = devices.list().getFirst() instanceof CudaDevice gpu ? CopyBandwidth.measure(gpu, 1L << 30) : 0;
+                if (copyGBs > 0) {
+                    out.printf(Locale.ROOT, "copy bandwidth of %s (D2D, 1 GiB, read + write): %.0f GB/s%n",
+                            devices.list().getFirst().name(), copyGBs);
+                }
+                out.printf(Locale.ROOT, "%-16s %4s %12s %15s %14s %12s %14s %13s %10s %8s%n", "backend", "tp",
+                        "prefill ms", "prefill ms/tok", "decode ms/tok", "all-reduces", "reduce host ms", "max |dlogit|",
+                        "floor ms", "% floor");
                 for (String backend : backends) {
                     try (Session s = open(devices.list(), placement, backend)) {
                         boolean both = placement.graphs && s.model().graphsLoaded();
@@ -285,6 +294,8 @@ public final class ModelCommand implements Runnable {
             }
             return 0;
         }
+
+        private double copyGBs;
 
         /** One row: warm-up, then timed iterations of prefill + decode; returns the baseline logits. */
         private float[] row(PrintWriter out, Session s, boolean graphs, float[] baseline) {
@@ -322,9 +333,13 @@ public final class ModelCommand implements Runnable {
             }
             long reduces = s.model().allReduces() - reducesBefore;
             double reduceMs = (s.model().allReduceNanos() - nanosBefore) / 1e6;
-            out.printf(Locale.ROOT, "%-16s %4d %12.2f %15.3f %14.3f %12d %14.2f %13.2e%n",
+            double decodeMs = decode == 0 ? 0.0 : decodeTotal / iters / decode;
+            double floorMs = copyGBs > 0 ? s.model().maxWeightBytesPerDevice() / (copyGBs * 1e6) : 0;
+            out.printf(Locale.ROOT, "%-16s %4d %12.2f %15.3f %14.3f %12d %14.2f %13.2e %10s %8s%n",
                     s.backend() + (graphs ? "+graphs" : ""), placement.tp, prefill / iters, prefill / iters / promptLen,
-                    decode == 0 ? 0.0 : decodeTotal / iters / decode, reduces / iters, reduceMs / iters, diff);
+                    decodeMs, reduces / iters, reduceMs / iters, diff,
+                    floorMs > 0 ? String.format(Locale.ROOT, "%.3f", floorMs) : "-",
+                    floorMs > 0 && decodeMs > 0 ? String.format(Locale.ROOT, "%.0f%%", 100 * floorMs / decodeMs) : "-");
             out.flush();
             return base;
         }
