@@ -56,10 +56,12 @@ class GraphCaptureTest {
                     DType.F32.set(host, i, r == 0 ? i % 1000 : 7);
                 }
                 app.copyFromHost(host, send[r], 0);
+                app.synchronize(); // the host buffer is rewritten next
                 for (int i = 0; i < count; i++) {
                     DType.F32.set(host, i, 1);
                 }
                 app.copyFromHost(host, ones[r], 0);
+                app.synchronize();
             }
             DeviceBuffer twos = gpu.allocate(bytes), expected = gpu.allocate(bytes), diff = gpu.allocate(bytes);
             DeviceBuffer worst = gpu.allocate(bytes), least = gpu.allocate(bytes);
@@ -67,6 +69,7 @@ class GraphCaptureTest {
                 DType.F32.set(host, i, 2);
             }
             app.copyFromHost(host, twos, 0);
+            app.synchronize();
             for (int i = 0; i < count; i++) {
                 DType.F32.set(host, i, i % 1000 + 7);
             }
@@ -77,19 +80,21 @@ class GraphCaptureTest {
             Tensor[] in = {new Tensor(send[0], DType.F32, count), new Tensor(send[1], DType.F32, count)};
             Tensor[] out = {new Tensor(recv[0], DType.F32, count), new Tensor(recv[1], DType.F32, count)};
 
-            CudaGraph step = GraphCapture.capture(app, () -> capture.join(app, () -> {
-                for (int r = 0; r < 2; r++) {
-                    group.stream(r).reduce(DType.F32, ReduceOp.SUM, send[r], 0, ones[r], 0, send[r], 0, count);
-                }
-                group.allReduce(in, out, ReduceOp.SUM);
-                // the application's check, after the collective: diff = recv[1] - expected
+            CudaGraph step = GraphCapture.capture(app, () -> {
+                capture.join(app, () -> {
+                    for (int r = 0; r < 2; r++) {
+                        group.stream(r).reduce(DType.F32, ReduceOp.SUM, send[r], 0, ones[r], 0, send[r], 0, count);
+                    }
+                    group.allReduce(in, out, ReduceOp.SUM);
+                });
+                // the application's check, ordered after the collective by the join: diff = recv[1] - expected
                 app.reduce(DType.F32, ReduceOp.SUM, expected, 0, twos, 0, expected, 0, count);
                 app.copy(expected, 0, diff, 0, bytes);
                 app.scale(DType.F32, diff, 0, count, -1);
                 app.reduce(DType.F32, ReduceOp.SUM, diff, 0, recv[1], 0, diff, 0, count);
                 app.reduce(DType.F32, ReduceOp.MAX, worst, 0, diff, 0, worst, 0, count);
                 app.reduce(DType.F32, ReduceOp.MIN, least, 0, diff, 0, least, 0, count);
-            }));
+            });
             try (step) {
                 for (int k = 0; k < REPLAYS; k++) {
                     step.launch(app);
