@@ -11,7 +11,9 @@ import org.slf4j.LoggerFactory;
  * The one thread of a Cohort that completes every group's collectives ({@link GroupSequencer}) and watches
  * their deadlines. While anything is pending it polls without sleeping ({@code cohort.idle.poller}: spin, then
  * yield, which hands the core to the device threads on a small machine): nothing would wake a sleeping
- * poller when a device finishes. With nothing pending it parks until the next collective's {@link #wake}.
+ * poller when a device finishes. With nothing pending it parks until the next collective's {@link #wake};
+ * likewise while every pending collective has a caller blocked on it, which polls its group itself and
+ * wakes the poller when it stops.
  * One thread for all groups rather than one each: on a machine with few cores the streams need the CPU more.
  */
 public final class CompletionPoller implements AutoCloseable {
@@ -64,7 +66,7 @@ public final class CompletionPoller implements AutoCloseable {
 
     private boolean anyPending() {
         for (Pollable p : pollables) {
-            if (p.hasPending()) {
+            if (p.needsPoller()) {
                 return true;
             }
         }
@@ -80,7 +82,7 @@ public final class CompletionPoller implements AutoCloseable {
             for (Pollable p : pollables) {
                 try {
                     progress |= p.poll(now);
-                    pending |= p.hasPending();
+                    pending |= p.needsPoller();
                 } catch (RuntimeException | Error e) {
                     LOG.error("completion poller: polling {} failed", p, e);
                 }

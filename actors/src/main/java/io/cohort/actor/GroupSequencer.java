@@ -107,7 +107,7 @@ public final class GroupSequencer implements Pollable {
     }
 
     /** One collective in flight; reused round the ring. */
-    private static final class Slot {
+    static final class Slot {
         /** Non-zero while pending; FINISHING while its finisher runs; 0 once finished (slot reusable). */
         volatile long ticket;
         /** Every rank's event is recorded (the enqueue returned). */
@@ -156,6 +156,10 @@ public final class GroupSequencer implements Pollable {
     private final DeviceBuffer[] recvBuffers;
     private final ConcurrentLinkedDeque<Parked> parked = new ConcurrentLinkedDeque<>();
     private final AtomicBoolean drainedReported = new AtomicBoolean();
+    /** Held by whoever polls (the poller, or a caller waiting for its own collective): one at a time. */
+    private final AtomicBoolean polling = new AtomicBoolean();
+    /** Callers busy-waiting on a stage of this group (they poll it themselves). */
+    private final java.util.concurrent.atomic.AtomicInteger helpers = new java.util.concurrent.atomic.AtomicInteger();
 
     /** Next slot to fill (callers, under the locks); published after the slot's fields. */
     private volatile long tail;
@@ -207,7 +211,7 @@ public final class GroupSequencer implements Pollable {
      */
     public CompletableFuture<CollectiveResult> submit(CollectiveCall call, List<Tensor> send, List<Tensor> recv,
                                                       long submittedNanos) {
-        CollectiveFuture future = new CollectiveFuture(callerIdle);
+        CollectiveFuture future = new CollectiveFuture(callerIdle, this);
         lockAll(call);
         try {
             checkAccepting();
@@ -231,7 +235,7 @@ public final class GroupSequencer implements Pollable {
             throw new CohortException("group " + id + " has " + devices.length + " ranks, got " + send.length
                     + " send and " + recv.length + " recv buffers");
         }
-        CollectiveFuture future = new CollectiveFuture(callerIdle);
+        CollectiveFuture future = new CollectiveFuture(callerIdle, this);
         lockAll(call);
         try {
             checkAccepting();
@@ -332,6 +336,9 @@ public final class GroupSequencer implements Pollable {
         long ticket = ++tickets;
         s.ticket = ticket; // volatile: publishes the fields; the poller watches the deadline from here on
         tail = tail + 1;
+        if (future instanceof CollectiveFuture cf) {
+            cf.started(s, ticket);
+        }
         try {
             e.backend.enqueueAll(seq, call, send, recv);
             e.seq = seq;
@@ -391,9 +398,63 @@ public final class GroupSequencer implements Pollable {
         return head != tail;
     }
 
-    /** Finishes what completed, in order, up to the first that has not; fails the oldest past its deadline. */
+    @Override
+    public boolean needsPoller() {
+        return head != tail && helpers.get() == 0;
+    }
+
+    /**
+     * A caller blocked on the collective of slot {@code s} waits on the devices themselves, as a device's own
+     * synchronize does (busy for a while, then parked until the device's completion wakes it: a host stream
+     * unparks its waiter, CUDA blocks in the driver), then finishes what completed. Bounded by the devices'
+     * wait timeouts; a failure is left for {@link #poll} to report.
+     */
+    void awaitDevices(Slot s, long ticket) {
+        DeviceEvent[] events = s.events;
+        for (int r = 0; r < events.length && s.ticket == ticket; r++) {
+            DeviceEvent ev = events[r];
+            if (ev == null || !s.recorded) {
+                return;
+            }
+            try {
+                ev.synchronize();
+            } catch (RuntimeException e) {
+                break; // reported with its rank by poll()
+            }
+        }
+        poll(System.nanoTime());
+    }
+
+    /** A caller starts busy-waiting on one of this group's stages (and polls meanwhile). */
+    void helperArrives() {
+        helpers.incrementAndGet();
+    }
+
+    /** It stops (done, or going to park): the poller takes over whatever is still pending. */
+    void helperLeaves() {
+        if (helpers.decrementAndGet() == 0 && head != tail) {
+            poller.wake();
+        }
+    }
+
+    /**
+     * Finishes what completed, in order, up to the first that has not; fails the oldest past its deadline. Called
+     * by the poller, and by a caller blocked on a stage of this group (it finishes its own collective rather
+     * than wait for the poller's thread to be scheduled); one at a time: a second caller returns at once.
+     */
     @Override
     public boolean poll(long now) {
+        if (!polling.compareAndSet(false, true)) {
+            return false;
+        }
+        try {
+            return pollExclusively(now);
+        } finally {
+            polling.set(false);
+        }
+    }
+
+    private boolean pollExclusively(long now) {
         boolean progress = false;
         long h = head;
         while (h != tail) {
