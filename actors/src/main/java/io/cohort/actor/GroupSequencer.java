@@ -406,8 +406,8 @@ public final class GroupSequencer implements Pollable {
     /**
      * A caller blocked on the collective of slot {@code s} waits on the devices themselves, as a device's own
      * synchronize does (busy for a while, then parked until the device's completion wakes it: a host stream
-     * unparks its waiter, CUDA blocks in the driver), then finishes what completed. Bounded by the devices'
-     * wait timeouts; a failure is left for {@link #poll} to report.
+     * unparks its waiter, CUDA blocks in the driver), then finishes what completed. Bounded by the collective's
+     * deadline (where the device can bound its wait); a failure is left for {@link #poll} to report.
      */
     void awaitDevices(Slot s, long ticket) {
         DeviceEvent[] events = s.events;
@@ -416,10 +416,14 @@ public final class GroupSequencer implements Pollable {
             if (ev == null || !s.recorded) {
                 return;
             }
+            long left = s.deadlineNanos - System.nanoTime();
+            if (left <= 0) {
+                break; // past the deadline: poll() fails it, naming the late ranks
+            }
             try {
-                ev.synchronize();
+                ev.synchronize(left); // never past the collective's deadline
             } catch (RuntimeException e) {
-                break; // reported with its rank by poll()
+                break; // a failure or the deadline: reported by poll()
             }
         }
         poll(System.nanoTime());
