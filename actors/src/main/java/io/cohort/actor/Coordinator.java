@@ -4,26 +4,20 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.cohort.backend.BackendKind;
 import io.cohort.backend.CollectiveCall;
-import io.cohort.backend.GroupContext;
-import io.cohort.backend.RankContext;
 import io.cohort.core.CohortException;
 import io.cohort.core.IdlePolicy;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
-import io.cohort.device.DeviceStream;
-import io.cohort.group.CollectiveFailedException;
 import io.cohort.group.CollectiveResult;
 import io.cohort.memory.MemoryPool;
 import io.cohort.topology.Topology;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
@@ -39,8 +33,8 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * The control plane of one Cohort: keeps one {@link DeviceActor} per device and one {@link GroupSequencer}
- * per group; creates each group's backend (through the {@link BackendResolver}) once every device has its
- * stream and hands it to the sequencer; after a failure (reported by the sequencer: an enqueue that threw, work
+ * per group; creates each group's backend ({@link GroupBackends}) once every device has its stream and hands
+ * it to the sequencer; after a failure ({@link Recovery}) (reported by the sequencer: an enqueue that threw, work
  * that failed on a device, a deadline passed) resets the streams of the group's devices and hands over a fresh
  * backend; closes groups once their work is done; shuts everything down. Collectives themselves never pass
  * through it: callers enqueue them on their own threads ({@link GroupSequencer}).
@@ -120,8 +114,8 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private final CompletableFuture<Void> stopped;
     private final Map<Device, DeviceSlot> devices = new IdentityHashMap<>();
     private final Map<Integer, GroupState> groups = new HashMap<>();
+    private final GroupBackends backends;
     private int nextGroupId = 1;
-    private long nextEpochId = 1;
     private CompletableFuture<Void> shutdownReply;
     /** What made a handler throw (the coordinator then stops): every later call is told. */
     private Throwable crash;
@@ -132,6 +126,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         this.env = env;
         this.stopped = stopped;
         this.timeout = env.collectiveTimeout();
+        this.backends = new GroupBackends(env.backends());
         this.callerIdle = IdlePolicy.of(env.cohortConfig(), "caller");
         this.reports = ctx.messageAdapter(DeviceActor.Report.class, FromDevice::new);
         this.poller = new CompletionPoller("cohort-completions-" + ctx.getSelf().path().name(),
@@ -234,65 +229,27 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         if (!g.allReady() || g.pendingClose != null) {
             return;
         }
-        if (!g.current()) {
-            dropBackend(g);
-            try {
-                List<RankContext> ranks = new ArrayList<>(g.ranks.length);
-                DeviceStream[] streams = new DeviceStream[g.ranks.length];
-                for (int r = 0; r < g.ranks.length; r++) {
-                    DeviceSlot s = g.ranks[r];
-                    ranks.add(new RankContext(r, s.device, s.stream, s.pool));
-                    streams[r] = s.stream;
-                    g.builtGenerations[r] = s.generation;
-                }
-                BackendResolver.Resolution res = env.backends().resolve(g.requested,
-                        new GroupContext(g.topology, ranks, g.config));
-                g.resolution = res;
-                g.sequencer.activate(new GroupSequencer.Epoch(nextEpochId++, res.backend(), res.choice(),
-                        cachedAlgorithms(res), streams));
-                getContext().getLog().debug("group {} ({} ranks): {}", g.id, g.ranks.length, res.choice());
-            } catch (RuntimeException e) {
-                if (g.pendingCreate != null) {
-                    groups.remove(g.id);
-                    g.sequencer.shutdown("group " + g.id + " was not created: " + e.getMessage());
-                    g.sequencer.release();
-                    g.pendingCreate.completeExceptionally(e);
-                    g.pendingCreate = null;
-                } else {
-                    g.sequencer.failParked("group " + g.id + " has no backend: " + e.getMessage());
-                }
-                return;
+        try {
+            if (backends.bringUpToDate(g)) {
+                getContext().getLog().debug("group {} ({} ranks): {}", g.id, g.ranks.length, g.resolution.choice());
             }
+        } catch (RuntimeException e) {
+            if (g.pendingCreate != null) {
+                groups.remove(g.id);
+                g.sequencer.shutdown("group " + g.id + " was not created: " + e.getMessage());
+                g.sequencer.release();
+                g.pendingCreate.completeExceptionally(e);
+                g.pendingCreate = null;
+            } else {
+                g.sequencer.failParked("group " + g.id + " has no backend: " + e.getMessage());
+            }
+            return;
         }
         if (g.pendingCreate != null) {
             List<Device> ds = Arrays.stream(g.ranks).map(s -> s.device).toList();
             List<MemoryPool> pools = Arrays.stream(g.ranks).map(s -> s.pool).toList();
             g.pendingCreate.complete(new GroupInfo(g.id, ds, pools, g.topology, g.resolution.choice(), g.sequencer));
             g.pendingCreate = null;
-        }
-    }
-
-    /** The resolver's algorithm labels, cached per call shape (bounded): asked once per shape, not per call. */
-    private static Function<CollectiveCall, String> cachedAlgorithms(BackendResolver.Resolution res) {
-        Map<CollectiveCall, String> cache = new ConcurrentHashMap<>();
-        return call -> {
-            String a = cache.get(call);
-            if (a == null) {
-                if (cache.size() >= 4096) {
-                    cache.clear(); // many distinct shapes: keep the cache bounded
-                }
-                a = res.algorithm().apply(call);
-                cache.put(call, a);
-            }
-            return a;
-        };
-    }
-
-    private void dropBackend(GroupState g) {
-        if (g.resolution != null) {
-            var old = g.resolution.backend();
-            Reaper.closeQuietly("backend of group " + g.id, old::close);
-            g.resolution = null;
         }
     }
 
@@ -351,7 +308,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             return this;
         }
         groups.remove(g.id);
-        dropBackend(g);
+        backends.drop(g);
         g.sequencer.release();
         g.pendingClose.complete(null);
         return this;
@@ -406,45 +363,13 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         }
     }
 
-    /**
-     * After a failure: the group's backend is dropped (its flags and the streams' pending waits belong to a
-     * collective that will never finish) and every device of the group gets a fresh stream. Every group on
-     * those devices stops (its collectives in flight fail, new ones park) until its backend is rebuilt on the
-     * fresh streams.
-     */
     private void recover(GroupState g, String reason) {
-        dropBackend(g);
-        List<DeviceSlot> reset = new ArrayList<>();
-        for (DeviceSlot s : g.ranks) {
-            reset.add(s);
-            if (s.ready) {
-                s.ready = false;
-                s.actor.tell(new DeviceActor.Reset(reason, timeout));
-            }
-        }
-        for (GroupState other : groups.values()) {
-            if (reset.stream().anyMatch(other::uses)) {
-                other.sequencer.suspend(reason);
-            }
-        }
+        backends.drop(g);
+        Recovery.resetDevicesOf(g, groups.values(), reason, timeout);
     }
 
-    /**
-     * Calls parked while the group's devices get fresh streams (each device waits at most the timeout for its
-     * old stream to drain) wait at most twice the collective timeout.
-     */
     private Behavior<Command> onSweep() {
-        long now = System.nanoTime();
-        long bound = 2 * timeout.toNanos();
-        for (GroupState g : groups.values()) {
-            g.sequencer.failParkedOlderThan(now, bound, call -> {
-                List<String> notReady = Arrays.stream(g.ranks).filter(r -> !r.ready).map(r -> r.device.name()).toList();
-                return new CollectiveFailedException(call.collective().cliName() + " on group " + g.id
-                        + " did not start within " + 2 * timeout.toMillis() + " ms (twice cohort.collective.timeout): "
-                        + (notReady.isEmpty() ? "the group has no backend" : "waiting for fresh streams on "
-                        + String.join(", ", notReady)), notReady, null);
-            });
-        }
+        Recovery.failOverdueParked(groups.values(), System.nanoTime(), timeout);
         return this;
     }
 
@@ -464,7 +389,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             if (g.pendingClose != null) {
                 g.pendingClose.complete(null);
             }
-            dropBackend(g);
+            backends.drop(g);
             g.sequencer.release();
         }
         groups.clear();
