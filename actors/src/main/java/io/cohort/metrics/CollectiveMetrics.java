@@ -36,13 +36,28 @@ public final class CollectiveMetrics {
         }
     }
 
+    /**
+     * What calls of one shape record into: look it up once ({@link #recorder}) and record for every call of that
+     * shape. Recording allocates nothing.
+     */
+    public interface Recorder {
+        void completed(long messageBytes, long enqueueNanos, long elapsedNanos);
+
+        void failed();
+    }
+
+    /** The series that calls of this shape record into ({@code bytes}: one call's message size). */
+    public Recorder recorder(Collective collective, BackendKind backend, String algorithm, long bytes) {
+        return series(collective, backend, algorithm, bytes);
+    }
+
     public void recordCompleted(Collective collective, BackendKind backend, String algorithm, long bytes,
                                 long enqueueNanos, long elapsedNanos) {
-        series(collective, backend, algorithm, bytes).recordCompleted(bytes, enqueueNanos, elapsedNanos);
+        series(collective, backend, algorithm, bytes).completed(bytes, enqueueNanos, elapsedNanos);
     }
 
     public void recordFailed(Collective collective, BackendKind backend, String algorithm, long bytes) {
-        series(collective, backend, algorithm, bytes).recordFailed();
+        series(collective, backend, algorithm, bytes).failed();
     }
 
     /**

@@ -11,7 +11,7 @@ import org.HdrHistogram.ConcurrentHistogram;
  * concurrently with it. Values are kept from 100 ns to 10 minutes at two significant digits (1%); longer ones
  * count as 10 minutes.
  */
-public final class MetricSeries {
+public final class MetricSeries implements CollectiveMetrics.Recorder {
     private static final long LOWEST = 100;
     private static final long HIGHEST = TimeUnit.MINUTES.toNanos(10);
 
@@ -27,7 +27,8 @@ public final class MetricSeries {
         this.key = key;
     }
 
-    void recordCompleted(long bytes, long enqueueNanos, long elapsedNanos) {
+    @Override
+    public void completed(long bytes, long enqueueNanos, long elapsedNanos) {
         long e = Math.clamp(elapsedNanos, 0, HIGHEST);
         long q = Math.clamp(enqueueNanos, 0, HIGHEST);
         elapsed.recordValue(e);
@@ -37,7 +38,8 @@ public final class MetricSeries {
         this.bytes.add(bytes);
     }
 
-    void recordFailed() {
+    @Override
+    public void failed() {
         failures.increment();
     }
 
