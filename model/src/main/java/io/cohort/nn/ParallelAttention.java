@@ -75,9 +75,7 @@ public final class ParallelAttention {
             ops.copyColumns(qkvs, qw, ks);
             ops.copyColumns(qkvs, qw + kvw, vs);
         }
-        ops.rotary(qs, heads, headDim, startPos, rotary);
-        ops.rotary(ks, kvHeads, headDim, startPos, rotary);
-        cache.write(startPos, ks, vs);
+        cache.rotateAndWrite(startPos, qs, ks, vs, heads, kvHeads, headDim, rotary);
         ops.attention(qs, cache.keys(), cache.values(), heads, kvHeads, headDim, startPos, ctx);
         o.forward(ops, ctx, out);
     }

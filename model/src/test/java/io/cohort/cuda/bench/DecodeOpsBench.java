@@ -120,9 +120,18 @@ public final class DecodeOpsBench {
             rows.add(row(shape, "silu_mul", 1, time(() -> ops.siluMul(g, u, g)), 12L * f));
             Matrix qs = view(x, 1, q);
             rows.add(row(shape, "rotary_q", 1, time(() -> ops.rotary(qs, c.heads(), dh, CONTEXT - 1, table)), 8L * q));
+            // fused rotary + KV write: reads q, k, v and the table row, writes q and one cache row of k and v
+            Matrix ks = view(y, 1, kv), vs = view(out, 1, kv);
+            rows.add(row(shape, "rotary_kv", 1, time(() -> ops.rotaryKvWrite(qs, ks, vs, c.heads(), c.kvHeads(), dh,
+                    CONTEXT - 1, table, keys, values)), 8L * q + 16L * kv + 4L * dh));
             Matrix ctx = view(out, 1, q);
+            long attnBytes = 2L * CONTEXT * kv * 4 + 8L * q;
             rows.add(row(shape, "attention", 1, time(() -> ops.attention(qs, keys, values, c.heads(), c.kvHeads(), dh,
-                    CONTEXT - 1, ctx)), 2L * CONTEXT * kv * 4 + 8L * q));
+                    CONTEXT - 1, ctx)), attnBytes));
+            rows.add(row(shape, "attn_perhead", 1, time(() -> ops.attentionPerHead(qs, keys, values, c.heads(),
+                    c.kvHeads(), dh, CONTEXT - 1, ctx)), attnBytes));
+            rows.add(row(shape, "attn_splitk", 1, time(() -> ops.attentionSplitK(qs, keys, values, c.heads(),
+                    c.kvHeads(), dh, CONTEXT - 1, ctx)), attnBytes));
         } finally {
             owned.forEach(ops::free);
         }
