@@ -18,7 +18,7 @@ export JAVA_OPTS="${JAVA_OPTS:--Xmx64g}"
 if [ "$part" = all ] || [ "$part" = tests ]; then
   nvidia-smi -L > "$out/device.txt" 2>&1
   # graphs (GraphCaptureTest, SharedGpuTensorParallelTest.graphDecodeMatchesEagerDecode), cuda:0*N vs tp 1,
-  # fused kernels and copyColumns vs host (CudaTensorOpsTest), a rank stalled in a graph (P2pAllReduceTest)
+  # fused kernels (rotary + KV write, split-K attention) and copyColumns vs host (CudaTensorOpsTest), a rank stalled in a graph (P2pAllReduceTest)
   step 400 gpu-tests.log bash .device/junit --include-tag gpu
   sed 's/\x1b\[[0-9;]*m//g' "$out/gpu-tests.log" | grep -E "tests (successful|failed|aborted|skipped)|✘" | head -30
 fi
