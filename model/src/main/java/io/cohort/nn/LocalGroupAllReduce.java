@@ -47,6 +47,29 @@ public final class LocalGroupAllReduce implements StreamOrderedAllReduce {
         seq[rank] = next; // only once enqueued: a refused call leaves the numbering alone
     }
 
+    /**
+     * The cuda-p2p backend fuses all-reduce, residual add and RMSNorm in one kernel (f32, messages that fit its
+     * staging). {@code -Dcohort.fusedAllReduce=false} turns it off (the unfused path: all-reduce, then addRmsNorm).
+     */
+    @Override
+    public boolean fusesAddRmsNorm(int rows, int cols) {
+        return FUSED && group.backend() instanceof CudaP2pBackend p2p && p2p.fusesAddRmsNorm(rows, cols);
+    }
+
+    @Override
+    public void enqueueAddRmsNorm(int rank, Matrix partial, Matrix residual, RmsNorm norm, Matrix normed) {
+        if (!(group.backend() instanceof CudaP2pBackend p2p)) {
+            throw new UnsupportedOperationException("fused all-reduce + RMSNorm needs the cuda-p2p backend, not "
+                    + group.backendChoice());
+        }
+        long next = seq[rank] + 1;
+        p2p.enqueueAllReduceAddRmsNorm(rank, next, partial.buffer(), partial.rows(), partial.cols(), residual.buffer(),
+                norm.weight().buffer(), norm.weight().dtype(), norm.eps(), normed.buffer());
+        seq[rank] = next;
+    }
+
+    private static final boolean FUSED = !"false".equals(System.getProperty("cohort.fusedAllReduce"));
+
     /** Every rank's part from this thread (the backend may need them together), then waits for the group. */
     @Override
     public void allReduceSum(Tensor[] perRank) {
