@@ -21,8 +21,15 @@ public final class LocalGroupAllReduce implements StreamOrderedAllReduce {
     private final LocalGroup group;
     // rank r's counter, touched only by rank r's thread (and by allReduceSum, which drives every rank itself)
     private final long[] seq;
+    private final boolean fuse;
 
     public LocalGroupAllReduce(LocalGroup group) {
+        this(group, !"false".equals(System.getProperty("cohort.fusedAllReduce")));
+    }
+
+    /** {@code fuse}: use the backend's fused all-reduce + residual add + RMSNorm where it has one. */
+    public LocalGroupAllReduce(LocalGroup group, boolean fuse) {
+        this.fuse = fuse;
         this.group = group;
         this.seq = new long[group.ranks()];
         long start = group.seq();
@@ -53,7 +60,7 @@ public final class LocalGroupAllReduce implements StreamOrderedAllReduce {
      */
     @Override
     public boolean fusesAddRmsNorm(int rows, int cols) {
-        return FUSED && group.backend() instanceof CudaP2pBackend p2p && p2p.fusesAddRmsNorm(rows, cols);
+        return fuse && group.backend() instanceof CudaP2pBackend p2p && p2p.fusesAddRmsNorm(rows, cols);
     }
 
     @Override
@@ -68,7 +75,6 @@ public final class LocalGroupAllReduce implements StreamOrderedAllReduce {
         seq[rank] = next;
     }
 
-    private static final boolean FUSED = !"false".equals(System.getProperty("cohort.fusedAllReduce"));
 
     /** Every rank's part from this thread (the backend may need them together), then waits for the group. */
     @Override
