@@ -357,3 +357,91 @@ extern "C" __global__ void cohort_nn_attention_combine(NnArgs p) {
         out[i] = acc * inv;
     }
 }
+
+// Prefill attention that never materializes the score matrix (flash-attention's online softmax, one pass): one
+// block per (query row t, KV head g) walks the row's positions in chunks of ATTN_CHUNK, scores a chunk for every
+// query head of the group into shared memory (each K and V row read once for the group), and folds it into a
+// running max m, sum l and accumulator (acc rescaled by e^(m_old - m_new)); out = acc / l at the end. Scratch: none.
+// Limits (the host checks): group <= ATTN_MAX_GROUP, head_dim <= ATTN_THREADS (one output element per thread).
+extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_attention_online(NnArgs p) {
+    __shared__ float qs[ATTN_MAX_GROUP * ATTN_THREADS];
+    __shared__ float s[ATTN_MAX_GROUP][ATTN_CHUNK];
+    __shared__ float run_m[ATTN_MAX_GROUP], run_l[ATTN_MAX_GROUP], rescale[ATTN_MAX_GROUP];
+    const int g = blockIdx.x % p.kv_heads, t = blockIdx.x / p.kv_heads;
+    const int d = p.head_dim, group = p.heads / p.kv_heads, kv_cols = p.kv_heads * d;
+    const int last = start_of(p) + t;
+    const float* q = static_cast<const float*>(p.a) + (int64_t)t * p.heads * d + (int64_t)g * group * d;
+    const float* k = static_cast<const float*>(p.b) + (int64_t)g * d;
+    const float* v = static_cast<const float*>(p.c) + (int64_t)g * d;
+    for (int i = threadIdx.x; i < group * d; i += blockDim.x) qs[i] = q[i];
+    if (threadIdx.x < group) {
+        run_m[threadIdx.x] = -INFINITY;
+        run_l[threadIdx.x] = 0.f;
+    }
+    __syncthreads();
+    const float scale = rsqrtf((float)d);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    const int i = threadIdx.x;   // this thread's output element (i < d)
+    float acc[ATTN_MAX_GROUP];
+#pragma unroll
+    for (int j = 0; j < ATTN_MAX_GROUP; j++) acc[j] = 0.f;
+    for (int from = 0; from <= last; from += ATTN_CHUNK) {
+        const int n = min(last - from + 1, ATTN_CHUNK);
+        for (int r = warp; r < n; r += warps) {
+            const float* kr = k + (int64_t)(from + r) * kv_cols;
+            float dot[ATTN_MAX_GROUP];
+#pragma unroll
+            for (int j = 0; j < ATTN_MAX_GROUP; j++) dot[j] = 0.f;
+            for (int e = lane; e < d; e += 32) {
+                const float kv = kr[e];
+#pragma unroll
+                for (int j = 0; j < ATTN_MAX_GROUP; j++) if (j < group) dot[j] += qs[j * d + e] * kv;
+            }
+#pragma unroll
+            for (int j = 0; j < ATTN_MAX_GROUP; j++) {
+                if (j < group) {
+                    float x = dot[j];
+                    for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+                    if (lane == 0) s[j][r] = x * scale;
+                }
+            }
+        }
+        __syncthreads();
+        for (int j = warp; j < group; j += warps) {
+            float mx = -INFINITY;
+            for (int r = lane; r < n; r += 32) mx = fmaxf(mx, s[j][r]);
+            for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+            const float m_new = fmaxf(run_m[j], mx);
+            float sum = 0.f;
+            for (int r = lane; r < n; r += 32) {
+                const float e = expf(s[j][r] - m_new);
+                s[j][r] = e;
+                sum += e;
+            }
+            for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+            __syncwarp();
+            if (lane == 0) {
+                const float f = expf(run_m[j] - m_new);
+                rescale[j] = f;
+                run_l[j] = run_l[j] * f + sum;
+                run_m[j] = m_new;
+            }
+        }
+        __syncthreads();
+        if (i < d) {
+#pragma unroll
+            for (int j = 0; j < ATTN_MAX_GROUP; j++) if (j < group) acc[j] *= rescale[j];
+            for (int r = 0; r < n; r++) {
+                const float vv = v[(int64_t)(from + r) * kv_cols + i];
+#pragma unroll
+                for (int j = 0; j < ATTN_MAX_GROUP; j++) if (j < group) acc[j] += s[j][r] * vv;
+            }
+        }
+        __syncthreads();   // s is rewritten by the next chunk
+    }
+    if (i < d) {
+        float* out = static_cast<float*>(p.out) + (int64_t)t * p.heads * d + (int64_t)g * group * d;
+#pragma unroll
+        for (int j = 0; j < ATTN_MAX_GROUP; j++) if (j < group) out[j * d + i] = acc[j] / run_l[j];
+    }
+}

@@ -12,7 +12,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The flash-decoding split (the CUDA split-K kernels' math, {@link SplitKAttention}) against the existing
+ * The flash-decoding split (the CUDA split-K kernels' math, {@link SplitKAttention}) and the online form of
+ * prefill ({@link SplitKAttention#online}) against the existing
  * attention ({@link HostTensorOps#attention}, one softmax over the whole row) with grouped KV heads, from one
  * chunk to many, the last chunk partial. Splitting only reorders f32 sums and rescales each chunk's terms by
  * e^(m_c - M) (one more rounding each): on O(1) outputs over ≤ 80 positions the difference stays below
@@ -40,11 +41,18 @@ class SplitKAttentionTest {
         Matrix whole = ops.allocate(DType.F32, rows, heads * headDim), split = ops.allocate(DType.F32, rows, heads * headDim);
         ops.attention(q, k, v, heads, kvHeads, headDim, startPos, whole);
         SplitKAttention.attention(q, k, v, heads, kvHeads, headDim, startPos, chunk, split);
+        assertTrue(worst(whole, split) <= 1e-5, "split every " + chunk + " vs whole row: worst " + worst(whole, split));
+        Matrix online = ops.allocate(DType.F32, rows, heads * headDim);
+        SplitKAttention.online(q, k, v, heads, kvHeads, headDim, startPos, chunk, online);
+        assertTrue(worst(whole, online) <= 1e-5, "online every " + chunk + " vs whole row: worst " + worst(whole, online));
+    }
+
+    private static double worst(Matrix a, Matrix b) {
         double worst = 0;
-        for (long i = 0; i < whole.elements(); i++) {
-            worst = Math.max(worst, Math.abs(DType.F32.get(whole.buffer().segment(), i) - DType.F32.get(split.buffer().segment(), i)));
+        for (long i = 0; i < a.elements(); i++) {
+            worst = Math.max(worst, Math.abs(DType.F32.get(a.buffer().segment(), i) - DType.F32.get(b.buffer().segment(), i)));
         }
-        assertTrue(worst <= 1e-5, "split every " + chunk + " vs whole row: worst " + worst);
+        return worst;
     }
 
     private static Matrix fill(Matrix m, Random rnd) {

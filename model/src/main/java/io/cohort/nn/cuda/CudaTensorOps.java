@@ -355,6 +355,33 @@ public final class CudaTensorOps implements TensorOps {
                 .launch(kernels.attentionCombine, q.rows() * heads, 128, "attention combine");
     }
 
+    /** Whether {@link #attentionOnline} takes this head layout. */
+    public static boolean onlineSupports(int heads, int kvHeads, int headDim) {
+        return kvHeads > 0 && heads % kvHeads == 0 && heads / kvHeads <= NnKernels.ATTN_MAX_GROUP
+                && headDim <= NnKernels.ATTN_THREADS;
+    }
+
+    /**
+     * Attention that never materializes the score matrix (cohort_nn_attention_online): one block per (query row,
+     * KV head) folds chunks of {@value NnKernels#ATTN_CHUNK} positions into a running softmax, one read of K and V
+     * for the group's heads, no scratch. Its math on the host: {@link io.cohort.nn.host.SplitKAttention#online}.
+     * Not yet the prefill default: {@link #attention} takes it once a GPU run has measured it against
+     * {@link #attentionPerHead} (DecodeOpsBench rows attn_prefill_*).
+     */
+    public void attentionOnline(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
+                                int startPos, Matrix out) {
+        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+        if (!onlineSupports(heads, kvHeads, headDim)) {
+            throw new IllegalArgumentException("online attention takes groups of at most " + NnKernels.ATTN_MAX_GROUP
+                    + " heads of at most " + NnKernels.ATTN_THREADS + ", got " + heads + "/" + kvHeads + " of " + headDim);
+        }
+        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
+                        out.buffer().address(), 0)
+                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
+                .pos(stepPosition())
+                .launch(kernels.attentionOnline, q.rows() * kvHeads, NnKernels.ATTN_THREADS, "attention online");
+    }
+
     /** One block per (query row, head) over the whole row, scores in scratch (cohort_nn_attention). */
     public void attentionPerHead(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
                                  int startPos, Matrix out) {

@@ -68,7 +68,7 @@ final class NnKernels {
     private final MemorySegment params;
     private final MemorySegment streamHandle;
     final MemorySegment rotary, siluMul, siluMulPacked, add, attention, copyRowsAt, rotaryKvWrite, attentionSplit,
-            attentionCombine;
+            attentionCombine, attentionOnline;
     private final MemorySegment[] rmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] addRmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] embed = new MemorySegment[DType.values().length];
@@ -101,6 +101,7 @@ final class NnKernels {
         rotaryKvWrite = function(module, "cohort_nn_rotary_kv_write");
         attentionSplit = function(module, "cohort_nn_attention_split");
         attentionCombine = function(module, "cohort_nn_attention_combine");
+        attentionOnline = function(module, "cohort_nn_attention_online");
         for (DType t : DType.values()) {
             String s = t.name().toLowerCase(java.util.Locale.ROOT);
             rmsNorm[t.ordinal()] = function(module, "cohort_nn_rmsnorm_" + s);

@@ -15,6 +15,58 @@ public final class SplitKAttention {
     private SplitKAttention() {
     }
 
+    /**
+     * The online form (cohort_nn_attention_online, prefill): the same chunks folded in one pass into a running
+     * max m, sum l and accumulator, each rescaled by e^(m_old - m_new) as a chunk raises the max; out = acc / l.
+     */
+    public static void online(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
+                              int startPos, int chunk, Matrix out) {
+        int group = heads / kvHeads, kvCols = kCache.cols();
+        MemorySegment qs = q.buffer().segment(), ks = kCache.buffer().segment(), vs = vCache.buffer().segment();
+        MemorySegment os = out.buffer().segment();
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        for (int t = 0; t < q.rows(); t++) {
+            int last = startPos + t;
+            for (int h = 0; h < heads; h++) {
+                long qBase = (long) t * q.cols() + (long) h * headDim;
+                long kvCol = (long) (h / group) * headDim;
+                float m = Float.NEGATIVE_INFINITY, l = 0;
+                float[] acc = new float[headDim];
+                for (int from = 0; from <= last; from += chunk) {
+                    int n = Math.min(last - from + 1, chunk);
+                    float[] s = new float[n];
+                    float mx = Float.NEGATIVE_INFINITY;
+                    for (int r = 0; r < n; r++) {
+                        float dot = 0;
+                        for (int i = 0; i < headDim; i++) {
+                            dot += DType.F32.get(qs, qBase + i) * DType.F32.get(ks, (long) (from + r) * kvCols + kvCol + i);
+                        }
+                        s[r] = dot * scale;
+                        mx = Math.max(mx, s[r]);
+                    }
+                    float mNew = Math.max(m, mx), sum = 0;
+                    for (int r = 0; r < n; r++) {
+                        s[r] = (float) Math.exp(s[r] - mNew);
+                        sum += s[r];
+                    }
+                    float f = (float) Math.exp(m - mNew);
+                    l = l * f + sum;
+                    m = mNew;
+                    for (int i = 0; i < headDim; i++) {
+                        float a = acc[i] * f;
+                        for (int r = 0; r < n; r++) {
+                            a += s[r] * DType.F32.get(vs, (long) (from + r) * kvCols + kvCol + i);
+                        }
+                        acc[i] = a;
+                    }
+                }
+                for (int i = 0; i < headDim; i++) {
+                    DType.F32.set(os, qBase + i, acc[i] / l);
+                }
+            }
+        }
+    }
+
     /** Same contract as {@link HostTensorOps#attention} for f32 matrices, with the KV length split every {@code chunk}. */
     public static void attention(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
                                  int startPos, int chunk, Matrix out) {

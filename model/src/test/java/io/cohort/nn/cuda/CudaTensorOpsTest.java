@@ -141,6 +141,30 @@ class CudaTensorOpsTest {
         assertClose(s[0], s[1], 1e-5, "siluMulPacked");
     }
 
+    /**
+     * Prefill attention without the score matrix (online softmax over 256-position chunks) against the
+     * one-block-per-head kernel, prompts inside one chunk, across chunks, and a chunk after a cached prefix.
+     * Bound as for split-K: 2e-5 absolute on O(1) outputs.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"32,8,128,0,40", "32,4,64,0,300", "8,8,128,600,5", "16,2,64,100,257"})
+    void onlineAttentionMatchesPerHeadAttention(String shape) {
+        String[] f = shape.split(",");
+        int heads = Integer.parseInt(f[0]), kv = Integer.parseInt(f[1]), d = Integer.parseInt(f[2]);
+        int start = Integer.parseInt(f[3]), rows = Integer.parseInt(f[4]), capacity = 1024;
+        Random rnd = new Random(heads + d + start + rows);
+        Matrix[] q = both(DType.F32, rows, heads * d, rnd);
+        Matrix[] k = both(DType.F32, capacity, kv * d, rnd), v = both(DType.F32, capacity, kv * d, rnd);
+        Matrix online = g.allocate(DType.F32, rows, heads * d), perHead = g.allocate(DType.F32, rows, heads * d);
+        CudaTensorOps cuda = (CudaTensorOps) g;
+        cuda.attentionOnline(q[1], k[1], v[1], heads, kv, d, start, online);
+        cuda.attentionPerHead(q[1], k[1], v[1], heads, kv, d, start, perHead);
+        Matrix hostOnline = h.allocate(DType.F32, rows, heads * d);
+        io.cohort.nn.host.SplitKAttention.online(q[0], k[0], v[0], heads, kv, d, start, 256, hostOnline);
+        assertClose(hostOnline, online, 2e-5, "online vs its host mirror");
+        assertClose(hostOnline, perHead, 2e-5, "per-head vs the online host mirror");
+    }
+
     /** The fused rotary + KV write against the host's unfused rotary, rotary, write, write (TensorOps default). */
     @Test
     void rotaryKvWriteMatchesHost() {
