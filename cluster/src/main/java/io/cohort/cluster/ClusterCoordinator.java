@@ -98,7 +98,7 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
         final Set<String> waiting;
         final Consumer<Pending> onAllDone;
         final long started = System.nanoTime();
-        final Map<String, String> endpoints = new HashMap<>();
+        final Map<String, NodeAgent.Prepared> prepared = new HashMap<>();
         boolean breaksGroupOnFailure;
         /** Closing: a node that fails, is lost or is late counts as done (there is nothing left to close there). */
         boolean bestEffort;
@@ -283,10 +283,13 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
         toAll(g, "creating group " + g.id, m.replyTo(), false,
                 (op, ag) -> new NodeAgent.Prepare(op, g.id, replies),
                 prepared -> {
-                    List<String> endpoints = g.nodes.stream().map(n -> prepared.endpoints.get(n.address())).toList();
+                    List<String> endpoints = g.nodes.stream()
+                            .map(n -> prepared.prepared.get(n.address()).endpoint()).toList();
+                    List<String> sources = g.nodes.stream()
+                            .map(n -> prepared.prepared.get(n.address()).source()).toList();
                     toAll(g, "opening group " + g.id + " over " + String.join(", ", endpoints), m.replyTo(), false,
                             (op, ag) -> new NodeAgent.Open(op, g.id, name, g.agents.indexOf(ag),
-                                    g.nodes.stream().map(NodeInfo::address).toList(), endpoints, replies),
+                                    g.nodes.stream().map(NodeInfo::address).toList(), endpoints, sources, replies),
                             opened -> {
                                 g.open = true;
                                 getContext().getLog().info("group {}: {}", g.id, ClusterTopology.render(g.nodes));
@@ -506,7 +509,7 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
                     return this;
                 }
             }
-            case NodeAgent.Prepared prepared -> p.endpoints.put(prepared.node(), prepared.endpoint());
+            case NodeAgent.Prepared prepared -> p.prepared.put(prepared.node(), prepared);
             case NodeAgent.Data d -> p.data = d.bytes();
             case NodeAgent.Done d -> {
             }

@@ -31,7 +31,7 @@ final class ClusterMembership {
                 throw new ClusterException("member " + address(system) + " of cluster '" + settings.name()
                         + "' was not admitted through the seed nodes " + settings.seedNodes() + " within "
                         + settings.joinTimeout().toSeconds() + " s (cohort.cluster.join-timeout): no seed node of that "
-                        + "cluster name answered (wrong cluster name, or no seed node running)");
+                        + "cluster name answered (" + likelyCauses(system) + ")");
             }
             try {
                 Thread.sleep(50);
@@ -41,6 +41,14 @@ final class ClusterMembership {
                 throw new ClusterException("interrupted while joining cluster '" + settings.name() + "'");
             }
         }
+    }
+
+    private static String likelyCauses(ActorSystem<?> system) {
+        return ClusterTls.from(system.settings().config()).enabled()
+                ? "wrong cluster name, no seed node running, a seed that does not trust this member's certificate, "
+                        + "or seeds without TLS"
+                : "wrong cluster name, or no seed node running; a cluster on TLS refuses a member without it "
+                        + "(cohort.cluster.tls.enabled)";
     }
 
     /** "host:port" of this member. */

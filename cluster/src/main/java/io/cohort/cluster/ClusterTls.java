@@ -53,21 +53,20 @@ public record ClusterTls(boolean enabled, String keyStore, String keyStorePasswo
             return root;
         }
         tls.check();
-        Map<String, Object> ssl = new HashMap<>();
-        ssl.put("key-store", tls.keyStore());
-        ssl.put("key-store-password", tls.keyStorePassword());
-        ssl.put("key-password", tls.keyPassword());
-        ssl.put("trust-store", tls.trustStore());
-        ssl.put("trust-store-password", tls.trustStorePassword());
-        ssl.put("protocol", "TLSv1.3");
-        ssl.put("require-mutual-authentication", true);
+        String ssl = "pekko.remote.artery.ssl.config-ssl-engine.";
+        Map<String, Object> tlsTcp = new HashMap<>(); // keys are paths
+        tlsTcp.put("pekko.remote.artery.transport", "tls-tcp");
+        tlsTcp.put("pekko.remote.artery.ssl.ssl-engine-provider", ClusterTlsEngineProvider.class.getName());
+        tlsTcp.put(ssl + "key-store", tls.keyStore());
+        tlsTcp.put(ssl + "key-store-password", tls.keyStorePassword());
+        tlsTcp.put(ssl + "key-password", tls.keyPassword());
+        tlsTcp.put(ssl + "trust-store", tls.trustStore());
+        tlsTcp.put(ssl + "trust-store-password", tls.trustStorePassword());
+        tlsTcp.put(ssl + "protocol", "TLSv1.3");
+        tlsTcp.put(ssl + "require-mutual-authentication", true);
         // members are identified by the CA that signed them, not by host name (addresses may be IPs)
-        ssl.put("hostname-verification", false);
-        Map<String, Object> artery = new HashMap<>();
-        artery.put("transport", "tls-tcp");
-        artery.put("ssl.ssl-engine-provider", ClusterTlsEngineProvider.class.getName());
-        artery.put("ssl.config-ssl-engine", ssl);
-        return ConfigFactory.parseMap(Map.of("pekko.remote.artery", artery)).withFallback(root);
+        tlsTcp.put(ssl + "hostname-verification", false);
+        return ConfigFactory.parseMap(tlsTcp).withFallback(root);
     }
 
     private void check() {
