@@ -8,20 +8,27 @@ import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509ExtendedTrustManager;
 import org.apache.pekko.actor.ActorSystem;
 import org.apache.pekko.remote.artery.tcp.ConfigSSLEngineProvider;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Pekko's {@link ConfigSSLEngineProvider} (key store, trust store, mutual authentication) with trust managers
  * that say, in one line, whose certificate they refused and why: a member that is not signed by the cluster's
- * CA is named on both sides of the refused connection, instead of only as a failed handshake.
+ * CA is named on both sides of the refused connection, instead of only as a failed handshake; its engines
+ * ({@link ReportingSslEngine}) say when the peer refused this member's certificate or did not speak TLS.
  */
 public final class ClusterTlsEngineProvider extends ConfigSSLEngineProvider {
 
-    private static final Logger LOG = LoggerFactory.getLogger(ClusterTlsEngineProvider.class);
-
     public ClusterTlsEngineProvider(ActorSystem system) {
         super(system);
+    }
+
+    @Override
+    public SSLEngine createServerSSLEngine(String hostname, int port) {
+        return new ReportingSslEngine(super.createServerSSLEngine(hostname, port), null, 0);
+    }
+
+    @Override
+    public SSLEngine createClientSSLEngine(String hostname, int port) {
+        return new ReportingSslEngine(super.createClientSSLEngine(hostname, port), hostname, port);
     }
 
     @Override
@@ -51,7 +58,7 @@ public final class ClusterTlsEngineProvider extends ConfigSSLEngineProvider {
             try {
                 delegate.checkClientTrusted(chain, authType, engine);
             } catch (CertificateException e) {
-                LOG.warn("TLS: refused a connecting member{}: {}", peer(engine), why(chain, e));
+                ReportingSslEngine.say("refused a connecting member: " + why(chain, e)); // (a server engine's peer is unknown)
                 throw e;
             }
         }
@@ -62,7 +69,7 @@ public final class ClusterTlsEngineProvider extends ConfigSSLEngineProvider {
             try {
                 delegate.checkServerTrusted(chain, authType, engine);
             } catch (CertificateException e) {
-                LOG.warn("TLS: refused the member this one connected to{}: {}", peer(engine), why(chain, e));
+                ReportingSslEngine.say("refused the member this one connected to" + peer(engine) + ": " + why(chain, e));
                 throw e;
             }
         }

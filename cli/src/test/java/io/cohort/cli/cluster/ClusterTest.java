@@ -70,8 +70,8 @@ class ClusterTest {
                 : Files.createTempDirectory("cohort-cluster-");
         keys = dir.resolve("keys");
         rogueKeys = dir.resolve("rogue-keys");
-        Process members = makeCerts(keys, "member");
-        Process rogue = makeCerts(rogueKeys, "rogue");
+        Process members = makeCerts(keys, "member", "ct cluster CA");
+        Process rogue = makeCerts(rogueKeys, "rogue", "rogue CA");
         for (Process p : List.of(members, rogue)) {
             assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "make-certs.sh still running");
             assertEquals(0, p.exitValue(), new String(p.getInputStream().readAllBytes()));
@@ -263,26 +263,29 @@ class ClusterTest {
         wrongName = NodeProcess.start("wrong-name", write("wrong-name", nodeConfig(freePort()) + refused), PASSWORDS,
                 "--name", "other");
         int roguePort = freePort();
+        // a certificate of another CA, though it trusts the cluster's CA (its certificate is public)
         NodeProcess untrusted = NodeProcess.start("untrusted", write("untrusted", nodeConfig(roguePort, rogueKeys,
-                "rogue") + refused), PASSWORDS);
+                "rogue") + refused + "cohort.cluster.tls.trust-store = \"" + keys.resolve("truststore.p12")
+                .toString().replace("\\", "/") + "\"\n"), PASSWORDS);
         NodeProcess plain = NodeProcess.start("plain", write("plain", nodeConfig(freePort())
                 + "cohort.cluster.tls.enabled = off\n" + refused));
         outsider = NodeProcess.start("outsider", write("outsider", nodeConfig(outsiderPort)), PASSWORDS);
         try {
             assertEquals(1, wrongName.awaitExit(40), wrongName.tail());
             assertTrue(wrongName.tail().contains("was not admitted"), wrongName.tail());
-            // another CA: it refuses the seeds' certificates, the seeds refuse its own; both say whose and why
+            // the seeds refuse its certificate, it is told so; both sides say it in one line
             assertEquals(1, untrusted.awaitExit(40), untrusted.tail());
             assertTrue(untrusted.tail().contains("was not admitted") && untrusted.tail().contains("certificate"),
                     untrusted.tail());
-            assertTrue(untrusted.tail().contains("TLS: refused the member this one connected to")
-                    && untrusted.tail().contains("'CN=cohort cluster CA'"), untrusted.tail());
+            assertTrue(untrusted.tail().contains("TLS: the member this one connected to (127.0.0.1:")
+                    && untrusted.tail().contains("refused this member's certificate"), untrusted.tail());
             String seedSide = nodes.get(0).await("TLS: refused a connecting member", 10);
-            assertTrue(seedSide.contains("'CN=rogue'") && seedSide.contains("not signed by a CA of the trust store"),
+            assertTrue(seedSide.contains("'CN=rogue' issued by 'CN=rogue CA' is not signed by a CA of the trust store"),
                     seedSide);
-            // plain TCP against TLS seeds: never admitted
+            // plain TCP against TLS seeds: never admitted, and the seeds say what came in
             assertEquals(1, plain.awaitExit(40), plain.tail());
             assertTrue(plain.tail().contains("was not admitted") && plain.tail().contains("TLS"), plain.tail());
+            nodes.get(0).await("TLS: refused a connection that is not TLS", 10);
             assertFalse(cluster.members().nodes().stream().anyMatch(n -> n.address().endsWith(":" + roguePort)));
         } finally {
             untrusted.process.destroyForcibly();
@@ -476,7 +479,7 @@ class ClusterTest {
     }
 
     /** Runs the docs' {@code conf/cluster/tls/make-certs.sh DIR NAME} (keytool of this JDK). */
-    private static Process makeCerts(Path into, String member) throws IOException {
+    private static Process makeCerts(Path into, String member, String ca) throws IOException {
         Path here = Path.of("").toAbsolutePath();
         Path script = here.resolve("conf/cluster/tls/make-certs.sh");
         if (!Files.isRegularFile(script)) {
@@ -486,6 +489,7 @@ class ClusterTest {
                 .redirectErrorStream(true);
         pb.environment().putAll(PASSWORDS);
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().put("COHORT_TLS_CA_NAME", ca);
         return pb.start();
     }
 
