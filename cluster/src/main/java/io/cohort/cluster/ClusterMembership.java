@@ -14,7 +14,10 @@ final class ClusterMembership {
     }
 
     static ActorSystem<Void> start(ClusterSettings settings, Config config) {
-        return ActorSystem.create(Behaviors.empty(), settings.name(), config);
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), settings.name(), config);
+        // the receptionist now, while the cluster runs: started lazily after a failed join it logs a stack trace
+        system.receptionist();
+        return system;
     }
 
     /**
@@ -24,7 +27,7 @@ final class ClusterMembership {
      */
     static void awaitUp(ActorSystem<?> system, ClusterSettings settings) {
         Cluster cluster = Cluster.get(system);
-        long deadline = System.nanoTime() + settings.joinTimeout().plus(Duration.ofSeconds(5)).toNanos();
+        long deadline = System.nanoTime() + settings.joinTimeout().plus(Duration.ofSeconds(2)).toNanos();
         while (cluster.selfMember().status() != MemberStatus.up()) {
             if (system.whenTerminated().isCompleted() || System.nanoTime() > deadline) {
                 system.terminate();

@@ -265,7 +265,7 @@ class ClusterTest {
         int roguePort = freePort();
         // a certificate of another CA, though it trusts the cluster's CA (its certificate is public)
         NodeProcess untrusted = NodeProcess.start("untrusted", write("untrusted", nodeConfig(roguePort, rogueKeys,
-                "rogue") + refused + "cohort.cluster.tls.trust-store = \"" + keys.resolve("truststore.p12")
+                "rogue") + "cohort.cluster.join-timeout = 10s\n" + "cohort.cluster.tls.trust-store = \"" + keys.resolve("truststore.p12")
                 .toString().replace("\\", "/") + "\"\n"), PASSWORDS);
         NodeProcess plain = NodeProcess.start("plain", write("plain", nodeConfig(freePort())
                 + "cohort.cluster.tls.enabled = off\n" + refused));
@@ -273,7 +273,9 @@ class ClusterTest {
         try {
             assertEquals(1, wrongName.awaitExit(40), wrongName.tail());
             assertTrue(wrongName.tail().contains("was not admitted"), wrongName.tail());
-            // the seeds refuse its certificate, it is told so; both sides say it in one line
+            // the seeds refuse its certificate, it is told so; both sides say it in one line (a TLS handshake on a
+            // busy machine may take seconds, so this one waits longer to join)
+            untrusted.await("refused this member's certificate", 40);
             assertEquals(1, untrusted.awaitExit(40), untrusted.tail());
             assertTrue(untrusted.tail().contains("was not admitted") && untrusted.tail().contains("certificate"),
                     untrusted.tail());
