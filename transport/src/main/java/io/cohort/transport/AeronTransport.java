@@ -67,8 +67,14 @@ public final class AeronTransport implements AutoCloseable {
         }
     }
 
+    /** Heartbeat age past which a driver whose process is gone counts as dead (Aeron's driver timeout). */
+    static final long STALE_HEARTBEAT_MS = 10_000;
+
     private static MediaDriver launchDriver(TransportConfig config, String dir) {
         File file = new File(dir);
+        if (file.getParentFile() != null) {
+            StaleDriverDirectories.reclaim(file.getParentFile(), STALE_HEARTBEAT_MS); // what kill -9 left behind
+        }
         if (file.exists() && CommonContext.isDriverActive(file, 2_000, msg -> { })) {
             throw new CohortException("rank " + config.rank() + ": a media driver is already active in " + dir
                     + " (is another group named '" + config.group() + "' running? choose another group name)");

@@ -281,13 +281,13 @@ class ClusterTest {
                     untrusted.tail());
             assertTrue(untrusted.tail().contains("TLS: the member this one connected to (127.0.0.1:")
                     && untrusted.tail().contains("refused this member's certificate"), untrusted.tail());
-            String seedSide = nodes.get(0).await("TLS: refused a connecting member", 10);
+            String seedSide = awaitOnANode("TLS: refused a connecting member", 20);
             assertTrue(seedSide.contains("'CN=rogue' issued by 'CN=rogue CA' is not signed by a CA of the trust store"),
                     seedSide);
             // plain TCP against TLS seeds: never admitted, and the seeds say what came in
             assertEquals(1, plain.awaitExit(40), plain.tail());
             assertTrue(plain.tail().contains("was not admitted") && plain.tail().contains("TLS"), plain.tail());
-            nodes.get(0).await("TLS: refused a connection that is not TLS", 10);
+            awaitOnANode("TLS: refused a connection that is not TLS", 20);
             assertFalse(cluster.members().nodes().stream().anyMatch(n -> n.address().endsWith(":" + roguePort)));
         } finally {
             untrusted.process.destroyForcibly();
@@ -368,6 +368,23 @@ class ClusterTest {
         cluster.drain(addresses(1).getFirst());
         assertEquals(0, nodes.get(1).awaitExit(30), nodes.get(1).tail());
         assertTrue(nodes.get(1).tail().contains("stopped"), nodes.get(1).tail());
+    }
+
+    /** The first line containing {@code text} that any device node printed, waiting up to {@code seconds}. */
+    private static String awaitOnANode(String text, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
+        while (System.nanoTime() < deadline) {
+            for (NodeProcess n : nodes) {
+                for (String l : n.lines) {
+                    if (l.contains(text)) {
+                        return l;
+                    }
+                }
+            }
+            Thread.sleep(50);
+        }
+        fail("no node printed '" + text + "' within " + seconds + " s:\n" + nodes.getFirst().tail());
+        return null;
     }
 
     // ---- reference -----------------------------------------------------------------------------------------
