@@ -30,6 +30,7 @@ if [ ! -f ca.p12 ]; then
 fi
 for name in "$@"; do
   # the member's key, a request for a certificate, the CA's signature, and the chain (member, CA) back in place
+  rm -f "$name.p12"  # a member made again gets a new key
   quiet $keytool -genkeypair -alias member -dname "CN=$name" -keyalg EC -groupname secp256r1 -validity 825 \
     -keystore "$name.p12" -storetype PKCS12 -storepass:env COHORT_TLS_KEY_STORE_PASSWORD
   $keytool -certreq -alias member -keystore "$name.p12" -storepass:env COHORT_TLS_KEY_STORE_PASSWORD \

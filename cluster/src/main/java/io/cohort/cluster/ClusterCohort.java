@@ -155,17 +155,12 @@ public final class ClusterCohort implements AutoCloseable {
     }
 
     /**
-     * Leaves the cluster (the singleton moves to another coordinator member, if any). Leaving needs the members
-     * to agree, which an unreachable member (one that died, not downed yet) blocks: then this member downs itself
-     * instead, so it stops at once rather than after Pekko's 10 s cluster-exiting timeout. The nodes close its
-     * groups when it is removed either way.
+     * Leaves the cluster (the singleton moves to another coordinator member, if any); with a member dead but not
+     * downed yet, within a few seconds rather than after Pekko's 10 s cluster-exiting timeout
+     * ({@link ClusterMembership#leave}). The nodes close its groups when it is removed either way.
      */
     @Override
     public void close() {
-        org.apache.pekko.cluster.typed.Cluster cluster = org.apache.pekko.cluster.typed.Cluster.get(system);
-        if (!system.whenTerminated().isCompleted() && !cluster.state().getUnreachable().isEmpty()) {
-            cluster.manager().tell(new org.apache.pekko.cluster.typed.Down(cluster.selfMember().address()));
-        }
         ClusterMembership.leave(system, Duration.ofSeconds(10));
     }
 }

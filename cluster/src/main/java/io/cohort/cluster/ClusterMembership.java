@@ -54,16 +54,44 @@ final class ClusterMembership {
                         + "(cohort.cluster.tls.enabled)";
     }
 
+    private static boolean leavingAgreed(Cluster cluster) {
+        MemberStatus s = cluster.selfMember().status();
+        return s == MemberStatus.exiting() || s == MemberStatus.removed() || s == MemberStatus.down();
+    }
+
     /** "host:port" of this member. */
     static String address(ActorSystem<?> system) {
         Address a = Cluster.get(system).selfMember().address();
         return a.getHost().orElse("?") + ":" + a.getPort().orElse(0);
     }
 
-    /** Leaves the cluster (others see it removed rather than unreachable) and stops the actor system. */
+    /** How long a leaving member waits for the others to agree before it downs itself. */
+    private static final Duration AGREE_TO_LEAVE = Duration.ofSeconds(3);
+
+    /**
+     * Leaves the cluster (others see it removed rather than unreachable) and stops the actor system. Leaving
+     * needs the members to agree, which a member that died and is not downed yet blocks (Pekko would wait 10 s
+     * in cluster-exiting): if this member is not Exiting within {@link #AGREE_TO_LEAVE}, it downs itself, and
+     * stops at once; the others remove it once the dead member is downed.
+     */
     static void leave(ActorSystem<?> system, Duration timeout) {
         if (system.whenTerminated().isCompleted()) {
             return;
+        }
+        Cluster cluster = Cluster.get(system);
+        Address self = cluster.selfMember().address();
+        cluster.manager().tell(org.apache.pekko.cluster.typed.Leave.create(self));
+        long deadline = System.nanoTime() + AGREE_TO_LEAVE.toNanos();
+        while (!system.whenTerminated().isCompleted() && System.nanoTime() < deadline && !leavingAgreed(cluster)) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (!system.whenTerminated().isCompleted() && !leavingAgreed(cluster)) {
+            cluster.manager().tell(new org.apache.pekko.cluster.typed.Down(self));
         }
         system.terminate(); // coordinated shutdown: leaves the cluster first (pekko.coordinated-shutdown)
         try {
