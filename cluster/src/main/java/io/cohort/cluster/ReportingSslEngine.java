@@ -65,6 +65,10 @@ final class ReportingSslEngine extends SSLEngine {
         if (why.contains("Received fatal alert")) {
             line = (getUseClientMode() ? "the member this one connected to" + peer : "a connecting member")
                     + " refused this member's certificate (" + why + "): is it signed by the cluster's CA?";
+        } else if (!getUseClientMode() && why.contains("Empty client certificate chain")) {
+            // TLS 1.3 names the trusted CAs: a member whose certificate another CA signed sends none at all
+            line = "refused a connecting member: it presented no certificate signed by a CA of this member's trust "
+                    + "store (" + why + ")";
         } else if (!getUseClientMode() && (why.contains("Unsupported or unrecognized SSL message")
                 || why.contains("plaintext"))) {
             line = "refused a connection that is not TLS (" + why + "): a member with cohort.cluster.tls.enabled = off?";
