@@ -268,7 +268,7 @@ class ClusterTest {
                 "rogue") + "cohort.cluster.join-timeout = 10s\n" + "cohort.cluster.tls.trust-store = \"" + keys.resolve("truststore.p12")
                 .toString().replace("\\", "/") + "\"\n"), PASSWORDS);
         NodeProcess plain = NodeProcess.start("plain", write("plain", nodeConfig(freePort())
-                + "cohort.cluster.tls.enabled = off\n" + refused));
+                + "cohort.cluster.tls.enabled = off\ncohort.cluster.join-timeout = 10s\n"));
         outsider = NodeProcess.start("outsider", write("outsider", nodeConfig(outsiderPort)), PASSWORDS);
         try {
             assertEquals(1, wrongName.awaitExit(40), wrongName.tail());
@@ -290,6 +290,9 @@ class ClusterTest {
             assertTrue(plain.tail().contains("was not admitted") && plain.tail().contains("TLS"), plain.tail());
             awaitOnANode("TLS: refused a connection that is not TLS", 20);
             assertFalse(cluster.members().nodes().stream().anyMatch(n -> n.address().endsWith(":" + roguePort)));
+        } catch (AssertionError | RuntimeException e) {
+            outsider.process.destroyForcibly(); // the later tests expect the three nodes only
+            throw e;
         } finally {
             untrusted.process.destroyForcibly();
             plain.process.destroyForcibly();
