@@ -8,7 +8,21 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
+/**
+ * The README example, compiled and run in the actors module: its test class path holds the library modules
+ * alone (runtime, cuda, actors and what they pull in), never the CLI, model, cluster or transport modules.
+ */
 class ReadmeExampleTest {
+
+    @Test
+    void runsOnTheLibraryModulesAlone() {
+        for (String absent : java.util.List.of("io.cohort.cli.CohortCli", "io.cohort.nn.TensorOps",
+                "io.cohort.cluster.ClusterCohort", "io.cohort.transport.ProcessGroup")) {
+            org.junit.jupiter.api.Assertions.assertThrows(ClassNotFoundException.class, () -> Class.forName(absent),
+                    absent + " is on the library class path");
+        }
+        assertEquals(10f, ReadmeExample.run(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
+    }
 
     @Test
     void allReduceOfFourHostDevicesGivesTheSum() {

@@ -1,7 +1,5 @@
 package io.cohort.testing;
 
-import io.cohort.core.DType;
-import io.cohort.core.ReduceOp;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
 import io.cohort.device.DeviceEvent;
@@ -10,30 +8,39 @@ import io.cohort.device.DeviceStream;
 import io.cohort.memory.MemoryPool;
 import io.cohort.memory.PoolStats;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A test double for the coordinator protocol: memory is plain off-heap memory, stream operations do
- * nothing, and events complete at once, unless {@link #stall} holds them back. Counts streams created and
- * closed, so tests can see the runtime replace and release them.
+ * The one fake device of the tests: memory is plain off-heap memory, stream operations do nothing, and events
+ * complete at once, unless {@link #stall} holds them back. Counts streams created and closed, so tests can see
+ * the runtime replace and release them. Subclasses (the CUDA look-alike of the NCCL tests) choose the kind,
+ * whether device memory is host-accessible, peer access, and their own streams.
  */
-public final class FakeDevice implements Device {
+public class FakeDevice implements Device {
     private final int ordinal;
+    private final DeviceKind kind;
+    private final String name;
+    private final boolean memoryHostAccessible;
     private final Arena arena = Arena.ofShared();
     public final AtomicInteger streamsCreated = new AtomicInteger();
     public final AtomicInteger streamsClosed = new AtomicInteger();
     public volatile boolean stall;
     public volatile boolean failNextStreamCreation;
 
-
     public FakeDevice(int ordinal) {
+        this(ordinal, DeviceKind.HOST, "fake:" + ordinal, true);
+    }
+
+    protected FakeDevice(int ordinal, DeviceKind kind, String name, boolean memoryHostAccessible) {
         this.ordinal = ordinal;
+        this.kind = kind;
+        this.name = name;
+        this.memoryHostAccessible = memoryHostAccessible;
     }
 
     @Override
     public DeviceKind kind() {
-        return DeviceKind.HOST;
+        return kind;
     }
 
     @Override
@@ -43,7 +50,7 @@ public final class FakeDevice implements Device {
 
     @Override
     public String name() {
-        return "fake:" + ordinal;
+        return name;
     }
 
     @Override
@@ -57,8 +64,8 @@ public final class FakeDevice implements Device {
     }
 
     @Override
-    public DeviceBuffer allocate(long bytes) {
-        return new Buffer(arena.allocate(bytes, 256));
+    public FakeBuffer allocate(long bytes) {
+        return new FakeBuffer(this, arena.allocate(Math.max(bytes, 1), 256), memoryHostAccessible);
     }
 
     @Override
@@ -66,17 +73,22 @@ public final class FakeDevice implements Device {
     }
 
     @Override
-    public DeviceBuffer allocatePinnedHost(long bytes) {
-        return allocate(bytes);
+    public FakeBuffer allocatePinnedHost(long bytes) {
+        return new FakeBuffer(this, arena.allocate(Math.max(bytes, 1), 256), true);
     }
 
     @Override
-    public DeviceStream createStream() {
+    public final DeviceStream createStream() {
         if (failNextStreamCreation) {
             failNextStreamCreation = false;
             throw new io.cohort.device.DeviceException(name() + ": injected stream creation failure");
         }
         streamsCreated.incrementAndGet();
+        return newStream();
+    }
+
+    /** The stream {@link #createStream} hands out: by default one that runs nothing. */
+    protected DeviceStream newStream() {
         return new Stream();
     }
 
@@ -133,44 +145,6 @@ public final class FakeDevice implements Device {
         };
     }
 
-    private final class Buffer implements DeviceBuffer {
-        private final MemorySegment segment;
-
-        Buffer(MemorySegment segment) {
-            this.segment = segment;
-        }
-
-        @Override
-        public Device device() {
-            return FakeDevice.this;
-        }
-
-        @Override
-        public long address() {
-            return segment.address();
-        }
-
-        @Override
-        public long byteSize() {
-            return segment.byteSize();
-        }
-
-        @Override
-        public boolean isHostAccessible() {
-            return true;
-        }
-
-        @Override
-        public MemorySegment segment() {
-            return segment;
-        }
-
-        @Override
-        public DeviceBuffer slice(long offset, long bytes) {
-            return new Buffer(segment.asSlice(offset, bytes));
-        }
-    }
-
     private final class Event implements DeviceEvent {
         private volatile boolean complete = true;
 
@@ -188,56 +162,14 @@ public final class FakeDevice implements Device {
         }
     }
 
-    private final class Stream implements DeviceStream {
-        @Override
-        public Device device() {
-            return FakeDevice.this;
-        }
-
-        @Override
-        public void copy(DeviceBuffer src, long srcOffset, DeviceBuffer dst, long dstOffset, long bytes) {
-        }
-
-        @Override
-        public void copyFromHost(MemorySegment src, DeviceBuffer dst, long dstOffset) {
-        }
-
-        @Override
-        public void copyToHost(DeviceBuffer src, long srcOffset, MemorySegment dst) {
-        }
-
-        @Override
-        public void reduce(DType type, ReduceOp op, DeviceBuffer a, long aOffset, DeviceBuffer b, long bOffset,
-                           DeviceBuffer dst, long dstOffset, long count) {
-        }
-
-        @Override
-        public void scale(DType type, DeviceBuffer buf, long offset, long count, double factor) {
-        }
-
-        @Override
-        public void zero(DeviceBuffer buf, long offset, long bytes) {
-        }
-
-        @Override
-        public void writeValue(DeviceBuffer flags, long offset, long value) {
-        }
-
-        @Override
-        public void waitValue(DeviceBuffer flags, long offset, long atLeast) {
+    private final class Stream extends NoOpStream {
+        Stream() {
+            super(FakeDevice.this);
         }
 
         @Override
         public void record(DeviceEvent event) {
             ((Event) event).complete = !stall;
-        }
-
-        @Override
-        public void waitFor(DeviceEvent event) {
-        }
-
-        @Override
-        public void synchronize() {
         }
 
         @Override

@@ -11,9 +11,9 @@ import io.cohort.core.CohortException;
 import io.cohort.core.Collective;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
-import io.cohort.cuda.nccl.FakeCuda.FakeBuffer;
+import io.cohort.testing.FakeBuffer;
 import io.cohort.cuda.nccl.FakeCuda.FakeDevice;
-import io.cohort.cuda.nccl.FakeCuda.HostOnlyStream;
+import io.cohort.testing.NoOpStream;
 import io.cohort.device.DeviceKind;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
@@ -241,9 +241,9 @@ class NcclBackendTest {
     void streamThatIsNotCudaIsRefusedBeforeNcclIsCalled() {
         TestGroup g = TestGroup.allLocal(1);
         FakeDevice d = g.devices.getFirst();
-        g.ranks.set(0, new RankContext(0, d, new HostOnlyStream(d), null));
+        g.ranks.set(0, new RankContext(0, d, new NoOpStream(d), null));
         var e = assertThrows(NcclUnavailableException.class, g::backend);
-        assertTrue(e.getMessage().contains("NCCL needs CUDA streams: rank 0's stream (HostOnlyStream)"), e.getMessage());
+        assertTrue(e.getMessage().contains("NCCL needs CUDA streams: rank 0's stream (NoOpStream)"), e.getMessage());
         assertTrue(g.log.isEmpty(), "no NCCL call made");
     }
 

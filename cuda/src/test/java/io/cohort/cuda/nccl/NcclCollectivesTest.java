@@ -6,7 +6,7 @@ import io.cohort.backend.CollectiveCall;
 import io.cohort.core.Collective;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
-import io.cohort.cuda.nccl.FakeCuda.FakeBuffer;
+import io.cohort.testing.FakeBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;

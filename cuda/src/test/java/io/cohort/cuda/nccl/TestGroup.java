@@ -3,7 +3,7 @@ package io.cohort.cuda.nccl;
 import com.typesafe.config.ConfigFactory;
 import io.cohort.backend.GroupContext;
 import io.cohort.backend.RankContext;
-import io.cohort.cuda.nccl.FakeCuda.FakeBuffer;
+import io.cohort.testing.FakeBuffer;
 import io.cohort.cuda.nccl.FakeCuda.FakeDevice;
 import io.cohort.cuda.nccl.FakeCuda.FakeStream;
 import io.cohort.device.DeviceKind;
@@ -31,7 +31,7 @@ final class TestGroup {
         this.size = size;
         for (int r : local) {
             FakeDevice d = new FakeDevice(r, DeviceKind.CUDA, log);
-            FakeStream s = d.createStream();
+            FakeStream s = (FakeCuda.FakeStream) d.createStream();
             devices.add(d);
             streams.add(s);
             ranks.add(new RankContext(r, d, s, null));
