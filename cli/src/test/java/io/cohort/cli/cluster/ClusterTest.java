@@ -90,7 +90,7 @@ class ClusterTest {
         cluster = ClusterCohort.start(ClusterSettings.withDefaults(ConfigFactory.parseString(
                 coordinatorConfig(coordinatorPort))));
         for (NodeProcess n : nodes) {
-            n.await("up in cluster", 60);
+            n.await("up in cluster", 120); // generous: TLS handshakes of cold JVMs on a loaded machine
         }
         cluster.awaitNodes(3, Duration.ofSeconds(20));
     }
