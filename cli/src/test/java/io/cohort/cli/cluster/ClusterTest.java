@@ -258,7 +258,8 @@ class ClusterTest {
     @Test
     @Order(3)
     void membersOfAnotherClusterNameAnotherCaWithoutTlsOrOutsideTheSeedListAreRefused() throws Exception {
-        // short join timeouts: the members that are refused give up (and exit) soon; all start at once
+        // short join timeouts: the members that are refused give up (and exit) soon; all start at once (four JVMs
+        // starting together on a loaded machine may take half a minute, hence the generous waits)
         String refused = "cohort.cluster.join-timeout = 4s\n";
         wrongName = NodeProcess.start("wrong-name", write("wrong-name", nodeConfig(freePort()) + refused), PASSWORDS,
                 "--name", "other");
@@ -271,12 +272,12 @@ class ClusterTest {
                 + "cohort.cluster.tls.enabled = off\ncohort.cluster.join-timeout = 10s\n"));
         outsider = NodeProcess.start("outsider", write("outsider", nodeConfig(outsiderPort)), PASSWORDS);
         try {
-            assertEquals(1, wrongName.awaitExit(40), wrongName.tail());
+            assertEquals(1, wrongName.awaitExit(90), wrongName.tail());
             assertTrue(wrongName.tail().contains("was not admitted"), wrongName.tail());
             // the seeds refuse its certificate, it is told so; both sides say it in one line (a TLS handshake on a
             // busy machine may take seconds, so this one waits longer to join)
-            untrusted.await("refused this member's certificate", 40);
-            assertEquals(1, untrusted.awaitExit(40), untrusted.tail());
+            untrusted.await("refused this member's certificate", 90);
+            assertEquals(1, untrusted.awaitExit(90), untrusted.tail());
             assertTrue(untrusted.tail().contains("was not admitted") && untrusted.tail().contains("certificate"),
                     untrusted.tail());
             assertTrue(untrusted.tail().contains("TLS: the member this one connected to (127.0.0.1:")
@@ -286,7 +287,7 @@ class ClusterTest {
             assertTrue(seedSide.contains("it presented no certificate signed by a CA of this member's trust store")
                     || seedSide.contains("'CN=rogue' issued by 'CN=rogue CA' is not signed by a CA"), seedSide);
             // plain TCP against TLS seeds: never admitted, and the seeds say what came in
-            assertEquals(1, plain.awaitExit(40), plain.tail());
+            assertEquals(1, plain.awaitExit(90), plain.tail());
             assertTrue(plain.tail().contains("was not admitted") && plain.tail().contains("TLS"), plain.tail());
             awaitOnANode("TLS: refused a connection that is not TLS", 20);
             assertFalse(cluster.members().nodes().stream().anyMatch(n -> n.address().endsWith(":" + roguePort)));
@@ -297,7 +298,7 @@ class ClusterTest {
             untrusted.process.destroyForcibly();
             plain.process.destroyForcibly();
         }
-        outsider.await("up in cluster", 30);
+        outsider.await("up in cluster", 90);
         String outsiderAddress = "127.0.0.1:" + outsiderPort;
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (cluster.members().nodes().stream().noneMatch(n -> n.address().equals(outsiderAddress))) {
