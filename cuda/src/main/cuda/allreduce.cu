@@ -164,9 +164,53 @@ __device__ __forceinline__ void two_shot(const ArArgs& a) {
     }
 }
 
+// Graph launches. A CUDA graph fixes kernel arguments at capture, so a replayed launch cannot take its epoch
+// and staging parity from the host. Each block keeps a launch counter of its own (launches[block], device
+// memory of the rank, zeroed at setup): the c-th launch of block b uses epochs 2c+1 and 2c+2 (every launch
+// takes two, one-shot or two-shot) and the staging of parity c & 1, and bumps the counter as the block
+// finishes. Every rank runs the same sequence of graph launches with the same grids, so block b of every rank
+// agrees on c, which keeps the eager path's argument: block b starts launch c+2 (reusing launch c's staging)
+// only after block b of every peer entered launch c+1. Graph launches have signal arrays and staging of their
+// own, so eager launches (host epochs) and graph launches never read each other's flags.
+struct GraphArArgs {
+    ArArgs a;                   // a.stage / a.mid: the parity-0 buffers; a.epoch unused
+    void* stage1[MAX_RANKS];    // parity-1 staging of every rank
+    void* mid1[MAX_RANKS];      // parity-1 two-shot slices of every rank
+    uint64_t* launches;         // this rank's per-block launch counters
+};
+
+template <typename T, int OP, bool TWO_SHOT>
+__device__ __forceinline__ void graph_all_reduce(const GraphArArgs& g) {
+    __shared__ uint64_t launch;
+    if (threadIdx.x == 0) launch = g.launches[blockIdx.x];
+    __syncthreads();
+    ArArgs a = g.a;
+    if (launch & 1) {
+#pragma unroll
+        for (int p = 0; p < MAX_RANKS; p++) {
+            a.stage[p] = g.stage1[p];
+            a.mid[p] = g.mid1[p];
+        }
+    }
+    a.epoch = 2 * launch + 1;
+    if (TWO_SHOT) {
+        two_shot<T, OP>(a);
+    } else {
+        one_shot<T, OP>(a);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) g.launches[blockIdx.x] = launch + 1;
+}
+
 #define COHORT_AR(NAME, T, OP)                                                                                  \
     extern "C" __global__ void __launch_bounds__(512) cohort_ar_one_shot_##NAME(ArArgs a) { one_shot<T, OP>(a); } \
-    extern "C" __global__ void __launch_bounds__(512) cohort_ar_two_shot_##NAME(ArArgs a) { two_shot<T, OP>(a); }
+    extern "C" __global__ void __launch_bounds__(512) cohort_ar_two_shot_##NAME(ArArgs a) { two_shot<T, OP>(a); } \
+    extern "C" __global__ void __launch_bounds__(512) cohort_ar_graph_one_shot_##NAME(GraphArArgs g) {         \
+        graph_all_reduce<T, OP, false>(g);                                                                      \
+    }                                                                                                           \
+    extern "C" __global__ void __launch_bounds__(512) cohort_ar_graph_two_shot_##NAME(GraphArArgs g) {         \
+        graph_all_reduce<T, OP, true>(g);                                                                       \
+    }
 
 COHORT_AR(sum_f32, F32, SUM)
 COHORT_AR(max_f32, F32, MAX)

@@ -1,61 +1,106 @@
 package io.cohort.actor;
 
-import java.util.concurrent.CopyOnWriteArrayList;
+import io.cohort.core.IdlePolicy;
+import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The one thread of a Cohort that watches every device's completions ({@link CompletionWatcher}s): it polls
- * while any collective is pending (spin, yield, then parks of at most 50 us: small collectives take
- * microseconds) and sleeps while none is, woken by the next {@link CompletionWatcher#watch}. One thread for
- * all devices rather than one each: on a machine with few cores the device streams need the CPU more.
+ * The one thread of a Cohort that completes every group's collectives ({@link GroupSequencer}) and watches
+ * their deadlines. While anything is pending it polls without sleeping ({@code cohort.idle.poller}: spin, then
+ * yield, which hands the core to the device threads on a small machine): nothing would wake a sleeping
+ * poller when a device finishes. With nothing pending it parks until the next collective's {@link #wake};
+ * likewise while every pending collective has a caller blocked on it, which polls its group itself and
+ * wakes the poller when it stops.
+ * One thread for all groups rather than one each: on a machine with few cores the streams need the CPU more.
  */
 public final class CompletionPoller implements AutoCloseable {
 
-    private static final long MAX_PARK_NANOS = 50_000;
+    private static final Logger LOG = LoggerFactory.getLogger(CompletionPoller.class);
+    /** Idle: woken by wake(); the bound is a safety net only (nothing is pending, nobody waits). */
     private static final long IDLE_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
-    private final CopyOnWriteArrayList<CompletionWatcher> watchers = new CopyOnWriteArrayList<>();
+    private final IdlePolicy idle;
     private final Thread thread;
+    /** Copied on write (groups come and go rarely) so that a round walks an array, allocating nothing. */
+    private volatile Pollable[] pollables = new Pollable[0];
+    private volatile boolean sleeping;
     private volatile boolean closed;
 
     public CompletionPoller(String name) {
+        this(name, IdlePolicy.defaults("poller"));
+    }
+
+    public CompletionPoller(String name, IdlePolicy idle) {
+        if (idle.yields() != -1) {
+            throw new IllegalArgumentException("cohort.idle.poller.yields must be -1: nothing wakes a poller that "
+                    + "sleeps while collectives are pending");
+        }
+        this.idle = idle;
         this.thread = Thread.ofPlatform().daemon().name(name).start(this::run);
     }
 
-    void register(CompletionWatcher watcher) {
-        watchers.add(watcher);
+    /** The poller's thread (for tests that count its allocations). */
+    public Thread thread() {
+        return thread;
     }
 
-    void unregister(CompletionWatcher watcher) {
-        watchers.remove(watcher);
+    synchronized void register(Pollable p) {
+        Pollable[] next = Arrays.copyOf(pollables, pollables.length + 1);
+        next[pollables.length] = p;
+        pollables = next;
     }
 
-    /** Something new to watch: poll now. */
+    synchronized void unregister(Pollable p) {
+        pollables = Arrays.stream(pollables).filter(x -> x != p).toArray(Pollable[]::new);
+    }
+
+    /** Something new to poll: wakes the poller if it sleeps (a volatile read otherwise). */
     void wake() {
-        LockSupport.unpark(thread);
+        if (sleeping) {
+            LockSupport.unpark(thread);
+        }
+    }
+
+    private boolean anyPending() {
+        for (Pollable p : pollables) {
+            if (p.needsPoller()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void run() {
-        int idle = 0;
+        int round = 0;
         while (!closed) {
+            long now = System.nanoTime();
             boolean progress = false;
             boolean pending = false;
-            for (CompletionWatcher w : watchers) {
-                progress |= w.poll();
-                pending |= w.hasPending();
+            for (Pollable p : pollables) {
+                try {
+                    progress |= p.poll(now);
+                    pending |= p.needsPoller();
+                } catch (RuntimeException | Error e) {
+                    LOG.error("completion poller: polling {} failed", p, e);
+                }
             }
             if (progress) {
-                idle = 0;
-            } else if (!pending) {
-                idle = 0;
-                LockSupport.parkNanos(this, IDLE_PARK_NANOS); // until wake(); the bound is only a safety net
-            } else if (++idle < 100) {
-                Thread.onSpinWait();
-            } else if (idle < 200) {
-                Thread.yield();
+                round = 0;
+            } else if (pending) {
+                idle.idle(round++); // never false: yields = -1
+                if (round < 0) {
+                    round = idle.spins(); // wrapped after 2^31 rounds: keep yielding
+                }
             } else {
-                LockSupport.parkNanos(this, Math.min(MAX_PARK_NANOS, 2_000L * (idle - 199)));
+                round = 0;
+                sleeping = true;
+                if (!anyPending() && !closed) { // rechecked after flagging: a wake() before it is not missed
+                    LockSupport.parkNanos(this, IDLE_PARK_NANOS);
+                }
+                sleeping = false;
             }
         }
     }

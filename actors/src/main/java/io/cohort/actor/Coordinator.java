@@ -2,29 +2,25 @@ package io.cohort.actor;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import io.cohort.metrics.CollectiveEvent;
-import io.cohort.group.CollectiveFailedException;
-import io.cohort.group.CollectiveResult;
 import io.cohort.backend.BackendKind;
 import io.cohort.backend.CollectiveCall;
-import io.cohort.backend.GroupContext;
-import io.cohort.backend.RankContext;
 import io.cohort.core.CohortException;
+import io.cohort.core.IdlePolicy;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
+import io.cohort.group.CollectiveResult;
 import io.cohort.memory.MemoryPool;
 import io.cohort.topology.Topology;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
-import jdk.jfr.EventType;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.DispatcherSelector;
@@ -36,17 +32,19 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
- * Runs the collectives of every group of one Cohort. Keeps one {@link DeviceActor} per device, creates each
- * group's backend (through the {@link BackendResolver}) once every device has its stream, assigns the
- * group's sequence numbers, sends each rank its part, gathers the completions, and fails a collective that
- * a device threw on or that did not finish within {@code cohort.collective.timeout}, naming the devices.
+ * The control plane of one Cohort: keeps one {@link DeviceActor} per device and one {@link GroupSequencer}
+ * per group; creates each group's backend ({@link GroupBackends}) once every device has its stream and hands
+ * it to the sequencer; after a failure ({@link Recovery}) (reported by the sequencer: an enqueue that threw, work
+ * that failed on a device, a deadline passed) resets the streams of the group's devices and hands over a fresh
+ * backend; closes groups once their work is done; shuts everything down. Collectives themselves never pass
+ * through it: callers enqueue them on their own threads ({@link GroupSequencer}).
  *
  * <p>After a failure the group's devices get fresh streams and the group a fresh backend: work already
  * enqueued may wait forever for the rank that failed, so nothing of the old instance is reused.
  */
 public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
-    /** What the coordinator is told (by the API, by device actors, by its timers). */
+    /** What the coordinator is told (by the API, by device actors, by the data plane, by its timers). */
     public sealed interface Command {
     }
 
@@ -62,8 +60,9 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
 
     /**
-     * Run {@code call} on a group; {@code send[r]} and {@code recv[r]} are rank r's buffers (validated by the
-     * caller). {@code submittedNanos}: when the API was called, for the host path latency.
+     * Run {@code call} on a group from the coordinator's thread (tools and tests; the API enqueues on the
+     * caller's thread through {@link GroupInfo#sequencer()}); {@code send[r]} and {@code recv[r]} are rank r's
+     * buffers.
      */
     public record Submit(int group, CollectiveCall call, DeviceBuffer[] send, DeviceBuffer[] recv, long submittedNanos,
                          CompletableFuture<CollectiveResult> reply) implements Command {
@@ -73,7 +72,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     public record Describe(int group, CollectiveCall call, CompletableFuture<String> reply) implements Command {
     }
 
-    /** Close a group once its collectives in flight are done. */
+    /** Close a group once its collectives in flight are done (or failed). */
     public record CloseGroup(int group, CompletableFuture<Void> reply) implements Command {
     }
 
@@ -84,34 +83,66 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private record FromDevice(DeviceActor.Report report) implements Command {
     }
 
-    /** Periodic: fail the collectives past their deadline (one timer for all, none per call). */
+    /** From the data plane: epoch {@code epochId} of group {@code group} broke. */
+    private record GroupFailed(int group, long epochId, String reason) implements Command {
+    }
+
+    /** From the data plane: a closing group has nothing in flight any more. */
+    private record GroupDrained(int group) implements Command {
+    }
+
+    /** Periodic: fail the calls that waited too long for a recovering group (one timer for all). */
     private enum Sweep implements Command {
         INSTANCE
     }
 
     public static Behavior<Command> create(Environment env) {
-        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Coordinator(ctx, timers, env)));
+        return create(env, new CompletableFuture<>());
     }
 
-    private static final EventType JFR_TYPE = EventType.getEventType(CollectiveEvent.class);
+    /** Like {@link #create(Environment)}; {@code stopped} completes when the coordinator has stopped, for any reason. */
+    public static Behavior<Command> create(Environment env, CompletableFuture<Void> stopped) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Coordinator(ctx, timers, env, stopped)));
+    }
 
     private final Environment env;
     private final CompletionPoller poller;
     private final Duration timeout;
+    private final IdlePolicy callerIdle;
     private final ActorRef<DeviceActor.Report> reports;
+    private final GroupSequencer.ControlPlane control;
+    private final CompletableFuture<Void> stopped;
     private final Map<Device, DeviceSlot> devices = new IdentityHashMap<>();
     private final Map<Integer, GroupState> groups = new HashMap<>();
-    private final Map<Long, InFlight> inFlight = new HashMap<>();
+    private final GroupBackends backends;
     private int nextGroupId = 1;
-    private long nextCollectiveId = 1;
     private CompletableFuture<Void> shutdownReply;
+    /** What made a handler throw (the coordinator then stops): every later call is told. */
+    private Throwable crash;
 
-    private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, Environment env) {
+    private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, Environment env,
+                        CompletableFuture<Void> stopped) {
         super(ctx);
         this.env = env;
+        this.stopped = stopped;
         this.timeout = env.collectiveTimeout();
+        this.backends = new GroupBackends(env.backends());
+        this.callerIdle = IdlePolicy.of(env.cohortConfig(), "caller");
         this.reports = ctx.messageAdapter(DeviceActor.Report.class, FromDevice::new);
-        this.poller = new CompletionPoller("cohort-completions-" + ctx.getSelf().path().name());
+        this.poller = new CompletionPoller("cohort-completions-" + ctx.getSelf().path().name(),
+                IdlePolicy.of(env.cohortConfig(), "poller"));
+        ActorRef<Command> self = ctx.getSelf();
+        this.control = new GroupSequencer.ControlPlane() {
+            @Override
+            public void failed(GroupSequencer group, long epochId, String reason) {
+                self.tell(new GroupFailed(group.id(), epochId, reason));
+            }
+
+            @Override
+            public void drained(GroupSequencer group) {
+                self.tell(new GroupDrained(group.id()));
+            }
+        };
         Duration sweep = Duration.ofMillis(Math.clamp(timeout.toMillis() / 10, 10, 1_000));
         timers.startTimerAtFixedRate(Sweep.INSTANCE, sweep);
     }
@@ -119,15 +150,31 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     @Override
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
-                .onMessage(CreateGroup.class, this::onCreateGroup)
-                .onMessage(Submit.class, this::onSubmit)
-                .onMessage(Describe.class, this::onDescribe)
-                .onMessage(CloseGroup.class, this::onCloseGroup)
-                .onMessage(FromDevice.class, m -> onReport(m.report()))
-                .onMessage(Sweep.class, m -> onSweep())
-                .onMessage(Shutdown.class, this::onShutdown)
+                .onMessage(CreateGroup.class, guarded(this::onCreateGroup))
+                .onMessage(Submit.class, guarded(this::onSubmit))
+                .onMessage(Describe.class, guarded(this::onDescribe))
+                .onMessage(CloseGroup.class, guarded(this::onCloseGroup))
+                .onMessage(FromDevice.class, guarded(m -> onReport(m.report())))
+                .onMessage(GroupFailed.class, guarded(this::onGroupFailed))
+                .onMessage(GroupDrained.class, guarded(this::onGroupDrained))
+                .onMessage(Sweep.class, guarded(m -> onSweep()))
+                .onMessage(Shutdown.class, guarded(this::onShutdown))
                 .onSignal(PostStop.class, s -> onPostStop())
                 .build();
+    }
+
+    /** Remembers what a handler threw (for every pending and later call), then lets the actor stop. */
+    private <M> org.apache.pekko.japi.function.Function<M, Behavior<Command>> guarded(
+            java.util.function.Function<M, Behavior<Command>> handler) {
+        return m -> {
+            try {
+                return handler.apply(m);
+            } catch (RuntimeException | Error e) {
+                crash = e;
+                getContext().getLog().error("the Cohort coordinator failed handling {}; stopping", m, e);
+                throw e;
+            }
+        };
     }
 
     // ---- groups ------------------------------------------------------------------------------------------
@@ -148,8 +195,10 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
                 ranks[r] = slotOf(d);
             }
             Topology topology = env.topologies().apply(m.devices());
-            GroupState g = new GroupState(nextGroupId++, ranks, topology, m.requested(),
-                    m.overrides().withFallback(env.cohortConfig()));
+            int id = nextGroupId++;
+            GroupSequencer sequencer = new GroupSequencer(id, ranks, poller, control, timeout, env.metrics(), callerIdle);
+            GroupState g = new GroupState(id, ranks, topology, m.requested(),
+                    m.overrides().withFallback(env.cohortConfig()), sequencer);
             g.pendingCreate = m.reply();
             groups.put(g.id, g);
             activate(g);
@@ -163,62 +212,65 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         DeviceSlot slot = devices.get(d);
         if (slot == null) {
             MemoryPool pool = env.pools().apply(d);
-            ActorRef<DeviceActor.Command> actor = getContext().spawn(DeviceActor.create(d, reports, poller),
-                    "device-" + devices.size(), DispatcherSelector.fromConfig("cohort.device-dispatcher"));
-            slot = new DeviceSlot(d, pool, actor);
+            int order = devices.size();
+            ActorRef<DeviceActor.Command> actor = getContext().spawn(DeviceActor.create(d, reports),
+                    "device-" + order, DispatcherSelector.fromConfig("cohort.device-dispatcher"));
+            slot = new DeviceSlot(d, pool, actor, order);
             devices.put(d, slot);
         }
         return slot;
     }
 
     /**
-     * Brings a group's backend up to date once every device of it has a stream, answers a pending
-     * CreateGroup, and starts the collectives parked meanwhile.
+     * Once every device of the group has a stream: brings its backend up to date (a fresh one when a stream
+     * changed), hands it to the sequencer (which starts the calls parked meanwhile), answers a pending create.
      */
     private void activate(GroupState g) {
-        if (!g.allReady()) {
+        if (!g.allReady() || g.pendingClose != null) {
             return;
         }
-        if (!g.current()) {
-            if (g.resolution != null) {
-                var old = g.resolution.backend();
-                Reaper.closeQuietly("backend of group " + g.id, old::close);
-                g.resolution = null;
-            }
-            try {
-                List<RankContext> ranks = new ArrayList<>(g.ranks.length);
-                for (int r = 0; r < g.ranks.length; r++) {
-                    DeviceSlot s = g.ranks[r];
-                    ranks.add(new RankContext(r, s.device, s.stream, s.pool));
-                    g.builtGenerations[r] = s.generation;
-                }
-                g.resolution = env.backends().resolve(g.requested, new GroupContext(g.topology, ranks, g.config));
-                g.algorithms.clear();
-                g.seq = 0;
+        try {
+            if (backends.bringUpToDate(g)) {
                 getContext().getLog().debug("group {} ({} ranks): {}", g.id, g.ranks.length, g.resolution.choice());
-            } catch (RuntimeException e) {
-                if (g.pendingCreate != null) {
-                    groups.remove(g.id);
-                    g.pendingCreate.completeExceptionally(e);
-                    g.pendingCreate = null;
-                }
-                Submit s;
-                while ((s = g.parked.poll()) != null) {
-                    s.reply().completeExceptionally(new CohortException("group " + g.id + " has no backend: " + e.getMessage(), e));
-                }
-                return;
             }
+        } catch (RuntimeException e) {
+            if (g.pendingCreate != null) {
+                groups.remove(g.id);
+                g.sequencer.shutdown("group " + g.id + " was not created: " + e.getMessage());
+                g.sequencer.release();
+                g.pendingCreate.completeExceptionally(e);
+                g.pendingCreate = null;
+            } else {
+                g.sequencer.failParked("group " + g.id + " has no backend: " + e.getMessage());
+            }
+            return;
         }
         if (g.pendingCreate != null) {
             List<Device> ds = Arrays.stream(g.ranks).map(s -> s.device).toList();
             List<MemoryPool> pools = Arrays.stream(g.ranks).map(s -> s.pool).toList();
-            g.pendingCreate.complete(new GroupInfo(g.id, ds, pools, g.topology, g.resolution.choice()));
+            g.pendingCreate.complete(new GroupInfo(g.id, ds, pools, g.topology, g.resolution.choice(), g.sequencer));
             g.pendingCreate = null;
         }
-        Submit s;
-        while (g.current() && (s = g.parked.poll()) != null) {
-            start(g, s);
+    }
+
+    private Behavior<Command> onSubmit(Submit m) {
+        GroupState g = groups.get(m.group());
+        if (g == null) {
+            m.reply().completeExceptionally(new CohortException("group " + m.group() + " is closed"));
+            return this;
         }
+        try {
+            g.sequencer.submit(m.call(), m.send(), m.recv(), m.submittedNanos()).whenComplete((r, e) -> {
+                if (e != null) {
+                    m.reply().completeExceptionally(e);
+                } else {
+                    m.reply().complete(r);
+                }
+            });
+        } catch (RuntimeException e) {
+            m.reply().completeExceptionally(e);
+        }
+        return this;
     }
 
     private Behavior<Command> onDescribe(Describe m) {
@@ -227,7 +279,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             m.reply().completeExceptionally(new CohortException("group " + m.group() + " is closed or has no backend"));
         } else {
             try {
-                m.reply().complete(g.algorithm(m.call()) + ": " + g.resolution.backend().describe(m.call()));
+                m.reply().complete(g.resolution.algorithm().apply(m.call()) + ": " + g.resolution.backend().describe(m.call()));
             } catch (RuntimeException e) {
                 m.reply().completeExceptionally(e);
             }
@@ -241,72 +293,32 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             m.reply().complete(null);
             return this;
         }
-        Submit s;
-        while ((s = g.parked.poll()) != null) {
-            s.reply().completeExceptionally(new CohortException("group " + g.id + " closed before the collective started"));
+        if (g.pendingClose != null) {
+            g.pendingClose.whenComplete((v, e) -> m.reply().complete(null));
+            return this;
         }
         g.pendingClose = m.reply();
-        closeIfIdle(g);
+        g.sequencer.close(); // GroupDrained follows once nothing is in flight
         return this;
     }
 
-    private void closeIfIdle(GroupState g) {
-        if (g.pendingClose == null || g.inFlight > 0) {
-            return;
+    private Behavior<Command> onGroupDrained(GroupDrained m) {
+        GroupState g = groups.get(m.group());
+        if (g == null || g.pendingClose == null) {
+            return this;
         }
         groups.remove(g.id);
-        if (g.resolution != null) {
-            g.resolution.backend().close();
-            g.resolution = null;
-        }
+        backends.drop(g);
+        g.sequencer.release();
         g.pendingClose.complete(null);
-    }
-
-    // ---- collectives -------------------------------------------------------------------------------------
-
-    private Behavior<Command> onSubmit(Submit m) {
-        GroupState g = groups.get(m.group());
-        if (g == null || g.pendingClose != null) {
-            m.reply().completeExceptionally(new CohortException("group " + m.group() + " is closed"));
-        } else if (!g.parked.isEmpty() || !g.current()) {
-            g.parked.add(m); // devices are getting fresh streams: run once the backend is rebuilt
-            activate(g);
-        } else {
-            start(g, m);
-        }
         return this;
     }
 
-    private void start(GroupState g, Submit m) {
-        String algorithm;
-        try {
-            algorithm = g.algorithm(m.call());
-        } catch (RuntimeException e) {
-            m.reply().completeExceptionally(new CohortException("group " + g.id + " cannot run "
-                    + m.call().collective().cliName() + ": " + e.getMessage(), e));
-            return;
-        }
-        long id = nextCollectiveId++;
-        long seq = ++g.seq;
-        CollectiveEvent event = null;
-        if (JFR_TYPE.isEnabled()) {
-            event = new CollectiveEvent();
-            event.begin();
-        }
-        InFlight f = new InFlight(id, g, m, seq, algorithm, event, System.nanoTime() + timeout.toNanos());
-        inFlight.put(id, f);
-        g.inFlight++;
-        var backend = g.resolution.backend();
-        for (int r = 0; r < g.ranks.length; r++) {
-            g.ranks[r].actor.tell(new DeviceActor.Enqueue(id, backend, r, seq, m.call(), m.send()[r], m.recv()[r]));
-        }
-    }
+    // ---- failures ----------------------------------------------------------------------------------------
 
     private Behavior<Command> onReport(DeviceActor.Report report) {
         switch (report) {
             case DeviceActor.Ready r -> onReady(r);
-            case DeviceActor.StepDone d -> onStepDone(d);
-            case DeviceActor.StepFailed f -> onStepFailed(f);
             case DeviceActor.Crashed c -> onCrashed(c);
         }
         return this;
@@ -321,44 +333,20 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         slot.generation++;
         slot.ready = true;
         for (GroupState g : List.copyOf(groups.values())) {
-            if (g.uses(slot) && (g.pendingCreate != null || !g.parked.isEmpty())) {
+            if (g.uses(slot)) {
                 activate(g);
             }
         }
     }
 
-    private void onStepDone(DeviceActor.StepDone d) {
-        InFlight f = inFlight.get(d.collectiveId());
-        if (f == null || f.done[d.rank()]) {
-            return; // failed or timed out already
+    private Behavior<Command> onGroupFailed(GroupFailed m) {
+        GroupState g = groups.get(m.group());
+        GroupSequencer.Epoch e = g == null ? null : g.sequencer.epoch();
+        if (e == null || e.id != m.epochId()) {
+            return this; // recovering already (or closed)
         }
-        f.done[d.rank()] = true;
-        f.lastEnqueuedNanos = Math.max(f.lastEnqueuedNanos, d.enqueuedNanos());
-        if (--f.remaining == 0) {
-            long now = System.nanoTime();
-            finish(f);
-            CollectiveCall call = f.submit.call();
-            long bytes = messageBytes(call, f.group.ranks.length);
-            long enqueue = f.lastEnqueuedNanos - f.submit.submittedNanos();
-            long elapsed = now - f.submit.submittedNanos();
-            BackendKind kind = f.group.resolution.choice().chosen();
-            env.metrics().recordCompleted(call.collective(), kind, f.algorithm, bytes, enqueue, elapsed);
-            commitEvent(f, bytes, true);
-            f.submit.reply().complete(new CollectiveResult(call.collective(), f.seq, kind, f.algorithm, bytes,
-                    f.group.ranks.length, enqueue, elapsed));
-        }
-    }
-
-    private void onStepFailed(DeviceActor.StepFailed m) {
-        InFlight f = inFlight.get(m.collectiveId());
-        if (f == null) {
-            return;
-        }
-        Throwable cause = m.cause();
-        String why = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
-        fail(f, describe(f) + " failed: rank " + m.rank() + " on " + m.device().name() + " threw: " + why,
-                List.of(m.device().name()), cause);
-        recover(f.group, "rank " + m.rank() + " on " + m.device().name() + " failed");
+        recover(g, m.reason());
+        return this;
     }
 
     private void onCrashed(DeviceActor.Crashed c) {
@@ -368,72 +356,21 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             return;
         }
         slot.ready = false; // the restarted actor reports a fresh stream
-        for (InFlight f : List.copyOf(inFlight.values())) {
-            if (f.group.uses(slot)) {
-                fail(f, describe(f) + " failed: the actor of " + c.device().name() + " crashed: " + c.cause(),
-                        List.of(c.device().name()), c.cause());
-            }
-        }
-        for (GroupState g : groups.values()) {
+        for (GroupState g : List.copyOf(groups.values())) {
             if (g.uses(slot)) {
-                recover(g, c.device().name() + " crashed");
+                recover(g, "the actor of " + c.device().name() + " crashed: " + c.cause());
             }
         }
+    }
+
+    private void recover(GroupState g, String reason) {
+        backends.drop(g);
+        Recovery.resetDevicesOf(g, groups.values(), reason, timeout);
     }
 
     private Behavior<Command> onSweep() {
-        long now = System.nanoTime();
-        for (GroupState g : groups.values()) {
-            failParkedPastDeadline(g, now);
-        }
-        if (inFlight.isEmpty()) {
-            return this;
-        }
-        for (InFlight f : List.copyOf(inFlight.values())) {
-            if (now - f.deadlineNanos >= 0 && inFlight.containsKey(f.id)) {
-                timedOut(f);
-            }
-        }
+        Recovery.failOverdueParked(groups.values(), System.nanoTime(), timeout);
         return this;
-    }
-
-    /**
-     * Calls parked while the group's devices get fresh streams (each device waits at most the timeout for its
-     * old stream to drain) wait at most twice the collective timeout.
-     */
-    private void failParkedPastDeadline(GroupState g, long now) {
-        Submit head;
-        long bound = 2 * timeout.toNanos();
-        while ((head = g.parked.peek()) != null && now - head.submittedNanos() - bound >= 0) {
-            g.parked.poll();
-            List<String> notReady = Arrays.stream(g.ranks).filter(r -> !r.ready).map(r -> r.device.name()).toList();
-            head.reply().completeExceptionally(new CollectiveFailedException(head.call().collective().cliName()
-                    + " on group " + g.id + " did not start within " + 2 * timeout.toMillis()
-                    + " ms (twice cohort.collective.timeout): " + (notReady.isEmpty() ? "the group has no backend"
-                    : "waiting for fresh streams on " + String.join(", ", notReady)), notReady, null));
-        }
-    }
-
-    private void timedOut(InFlight f) {
-        List<String> late = new ArrayList<>();
-        List<String> lateRanks = new ArrayList<>();
-        for (int r = 0; r < f.done.length; r++) {
-            if (!f.done[r]) {
-                late.add(f.group.ranks[r].device.name());
-                lateRanks.add("rank " + r + " (" + f.group.ranks[r].device.name() + ")");
-            }
-        }
-        fail(f, describe(f) + " timed out after " + timeout.toMillis() + " ms (cohort.collective.timeout): "
-                + String.join(", ", lateRanks) + " did not complete", late, null);
-        recover(f.group, describe(f) + " timed out");
-    }
-
-    private String describe(InFlight f) {
-        CollectiveCall c = f.submit.call();
-        return c.collective().cliName() + " #" + f.seq + " of group " + f.group.id + " (" + f.group.ranks.length
-                + " ranks, " + (f.group.resolution == null ? "?" // dropped by a recovery in progress
-                : f.group.resolution.choice().chosen().cliName()) + "/" + f.algorithm + ", " + c.count()
-                + " x " + c.dtype().name().toLowerCase() + ")";
     }
 
     /** Size of a collective as nccl-tests counts it: the larger of one rank's send and recv buffers. */
@@ -441,89 +378,19 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         return Math.max(call.sendBytes(ranks), call.recvBytes(ranks));
     }
 
-    private void finish(InFlight f) {
-        inFlight.remove(f.id);
-        f.group.inFlight--;
-        closeIfIdle(f.group);
-    }
-
-    private void fail(InFlight f, String message, List<String> devicesAtFault, Throwable cause) {
-        finish(f);
-        CollectiveCall call = f.submit.call();
-        long bytes = messageBytes(call, f.group.ranks.length);
-        if (f.group.resolution != null) {
-            env.metrics().recordFailed(call.collective(), f.group.resolution.choice().chosen(), f.algorithm, bytes);
-        }
-        commitEvent(f, bytes, false);
-        getContext().getLog().warn(message);
-        f.submit.reply().completeExceptionally(new CollectiveFailedException(message, devicesAtFault, cause));
-    }
-
-    /**
-     * After a failure: the group's backend is dropped (its flags and the streams' pending waits belong to a
-     * collective that will never finish) and every device of the group gets a fresh stream. Collectives in
-     * flight on those devices are failed; new ones wait for the fresh streams.
-     */
-    private void recover(GroupState g, String reason) {
-        if (g.resolution != null) {
-            var old = g.resolution.backend();
-            Reaper.closeQuietly("backend of group " + g.id, old::close);
-            g.resolution = null;
-        }
-        List<DeviceSlot> reset = new ArrayList<>();
-        for (DeviceSlot s : g.ranks) {
-            reset.add(s);
-            if (s.ready) {
-                s.ready = false;
-                s.actor.tell(new DeviceActor.Reset(reason, timeout));
-            }
-        }
-        for (InFlight other : List.copyOf(inFlight.values())) {
-            if (reset.stream().anyMatch(other.group::uses)) {
-                fail(other, describe(other) + " aborted: " + reason, List.of(), null);
-            }
-        }
-    }
-
-    private void commitEvent(InFlight f, long bytes, boolean succeeded) {
-        CollectiveEvent e = f.event;
-        if (e == null) {
-            return;
-        }
-        e.end();
-        if (e.shouldCommit()) {
-            e.collective = f.submit.call().collective().cliName();
-            e.backend = f.group.resolution == null ? "?" : f.group.resolution.choice().chosen().cliName();
-            e.algorithm = f.algorithm;
-            e.bytes = bytes;
-            e.ranks = f.group.ranks.length;
-            e.group = f.group.id;
-            e.seq = f.seq;
-            e.succeeded = succeeded;
-            e.commit();
-        }
-    }
-
     // ---- shutdown ----------------------------------------------------------------------------------------
 
     private Behavior<Command> onShutdown(Shutdown m) {
-        for (InFlight f : List.copyOf(inFlight.values())) {
-            fail(f, describe(f) + " aborted: cohort closed", List.of(), null);
-        }
         for (GroupState g : groups.values()) {
-            Submit s;
-            while ((s = g.parked.poll()) != null) {
-                s.reply().completeExceptionally(new CohortException("cohort closed before the collective started"));
-            }
+            g.sequencer.shutdown("group " + g.id + " is closed: its Cohort closed");
             if (g.pendingCreate != null) {
                 g.pendingCreate.completeExceptionally(new CohortException("cohort closed while the group was created"));
             }
             if (g.pendingClose != null) {
                 g.pendingClose.complete(null);
             }
-            if (g.resolution != null) {
-                g.resolution.backend().close();
-            }
+            backends.drop(g);
+            g.sequencer.release();
         }
         groups.clear();
         shutdownReply = m.reply();
@@ -532,18 +399,22 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
     private Behavior<Command> onPostStop() {
         // after Shutdown nothing is pending; after an unexpected stop, no caller may wait forever
-        CohortException stopped = new CohortException("the Cohort coordinator stopped");
-        inFlight.values().forEach(f -> f.submit.reply().completeExceptionally(stopped));
-        inFlight.clear();
+        String why = crash == null ? "the Cohort coordinator stopped"
+                : "the Cohort coordinator stopped after an internal error: " + crash;
         for (GroupState g : groups.values()) {
-            g.parked.forEach(s -> s.reply().completeExceptionally(stopped));
+            g.sequencer.shutdown(why);
             if (g.pendingCreate != null) {
-                g.pendingCreate.completeExceptionally(stopped);
+                g.pendingCreate.completeExceptionally(new CohortException(why));
             }
             if (g.pendingClose != null) {
                 g.pendingClose.complete(null);
             }
+            if (g.resolution != null) {
+                Reaper.closeQuietly("backend of group " + g.id, g.resolution.backend()::close);
+            }
+            g.sequencer.release();
         }
+        groups.clear();
         poller.close(); // the device actors (children) have stopped
         if (!Reaper.awaitIdle(5_000)) {
             getContext().getLog().warn("some device streams did not close within 5 s");
@@ -559,6 +430,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         if (shutdownReply != null) {
             shutdownReply.complete(null);
         }
+        stopped.complete(null);
         return this;
     }
 

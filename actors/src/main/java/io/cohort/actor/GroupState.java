@@ -2,16 +2,12 @@ package io.cohort.actor;
 
 import com.typesafe.config.Config;
 import io.cohort.backend.BackendKind;
-import io.cohort.backend.CollectiveCall;
 import io.cohort.topology.Topology;
-import java.util.ArrayDeque;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
  * The coordinator's view of one group: its devices (rank r = ranks[r]), topology, backend (rebuilt when a
- * device's stream changes), sequence numbers, and the calls waiting for the backend.
+ * device's stream changes) and its data plane, the {@link GroupSequencer}.
  */
 final class GroupState {
     final int id;
@@ -20,21 +16,20 @@ final class GroupState {
     final BackendKind requested;
     final Config config;
     final int[] builtGenerations;
-    final ArrayDeque<Coordinator.Submit> parked = new ArrayDeque<>();
-    final Map<CollectiveCall, String> algorithms = new HashMap<>();
+    final GroupSequencer sequencer;
     BackendResolver.Resolution resolution;
     CompletableFuture<GroupInfo> pendingCreate;
     CompletableFuture<Void> pendingClose;
-    long seq;
-    int inFlight;
 
-    GroupState(int id, DeviceSlot[] ranks, Topology topology, BackendKind requested, Config config) {
+    GroupState(int id, DeviceSlot[] ranks, Topology topology, BackendKind requested, Config config,
+               GroupSequencer sequencer) {
         this.id = id;
         this.config = config;
         this.ranks = ranks;
         this.topology = topology;
         this.requested = requested;
         this.builtGenerations = new int[ranks.length];
+        this.sequencer = sequencer;
     }
 
     boolean allReady() {
@@ -66,17 +61,5 @@ final class GroupState {
             }
         }
         return false;
-    }
-
-    String algorithm(CollectiveCall call) {
-        String a = algorithms.get(call);
-        if (a == null) {
-            if (algorithms.size() >= 4096) {
-                algorithms.clear(); // many distinct shapes: keep the cache bounded
-            }
-            a = resolution.algorithm().apply(call);
-            algorithms.put(call, a);
-        }
-        return a;
     }
 }

@@ -50,14 +50,16 @@ public final class Cohort implements AutoCloseable {
     private final Duration apiTimeout;
     private final List<Device> opened = new CopyOnWriteArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Completes when the coordinator has stopped, for whatever reason: no blocking call then waits for it. */
+    private final CompletableFuture<Void> coordinatorStopped = new CompletableFuture<>();
 
     private Cohort(ActorSystem<?> system, boolean ownsSystem, Environment env) {
         this.system = system;
         this.ownsSystem = ownsSystem;
         this.env = env;
         this.apiTimeout = env.cohortConfig().getDuration("api.timeout");
-        this.coordinator = system.systemActorOf(Coordinator.create(env), "cohort-" + instances.incrementAndGet(),
-                Props.empty());
+        this.coordinator = system.systemActorOf(Coordinator.create(env, coordinatorStopped),
+                "cohort-" + instances.incrementAndGet(), Props.empty());
     }
 
     /** Starts Cohort in an actor system of its own, configured by {@code config} (its {@code cohort} section). */
@@ -123,7 +125,8 @@ public final class Cohort implements AutoCloseable {
         CompletableFuture<GroupInfo> reply = new CompletableFuture<>();
         coordinator.tell(new Coordinator.CreateGroup(List.copyOf(devices), backend, overrides, reply));
         return new CohortGroup(coordinator, closed::get,
-                await(reply, "creating a group of " + devices.size() + " devices"), apiTimeout);
+                await(reply, "creating a group of " + devices.size() + " devices"), apiTimeout,
+                apiTimeout.plus(env.collectiveTimeout()), coordinatorStopped);
     }
 
     /** The {@code cohort} config section this Cohort runs with. */
@@ -157,7 +160,7 @@ public final class Cohort implements AutoCloseable {
         try {
             CompletableFuture<Void> done = new CompletableFuture<>();
             coordinator.tell(new Coordinator.Shutdown(done));
-            await(done, "shutting down");
+            awaitClosed(done, coordinatorStopped, "shutting down", apiTimeout);
         } finally {
             if (ownsSystem) {
                 system.terminate();
@@ -178,6 +181,36 @@ public final class Cohort implements AutoCloseable {
         if (closed.get()) {
             throw new CohortException("cohort is closed");
         }
+        if (coordinatorStopped.isDone()) {
+            throw new CohortException("the Cohort coordinator has stopped: close this Cohort and start another");
+        }
+    }
+
+    /** Waits for {@code f}; fails at once, saying so, if the coordinator stops first (the answer will never come). */
+    static <T> T await(CompletableFuture<T> f, CompletableFuture<Void> stopped, String what, Duration timeout) {
+        if (!awaitEither(f, stopped, timeout)) {
+            throw new CohortException(what + " failed: the Cohort coordinator has stopped");
+        }
+        return await(f, what, timeout);
+    }
+
+    /** Waits for {@code f} (closing something); returns at once if the coordinator has stopped: it closed everything. */
+    static void awaitClosed(CompletableFuture<Void> f, CompletableFuture<Void> stopped, String what, Duration timeout) {
+        if (awaitEither(f, stopped, timeout)) {
+            await(f, what, timeout);
+        }
+    }
+
+    /** False if the coordinator stopped and {@code f} did not complete. */
+    private static boolean awaitEither(CompletableFuture<?> f, CompletableFuture<Void> stopped, Duration timeout) {
+        try {
+            CompletableFuture.anyOf(f, stopped).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            // reported by the wait on f itself
+        }
+        return f.isDone() || !stopped.isDone();
     }
 
     static <T> T await(CompletableFuture<T> f, String what, Duration timeout) {
@@ -197,6 +230,6 @@ public final class Cohort implements AutoCloseable {
     }
 
     private <T> T await(CompletableFuture<T> f, String what) {
-        return await(f, what, apiTimeout);
+        return await(f, coordinatorStopped, what, apiTimeout);
     }
 }

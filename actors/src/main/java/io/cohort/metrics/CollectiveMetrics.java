@@ -13,32 +13,50 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class CollectiveMetrics {
 
-    private static final class Series {
+    /**
+     * The series of one collective, backend, algorithm and size: look it up once ({@link #recorder}) and record
+     * into it for every call of that shape, so that recording allocates nothing.
+     */
+    public static final class Recorder {
         final LatencyHistogram elapsed = new LatencyHistogram();
         final LatencyHistogram enqueue = new LatencyHistogram();
         final LongAdder bytes = new LongAdder();
         final LongAdder failures = new LongAdder();
+        public void completed(long messageBytes, long enqueueNanos, long elapsedNanos) {
+            elapsed.record(elapsedNanos);
+            enqueue.record(enqueueNanos);
+            bytes.add(messageBytes);
+        }
+
+        public void failed() {
+            failures.increment();
+        }
     }
 
-    private final ConcurrentHashMap<MetricKey, Series> series = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<MetricKey, Recorder> series = new ConcurrentHashMap<>();
+
+    /** The series that calls of this shape record into ({@code bytes}: one call's message size). */
+    public Recorder recorder(Collective collective, BackendKind backend, String algorithm, long bytes) {
+        return series.computeIfAbsent(MetricKey.of(collective, backend, algorithm, bytes), k -> new Recorder());
+    }
 
     public void recordCompleted(Collective collective, BackendKind backend, String algorithm, long bytes,
                                 long enqueueNanos, long elapsedNanos) {
-        Series s = series.computeIfAbsent(MetricKey.of(collective, backend, algorithm, bytes), k -> new Series());
+        Recorder s = series.computeIfAbsent(MetricKey.of(collective, backend, algorithm, bytes), k -> new Recorder());
         s.elapsed.record(elapsedNanos);
         s.enqueue.record(enqueueNanos);
         s.bytes.add(bytes);
     }
 
     public void recordFailed(Collective collective, BackendKind backend, String algorithm, long bytes) {
-        series.computeIfAbsent(MetricKey.of(collective, backend, algorithm, bytes), k -> new Series()).failures.increment();
+        recorder(collective, backend, algorithm, bytes).failures.increment();
     }
 
     /** Every series, ordered by collective, backend, algorithm and size. */
     public List<MetricRow> snapshot() {
         return series.entrySet().stream()
                 .map(e -> {
-                    Series s = e.getValue();
+                    Recorder s = e.getValue();
                     return new MetricRow(e.getKey(), s.elapsed.count(), s.failures.sum(), s.bytes.sum(),
                             s.elapsed.meanNanos() / 1e3, s.elapsed.percentileNanos(0.5) / 1e3,
                             s.elapsed.percentileNanos(0.99) / 1e3, s.elapsed.maxNanos() / 1e3,

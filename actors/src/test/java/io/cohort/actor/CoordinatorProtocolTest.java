@@ -117,9 +117,20 @@ class CoordinatorProtocolTest {
         for (int rank = 0; rank < 4; rank++) {
             assertEquals(List.of(1L, 2L, 3L, 4L, 5L), b.seqsOf(rank), "rank " + rank);
         }
+        // enqueued by the submitting thread itself (here the coordinator's, for Submit), every rank in one go
         List<String> threads = b.enqueued.stream().map(FakeBackend.Enqueued::thread).distinct().toList();
-        assertEquals(4, threads.size(), "one pinned thread per device actor: " + threads);
-        assertTrue(threads.stream().allMatch(t -> t.contains("cohort.device-dispatcher")), threads.toString());
+        assertEquals(1, threads.size(), threads.toString());
+    }
+
+    @Test
+    void theCallersThreadEnqueuesThroughTheSequencer() throws Exception {
+        GroupInfo g = createGroup();
+        DeviceBuffer[] bufs = devices.stream().map(d -> d.allocate(64)).toArray(DeviceBuffer[]::new);
+        CollectiveResult r = g.sequencer().submit(CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 16), bufs, bufs,
+                System.nanoTime()).get(5, TimeUnit.SECONDS);
+        assertEquals(1, r.seq());
+        String me = Thread.currentThread().getName();
+        assertTrue(backends.getFirst().enqueued.stream().allMatch(e -> e.thread().equals(me)));
     }
 
     @Test
@@ -173,20 +184,25 @@ class CoordinatorProtocolTest {
     }
 
     @Test
-    void callsWaitingForADeviceThatNeverGetsItsFreshStreamFailNamingIt() throws Exception {
+    void anEnqueueThatDoesNotReturnFailsItsCollectiveAtTheDeadlineAndOtherCallersGiveUpOnTheLock() throws Exception {
         GroupInfo g = createGroup();
         FakeBackend b = backends.getFirst();
-        b.blockRank = 2; // fake:2's actor hangs in its next enqueue: the collective times out, its reset waits
-        ExecutionException timedOut = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
-                () -> submit(g).get(5, TimeUnit.SECONDS));
-        assertEquals(List.of("fake:2"), assertInstanceOf(CollectiveFailedException.class, timedOut.getCause()).devices());
-        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
-                () -> submit(g).get(5, TimeUnit.SECONDS));
-        CollectiveFailedException f = assertInstanceOf(CollectiveFailedException.class, e.getCause());
-        assertTrue(f.getMessage().contains("did not start within 1000 ms (twice cohort.collective.timeout): waiting for"
-                + " fresh streams on fake:2"), f.getMessage());
-        assertEquals(List.of("fake:2"), f.devices());
+        b.blockRank = 2; // the next enqueue hangs in the backend (a driver call that does not return)
+        DeviceBuffer[] bufs = devices.stream().map(d -> d.allocate(64)).toArray(DeviceBuffer[]::new);
+        CollectiveCall call = CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 16);
+        CompletableFuture<CompletableFuture<CollectiveResult>> stuck = CompletableFuture.supplyAsync(
+                () -> g.sequencer().submit(call, bufs, bufs, System.nanoTime()));
+        Thread.sleep(100); // let it take the locks
+        // the stuck caller holds the devices' enqueue locks: the next caller gives up after the timeout, saying why
+        io.cohort.core.CohortException locked = org.junit.jupiter.api.Assertions.assertThrows(
+                io.cohort.core.CohortException.class, () -> g.sequencer().submit(call, bufs, bufs, System.nanoTime()));
+        assertTrue(locked.getMessage().contains("enqueue lock was held for more than 500 ms"), locked.getMessage());
         b.gate.countDown();
+        // when the stuck call returns, its stage has already failed at its deadline
+        ExecutionException timedOut = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                () -> stuck.get(5, TimeUnit.SECONDS).get(5, TimeUnit.SECONDS));
+        CollectiveFailedException f = assertInstanceOf(CollectiveFailedException.class, timedOut.getCause());
+        assertTrue(f.getMessage().contains("timed out after 500 ms"), f.getMessage());
         assertEquals(1, submit(g).get(5, TimeUnit.SECONDS).seq());
     }
 

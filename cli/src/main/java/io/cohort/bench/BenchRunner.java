@@ -130,15 +130,31 @@ public final class BenchRunner {
 
     private BenchRow measure(Variant v, CollectiveCall call, List<Tensor> send, List<Tensor> recv, TensorIo io) {
         int n = devices.size();
-        // warmup, one call at a time: these also measure the host path (enq) without queueing behind other calls
+        warmUp(v, call, send, recv);
+        // then one call at a time: the host path (enq) and the round trip, without queueing behind other calls
         int probes = Math.max(3, spec.warmup());
-        long[] enqueue = new long[probes];
-        for (int i = 0; i < probes; i++) {
-            enqueue[i] = v.group().run(call, send, recv).toCompletableFuture().join().enqueueNanos();
+        long[] enqueue = new long[LATENCY_PROBES];
+        long[] roundTrip = new long[LATENCY_PROBES];
+        long budget = System.nanoTime() + LATENCY_BUDGET_NANOS;
+        int taken = 0;
+        while (taken < LATENCY_PROBES && (taken < probes || System.nanoTime() - budget < 0)) {
+            CollectiveResult r = v.group().run(call, send, recv).toCompletableFuture().join();
+            enqueue[taken] = r.enqueueNanos();
+            roundTrip[taken] = r.elapsedNanos();
+            taken++;
         }
+        enqueue = java.util.Arrays.copyOf(enqueue, taken);
+        roundTrip = java.util.Arrays.copyOf(roundTrip, taken);
         java.util.Arrays.sort(enqueue);
-        double enqueueMicros = enqueue[probes / 2] / 1e3;
+        java.util.Arrays.sort(roundTrip);
         List<CompletableFuture<CollectiveResult>> runs = new ArrayList<>(spec.iters());
+        // one untimed round of the timed loop: back-to-back calls complete on the poller's thread, a path the
+        // one-at-a-time calls above (finished by the waiting caller) do not warm
+        for (int i = 0; i < spec.iters(); i++) {
+            runs.add(v.group().run(call, send, recv).toCompletableFuture());
+        }
+        CompletableFuture.allOf(runs.toArray(CompletableFuture[]::new)).join();
+        runs.clear();
         long start = System.nanoTime();
         for (int i = 0; i < spec.iters(); i++) {
             runs.add(v.group().run(call, send, recv).toCompletableFuture());
@@ -158,6 +174,48 @@ public final class BenchRunner {
         return new BenchRow(call.collective(), bytes, bytes / call.dtype().bytes(), call.dtype().name().toLowerCase(Locale.ROOT),
                 call.collective().reduces() ? call.op().name().toLowerCase(Locale.ROOT) : "none",
                 call.collective().rooted() ? call.root() : -1, last.backend().cliName(), last.algorithm(), timeMicros,
-                algBw, algBw * call.collective().busBandwidthFactor(n), wrong, enqueueMicros);
+                algBw, algBw * call.collective().busBandwidthFactor(n), wrong, percentile(enqueue, 0.5),
+                percentile(enqueue, 0.99), percentile(roundTrip, 0.5), percentile(roundTrip, 0.99));
+    }
+
+    /** Round trips, one at a time, at most this many (or as many as fit the budget) for the latency columns. */
+    private static final int LATENCY_PROBES = 2_000;
+    private static final long LATENCY_BUDGET_NANOS = 500_000_000L;
+    /** Warm-up: windows of calls until the median round trip stops improving, within a budget. */
+    private static final int WARMUP_WINDOW = 100;
+    private static final long WARMUP_BUDGET_NANOS = 1_000_000_000L;
+
+    /**
+     * Calls one at a time until the path is compiled: until a window's median round trip is no better than
+     * 0.9 of the previous window's twice in a row (the JIT has done its work), at most 1 s (large messages:
+     * a few calls), at least {@code --warmup} calls.
+     */
+    private void warmUp(Variant v, CollectiveCall call, List<Tensor> send, List<Tensor> recv) {
+        long deadline = System.nanoTime() + WARMUP_BUDGET_NANOS;
+        long[] window = new long[WARMUP_WINDOW];
+        long previous = Long.MAX_VALUE;
+        int stable = 0;
+        int calls = 0;
+        while (System.nanoTime() - deadline < 0 && (stable < 2 || calls < spec.warmup())) {
+            int i = 0;
+            for (; i < WARMUP_WINDOW && System.nanoTime() - deadline < 0; i++) {
+                window[i] = v.group().run(call, send, recv).toCompletableFuture().join().elapsedNanos();
+            }
+            calls += i;
+            long[] w = java.util.Arrays.copyOf(window, i);
+            java.util.Arrays.sort(w);
+            long median = w.length == 0 ? previous : w[w.length / 2];
+            stable = median >= 0.9 * previous ? stable + 1 : 0;
+            previous = Math.min(previous, median);
+        }
+    }
+
+    /** The {@code q} quantile of sorted nanoseconds, in microseconds. */
+    private static double percentile(long[] sorted, double q) {
+        if (sorted.length == 0) {
+            return Double.NaN;
+        }
+        int at = Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1);
+        return sorted[Math.max(0, at)] / 1e3;
     }
 }

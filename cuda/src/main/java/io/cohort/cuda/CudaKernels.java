@@ -33,6 +33,8 @@ public final class CudaKernels {
     private final CUfunction[] scale = new CUfunction[DType.values().length];
     private final CUfunction[][] oneShot = new CUfunction[DType.values().length][OPS.length];
     private final CUfunction[][] twoShot = new CUfunction[DType.values().length][OPS.length];
+    private final CUfunction[][] graphOneShot = new CUfunction[DType.values().length][OPS.length];
+    private final CUfunction[][] graphTwoShot = new CUfunction[DType.values().length][OPS.length];
     private final CUfunction writeValue;
     private final CUfunction waitValue;
 
@@ -45,6 +47,8 @@ public final class CudaKernels {
                 reduce[t.ordinal()][op.ordinal()] = function(device, elementwise, reduceName(t, op));
                 oneShot[t.ordinal()][op.ordinal()] = function(device, allreduce, allReduceName("one_shot", t, op));
                 twoShot[t.ordinal()][op.ordinal()] = function(device, allreduce, allReduceName("two_shot", t, op));
+                graphOneShot[t.ordinal()][op.ordinal()] = function(device, allreduce, allReduceName("graph_one_shot", t, op));
+                graphTwoShot[t.ordinal()][op.ordinal()] = function(device, allreduce, allReduceName("graph_two_shot", t, op));
             }
             scale[t.ordinal()] = function(device, elementwise, scaleName(t));
         }
@@ -62,6 +66,8 @@ public final class CudaKernels {
                 } else {
                     names.add(allReduceName("one_shot", t, op));
                     names.add(allReduceName("two_shot", t, op));
+                    names.add(allReduceName("graph_one_shot", t, op));
+                    names.add(allReduceName("graph_two_shot", t, op));
                 }
             }
             if (module.equals("elementwise")) {
@@ -103,6 +109,16 @@ public final class CudaKernels {
 
     public CUfunction twoShot(DType t, ReduceOp op) {
         return twoShot[t.ordinal()][op.pairwise().ordinal()];
+    }
+
+    /** The one-shot all-reduce for launches inside a CUDA graph (epoch and parity kept on the device). */
+    public CUfunction graphOneShot(DType t, ReduceOp op) {
+        return graphOneShot[t.ordinal()][op.pairwise().ordinal()];
+    }
+
+    /** The two-shot all-reduce for launches inside a CUDA graph. */
+    public CUfunction graphTwoShot(DType t, ReduceOp op) {
+        return graphTwoShot[t.ordinal()][op.pairwise().ordinal()];
     }
 
     CUfunction writeValue() {

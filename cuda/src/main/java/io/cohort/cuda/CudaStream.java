@@ -21,7 +21,11 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
 import jcuda.driver.CUresult;
+import jcuda.driver.CUDA_MEMCPY2D;
+import jcuda.driver.CUmemorytype;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureStatus;
+import jcuda.driver.JCudaDriver;
 import jcuda.driver.CUstreamWaitValue_flags;
 import jcuda.driver.CUstream_flags;
 
@@ -102,6 +106,42 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
             r = DriverCalls.memcpyAsync(d, s, bytes, handle);   // UVA: the driver infers the direction
         }
         Cu.check(r, device.name(), "copy of " + bytes + " bytes " + src + " -> " + dst);
+    }
+
+    /** Whether this stream is capturing into a CUDA graph now (work enqueued is recorded, not run). */
+    public boolean isCapturing() {
+        int[] status = new int[1];
+        device.makeCurrent();
+        Cu.check(JCudaDriver.cuStreamIsCapturing(stream, status), device.name(), "cuStreamIsCapturing");
+        return status[0] != CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_NONE;
+    }
+
+    /**
+     * A strided copy of {@code height} rows of {@code widthBytes}: row i from src+srcOffset+i·srcPitch to
+     * dst+dstOffset+i·dstPitch (device or pinned host memory, by unified address), one cuMemcpy2DAsync.
+     */
+    public void copy2D(DeviceBuffer src, long srcOffset, long srcPitch, DeviceBuffer dst, long dstOffset, long dstPitch,
+                       long widthBytes, long height) {
+        if (height == 0 || widthBytes == 0) {
+            return;
+        }
+        long lastByte = (height - 1) * Math.max(srcPitch, 0) + srcOffset + widthBytes;
+        long lastDst = (height - 1) * Math.max(dstPitch, 0) + dstOffset + widthBytes;
+        if (widthBytes > srcPitch || widthBytes > dstPitch || lastByte > src.byteSize() || lastDst > dst.byteSize()) {
+            throw new DeviceException(device.name() + ": 2-D copy of " + height + " rows of " + widthBytes
+                    + " bytes does not fit its buffers (pitches " + srcPitch + ", " + dstPitch + ")");
+        }
+        CUDA_MEMCPY2D m = new CUDA_MEMCPY2D();
+        m.srcMemoryType = CUmemorytype.CU_MEMORYTYPE_UNIFIED;
+        m.srcDevice = Jcu.device(src.address() + srcOffset);
+        m.srcPitch = srcPitch;
+        m.dstMemoryType = CUmemorytype.CU_MEMORYTYPE_UNIFIED;
+        m.dstDevice = Jcu.device(dst.address() + dstOffset);
+        m.dstPitch = dstPitch;
+        m.WidthInBytes = widthBytes;
+        m.Height = height;
+        device.makeCurrent();
+        Cu.check(JCudaDriver.cuMemcpy2DAsync(m, stream), device.name(), "cuMemcpy2DAsync");
     }
 
     @Override

@@ -26,6 +26,7 @@ class KernelResourcesTest {
         assertTrue(CudaKernels.kernelNames("elementwise").contains("cohort_reduce_max_bf16"));
         assertTrue(CudaKernels.kernelNames("elementwise").contains("cohort_scale_f16"));
         assertTrue(CudaKernels.kernelNames("allreduce").contains("cohort_ar_two_shot_min_f16"));
-        assertTrue(CudaKernels.kernelNames("allreduce").size() == 18);
+        assertTrue(CudaKernels.kernelNames("allreduce").contains("cohort_ar_graph_one_shot_sum_bf16"));
+        assertTrue(CudaKernels.kernelNames("allreduce").size() == 36);
     }
 }

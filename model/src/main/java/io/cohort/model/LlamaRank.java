@@ -38,7 +38,7 @@ public final class LlamaRank implements AutoCloseable {
     private final Matrix rotary;
     private final List<KvCache> caches = new ArrayList<>();
     // workspace, reused by every layer
-    private final Matrix x, normed, q, k, v, ctx, proj, gate, up, logits;
+    private final Matrix x, normed, qkv, q, k, v, ctx, proj, gateUp, gate, logits;
 
     /** Which positions' logits a forward pass computes. */
     public enum Logits {
@@ -48,7 +48,10 @@ public final class LlamaRank implements AutoCloseable {
     private record Layer(RmsNorm attnNorm, ParallelAttention attention, RmsNorm mlpNorm, SwiGluMlp mlp) {
     }
 
-    /** {@code weights}: this rank's slices by checkpoint name ({@link LlamaWeights#specs}). */
+    /**
+     * {@code weights}: this rank's slices by checkpoint name ({@link LlamaWeights#specs}), q/k/v and gate/up
+     * stacked under {@link LlamaWeights#qkv} and {@link LlamaWeights#gateUp} ({@link LlamaWeights#fusions}).
+     */
     public LlamaRank(LlamaConfig c, TpComm comm, TensorOps ops, Map<String, Matrix> weights, int maxSeq, int maxBatch) {
         this.config = c;
         this.ops = ops;
@@ -68,14 +71,11 @@ public final class LlamaRank implements AutoCloseable {
             KvCache cache = new KvCache(ops, ACT, Math.min(maxSeq, c.maxPositions()), kvHeads * d);
             caches.add(cache);
             ParallelAttention attention = new ParallelAttention(
-                    new ColumnParallelLinear(w(LlamaWeights.layer(i, "self_attn.q_proj.weight"))),
-                    new ColumnParallelLinear(w(LlamaWeights.layer(i, "self_attn.k_proj.weight"))),
-                    new ColumnParallelLinear(w(LlamaWeights.layer(i, "self_attn.v_proj.weight"))),
+                    new ColumnParallelLinear(w(LlamaWeights.qkv(i))),
                     new RowParallelLinear(w(LlamaWeights.layer(i, "self_attn.o_proj.weight")), comm),
                     heads, kvHeads, d, rotary, cache);
             SwiGluMlp mlp = new SwiGluMlp(
-                    new ColumnParallelLinear(w(LlamaWeights.layer(i, "mlp.gate_proj.weight"))),
-                    new ColumnParallelLinear(w(LlamaWeights.layer(i, "mlp.up_proj.weight"))),
+                    new ColumnParallelLinear(w(LlamaWeights.gateUp(i))),
                     new RowParallelLinear(w(LlamaWeights.layer(i, "mlp.down_proj.weight")), comm));
             layers.add(new Layer(new RmsNorm(w(LlamaWeights.layer(i, "input_layernorm.weight")), eps), attention,
                     new RmsNorm(w(LlamaWeights.layer(i, "post_attention_layernorm.weight")), eps), mlp));
@@ -86,13 +86,14 @@ public final class LlamaRank implements AutoCloseable {
         int h = c.hiddenSize();
         this.x = ops.allocate(ACT, maxBatch, h);
         this.normed = ops.allocate(ACT, maxBatch, h);
+        this.qkv = ops.allocate(ACT, maxBatch, (heads + 2 * kvHeads) * d);
         this.q = ops.allocate(ACT, maxBatch, heads * d);
         this.k = ops.allocate(ACT, maxBatch, kvHeads * d);
         this.v = ops.allocate(ACT, maxBatch, kvHeads * d);
         this.ctx = ops.allocate(ACT, maxBatch, heads * d);
         this.proj = ops.allocate(ACT, maxBatch, h);
+        this.gateUp = ops.allocate(ACT, maxBatch, 2 * ffn);
         this.gate = ops.allocate(ACT, maxBatch, ffn);
-        this.up = ops.allocate(ACT, maxBatch, ffn);
         this.logits = ops.allocate(ACT, maxBatch, vocab.length());
     }
 
@@ -102,6 +103,11 @@ public final class LlamaRank implements AutoCloseable {
             throw new ModelException("rank weights lack '" + name + "'");
         }
         return m;
+    }
+
+    /** Bytes of this rank's weights: what one decode step streams from its device's memory. */
+    public long weightBytes() {
+        return weights.values().stream().mapToLong(Matrix::byteSize).sum();
     }
 
     public Partition vocab() {
@@ -129,29 +135,33 @@ public final class LlamaRank implements AutoCloseable {
         }
         Matrix xs = x.firstRows(t), ns = normed.firstRows(t), ps = proj.firstRows(t);
         embedding.forward(ops, tokens, xs);
-        for (Layer layer : layers) {
-            layer.attnNorm.forward(ops, xs, ns);
-            layer.attention.forward(ops, ns, startPos, q.firstRows(t), k.firstRows(t), v.firstRows(t),
-                    ctx.firstRows(t), ps);
-            ops.add(xs, ps, xs);
-            layer.mlpNorm.forward(ops, xs, ns);
-            layer.mlp.forward(ops, ns, gate.firstRows(t), up.firstRows(t), ps);
-            ops.add(xs, ps, xs);
+        // the residual add after each block is fused with the norm that follows it (the next layer's
+        // attention norm, or the final norm), so each layer launches two norms, not two norms and two adds
+        layers.getFirst().attnNorm.forward(ops, xs, ns);
+        for (int i = 0; i < layers.size(); i++) {
+            Layer layer = layers.get(i);
+            layer.attention.forward(ops, ns, startPos, qkv.firstRows(t), q.firstRows(t), k.firstRows(t),
+                    v.firstRows(t), ctx.firstRows(t), ps);
+            layer.mlpNorm.addForward(ops, xs, ps, ns);
+            layer.mlp.forward(ops, ns, gateUp.firstRows(t), gate.firstRows(t), ps);
+            if (i + 1 < layers.size()) {
+                layers.get(i + 1).attnNorm.addForward(ops, xs, ps, ns);
+            } else if (wanted != Logits.NONE) {   // without logits the last residual is never read
+                finalNorm.addForward(ops, xs, ps, ns);
+            }
         }
         if (wanted == Logits.NONE) {
             return null;
         }
-        Matrix last = wanted == Logits.ALL ? xs : xs.rows(t - 1, 1);
-        Matrix out = logits.firstRows(last.rows());
-        Matrix normedLast = ns.firstRows(last.rows());
-        finalNorm.forward(ops, last, normedLast);
+        Matrix normedLast = wanted == Logits.ALL ? ns : ns.rows(t - 1, 1);
+        Matrix out = logits.firstRows(normedLast.rows());
         head.forward(ops, normedLast, out);
         return out;
     }
 
     @Override
     public void close() {
-        for (Matrix m : List.of(x, normed, q, k, v, ctx, proj, gate, up, logits, rotary)) {
+        for (Matrix m : List.of(x, normed, qkv, q, k, v, ctx, proj, gateUp, gate, logits, rotary)) {
             ops.free(m);
         }
         caches.forEach(KvCache::close);

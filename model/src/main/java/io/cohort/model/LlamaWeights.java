@@ -2,7 +2,9 @@ package io.cohort.model;
 
 import io.cohort.nn.Partition;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The weights of a Llama checkpoint under Hugging Face's names, and how tensor parallelism splits each one
@@ -48,6 +50,30 @@ public final class LlamaWeights {
             specs.add(new WeightSpec(LM_HEAD, c.vocabSize(), h, new Split.Rows(vocab)));
         }
         return specs;
+    }
+
+    /** Layer i's q, k and v rows stacked at load time, one GEMM ({@code [q + 2 kv, hidden]} per rank). */
+    public static String qkv(int i) {
+        return layer(i, "self_attn.qkv_proj.weight");
+    }
+
+    /** Layer i's gate and up rows stacked at load time, one GEMM ({@code [2 ffn, hidden]} per rank). */
+    public static String gateUp(int i) {
+        return layer(i, "mlp.gate_up_proj.weight");
+    }
+
+    /**
+     * The weights stacked at load time, by the name of the stack, parts in stacking order: each rank's row
+     * slices of q, k, v (and of gate, up) become one matrix, so each projection group is one GEMM.
+     */
+    public static Map<String, List<String>> fusions(LlamaConfig c) {
+        Map<String, List<String>> result = new LinkedHashMap<>();
+        for (int i = 0; i < c.layers(); i++) {
+            result.put(qkv(i), List.of(layer(i, "self_attn.q_proj.weight"), layer(i, "self_attn.k_proj.weight"),
+                    layer(i, "self_attn.v_proj.weight")));
+            result.put(gateUp(i), List.of(layer(i, "mlp.gate_proj.weight"), layer(i, "mlp.up_proj.weight")));
+        }
+        return result;
     }
 
     private static Partition scaled(Partition heads, int headDim) {

@@ -105,7 +105,7 @@ public final class ProgressBar implements AutoCloseable {
                 i, totalItems, human((long) (b / secs)));
     }
 
-    static String human(long bytes) {
+    public static String human(long bytes) {
         if (bytes < 1024) {
             return bytes + " B";
         }

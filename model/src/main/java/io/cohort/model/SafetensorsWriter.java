@@ -23,7 +23,7 @@ public final class SafetensorsWriter {
     }
 
     private final Map<String, Entry> entries = new LinkedHashMap<>();
-    private final Map<String, String> metadata = new LinkedHashMap<>(Map.of("format", "pt"));
+    private final Map<String, String> metadata = defaultMetadata();
 
     public SafetensorsWriter add(String name, DType dtype, long[] shape, float[] values) {
         long n = 1;
@@ -52,7 +52,26 @@ public final class SafetensorsWriter {
         };
     }
 
-    public void write(Path path) {
+    /** A tensor as the header declares it. */
+    public record Declared(String name, DType dtype, long[] shape) {
+        public long elements() {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            return n;
+        }
+
+        public long bytes() {
+            return elements() * dtype.bytes();
+        }
+    }
+
+    /**
+     * The header bytes (without the 8-byte length) of a file holding {@code tensors} in this order, data
+     * back to back: shared with {@link StreamedSafetensorsWriter} so both write the same file.
+     */
+    static byte[] header(Map<String, String> metadata, Iterable<Declared> tensors) {
         StringBuilder header = new StringBuilder("{\"__metadata__\":{");
         String sep = "";
         for (var m : metadata.entrySet()) {
@@ -61,13 +80,12 @@ public final class SafetensorsWriter {
         }
         header.append('}');
         long offset = 0;
-        for (var e : entries.entrySet()) {
-            Entry t = e.getValue();
-            long bytes = (long) t.values.length * t.dtype.bytes();
-            header.append(',').append(quote(e.getKey())).append(":{\"dtype\":\"").append(safetensorsName(t.dtype))
+        for (Declared t : tensors) {
+            long bytes = t.bytes();
+            header.append(',').append(quote(t.name())).append(":{\"dtype\":\"").append(safetensorsName(t.dtype()))
                     .append("\",\"shape\":[");
-            for (int i = 0; i < t.shape.length; i++) {
-                header.append(i == 0 ? "" : ",").append(t.shape[i]);
+            for (int i = 0; i < t.shape().length; i++) {
+                header.append(i == 0 ? "" : ",").append(t.shape()[i]);
             }
             header.append("],\"data_offsets\":[").append(offset).append(',').append(offset + bytes).append("]}");
             offset += bytes;
@@ -76,7 +94,16 @@ public final class SafetensorsWriter {
         while (header.length() % 8 != 0) {
             header.append(' ');
         }
-        byte[] h = header.toString().getBytes(StandardCharsets.UTF_8);
+        return header.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    static Map<String, String> defaultMetadata() {
+        return new LinkedHashMap<>(Map.of("format", "pt"));
+    }
+
+    public void write(Path path) {
+        byte[] h = header(metadata, entries.entrySet().stream()
+                .map(e -> new Declared(e.getKey(), e.getValue().dtype, e.getValue().shape)).toList());
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING); Arena arena = Arena.ofConfined()) {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(h.length).flip();

@@ -42,6 +42,59 @@ public final class ShardedLoader {
         return out;
     }
 
+    /**
+     * Like {@link #load(TensorOps, List)}, with the parts of each fusion ({@link LlamaWeights#fusions}) stacked by
+     * rows into one matrix under the fusion's name instead of loaded one by one.
+     */
+    public Map<String, Matrix> load(TensorOps ops, List<WeightSpec> specs, Map<String, List<String>> fusions) {
+        Map<String, WeightSpec> byName = new LinkedHashMap<>();
+        specs.forEach(s -> byName.put(s.name(), s));
+        Map<String, String> fusionOf = new LinkedHashMap<>();
+        fusions.forEach((fused, parts) -> parts.forEach(p -> fusionOf.put(p, fused)));
+        Map<String, Matrix> out = new LinkedHashMap<>();
+        for (WeightSpec s : specs) {
+            String fused = fusionOf.get(s.name());
+            if (fused == null) {
+                out.put(s.name(), load(ops, s));
+            } else if (!out.containsKey(fused)) {
+                out.put(fused, loadStacked(ops, fused, fusions.get(fused).stream().map(byName::get).toList()));
+            }
+        }
+        return out;
+    }
+
+    /** The row slices of {@code parts} (same columns and dtype, split by rows or replicated) one under another. */
+    public Matrix loadStacked(TensorOps ops, String name, List<WeightSpec> parts) {
+        DType dtype = null;
+        int rows = 0;
+        int cols = parts.getFirst().cols();
+        for (WeightSpec p : parts) {
+            if (p == null) {
+                throw new ModelException(name + ": a part is missing from the rank's weights");
+            }
+            TensorInfo info = checkpoint.info(p.name());
+            checkShape(info, p);
+            if (p.split() instanceof Split.Cols || p.cols() != cols || (dtype != null && info.dtype() != dtype)) {
+                throw new ModelException("cannot stack " + p.name() + " (" + info.dtype() + ", " + p.cols()
+                        + " columns, " + p.split() + ") under " + parts.getFirst().name() + " into " + name);
+            }
+            dtype = info.dtype();
+            rows += p.localRows();
+        }
+        Matrix dst = ops.allocate(dtype, rows, cols);
+        long rowBytes = (long) cols * dtype.bytes();
+        long at = 0;
+        for (WeightSpec p : parts) {
+            MemorySegment src = checkpoint.bytes(p.name());
+            MemorySegment slice = p.split() instanceof Split.Rows(var part)
+                    ? src.asSlice(part.start() * rowBytes, part.length() * rowBytes) : src;
+            ops.upload(slice, dst.buffer(), at);
+            at += slice.byteSize();
+            progress.advance(slice.byteSize(), 1);
+        }
+        return dst;
+    }
+
     public Matrix load(TensorOps ops, WeightSpec spec) {
         TensorInfo info = checkpoint.info(spec.name());
         checkShape(info, spec);

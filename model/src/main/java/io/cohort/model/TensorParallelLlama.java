@@ -33,7 +33,7 @@ public final class TensorParallelLlama implements AutoCloseable {
      * every rank (and of each all-reduce); {@code loadTimeout}: limit of loading.
      */
     public record Options(int maxSeq, int maxBatch, int threadsPerRank, Duration stepTimeout, Duration loadTimeout,
-                          ProgressBar.Mode progress) {
+                          ProgressBar.Mode progress, boolean graphs) {
         public Options {
             if (maxSeq < 1 || maxBatch < 1 || threadsPerRank < 1) {
                 throw new IllegalArgumentException("maxSeq, maxBatch and threadsPerRank must be positive");
@@ -41,23 +41,33 @@ public final class TensorParallelLlama implements AutoCloseable {
         }
 
         public static Options defaults() {
-            return new Options(1024, 64, 1, Duration.ofMinutes(2), Duration.ofHours(1), ProgressBar.Mode.detect());
+            return new Options(1024, 64, 1, Duration.ofMinutes(2), Duration.ofHours(1), ProgressBar.Mode.detect(), false);
+        }
+
+        public Options(int maxSeq, int maxBatch, int threadsPerRank, Duration stepTimeout, Duration loadTimeout,
+                       ProgressBar.Mode progress) {
+            this(maxSeq, maxBatch, threadsPerRank, stepTimeout, loadTimeout, progress, false);
+        }
+
+        /** Decode steps captured into a CUDA graph per rank and replayed (CUDA devices only); see {@link #graphs}. */
+        public Options withGraphs(boolean on) {
+            return new Options(maxSeq, maxBatch, threadsPerRank, stepTimeout, loadTimeout, progress, on);
         }
 
         public Options withProgress(ProgressBar.Mode mode) {
-            return new Options(maxSeq, maxBatch, threadsPerRank, stepTimeout, loadTimeout, mode);
+            return new Options(maxSeq, maxBatch, threadsPerRank, stepTimeout, loadTimeout, mode, graphs);
         }
 
         public Options withThreadsPerRank(int threads) {
-            return new Options(maxSeq, maxBatch, threads, stepTimeout, loadTimeout, progress);
+            return new Options(maxSeq, maxBatch, threads, stepTimeout, loadTimeout, progress, graphs);
         }
 
         public Options withMaxBatch(int batch) {
-            return new Options(maxSeq, batch, threadsPerRank, stepTimeout, loadTimeout, progress);
+            return new Options(maxSeq, batch, threadsPerRank, stepTimeout, loadTimeout, progress, graphs);
         }
 
         public Options withMaxSeq(int seq) {
-            return new Options(seq, maxBatch, threadsPerRank, stepTimeout, loadTimeout, progress);
+            return new Options(seq, maxBatch, threadsPerRank, stepTimeout, loadTimeout, progress, graphs);
         }
     }
 
@@ -69,9 +79,12 @@ public final class TensorParallelLlama implements AutoCloseable {
     private final List<LlamaRank> ranks;
     private final int maxSeq;
     private int position;
+    // decode graphs: one per rank, captured at the second single-token step, replayed after
+    private final DecodeGraphs graphs;
+    private boolean useGraphs;
 
     private TensorParallelLlama(LlamaConfig config, AllReduceGroup group, List<TensorOps> ops, TpGroup tpGroup,
-                                RankThreads threads, List<LlamaRank> ranks, int maxSeq) {
+                                RankThreads threads, List<LlamaRank> ranks, int maxSeq, DecodeGraphs graphs) {
         this.config = config;
         this.group = group;
         this.ops = ops;
@@ -79,6 +92,8 @@ public final class TensorParallelLlama implements AutoCloseable {
         this.threads = threads;
         this.ranks = ranks;
         this.maxSeq = maxSeq;
+        this.graphs = graphs;
+        this.useGraphs = graphs != null;
     }
 
     /**
@@ -103,6 +118,8 @@ public final class TensorParallelLlama implements AutoCloseable {
             for (Device d : devices) {
                 ops.add(TensorOpsFactory.forDevice(d, options.threadsPerRank()));
             }
+            // before the weights: a model that cannot capture fails at once, naming why
+            DecodeGraphs graphs = options.graphs() ? DecodeGraphs.prepare(ops, group) : null;
             TpGroup tpGroup = new TpGroup(group, ops.toArray(TensorOps[]::new), options.stepTimeout());
             threads = new RankThreads(tp, "llama", options.stepTimeout(), tpGroup::abort);
             List<List<WeightSpec>> specs = new ArrayList<>();
@@ -121,9 +138,9 @@ public final class TensorParallelLlama implements AutoCloseable {
             try (ProgressBar bar = new ProgressBar("loading", totalBytes, totalTensors, options.progress())) {
                 ShardedLoader loader = new ShardedLoader(checkpoint, bar);
                 ranks = threads.onEveryRank(r -> new LlamaRank(config, tpGroup.comm(r), ops.get(r),
-                        loader.load(ops.get(r), specs.get(r)), maxSeq, options.maxBatch()), options.loadTimeout());
+                        loader.load(ops.get(r), specs.get(r), LlamaWeights.fusions(config)), maxSeq, options.maxBatch()), options.loadTimeout());
             }
-            return new TensorParallelLlama(config, group, List.copyOf(ops), tpGroup, threads, ranks, maxSeq);
+            return new TensorParallelLlama(config, group, List.copyOf(ops), tpGroup, threads, ranks, maxSeq, graphs);
         } catch (RuntimeException e) {
             if (threads != null) {
                 threads.close();
@@ -150,6 +167,11 @@ public final class TensorParallelLlama implements AutoCloseable {
         return position;
     }
 
+    /** Whether the ranks' all-reduces are stream-ordered (no host synchronize or barrier between layers). */
+    public boolean streamOrdered() {
+        return tpGroup.streamOrdered();
+    }
+
     /** All-reduces run so far across the group. */
     public long allReduces() {
         return tpGroup.allReduces();
@@ -158,6 +180,36 @@ public final class TensorParallelLlama implements AutoCloseable {
     /** Time spent in all-reduces so far (inside the collective, summed over calls). */
     public long allReduceNanos() {
         return tpGroup.allReduceNanos();
+    }
+
+    /** Whether decode steps replay CUDA graphs (loaded with {@link Options#withGraphs}, and not switched off). */
+    public boolean graphs() {
+        return useGraphs;
+    }
+
+    /**
+     * The most weight bytes any one device holds (ranks sharing a device add up): the bytes the busiest device
+     * streams per decode step, the numerator of the weight-streaming floor.
+     */
+    public long maxWeightBytesPerDevice() {
+        java.util.Map<Device, Long> perDevice = new java.util.IdentityHashMap<>();
+        for (LlamaRank r : ranks) {
+            perDevice.merge(r.ops().device(), r.weightBytes(), Long::sum);
+        }
+        return perDevice.values().stream().mapToLong(Long::longValue).max().orElse(0);
+    }
+
+    /** Whether the model was loaded with decode graphs ({@link Options#withGraphs}). */
+    public boolean graphsLoaded() {
+        return graphs != null;
+    }
+
+    /** Switches decode graphs on or off (eager steps); only a model loaded with graphs can switch them on. */
+    public void useGraphs(boolean on) {
+        if (on && graphs == null) {
+            throw new CohortException("the model was loaded without graphs (Options.withGraphs)");
+        }
+        useGraphs = on;
     }
 
     /** Starts a new sequence (the KV caches are overwritten from position 0). */
@@ -193,6 +245,15 @@ public final class TensorParallelLlama implements AutoCloseable {
         }
         int step = ranks.getFirst().maxBatch();
         float[][] out = new float[allPositions ? tokens.length : 1][config.vocabSize()];
+        if (useGraphs && tokens.length == 1 && !allPositions && graphs.ready(position)) {
+            int start = position;
+            threads.onEveryRank(r -> {
+                gather(ranks.get(r), graphs.step(r, ranks.get(r), tokens, start), out, 0);
+                return null;
+            });
+            position++;
+            return out;
+        }
         for (int from = 0; from < tokens.length; from += step) {
             int[] chunk = Arrays.copyOfRange(tokens, from, Math.min(tokens.length, from + step));
             boolean lastChunk = from + step >= tokens.length;
@@ -209,6 +270,9 @@ public final class TensorParallelLlama implements AutoCloseable {
                 return null;
             });
             position += chunk.length;
+        }
+        if (graphs != null && tokens.length == 1) {
+            graphs.warmed(); // an eager single-token step has sized every scratch buffer a decode step needs
         }
         return out;
     }
@@ -231,6 +295,9 @@ public final class TensorParallelLlama implements AutoCloseable {
                 return null;
             });
         } finally {
+            if (graphs != null) {
+                graphs.close();
+            }
             threads.close();
             ops.forEach(TensorOps::close);
         }

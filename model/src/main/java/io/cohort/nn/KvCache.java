@@ -36,8 +36,8 @@ public final class KvCache implements AutoCloseable {
             throw new IllegalArgumentException("KV cache full: positions up to " + (startPos + k.rows() - 1)
                     + " but capacity " + capacity() + " (raise max-seq)");
         }
-        ops.copyRows(k, keys, startPos);
-        ops.copyRows(v, values, startPos);
+        ops.writePositions(k, keys, startPos);
+        ops.writePositions(v, values, startPos);
     }
 
     @Override

@@ -1,19 +1,32 @@
 package io.cohort.nn;
 
+import io.cohort.backend.CollectiveCall;
+import io.cohort.core.CohortException;
 import io.cohort.core.ReduceOp;
+import io.cohort.cuda.p2p.CudaP2pBackend;
+import io.cohort.device.DeviceBuffer;
+import io.cohort.device.DeviceStream;
 import io.cohort.device.Tensor;
 import io.cohort.group.LocalGroup;
+import java.util.Arrays;
 
 /**
  * The layers' all-reduce carried by a {@link LocalGroup}: whatever backend the group chose (p2p, native, nccl),
- * on the group's own streams. {@link TpGroup} has synchronized every rank's compute before the call, and the
- * call waits for the group's streams, so the compute that follows reads finished sums.
+ * on the group's own streams. Stream-ordered: each rank enqueues its own part through the backend
+ * ({@link #enqueue}), numbered by its own counter (the ranks' n-th calls are collective n), so the ranks never
+ * meet on the host. The group is this object's alone while it is used: the group's own collectives would reuse
+ * those numbers.
  */
-public final class LocalGroupAllReduce implements AllReduceGroup {
+public final class LocalGroupAllReduce implements StreamOrderedAllReduce {
     private final LocalGroup group;
+    // rank r's counter, touched only by rank r's thread (and by allReduceSum, which drives every rank itself)
+    private final long[] seq;
 
     public LocalGroupAllReduce(LocalGroup group) {
         this.group = group;
+        this.seq = new long[group.ranks()];
+        long start = group.seq();
+        Arrays.fill(seq, start);
     }
 
     @Override
@@ -22,8 +35,51 @@ public final class LocalGroupAllReduce implements AllReduceGroup {
     }
 
     @Override
+    public DeviceStream stream(int rank) {
+        return group.stream(rank);
+    }
+
+    @Override
+    public void enqueue(int rank, Tensor tensor) {
+        CollectiveCall call = CollectiveCall.allReduce(tensor.dtype(), ReduceOp.SUM, tensor.count());
+        long next = seq[rank] + 1;
+        group.backend().enqueue(rank, next, call, tensor.buffer(), tensor.buffer());
+        seq[rank] = next; // only once enqueued: a refused call leaves the numbering alone
+    }
+
+    /** Every rank's part from this thread (the backend may need them together), then waits for the group. */
+    @Override
     public void allReduceSum(Tensor[] perRank) {
-        group.allReduceSync(perRank, ReduceOp.SUM);
+        if (perRank.length != size()) {
+            throw new CohortException("all-reduce got " + perRank.length + " tensors for " + size() + " ranks");
+        }
+        long next = seq[0] + 1;
+        for (int r = 1; r < seq.length; r++) {
+            if (seq[r] + 1 != next) {
+                throw new CohortException("all-reduce: rank " + r + " is at call " + seq[r] + ", rank 0 at " + seq[0]);
+            }
+        }
+        Tensor first = perRank[0];
+        CollectiveCall call = CollectiveCall.allReduce(first.dtype(), ReduceOp.SUM, first.count());
+        DeviceBuffer[] buffers = new DeviceBuffer[perRank.length];
+        for (int r = 0; r < perRank.length; r++) {
+            if (perRank[r].count() != first.count() || perRank[r].dtype() != first.dtype()) {
+                throw new CohortException("all-reduce: rank " + r + " passed " + perRank[r].count() + " x "
+                        + perRank[r].dtype() + ", rank 0 passed " + first.count() + " x " + first.dtype());
+            }
+            buffers[r] = perRank[r].buffer();
+        }
+        group.backend().enqueueAll(next, call, buffers, buffers);
+        Arrays.fill(seq, next);
+        group.synchronize();
+    }
+
+    /** The cuda-p2p backend keeps graph launches' epochs on the device: its graph resources. */
+    @Override
+    public void prepareForGraphs() {
+        if (group.backend() instanceof CudaP2pBackend p2p) {
+            p2p.prepareGraphs();
+        }
     }
 
     @Override

@@ -41,6 +41,21 @@ public record Matrix(DeviceBuffer buffer, DType dtype, int rows, int cols) {
         return new Matrix(buffer.slice(from * rowBytes, count * rowBytes), dtype, count, cols);
     }
 
+    /**
+     * Columns {@code [from, from + count)} of a one-row matrix, over the same memory (contiguous only because
+     * there is one row: a decode step's slice of a fused projection's output).
+     */
+    public Matrix columnsOfRow(int from, int count) {
+        if (rows != 1) {
+            throw new IllegalArgumentException("a column view needs one row, " + this + " has " + rows);
+        }
+        if (from < 0 || count < 0 || from + count > cols) {
+            throw new IndexOutOfBoundsException("columns " + from + "+" + count + " of " + cols);
+        }
+        long e = dtype.bytes();
+        return new Matrix(buffer.slice(from * e, count * e), dtype, 1, count);
+    }
+
     /** The first {@code count} rows, for a workspace sized for more tokens than this call has. */
     public Matrix firstRows(int count) {
         return count == rows ? this : rows(0, count);

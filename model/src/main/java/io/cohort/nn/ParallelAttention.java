@@ -1,8 +1,8 @@
 package io.cohort.nn;
 
 /**
- * Causal self-attention with heads split across ranks (Megatron style): q/k/v are column-parallel, so rank r
- * computes the projections of its {@code heads/tp} query heads and {@code kvHeads/tp} key/value heads and runs
+ * Causal self-attention with heads split across ranks (Megatron style): q/k/v are column-parallel (stacked
+ * into one weight at load time, so one GEMM), so rank r computes the projections of its {@code heads/tp} query heads and {@code kvHeads/tp} key/value heads and runs
  * attention for them alone, against its own {@link KvCache}; the output projection is row-parallel and ends
  * with the block's only all-reduce. Grouped-query attention works unchanged because query head groups are
  * contiguous: the local query heads of rank r use exactly the local KV heads of rank r (with
@@ -10,9 +10,7 @@ package io.cohort.nn;
  * head its query heads read).
  */
 public final class ParallelAttention {
-    private final ColumnParallelLinear q;
-    private final ColumnParallelLinear k;
-    private final ColumnParallelLinear v;
+    private final ColumnParallelLinear qkv;
     private final RowParallelLinear o;
     private final int heads;
     private final int kvHeads;
@@ -20,21 +18,20 @@ public final class ParallelAttention {
     private final Matrix rotary;
     private final KvCache cache;
 
-    /** {@code heads}, {@code kvHeads}: this rank's heads; {@code rotary}: {@link RotaryTable}. */
-    public ParallelAttention(ColumnParallelLinear q, ColumnParallelLinear k, ColumnParallelLinear v,
-                             RowParallelLinear o, int heads, int kvHeads, int headDim, Matrix rotary, KvCache cache) {
-        if (q.outFeatures() != heads * headDim || k.outFeatures() != kvHeads * headDim
-                || v.outFeatures() != kvHeads * headDim) {
-            throw new IllegalArgumentException("attention shards: q " + q.outFeatures() + ", k " + k.outFeatures()
-                    + ", v " + v.outFeatures() + " features for " + heads + " heads / " + kvHeads
-                    + " kv heads of " + headDim);
+    /**
+     * {@code qkv}: this rank's q, k and v rows stacked (one GEMM); {@code heads}, {@code kvHeads}: this rank's
+     * heads; {@code rotary}: {@link RotaryTable}.
+     */
+    public ParallelAttention(ColumnParallelLinear qkv, RowParallelLinear o, int heads, int kvHeads, int headDim,
+                             Matrix rotary, KvCache cache) {
+        if (qkv.outFeatures() != (heads + 2 * kvHeads) * headDim) {
+            throw new IllegalArgumentException("attention shard: qkv has " + qkv.outFeatures() + " features for "
+                    + heads + " heads / " + kvHeads + " kv heads of " + headDim);
         }
         if (heads % kvHeads != 0) {
             throw new IllegalArgumentException(heads + " local query heads do not group over " + kvHeads + " kv heads");
         }
-        this.q = q;
-        this.k = k;
-        this.v = v;
+        this.qkv = qkv;
         this.o = o;
         this.heads = heads;
         this.kvHeads = kvHeads;
@@ -55,15 +52,29 @@ public final class ParallelAttention {
         return cache;
     }
 
+    /** Width of the fused projection's output: {@code (heads + 2 kvHeads) · headDim}. */
+    public int localQkvWidth() {
+        return qkv.outFeatures();
+    }
+
     /**
-     * out = attention(x) for tokens at positions {@code startPos..}; qs/ctx are {@code [tokens, heads·headDim]}
-     * scratch, ks/vs {@code [tokens, kvHeads·headDim]}.
+     * out = attention(x) for tokens at positions {@code startPos..}; qkvs is {@code [tokens, localQkvWidth]}
+     * scratch, qs/ctx {@code [tokens, heads·headDim]}, ks/vs {@code [tokens, kvHeads·headDim]}. One token reads
+     * q, k and v straight out of qkvs (one row: contiguous); more are split into qs, ks, vs.
      */
-    public void forward(TensorOps ops, Matrix x, int startPos, Matrix qs, Matrix ks, Matrix vs, Matrix ctx,
-                        Matrix out) {
-        q.forward(ops, x, qs);
-        k.forward(ops, x, ks);
-        v.forward(ops, x, vs);
+    public void forward(TensorOps ops, Matrix x, int startPos, Matrix qkvs, Matrix qs, Matrix ks, Matrix vs,
+                        Matrix ctx, Matrix out) {
+        qkv.forward(ops, x, qkvs);
+        int qw = localQueryWidth(), kvw = localKvWidth();
+        if (x.rows() == 1) {
+            qs = qkvs.columnsOfRow(0, qw);
+            ks = qkvs.columnsOfRow(qw, kvw);
+            vs = qkvs.columnsOfRow(qw + kvw, kvw);
+        } else {
+            ops.copyColumns(qkvs, 0, qs);
+            ops.copyColumns(qkvs, qw, ks);
+            ops.copyColumns(qkvs, qw + kvw, vs);
+        }
         ops.rotary(qs, heads, headDim, startPos, rotary);
         ops.rotary(ks, kvHeads, headDim, startPos, rotary);
         cache.write(startPos, ks, vs);

@@ -13,4 +13,9 @@ public final class RmsNorm {
     public void forward(TensorOps ops, Matrix x, Matrix out) {
         ops.rmsNorm(x, weight, eps, out);
     }
+
+    /** The residual add before this norm, fused: {@code x += delta; out = norm(x)}. */
+    public void addForward(TensorOps ops, Matrix x, Matrix delta, Matrix out) {
+        ops.addRmsNorm(x, delta, weight, eps, out);
+    }
 }

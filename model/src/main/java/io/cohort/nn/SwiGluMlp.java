@@ -2,33 +2,35 @@ package io.cohort.nn;
 
 /**
  * Llama's feed-forward block {@code down(silu(gate(x)) * up(x))}, tensor-parallel: gate and up are
- * column-parallel (each rank computes its slice of the intermediate features), the element-wise product
+ * column-parallel (stacked into one weight at load time, one GEMM) (each rank computes its slice of the intermediate features), the element-wise product
  * needs no communication, down is row-parallel and ends with the block's only all-reduce.
  */
 public final class SwiGluMlp {
-    private final ColumnParallelLinear gate;
-    private final ColumnParallelLinear up;
+    private final ColumnParallelLinear gateUp;
     private final RowParallelLinear down;
 
-    public SwiGluMlp(ColumnParallelLinear gate, ColumnParallelLinear up, RowParallelLinear down) {
-        if (gate.outFeatures() != up.outFeatures()) {
-            throw new IllegalArgumentException("gate and up shards differ: " + gate.outFeatures() + " vs " + up.outFeatures());
+    /** {@code gateUp}: this rank's gate rows then its up rows, stacked at load time (one GEMM). */
+    public SwiGluMlp(ColumnParallelLinear gateUp, RowParallelLinear down) {
+        if (gateUp.outFeatures() % 2 != 0 || gateUp.outFeatures() / 2 != down.weight().cols()) {
+            throw new IllegalArgumentException("gate/up shard of " + gateUp.outFeatures() + " features for a down shard of "
+                    + down.weight().cols() + " inputs");
         }
-        this.gate = gate;
-        this.up = up;
+        this.gateUp = gateUp;
         this.down = down;
     }
 
     /** Local intermediate features (intermediate_size / tp). */
     public int localIntermediate() {
-        return gate.outFeatures();
+        return gateUp.outFeatures() / 2;
     }
 
-    /** out = mlp(x), full on every rank; g and u are {@code [tokens, intermediate/tp]} scratch. */
-    public void forward(TensorOps ops, Matrix x, Matrix g, Matrix u, Matrix out) {
-        gate.forward(ops, x, g);
-        up.forward(ops, x, u);
-        ops.siluMul(g, u, g);
+    /**
+     * out = mlp(x), full on every rank; gu is {@code [tokens, 2·intermediate/tp]} scratch (the fused gate|up
+     * output), g {@code [tokens, intermediate/tp]}.
+     */
+    public void forward(TensorOps ops, Matrix x, Matrix gu, Matrix g, Matrix out) {
+        gateUp.forward(ops, x, gu);
+        ops.siluMulPacked(gu, g);
         down.forward(ops, g, out);
     }
 }

@@ -3,6 +3,7 @@ package io.cohort.nn;
 import io.cohort.core.DType;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
+import io.cohort.device.DeviceStream;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -45,6 +46,22 @@ public interface TensorOps extends AutoCloseable {
     /** {@code out = silu(gate) * up}, element-wise (SwiGLU). */
     void siluMul(Matrix gate, Matrix up, Matrix out);
 
+    /**
+     * SwiGLU over a fused gate|up projection: {@code out[t][i] = silu(gu[t][i]) * gu[t][f + i]} with
+     * {@code f = out.cols()} and gu {@code [rows, 2f]}, one pass (no split of gu).
+     */
+    void siluMulPacked(Matrix gateUp, Matrix out);
+
+    /**
+     * Residual add then RMSNorm, fused: {@code x += delta}, then {@code normed = rmsNorm(x)} row-wise (the
+     * residual stream stays in x). The same f32 operations in the same order as {@link #add} then
+     * {@link #rmsNorm}; devices may do it in one pass.
+     */
+    default void addRmsNorm(Matrix x, Matrix delta, Matrix weight, float eps, Matrix normed) {
+        add(x, delta, x);
+        rmsNorm(x, weight, eps, normed);
+    }
+
     /** {@code out = a + b}, element-wise (residual connections); out may alias a or b. */
     void add(Matrix a, Matrix b, Matrix out);
 
@@ -59,6 +76,21 @@ public interface TensorOps extends AutoCloseable {
     void copyRows(Matrix src, Matrix dst, int dstRow);
 
     /**
+     * Stores the rows of src as positions {@code [startPos, startPos + src.rows())} of a cache (a KV cache write):
+     * {@link #copyRows}, except that ops reading the step's position from the device (CUDA graph replays) write
+     * at that position.
+     */
+    default void writePositions(Matrix src, Matrix cache, int startPos) {
+        copyRows(src, cache, startPos);
+    }
+
+    /**
+     * Copies columns {@code [fromCol, fromCol + dst.cols())} of every row of src into dst (same rows and dtype):
+     * splits a fused projection's output ({@code [tokens, q | k | v]}) into its parts.
+     */
+    void copyColumns(Matrix src, int fromCol, Matrix dst);
+
+    /**
      * Causal self-attention of this rank's heads over a KV cache. Row t of q ({@code heads * headDim}) is the
      * token at position {@code startPos + t}; it attends to cache rows {@code 0..startPos + t}. Query head h uses
      * key/value head {@code h / (heads / kvHeads)} (grouped-query attention). Scores are scaled by
@@ -66,6 +98,20 @@ public interface TensorOps extends AutoCloseable {
      */
     void attention(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim, int startPos,
                    Matrix out);
+
+    /**
+     * Makes work enqueued on {@code stream} after this call run after all work these ops have enqueued so far
+     * (a collective that reads their results), without blocking the host. Synchronous ops (host) have finished
+     * it already and do nothing.
+     */
+    void orderBefore(DeviceStream stream);
+
+    /**
+     * Makes work these ops enqueue after this call run after all work enqueued on {@code stream} so far (a
+     * collective whose results they read). Asynchronous ops (CUDA) order it on the device and return at once;
+     * synchronous ops (host) wait for that one stream, their own rank's, never for other ranks' threads.
+     */
+    void orderAfter(DeviceStream stream);
 
     /** Waits for everything enqueued so far. */
     void synchronize();

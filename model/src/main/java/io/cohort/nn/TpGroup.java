@@ -2,21 +2,35 @@ package io.cohort.nn;
 
 import io.cohort.core.CohortException;
 import io.cohort.device.Tensor;
+import io.cohort.device.DeviceStream;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Turns per-rank {@link TpComm#allReduceSum} calls (SPMD, one thread per rank) into one {@link AllReduceGroup}
- * call with every rank's tensor: ranks meet at a barrier, the last to arrive runs the all-reduce, all leave
- * together. A rank that does not arrive within the timeout, a failing all-reduce, or a failure on any rank
+ * Carries per-rank {@link TpComm#allReduceSum} calls (SPMD, one thread per rank) to the group, one of two ways.
+ *
+ * <p>Stream-ordered, when the group is a {@link StreamOrderedAllReduce}: each rank orders its stream's part
+ * after its compute ({@link TensorOps#orderBefore}), enqueues it and orders its next compute after it
+ * ({@link TensorOps#orderAfter}); no host synchronize, no host barrier, the devices order the ranks. A rank
+ * that fails before enqueueing leaves the others' parts to end in the backend's own timeout (kernel or stream
+ * wait), which surfaces where the host next waits (the logits).
+ *
+ * <p>Otherwise (the host reference all-reduce): one {@link AllReduceGroup} call with every rank's tensor: ranks
+ * meet at a barrier, the last to arrive runs the all-reduce, all leave together. A rank that does not arrive within the timeout, a failing all-reduce, or a failure on any rank
  * ({@link #abort}) breaks the group for good: ranks waiting now and ranks arriving later fail at once, naming
  * themselves, instead of waiting forever. (A rank that failed mid-step leaves the others' state, the KV caches
  * above all, out of step, so there is nothing to resume.)
  */
 public final class TpGroup {
     private final AllReduceGroup group;
+    private final StreamOrderedAllReduce ordered;
+    private final AtomicLongArray enqueued;
+    private final AtomicLong enqueueNanos = new AtomicLong();
+    private volatile String brokenOrdered;
     private final Duration timeout;
     private final Tensor[] slots;
     private final TensorOps[] ops;
@@ -27,7 +41,10 @@ public final class TpGroup {
     private long allReduceNanos;
     private String broken;
 
-    /** {@code ops[r]} is synchronized by rank r before it arrives, so the all-reduce reads finished partials. */
+    /**
+     * {@code ops[r]} is rank r's compute: ordered around the group's stream (stream-ordered), or synchronized
+     * by rank r before it arrives (barrier), so the all-reduce reads finished partials.
+     */
     public TpGroup(AllReduceGroup group, TensorOps[] ops, Duration timeout) {
         if (ops.length != group.size()) {
             throw new IllegalArgumentException(ops.length + " ranks' ops for a group of " + group.size());
@@ -36,6 +53,13 @@ public final class TpGroup {
         this.ops = ops.clone();
         this.timeout = timeout;
         this.slots = new Tensor[group.size()];
+        this.ordered = group instanceof StreamOrderedAllReduce s ? s : null;
+        this.enqueued = new AtomicLongArray(group.size());
+    }
+
+    /** Whether all-reduces are stream-ordered (no host synchronize or barrier) rather than a host barrier. */
+    public boolean streamOrdered() {
+        return ordered != null;
     }
 
     public int size() {
@@ -46,8 +70,11 @@ public final class TpGroup {
         return group;
     }
 
-    /** All-reduces completed so far (per group, not per rank). */
+    /** All-reduces so far (per group, not per rank): completed (barrier), or enqueued by rank 0 (stream-ordered). */
     public long allReduces() {
+        if (ordered != null) {
+            return enqueued.get(0);
+        }
         lock.lock();
         try {
             return generation;
@@ -56,8 +83,14 @@ public final class TpGroup {
         }
     }
 
-    /** Time spent inside the all-reduces so far (the collective itself, not the wait for the last rank). */
+    /**
+     * Host time spent inside the all-reduces so far: the collective itself, not the wait for the last rank
+     * (barrier); rank 0's time to enqueue its parts (stream-ordered: the device time is not waited for).
+     */
     public long allReduceNanos() {
+        if (ordered != null) {
+            return enqueueNanos.get();
+        }
         lock.lock();
         try {
             return allReduceNanos;
@@ -68,6 +101,9 @@ public final class TpGroup {
 
     /** Why the group is broken, or null. */
     public String broken() {
+        if (brokenOrdered != null) {
+            return brokenOrdered;
+        }
         lock.lock();
         try {
             return broken;
@@ -100,11 +136,37 @@ public final class TpGroup {
 
     /** Breaks the group: ranks waiting in an all-reduce, and any that arrive later, fail at once. */
     public void abort() {
+        if (brokenOrdered == null) {
+            brokenOrdered = "aborted after a failure on another rank";
+        }
         lock.lock();
         try {
             breakLocked("aborted after a failure on another rank");
         } finally {
             lock.unlock();
+        }
+    }
+
+    private void enqueue(int rank, Tensor tensor) {
+        long call = enqueued.get(rank) + 1;
+        String why = brokenOrdered;
+        if (why != null) {
+            throw new CohortException("rank " + rank + ": all-reduce #" + call + " abandoned: group " + why);
+        }
+        long start = System.nanoTime();
+        TensorOps o = ops[rank];
+        DeviceStream stream = ordered.stream(rank);
+        try {
+            o.orderBefore(stream);
+            ordered.enqueue(rank, tensor);
+            o.orderAfter(stream);
+        } catch (RuntimeException e) {
+            brokenOrdered = "failed in all-reduce #" + call + " on rank " + rank + ": " + e.getMessage();
+            throw new CohortException("rank " + rank + ": all-reduce #" + call + " failed: " + e.getMessage(), e);
+        }
+        enqueued.set(rank, call);
+        if (rank == 0) {
+            enqueueNanos.addAndGet(System.nanoTime() - start);
         }
     }
 
@@ -116,6 +178,10 @@ public final class TpGroup {
     }
 
     private void arrive(int rank, Tensor tensor) {
+        if (ordered != null) {
+            enqueue(rank, tensor);
+            return;
+        }
         ops[rank].synchronize();
         lock.lock();
         try {

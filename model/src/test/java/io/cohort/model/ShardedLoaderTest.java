@@ -90,6 +90,31 @@ class ShardedLoaderTest {
         }
     }
 
+    /** Stacking: each part's row slice one under the other, in the fusion's order, in one matrix. */
+    @Test
+    void stackedPartsAreTheirRowSlicesOneUnderAnother() {
+        try (Checkpoint ckpt = checkpoint(DType.BF16);
+             HostTensorOps ops = new HostTensorOps(device, 1);
+             ProgressBar bar = new ProgressBar("test", 1, 1, ProgressBar.Mode.SILENT)) {
+            ShardedLoader loader = new ShardedLoader(ckpt, bar);
+            Partition first = new Partition(2, 3, ROWS), second = new Partition(8, 4, ROWS);
+            Matrix m = loader.loadStacked(ops, "stack", List.of(new WeightSpec("w", ROWS, COLS, new Split.Rows(first)),
+                    new WeightSpec("w", ROWS, COLS, new Split.Rows(second))));
+            assertEquals(7, m.rows());
+            for (int c = 0; c < COLS; c++) {
+                for (int r = 0; r < 3; r++) {
+                    assertEquals(value(2 + r, c), get(m, r, c));
+                }
+                for (int r = 0; r < 4; r++) {
+                    assertEquals(value(8 + r, c), get(m, 3 + r, c));
+                }
+            }
+            ModelException e = assertThrows(ModelException.class, () -> loader.loadStacked(ops, "bad",
+                    List.of(new WeightSpec("w", ROWS, COLS, new Split.Cols(new Partition(0, 4, COLS))))));
+            assertTrue(e.getMessage().startsWith("cannot stack w"), e.getMessage());
+        }
+    }
+
     private static float get(Matrix m, int r, int c) {
         return m.dtype().get(m.buffer().segment(), (long) r * m.cols() + c);
     }

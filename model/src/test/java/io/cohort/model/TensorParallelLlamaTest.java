@@ -10,7 +10,10 @@ import io.cohort.backend.BackendKind;
 import io.cohort.group.LocalGroup;
 import io.cohort.nn.HostAllReduce;
 import io.cohort.nn.LocalGroupAllReduce;
+import io.cohort.device.discovery.DeviceSpec;
+import io.cohort.device.discovery.Devices;
 import io.cohort.device.host.HostDevice;
+import io.cohort.testing.FaultyDevice;
 import io.cohort.device.host.HostDevices;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,6 +25,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -174,6 +178,77 @@ class TensorParallelLlamaTest {
         }
     }
 
+    /**
+     * Stream-ordered all-reduces (each rank enqueues its own part on its group stream, no host barrier) at
+     * tp = 2 and 4 against tp = 1 with no all-reduce at all: same bound as {@link #shardedRanksMatchOneRank},
+     * since the backends add the f32 partials in some order, which only reorders the sums.
+     */
+    @ParameterizedTest
+    @CsvSource({"2,AUTO", "2,NATIVE", "4,AUTO", "4,NATIVE", "4,P2P"})
+    void streamOrderedAllReducesMatchOneRank(int tp, String backend) {
+        LlamaConfig c = config(false);
+        TinyLlama.write(dir, c, DType.BF16, randomWeights(c, DType.BF16, 17), 1);
+        double[][] single = toDouble(run(dir, 1, 64));
+        List<HostDevice> hosts = HostDevices.open(tp);
+        opened.addAll(hosts);
+        try (LocalGroup group = LocalGroup.builder(hosts).backend(BackendKind.valueOf(backend)).open();
+             TensorParallelLlama model = TensorParallelLlama.load(dir, List.<Device>copyOf(hosts),
+                     new LocalGroupAllReduce(group), TensorParallelLlama.Options.defaults()
+                             .withProgress(ProgressBar.Mode.SILENT).withMaxBatch(3))) {
+            assertTrue(model.streamOrdered());
+            // chunked prefill (3 + 3 + 2 tokens), so several forwards run back to back without a host wait
+            float[][] got = model.forward(PROMPT, true);
+            double err = maxError(single, got, 1);
+            assertTrue(err <= 5e-5, "tp=" + tp + " " + backend + " vs tp=1: worst scaled error " + err);
+            assertEquals(3 * (1 + 2 * c.layers()), model.allReduces());
+        }
+    }
+
+    /** {@code host:0*2}: two ranks, their own streams and pools, on one host device; logits as tp = 1. */
+    @Test
+    void twoRanksOnOneDeviceMatchOneRank() {
+        LlamaConfig c = config(false);
+        TinyLlama.write(dir, c, DType.BF16, randomWeights(c, DType.BF16, 19), 1);
+        double[][] single = toDouble(run(dir, 1, 64));
+        var cohort = com.typesafe.config.ConfigFactory.parseString("devices.host-count = 1")
+                .withFallback(com.typesafe.config.ConfigFactory.load().getConfig("cohort"));
+        Devices.Selection shared = Devices.open(DeviceSpec.parse("host:0*2"), cohort);
+        try (LocalGroup group = LocalGroup.builder(shared.devices()).sharedDevices().open();
+             TensorParallelLlama model = TensorParallelLlama.load(dir, shared.devices(), new LocalGroupAllReduce(group),
+                     TensorParallelLlama.Options.defaults().withProgress(ProgressBar.Mode.SILENT))) {
+            double err = maxError(single, model.forward(PROMPT, true), 1);
+            assertTrue(err <= 5e-5, "host:0*2 vs tp=1: worst scaled error " + err);
+        } finally {
+            shared.close();
+        }
+    }
+
+    /**
+     * Between layers the forward never synchronizes a stream on the host: the only host waits are the
+     * logits' copies (and, host ops being synchronous, each rank's wait on its own group stream's events).
+     */
+    @Test
+    void forwardMakesNoHostStreamSynchronize() {
+        LlamaConfig c = config(false);
+        TinyLlama.write(dir, c, DType.BF16, randomWeights(c, DType.BF16, 23), 1);
+        List<HostDevice> hosts = HostDevices.open(2);
+        opened.addAll(hosts);
+        List<FaultyDevice> counted = hosts.stream().map(FaultyDevice::new).toList();
+        try (LocalGroup group = LocalGroup.builder(counted).backend(BackendKind.NATIVE).open();
+             TensorParallelLlama model = TensorParallelLlama.load(dir, List.<Device>copyOf(counted),
+                     new LocalGroupAllReduce(group), TensorParallelLlama.Options.defaults()
+                             .withProgress(ProgressBar.Mode.SILENT))) {
+            long before = counted.stream().mapToLong(FaultyDevice::streamSynchronizes).sum();
+            float[] logits = model.next(PROMPT);
+            for (int i = 0; i < 4; i++) {
+                logits = model.next(logits.length > 0 ? 7 * i + 1 : 0);
+            }
+            long after = counted.stream().mapToLong(FaultyDevice::streamSynchronizes).sum();
+            assertEquals(0, after - before, "host stream synchronizes during 5 forwards");
+            assertEquals(5 * (1 + 2 * c.layers()), model.allReduces());
+        }
+    }
+
     @Test
     void tiedEmbeddingsAndChunkedPrefillThenDecodeMatchReference() {
         LlamaConfig c = config(true);
@@ -214,6 +289,18 @@ class TensorParallelLlamaTest {
         ModelException e = assertThrows(ModelException.class, () -> load(dir, 1, 8));
         assertTrue(e.getMessage().contains("no lm_head.weight") && e.getMessage().contains("tie_word_embeddings"),
                 e.getMessage());
+    }
+
+    @Test
+    void decodeGraphsOnHostDevicesAreAClearError() {
+        LlamaConfig c = config(false);
+        TinyLlama.write(dir, c, DType.F32, 1, 1);
+        List<HostDevice> hosts = HostDevices.open(1);
+        opened.addAll(hosts);
+        io.cohort.core.CohortException e = assertThrows(io.cohort.core.CohortException.class,
+                () -> TensorParallelLlama.load(dir, List.<Device>copyOf(hosts), new HostAllReduce(1),
+                        TensorParallelLlama.Options.defaults().withProgress(ProgressBar.Mode.SILENT).withGraphs(true)));
+        assertEquals("decode graphs need CUDA devices; rank 0 runs on host:0", e.getMessage());
     }
 
     @Test

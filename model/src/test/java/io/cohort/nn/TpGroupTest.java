@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cohort.backend.BackendKind;
 import io.cohort.core.CohortException;
 import io.cohort.core.DType;
 import io.cohort.device.host.HostDevice;
 import io.cohort.device.host.HostDevices;
+import io.cohort.group.LocalGroup;
 import io.cohort.nn.host.HostTensorOps;
 import java.time.Duration;
 import java.util.List;
@@ -52,6 +54,63 @@ class TpGroupTest {
                 }
             }
             assertEquals(2, group.allReduces());
+        }
+    }
+
+    /** Host ops that leave the wait for a collective's result to the caller: what an asynchronous device does. */
+    private record DeferredOps(TensorOps d) implements TensorOps {
+        public io.cohort.device.Device device() { return d.device(); }
+        public Matrix allocate(DType t, int rows, int cols) { return d.allocate(t, rows, cols); }
+        public void free(Matrix m) { d.free(m); }
+        public void upload(java.lang.foreign.MemorySegment s, io.cohort.device.DeviceBuffer b, long o) { d.upload(s, b, o); }
+        public void download(io.cohort.device.DeviceBuffer b, long o, java.lang.foreign.MemorySegment s) { d.download(b, o, s); }
+        public void matmulT(Matrix a, Matrix w, Matrix out) { d.matmulT(a, w, out); }
+        public void rmsNorm(Matrix x, Matrix w, float eps, Matrix out) { d.rmsNorm(x, w, eps, out); }
+        public void rotary(Matrix x, int h, int hd, int p, Matrix t) { d.rotary(x, h, hd, p, t); }
+        public void siluMul(Matrix g, Matrix u, Matrix out) { d.siluMul(g, u, out); }
+        public void siluMulPacked(Matrix gu, Matrix out) { d.siluMulPacked(gu, out); }
+        public void add(Matrix a, Matrix b, Matrix out) { d.add(a, b, out); }
+        public void embed(Matrix t, int v, int[] tokens, Matrix out) { d.embed(t, v, tokens, out); }
+        public void copyRows(Matrix s, Matrix dst, int row) { d.copyRows(s, dst, row); }
+        public void copyColumns(Matrix s, int from, Matrix dst) { d.copyColumns(s, from, dst); }
+        public void attention(Matrix q, Matrix k, Matrix v, int h, int kv, int hd, int p, Matrix out) { d.attention(q, k, v, h, kv, hd, p, out); }
+        public void orderBefore(io.cohort.device.DeviceStream s) { d.orderBefore(s); }
+        public void orderAfter(io.cohort.device.DeviceStream s) { }
+        public void synchronize() { throw new AssertionError("stream-ordered all-reduces synchronized the ops"); }
+        public void close() { d.close(); }
+    }
+
+    /**
+     * Stream-ordered: rank 0 enqueues all its all-reduces and returns before rank 1 has begun (no host barrier);
+     * the streams then meet on their own and every rank has the sums.
+     */
+    @Test
+    void streamOrderedRanksNeverMeetOnTheHost() {
+        List<HostDevice> two = devices.subList(0, 2);
+        TensorOps[] deferred = {new DeferredOps(ops[0]), new DeferredOps(ops[1])};
+        try (LocalGroup local = LocalGroup.builder(two).backend(BackendKind.NATIVE).open()) {
+            TpGroup group = new TpGroup(new LocalGroupAllReduce(local), deferred, Duration.ofSeconds(10));
+            assertTrue(group.streamOrdered());
+            Matrix[] m = {ops[0].allocate(DType.F32, 1, 4), ops[1].allocate(DType.F32, 1, 4)};
+            for (int r = 0; r < 2; r++) {
+                for (int i = 0; i < 4; i++) {
+                    DType.F32.set(m[r].buffer().segment(), i, r * 10 + i);
+                }
+            }
+            for (int round = 0; round < 5; round++) {
+                group.comm(0).allReduceSum(m[0].tensor()); // returns at once: rank 1 has enqueued nothing yet
+            }
+            assertEquals(5, group.allReduces());
+            for (int round = 0; round < 5; round++) {
+                group.comm(1).allReduceSum(m[1].tensor());
+            }
+            local.synchronize();
+            for (int r = 0; r < 2; r++) {
+                for (int i = 0; i < 4; i++) {
+                    // 5 in-place rounds: 2^4 * (i + 10 + i)
+                    assertEquals(16f * (10 + 2 * i), DType.F32.get(m[r].buffer().segment(), i), "rank " + r + " element " + i);
+                }
+            }
         }
     }
 

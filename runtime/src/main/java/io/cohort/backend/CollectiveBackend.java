@@ -28,11 +28,18 @@ public interface CollectiveBackend extends AutoCloseable {
     /**
      * Enqueues every rank's part of collective {@code seq} from one thread ({@code send[r]}/{@code recv[r]} are
      * rank r's buffers). Backends whose ranks must meet while enqueueing (buffer exchange, NCCL groups)
-     * override this so that one thread can drive all ranks; the default enqueues rank by rank.
+     * override this so that one thread can drive all ranks; the default enqueues rank by rank. A rank whose
+     * part cannot be enqueued is reported as a {@link RankEnqueueException} naming it.
      */
     default void enqueueAll(long seq, CollectiveCall call, DeviceBuffer[] send, DeviceBuffer[] recv) {
         for (int r = 0; r < ranks(); r++) {
-            enqueue(r, seq, call, send[r], recv[r]);
+            try {
+                enqueue(r, seq, call, send[r], recv[r]);
+            } catch (RankEnqueueException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                throw new RankEnqueueException(r, e);
+            }
         }
     }
 

@@ -18,6 +18,9 @@ import java.util.Locale;
 public enum Collective {
     ALL_REDUCE, REDUCE, BROADCAST, REDUCE_SCATTER, ALL_GATHER;
 
+    /** Computed once: messages and metrics ask for it on hot paths. */
+    private final String cliName = name().toLowerCase(Locale.ROOT).replace('_', '-');
+
     /** Elements the send buffer of each rank must hold for {@code count} and {@code ranks}. */
     public long sendCount(long count, int ranks) {
         return this == REDUCE_SCATTER ? count * ranks : count;
@@ -63,7 +66,7 @@ public enum Collective {
     }
 
     public String cliName() {
-        return name().toLowerCase(Locale.ROOT).replace('_', '-');
+        return cliName;
     }
 
     public static Collective parse(String name) {

@@ -25,4 +25,9 @@ public interface DeviceBuffer {
 
     /** A view of {@code bytes} starting at {@code offset}. */
     DeviceBuffer slice(long offset, long bytes);
+
+    /** Whether this buffer was given back to its pool (a pool block after release); plain memory never is. */
+    default boolean isReleased() {
+        return false;
+    }
 }

@@ -12,6 +12,14 @@ public interface DeviceEvent extends AutoCloseable {
     /** Blocks the calling thread until the work captured by the last record has finished. */
     void synchronize();
 
+    /**
+     * Like {@link #synchronize()}, but gives up after {@code timeoutNanos} (a {@link DeviceException}) where the
+     * device can bound its wait; the default waits as {@link #synchronize()} does (bounded by the device).
+     */
+    default void synchronize(long timeoutNanos) {
+        synchronize();
+    }
+
     @Override
     void close();
 }

@@ -1,16 +1,20 @@
 package io.cohort.exec;
 
 import io.cohort.core.CohortException;
+import io.cohort.core.IdlePolicy;
 import io.cohort.device.DeviceBuffer;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * Where ranks that enqueue independently (one thread per rank) publish their user buffers for collective
  * {@code seq}, so that a rank whose steps touch a peer's SEND/RECV directly (P2P plans) can resolve them.
  * A ring of {@link #DEPTH} slots per rank, stamped with the sequence number; a reader waits (bounded by the
- * collective timeout) until the peer has published. A rank may run at most {@link #DEPTH} collectives
- * ahead of a peer that reads its buffers; beyond that the reader fails instead of reading the wrong call.
+ * collective timeout) until the peer has published: busy for a while ({@link IdlePolicy}), then parked until
+ * the next publish unparks it (every publish wakes the ranks parked here). A rank may run at most
+ * {@link #DEPTH} collectives ahead of a peer that reads its buffers; beyond that the reader fails instead of
+ * reading the wrong call.
  */
 public final class BufferExchange {
 
@@ -24,9 +28,18 @@ public final class BufferExchange {
 
     private final Entry[][] entries;
     private final Duration timeout;
+    private final IdlePolicy idle;
+    /** waiters.get(r): the thread of rank r while it is parked here, else null. */
+    private final AtomicReferenceArray<Thread> waiters;
 
     public BufferExchange(int ranks, Duration timeout) {
+        this(ranks, timeout, IdlePolicy.defaults("exchange"));
+    }
+
+    public BufferExchange(int ranks, Duration timeout, IdlePolicy idle) {
         this.timeout = timeout;
+        this.idle = idle;
+        this.waiters = new AtomicReferenceArray<>(ranks);
         this.entries = new Entry[ranks][DEPTH];
         for (Entry[] row : entries) {
             for (int i = 0; i < DEPTH; i++) {
@@ -41,6 +54,12 @@ public final class BufferExchange {
         e.send = send;
         e.recv = recv;
         e.seq = seq; // volatile write publishes the buffers
+        for (int r = 0, n = waiters.length(); r < n; r++) {
+            Thread t = waiters.get(r); // read after the volatile write: a waiter registered before it is woken
+            if (t != null) {
+                LockSupport.unpark(t);
+            }
+        }
     }
 
     /**
@@ -50,7 +69,7 @@ public final class BufferExchange {
     public void await(int waiter, int peer, long seq, DeviceBuffer[] send, DeviceBuffer[] recv) {
         Entry e = entries[peer][slot(seq)];
         long deadline = System.nanoTime() + timeout.toNanos();
-        int idle = 0;
+        int round = 0;
         while (true) {
             long s = e.seq;
             if (s == seq) {
@@ -70,10 +89,13 @@ public final class BufferExchange {
                         + " ms waiting for rank " + peer + " to enqueue collective " + seq
                         + " (its buffers are needed to enqueue the P2P steps)");
             }
-            if (++idle < 100) {
-                Thread.onSpinWait();
-            } else {
-                LockSupport.parkNanos(50_000);
+            if (!idle.idle(round++)) {
+                // registered, then the seq re-read by the loop: a publish after registering unparks us
+                waiters.set(waiter, Thread.currentThread());
+                if (e.seq == s) {
+                    LockSupport.parkNanos(this, deadline - System.nanoTime()); // the bound is the deadline itself
+                }
+                waiters.set(waiter, null);
             }
         }
     }

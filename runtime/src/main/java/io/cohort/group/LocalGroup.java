@@ -70,6 +70,7 @@ public final class LocalGroup implements AutoCloseable {
         private Config config;
         private long poolCapacity;
         private List<BackendProvider> providers;
+        private boolean sharedDevices;
 
         private Builder(List<? extends Device> devices) {
             this.devices = List.copyOf(devices);
@@ -109,6 +110,16 @@ public final class LocalGroup implements AutoCloseable {
         /** Backend providers to choose from; default those ServiceLoader finds. */
         public Builder providers(List<BackendProvider> providers) {
             this.providers = List.copyOf(providers);
+            return this;
+        }
+
+        /**
+         * Lets several ranks run on one device (the same device object at several ranks, as a spec such as
+         * {@code cuda:0*2} opens): each rank still gets its own stream and its own pool, a default pool being
+         * that device's share. A development and test aid; a group of one device measures one device.
+         */
+        public Builder sharedDevices() {
+            this.sharedDevices = true;
             return this;
         }
 
@@ -154,6 +165,9 @@ public final class LocalGroup implements AutoCloseable {
             for (int j = 0; j < i; j++) {
                 Device x = b.devices.get(i);
                 Device y = b.devices.get(j);
+                if (b.sharedDevices && x == y) {
+                    continue;
+                }
                 if (x == y || (x.kind() == y.kind() && x.ordinal() == y.ordinal())) {
                     throw new CohortException("device " + x.name() + " appears twice in the group (ranks " + j + " and "
                             + i + "): each rank needs its own device");
@@ -172,8 +186,9 @@ public final class LocalGroup implements AutoCloseable {
             for (int r = 0; r < ranks; r++) {
                 Device d = devices.get(r);
                 streams.add(d.createStream());
+                long shares = devices.stream().filter(x -> x == d).count();
                 long capacity = b.poolCapacity > 0 ? b.poolCapacity
-                        : configured > 0 ? configured : MemoryPool.defaultCapacity(d.freeMemory());
+                        : configured > 0 ? configured : MemoryPool.defaultCapacity(d.freeMemory() / shares);
                 pools.add(CarvingMemoryPool.create(d, capacity));
                 contexts.add(new RankContext(r, d, streams.get(r), pools.get(r)));
             }

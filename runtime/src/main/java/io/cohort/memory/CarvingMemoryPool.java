@@ -123,6 +123,7 @@ public final class CarvingMemoryPool implements MemoryPool {
                     + ": already released");
         }
         live.remove(block.poolOffset());
+        block.markReleased();
         inUse -= block.blockBytes();
         releases++;
         long offset = block.poolOffset();

@@ -14,12 +14,22 @@ final class PooledBuffer implements DeviceBuffer {
     private final DeviceBuffer memory;
     private final long poolOffset;
     private final long blockBytes;
+    private volatile boolean released;
 
     PooledBuffer(CarvingMemoryPool pool, DeviceBuffer memory, long poolOffset, long blockBytes) {
         this.pool = pool;
         this.memory = memory;
         this.poolOffset = poolOffset;
         this.blockBytes = blockBytes;
+    }
+
+    void markReleased() {
+        released = true;
+    }
+
+    @Override
+    public boolean isReleased() {
+        return released;
     }
 
     CarvingMemoryPool pool() {

@@ -10,17 +10,19 @@ import io.cohort.device.DeviceKind;
 import io.cohort.device.DeviceStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A real device with faults on demand, for the runtime's failure paths: {@link #failNextOp()} makes the next
  * copy or reduce enqueued on any of its streams throw; {@link #stallNextOp()} makes its streams wait, before
- * that op, on a flag nobody writes until {@link #release()}.
+ * that op, on a flag nobody writes until {@link #release()}. Counts host synchronizes of its streams.
  */
 public final class FaultyDevice implements Device {
     private final Device delegate;
     private final DeviceBuffer neverWritten;
     private volatile boolean failNext;
     private volatile boolean stallNext;
+    private final AtomicLong streamSynchronizes = new AtomicLong();
 
     public FaultyDevice(Device delegate) {
         this.delegate = delegate;
@@ -33,6 +35,11 @@ public final class FaultyDevice implements Device {
 
     public void stallNextOp() {
         stallNext = true;
+    }
+
+    /** Host {@link DeviceStream#synchronize} calls on this device's streams so far (tests of host waits). */
+    public long streamSynchronizes() {
+        return streamSynchronizes.get();
     }
 
     /** Lets stalled streams go on. */
@@ -183,6 +190,7 @@ public final class FaultyDevice implements Device {
 
         @Override
         public void synchronize() {
+            streamSynchronizes.incrementAndGet();
             s.synchronize();
         }
 

@@ -4,6 +4,8 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.cohort.backend.BackendKind;
 import io.cohort.core.DType;
+import io.cohort.cuda.CopyBandwidth;
+import io.cohort.cuda.CudaDevice;
 import io.cohort.device.Device;
 import io.cohort.device.discovery.DeviceSpec;
 import io.cohort.device.discovery.Devices;
@@ -55,7 +57,8 @@ public final class ModelCommand implements Runnable {
         int tp;
 
         @Option(names = "--devices", defaultValue = "auto",
-                description = "Devices: host:N, cuda, cuda:N or auto (default ${DEFAULT-VALUE}); the first --tp are used.")
+                description = "Devices: host:N, cuda, cuda:N, cuda:D*R (R ranks on GPU D: a development aid, not a multi-GPU"
+                        + " figure) or auto (default ${DEFAULT-VALUE}); the first --tp are used.")
         String devices;
 
         @Option(names = "--threads-per-rank", defaultValue = "0",
@@ -72,12 +75,16 @@ public final class ModelCommand implements Runnable {
         @Option(names = "--timeout", defaultValue = "2m", description = "Limit of one step and of each all-reduce (default ${DEFAULT-VALUE}).")
         String timeout;
 
+        @Option(names = "--graphs", description = "Decode steps as CUDA graphs, captured once per rank and replayed per"
+                + " token (CUDA devices; bench prints eager and graph rows side by side).")
+        boolean graphs;
+
         TensorParallelLlama.Options options() {
             int threads = threadsPerRank > 0 ? threadsPerRank
                     : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, tp));
             Duration step = ConfigFactory.parseString("t = " + timeout).getDuration("t");
             return new TensorParallelLlama.Options(maxSeq, maxBatch, threads, step, Duration.ofHours(1),
-                    ProgressBar.Mode.detect());
+                    ProgressBar.Mode.detect(), graphs);
         }
     }
 
@@ -106,13 +113,19 @@ public final class ModelCommand implements Runnable {
             closeable = () -> { };
             label = "reference";
         } else {
-            LocalGroup group = LocalGroup.builder(ranks).backend(BackendKind.parse(backend)).open();
+            LocalGroup.Builder builder = LocalGroup.builder(ranks).backend(BackendKind.parse(backend));
+            if (Devices.distinct(ranks).size() < ranks.size()) {
+                builder.sharedDevices(); // --devices cuda:0*2: the ranks' own streams and pools on one device
+            }
+            LocalGroup group = builder.open();
             allReduce = new LocalGroupAllReduce(group);
             closeable = group;
             label = group.backendChoice().chosen().cliName() + (backend.equalsIgnoreCase("auto") ? " (auto)" : "");
         }
         try {
-            return new Session(TensorParallelLlama.load(p.modelDir, ranks, allReduce, p.options()), label, closeable);
+            // the reference all-reduce meets on the host: nothing to capture at tp > 1 (bench prints it eager only)
+            TensorParallelLlama.Options options = p.options().withGraphs(p.graphs && !(p.tp > 1 && label.equals("reference")));
+            return new Session(TensorParallelLlama.load(p.modelDir, ranks, allReduce, options), label, closeable);
         } catch (RuntimeException e) {
             try {
                 closeable.close();
@@ -140,7 +153,7 @@ public final class ModelCommand implements Runnable {
     record OpenDevices(List<Device> list) implements AutoCloseable {
         @Override
         public void close() {
-            list.forEach(Device::close);
+            Devices.closeAll(list);
         }
     }
 
@@ -258,56 +271,77 @@ public final class ModelCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
-            out.printf(Locale.ROOT, "%-16s %4s %12s %15s %14s %12s %14s %13s%n", "backend", "tp", "prefill ms",
-                    "prefill ms/tok", "decode ms/tok", "all-reduces", "all-reduce ms", "max |dlogit|");
             float[] baseline = null;
             try (OpenDevices devices = devices(placement)) {
+                // the weight-streaming floor: the busiest device's weight bytes / its copy bandwidth, same run
+                copyGBs = devices.list().getFirst() instanceof CudaDevice gpu ? CopyBandwidth.measure(gpu, 1L << 30) : 0;
+                if (copyGBs > 0) {
+                    out.printf(Locale.ROOT, "copy bandwidth of %s (D2D, 1 GiB, read + write): %.0f GB/s%n",
+                            devices.list().getFirst().name(), copyGBs);
+                }
+                out.printf(Locale.ROOT, "%-16s %4s %12s %15s %14s %12s %14s %13s %10s %8s%n", "backend", "tp",
+                        "prefill ms", "prefill ms/tok", "decode ms/tok", "all-reduces", "reduce host ms", "max |dlogit|",
+                        "floor ms", "% floor");
                 for (String backend : backends) {
                     try (Session s = open(devices.list(), placement, backend)) {
-                        int vocab = s.model().config().vocabSize();
-                        int[] prompt = new int[promptLen];
-                        for (int i = 0; i < promptLen; i++) {
-                            prompt[i] = (i * 7919 + 13) % vocab;
+                        boolean both = placement.graphs && s.model().graphsLoaded();
+                        for (boolean graphs : both ? new boolean[] {false, true} : new boolean[] {false}) {
+                            s.model().useGraphs(graphs);
+                            baseline = row(out, s, graphs, baseline);
                         }
-                        double prefill = 0, decodeTotal = 0;
-                        long reducesBefore = 0, nanosBefore = 0;
-                        float[] last = null;
-                        for (int it = 0; it < warmup + iters; it++) {
-                            if (it == warmup) {
-                                reducesBefore = s.model().allReduces();
-                                nanosBefore = s.model().allReduceNanos();
-                            }
-                            s.model().reset();
-                            long t0 = System.nanoTime();
-                            float[] logits = s.model().next(prompt);
-                            long t1 = System.nanoTime();
-                            for (int d = 0; d < decode; d++) {
-                                logits = s.model().next(argmax(logits));
-                            }
-                            long t2 = System.nanoTime();
-                            if (it >= warmup) {
-                                prefill += (t1 - t0) / 1e6;
-                                decodeTotal += (t2 - t1) / 1e6;
-                            }
-                            last = logits;
-                        }
-                        if (baseline == null) {
-                            baseline = last;
-                        }
-                        double diff = 0;
-                        for (int i = 0; i < last.length; i++) {
-                            diff = Math.max(diff, Math.abs(last[i] - baseline[i]));
-                        }
-                        long reduces = s.model().allReduces() - reducesBefore;
-                        double reduceMs = (s.model().allReduceNanos() - nanosBefore) / 1e6;
-                        out.printf(Locale.ROOT, "%-16s %4d %12.2f %15.3f %14.3f %12d %14.2f %13.2e%n", s.backend(),
-                                placement.tp, prefill / iters, prefill / iters / promptLen,
-                                decode == 0 ? 0.0 : decodeTotal / iters / decode, reduces / iters, reduceMs / iters, diff);
-                        out.flush();
                     }
                 }
             }
             return 0;
+        }
+
+        private double copyGBs;
+
+        /** One row: warm-up, then timed iterations of prefill + decode; returns the baseline logits. */
+        private float[] row(PrintWriter out, Session s, boolean graphs, float[] baseline) {
+            int vocab = s.model().config().vocabSize();
+            int[] prompt = new int[promptLen];
+            for (int i = 0; i < promptLen; i++) {
+                prompt[i] = (i * 7919 + 13) % vocab;
+            }
+            double prefill = 0, decodeTotal = 0;
+            long reducesBefore = 0, nanosBefore = 0;
+            float[] last = null;
+            for (int it = 0; it < warmup + iters; it++) {
+                if (it == warmup) {
+                    reducesBefore = s.model().allReduces();
+                    nanosBefore = s.model().allReduceNanos();
+                }
+                s.model().reset();
+                long t0 = System.nanoTime();
+                float[] logits = s.model().next(prompt);
+                long t1 = System.nanoTime();
+                for (int d = 0; d < decode; d++) {
+                    logits = s.model().next(argmax(logits));
+                }
+                long t2 = System.nanoTime();
+                if (it >= warmup) {
+                    prefill += (t1 - t0) / 1e6;
+                    decodeTotal += (t2 - t1) / 1e6;
+                }
+                last = logits;
+            }
+            float[] base = baseline == null ? last : baseline;
+            double diff = 0;
+            for (int i = 0; i < last.length; i++) {
+                diff = Math.max(diff, Math.abs(last[i] - base[i]));
+            }
+            long reduces = s.model().allReduces() - reducesBefore;
+            double reduceMs = (s.model().allReduceNanos() - nanosBefore) / 1e6;
+            double decodeMs = decode == 0 ? 0.0 : decodeTotal / iters / decode;
+            double floorMs = copyGBs > 0 ? s.model().maxWeightBytesPerDevice() / (copyGBs * 1e6) : 0;
+            out.printf(Locale.ROOT, "%-16s %4d %12.2f %15.3f %14.3f %12d %14.2f %13.2e %10s %8s%n",
+                    s.backend() + (graphs ? "+graphs" : ""), placement.tp, prefill / iters, prefill / iters / promptLen,
+                    decodeMs, reduces / iters, reduceMs / iters, diff,
+                    floorMs > 0 ? String.format(Locale.ROOT, "%.3f", floorMs) : "-",
+                    floorMs > 0 && decodeMs > 0 ? String.format(Locale.ROOT, "%.0f%%", 100 * floorMs / decodeMs) : "-");
+            out.flush();
+            return base;
         }
     }
 
@@ -350,6 +384,10 @@ public final class ModelCommand implements Runnable {
         @Option(names = "--seed", defaultValue = "42")
         long seed;
 
+        @Option(names = "--threads", defaultValue = "0",
+                description = "Threads generating and writing tensors (0: every core); heap stays at 4 MiB per thread.")
+        int threads;
+
         @Override
         public Integer call() {
             if (hidden % heads != 0) {
@@ -357,9 +395,14 @@ public final class ModelCommand implements Runnable {
             }
             LlamaConfig c = new LlamaConfig("llama", hidden, intermediate, layers, heads, kvHeads, hidden / heads, vocab,
                     1e-5, 10000.0, maxPositions, false);
-            TinyLlama.write(out, c, DType.parse(dtype), seed, files);
-            spec.commandLine().getOut().printf(Locale.ROOT, "wrote %s: %d layers, hidden %d, %d heads / %d kv heads, vocab %d, %s%n",
-                    out, layers, hidden, heads, kvHeads, vocab, DType.parse(dtype));
+            long t0 = System.nanoTime();
+            long bytes = TinyLlama.write(out, c, DType.parse(dtype), seed, files,
+                    threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            spec.commandLine().getOut().printf(Locale.ROOT,
+                    "wrote %s: %d layers, hidden %d, %d heads / %d kv heads, vocab %d, %s; %s in %.1f s%n",
+                    out, layers, hidden, heads, kvHeads, vocab, DType.parse(dtype),
+                    ProgressBar.human(bytes), seconds);
             spec.commandLine().getOut().flush();
             return 0;
         }

@@ -54,6 +54,11 @@ public final class CudaP2pBackend implements CollectiveBackend {
     private static final int ARG_SIG = ARG_MID + MAX_RANKS;
     private static final int ARG_COUNT = ARG_SIG + MAX_RANKS;
     private static final int ARG_LONGS = ARG_COUNT + 7;
+    // struct GraphArArgs: ArArgs, stage1[8], mid1[8], launches
+    private static final int GARG_STAGE1 = ARG_LONGS;
+    private static final int GARG_MID1 = GARG_STAGE1 + MAX_RANKS;
+    private static final int GARG_LAUNCHES = GARG_MID1 + MAX_RANKS;
+    private static final int GARG_LONGS = GARG_LAUNCHES + 1;
 
     private final GroupContext group;
     private final P2pConfig config;
@@ -63,6 +68,7 @@ public final class CudaP2pBackend implements CollectiveBackend {
     private final int blockCap;
     private volatile CollectiveBackend fallback;
     private volatile boolean closed;
+    private volatile boolean graphsPrepared;
 
     /** One rank's device resources and launch bookkeeping. */
     private static final class Rank {
@@ -76,6 +82,12 @@ public final class CudaP2pBackend implements CollectiveBackend {
         long launches;
         long epoch;
         long lastSeq = Long.MIN_VALUE;
+        // graph launches: staging, flags and per-block launch counters of their own ({@link #prepareGraphs})
+        final CudaBuffer[] graphStage = new CudaBuffer[2];
+        final CudaBuffer[] graphMid = new CudaBuffer[2];
+        CudaBuffer graphSignals;
+        CudaBuffer graphLaunches;
+        final KernelArgs graphArgs = new KernelArgs(GARG_LONGS);
 
         Rank(int rank, CudaDevice device, CudaStream stream) {
             this.rank = rank;
@@ -232,6 +244,54 @@ public final class CudaP2pBackend implements CollectiveBackend {
         return r;
     }
 
+    /** Whether {@link #prepareGraphs} has run: all-reduces may then be captured into CUDA graphs. */
+    public boolean graphsPrepared() {
+        return graphsPrepared;
+    }
+
+    /**
+     * Allocates what all-reduces captured into CUDA graphs use (staging, flags and per-block launch counters
+     * of their own: a replayed launch takes its epoch and staging parity from the device, not from arguments
+     * fixed at capture). Synchronous (allocations, zeroing): call it before capturing, not during.
+     * Idempotent; {@code io.cohort.cuda.graph.GraphCapture} calls it.
+     */
+    public synchronized void prepareGraphs() {
+        if (graphsPrepared) {
+            return;
+        }
+        if (closed) {
+            throw new CohortException("cuda-p2p backend is closed");
+        }
+        long midBytes = chunkBytes / n;
+        for (Rank r : ranks) {
+            for (int parity = 0; parity < 2; parity++) {
+                r.graphStage[parity] = r.device.allocate(chunkBytes);
+                r.graphMid[parity] = r.device.allocate(midBytes);
+            }
+            r.graphSignals = r.device.allocate((long) P2pConfig.MAX_BLOCKS * MAX_RANKS * Long.BYTES);
+            r.graphLaunches = r.device.allocate((long) P2pConfig.MAX_BLOCKS * Long.BYTES);
+            r.device.zeroSync(r.graphSignals);
+            r.device.zeroSync(r.graphLaunches);
+        }
+        for (Rank r : ranks) {
+            KernelArgs a = r.graphArgs;
+            a.set(ARG_COUNT + 1, 0);
+            a.set(ARG_COUNT + 2, r.rank);
+            a.set(ARG_COUNT + 3, n);
+            a.set(ARG_COUNT + 5, config.timeout().toNanos());
+            a.set(ARG_COUNT + 6, r.device.errorWordAddress());
+            for (int p = 0; p < n; p++) {
+                a.set(ARG_STAGE + p, ranks[p].graphStage[0].address());
+                a.set(ARG_MID + p, ranks[p].graphMid[0].address());
+                a.set(ARG_SIG + p, ranks[p].graphSignals.address());
+                a.set(GARG_STAGE1 + p, ranks[p].graphStage[1].address());
+                a.set(GARG_MID1 + p, ranks[p].graphMid[1].address());
+            }
+            a.set(GARG_LAUNCHES, r.graphLaunches.address());
+        }
+        graphsPrepared = true;
+    }
+
     private void allReduce(Rank r, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {
         DType t = call.dtype();
         long count = call.count();
@@ -245,14 +305,38 @@ public final class CudaP2pBackend implements CollectiveBackend {
             return;
         }
         P2pConfig.Path path = config.pathFor(count * t.bytes());
-        CUfunction f = path == P2pConfig.Path.ONE_SHOT ? r.device.kernels().oneShot(t, call.op())
-                : r.device.kernels().twoShot(t, call.op());
+        boolean graph = r.stream.isCapturing();
+        if (graph && !graphsPrepared) {
+            throw new CohortException("rank " + r.rank + " (" + r.device.name() + "): a cuda-p2p all-reduce is being"
+                    + " captured into a CUDA graph, but the group was not prepared for graphs (capture through"
+                    + " io.cohort.cuda.graph.GraphCapture, or call CudaP2pBackend.prepareGraphs() before capturing)");
+        }
+        CudaKernels k = r.device.kernels();
+        CUfunction f = path == P2pConfig.Path.ONE_SHOT
+                ? (graph ? k.graphOneShot(t, call.op()) : k.oneShot(t, call.op()))
+                : (graph ? k.graphTwoShot(t, call.op()) : k.twoShot(t, call.op()));
         float scale = call.op() == ReduceOp.AVG ? (float) (1.0 / n) : 1.0f;
         long chunk = chunkBytes / t.bytes();
         for (long off = 0; off < count; off += chunk) {
             long c = Math.min(chunk, count - off);
-            launch(r, f, path, send.address() + off * t.bytes(), recv.address() + off * t.bytes(), c, t, scale);
+            long s = send.address() + off * t.bytes(), d = recv.address() + off * t.bytes();
+            if (graph) {
+                launchInGraph(r, f, path, s, d, c, t, scale);
+            } else {
+                launch(r, f, path, s, d, c, t, scale);
+            }
         }
+    }
+
+    /** A launch being captured: the graph keeps these arguments; epoch and parity come from the device. */
+    private void launchInGraph(Rank r, CUfunction f, P2pConfig.Path path, long send, long recv, long count, DType t,
+                               float scale) {
+        KernelArgs a = r.graphArgs;
+        a.set(0, send);
+        a.set(1, recv);
+        a.set(ARG_COUNT, count);
+        a.setFloat(ARG_COUNT + 4, scale);
+        r.device.launch(f, grid(path, count, t), config.threads(), r.stream.nativeHandle(), a, "P2P all-reduce (graph)");
     }
 
     private void launch(Rank r, CUfunction f, P2pConfig.Path path, long send, long recv, long count, DType t, float scale) {
@@ -384,6 +468,12 @@ public final class CudaP2pBackend implements CollectiveBackend {
             }
             if (r.signals != null) {
                 r.device.free(r.signals);
+            }
+            for (CudaBuffer b : new CudaBuffer[] {r.graphStage[0], r.graphStage[1], r.graphMid[0], r.graphMid[1],
+                    r.graphSignals, r.graphLaunches}) {
+                if (b != null) {
+                    r.device.free(b);
+                }
             }
         }
     }

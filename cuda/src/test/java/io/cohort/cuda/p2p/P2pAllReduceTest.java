@@ -190,6 +190,26 @@ class P2pAllReduceTest {
         }
     }
 
+    /** Inside a graph too: a replay whose peer never launches ends in the barrier timeout naming both ranks. */
+    @Test
+    void aRankStalledInsideAGraphIsReportedNotHung() {
+        CudaDevice d = Gpu.device();
+        CudaBuffer a = d.allocate(4096);
+        try (VirtualGroup g = new VirtualGroup(d, 2, "cuda.p2p.timeout = 300ms")) {
+            ((CudaP2pBackend) g.backend).prepareGraphs();
+            io.cohort.cuda.graph.CudaGraph graph = io.cohort.cuda.graph.GraphCapture.capture(g.streams.get(0),
+                    () -> g.backend.enqueue(0, 1, CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, 1024), a, a));
+            try (graph) {
+                graph.launch(g.streams.get(0));   // rank 1 never replays its part
+                DeviceException e = assertThrows(DeviceException.class,
+                        () -> g.streams.get(0).synchronize(Duration.ofSeconds(20)));
+                assertTrue(e.getMessage().contains("rank 0 waited for rank 1"), e.getMessage());
+            }
+        } finally {
+            d.free(a);
+        }
+    }
+
     @Test
     void badCallsAreRejectedBeforeAnythingIsEnqueued() {
         CudaDevice d = Gpu.device();

@@ -44,6 +44,20 @@ public final class CublasGemm implements AutoCloseable {
         this.zero = arena.allocateFrom(ValueLayout.JAVA_FLOAT, 0f);
     }
 
+    /**
+     * Gives cuBLAS a workspace of its own (device memory the caller keeps): what CUDA graph capture needs, since
+     * a capture must not allocate. False where the library has no cublasSetWorkspace_v2.
+     */
+    public boolean useWorkspace(long address, long bytes) {
+        if (lib.setWorkspace == null) {
+            return false;
+        }
+        stream.makeContextCurrent();
+        check(invoke(() -> (int) lib.setWorkspace.invokeExact(handle, MemorySegment.ofAddress(address), bytes)),
+                "cublasSetWorkspace_v2");
+        return true;
+    }
+
     /** cuBLAS's version number (e.g. 130000 for 13.0.0). */
     public int version() {
         MemorySegment v = arena.allocate(ValueLayout.JAVA_INT);

@@ -48,6 +48,8 @@ public final class CublasLibrary {
     final MethodHandle setStream;
     final MethodHandle gemmEx;
     final MethodHandle getVersion;
+    /** cublasSetWorkspace_v2(handle, void*, size_t), or null where the library lacks it. */
+    final MethodHandle setWorkspace;
     private final Path path;
 
     private CublasLibrary(SymbolLookup lib, Path path) {
@@ -59,6 +61,8 @@ public final class CublasLibrary {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         this.getVersion = linker.downcallHandle(find(lib, "cublasGetVersion_v2"),
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        this.setWorkspace = lib.find("cublasSetWorkspace_v2").map(s -> linker.downcallHandle(s,
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, java.lang.foreign.ValueLayout.JAVA_LONG))).orElse(null);
         // cublasGemmEx(handle, transa, transb, m, n, k, alpha*, A*, Atype, lda, B*, Btype, ldb, beta*, C*, Ctype,
         //              ldc, computeType, algo)
         this.gemmEx = linker.downcallHandle(find(lib, "cublasGemmEx"), FunctionDescriptor.of(JAVA_INT,

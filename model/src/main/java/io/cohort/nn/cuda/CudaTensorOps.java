@@ -1,10 +1,13 @@
 package io.cohort.nn.cuda;
 
 import io.cohort.core.DType;
+import io.cohort.cuda.CudaBuffer;
 import io.cohort.cuda.CudaDevice;
+import io.cohort.cuda.CudaEvent;
 import io.cohort.cuda.CudaStream;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
+import io.cohort.device.DeviceStream;
 import io.cohort.nn.Matrix;
 import io.cohort.nn.TensorOps;
 import java.lang.foreign.Arena;
@@ -28,12 +31,83 @@ public final class CudaTensorOps implements TensorOps {
     private DeviceBuffer scoreScratch;
     private DeviceBuffer tokenBuffer;
     private MemorySegment tokenStaging = MemorySegment.NULL;
+    // reused: a wait uses the record current when it is enqueued (CUDA event semantics)
+    private final CudaEvent computeDone;
+    private final CudaEvent otherDone;
+    // step block (pinned host memory the kernels read): int position at 0, int tokens[] from TOKENS_AT
+    private static final long TOKENS_AT = 64;
+    private static final int STEP_TOKENS = 256;
+    private final CudaBuffer step;
+    private boolean stepInputs;
+    private static final long GEMM_WORKSPACE = 32L << 20;
+    private DeviceBuffer gemmWorkspace;
 
     public CudaTensorOps(CudaDevice device) {
         this.device = device;
         this.stream = device.createStream();
         this.gemm = new CublasGemm(stream);
         this.kernels = new NnKernels(stream);
+        this.computeDone = device.createEvent();
+        this.otherDone = device.createEvent();
+        this.step = device.allocatePinnedHost(TOKENS_AT + 4L * STEP_TOKENS);
+    }
+
+    /**
+     * Readies these ops for capture: cuBLAS gets a workspace of its own (32 MiB), since a capture must not
+     * allocate. Idempotent; call before capturing.
+     */
+    public void prepareGraphs() {
+        if (gemmWorkspace == null) {
+            gemmWorkspace = device.allocate(GEMM_WORKSPACE);
+            gemm.useWorkspace(gemmWorkspace.address(), GEMM_WORKSPACE);
+        }
+    }
+
+    /**
+     * Step inputs for CUDA graphs: while on, the position-dependent ops (rotary, KV write, attention) read the
+     * position, and {@link #embed} the tokens, from the step block that {@link #setStep} fills, not from their
+     * arguments; and nothing synchronizes. A step captured this way replays at any position: the host calls
+     * setStep before each launch (after the previous replay's logits were copied, so the block is free).
+     */
+    public void stepInputs(boolean on) {
+        this.stepInputs = on;
+    }
+
+    /** Writes the next replay's position and tokens into the step block (host memory; no device work). */
+    public void setStep(int position, int[] tokens) {
+        if (tokens.length > STEP_TOKENS) {
+            throw new IllegalArgumentException("a graph step takes at most " + STEP_TOKENS + " tokens, got " + tokens.length);
+        }
+        MemorySegment s = step.segment();
+        s.set(ValueLayout.JAVA_INT, 0, position);
+        MemorySegment.copy(tokens, 0, s, ValueLayout.JAVA_INT, TOKENS_AT, tokens.length);
+    }
+
+    private long stepPosition() {
+        return stepInputs ? step.address() : 0;
+    }
+
+    /** The stream every op of these ops runs on (to capture or order around). */
+    public CudaStream stream() {
+        return stream;
+    }
+
+    @Override
+    public void orderBefore(DeviceStream other) {
+        if (other == stream) {
+            return;
+        }
+        stream.record(computeDone);
+        other.waitFor(computeDone);
+    }
+
+    @Override
+    public void orderAfter(DeviceStream other) {
+        if (other == stream) {
+            return;
+        }
+        other.record(otherDone);
+        stream.waitFor(otherDone);
     }
 
     @Override
@@ -98,13 +172,40 @@ public final class CudaTensorOps implements TensorOps {
         }
         long pairs = (long) x.rows() * heads * (headDim / 2);
         kernels.pointers(0, table.buffer().address(), 0, x.buffer().address(), 0).sizes(0, x.rows(), x.cols())
-                .heads(heads, heads, headDim, startPos, 0)
+                .heads(heads, heads, headDim, startPos, 0).pos(stepPosition())
                 .launch(kernels.rotary, NnKernels.gridFor(pairs), NnKernels.THREADS, "rotary");
     }
 
     @Override
     public void siluMul(Matrix gate, Matrix up, Matrix out) {
         elementwise(kernels.siluMul, gate, up, out, "siluMul");
+    }
+
+    @Override
+    public void siluMulPacked(Matrix gateUp, Matrix out) {
+        f32(gateUp, "siluMulPacked input");
+        f32(out, "siluMulPacked output");
+        if (gateUp.rows() != out.rows() || gateUp.cols() != 2 * out.cols()) {
+            throw new IllegalArgumentException("siluMulPacked: " + gateUp + " is not gate|up for " + out);
+        }
+        kernels.pointers(gateUp.buffer().address(), 0, 0, out.buffer().address(), 0).sizes(0, out.rows(), out.cols())
+                .launch(kernels.siluMulPacked, NnKernels.gridFor(out.elements()), NnKernels.THREADS, "siluMulPacked");
+    }
+
+    /** One launch: the residual add and the norm after it (cohort_nn_add_rmsnorm). */
+    @Override
+    public void addRmsNorm(Matrix x, Matrix delta, Matrix weight, float eps, Matrix normed) {
+        f32(x, "addRmsNorm residual");
+        f32(delta, "addRmsNorm delta");
+        f32(normed, "addRmsNorm output");
+        if (weight.elements() != x.cols() || delta.rows() != x.rows() || delta.cols() != x.cols()
+                || normed.rows() != x.rows() || normed.cols() != x.cols()) {
+            throw new IllegalArgumentException("addRmsNorm shapes: " + x + ", " + delta + ", " + weight + ", " + normed);
+        }
+        kernels.pointers(x.buffer().address(), delta.buffer().address(), weight.buffer().address(),
+                        normed.buffer().address(), 0)
+                .sizes(0, x.rows(), x.cols()).eps(eps)
+                .launch(kernels.addRmsNorm(weight.dtype()), x.rows(), NnKernels.THREADS, "addRmsNorm");
     }
 
     @Override
@@ -124,10 +225,42 @@ public final class CudaTensorOps implements TensorOps {
     }
 
     @Override
+    public void writePositions(Matrix src, Matrix cache, int startPos) {
+        if (!stepInputs) {
+            copyRows(src, cache, startPos);
+            return;
+        }
+        f32(src, "cache write");
+        f32(cache, "cache");
+        if (src.cols() != cache.cols() || src.rows() > cache.rows()) {
+            throw new IllegalArgumentException("writePositions: " + src + " into " + cache);
+        }
+        kernels.pointers(src.buffer().address(), 0, 0, cache.buffer().address(), 0).sizes(0, src.rows(), src.cols())
+                .pos(step.address())
+                .launch(kernels.copyRowsAt, NnKernels.gridFor(src.elements()), NnKernels.THREADS, "cache write");
+    }
+
+    @Override
+    public void copyColumns(Matrix src, int fromCol, Matrix dst) {
+        io.cohort.nn.host.HostTensorOps.checkColumns(src, fromCol, dst);
+        long e = src.dtype().bytes();
+        stream.copy2D(src.buffer(), fromCol * e, src.cols() * e, dst.buffer(), 0, dst.cols() * e, dst.cols() * e, src.rows());
+    }
+
+    @Override
     public void embed(Matrix table, int vocabStart, int[] tokens, Matrix out) {
         f32(out, "embed output");
         if (out.rows() != tokens.length || out.cols() != table.cols()) {
             throw new IllegalArgumentException("embed: " + tokens.length + " tokens into " + out);
+        }
+        if (stepInputs) {   // the tokens come from the step block at every replay
+            if (tokens.length > STEP_TOKENS) {
+                throw new IllegalArgumentException("a graph step takes at most " + STEP_TOKENS + " tokens");
+            }
+            kernels.pointers(table.buffer().address(), step.address() + TOKENS_AT, 0, out.buffer().address(), 0)
+                    .sizes(0, tokens.length, table.cols()).vocab(vocabStart, table.rows())
+                    .launch(kernels.embed(table.dtype()), NnKernels.gridFor(out.elements()), NnKernels.THREADS, "embed");
+            return;
         }
         long bytes = 4L * tokens.length;
         if (tokenStaging.byteSize() < bytes) {
@@ -169,6 +302,7 @@ public final class CudaTensorOps implements TensorOps {
         kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
                         out.buffer().address(), scoreScratch.address())
                 .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
+                .pos(stepPosition())
                 .launch(kernels.attention, blocks, 128, "attention");
     }
 
@@ -180,12 +314,15 @@ public final class CudaTensorOps implements TensorOps {
     @Override
     public void close() {
         stream.synchronize();
-        for (DeviceBuffer b : new DeviceBuffer[] {castScratch, scoreScratch, tokenBuffer}) {
+        for (DeviceBuffer b : new DeviceBuffer[] {castScratch, scoreScratch, tokenBuffer, gemmWorkspace}) {
             if (b != null) {
                 device.free(b);
             }
         }
         gemm.close();
+        computeDone.close();
+        otherDone.close();
+        device.free(step);
         stream.close();
         arena.close();
     }

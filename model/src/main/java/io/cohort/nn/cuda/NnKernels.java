@@ -32,10 +32,10 @@ final class NnKernels {
     static final int THREADS = 256;
     private static final int MAX_GRID = 8192;
 
-    // struct NnArgs (x86-64 / aarch64 layout): 5 pointers, int64 n, 9 ints, 1 float
+    // struct NnArgs (x86-64 / aarch64 layout): 5 pointers, int64 n, 9 ints, 1 float, 1 pointer (pos)
     private static final long A = 0, B = 8, C = 16, OUT = 24, SCRATCH = 32, N = 40, ROWS = 48, COLS = 52,
             HEADS = 56, KV_HEADS = 60, HEAD_DIM = 64, START_POS = 68, VOCAB_START = 72, TABLE_ROWS = 76,
-            MAX_SEQ = 80, EPS = 84, SIZE = 88;
+            MAX_SEQ = 80, EPS = 84, POS = 88, SIZE = 96;
 
     private static volatile Driver driver;
 
@@ -64,8 +64,9 @@ final class NnKernels {
     private final MemorySegment args;
     private final MemorySegment params;
     private final MemorySegment streamHandle;
-    final MemorySegment rotary, siluMul, add, attention;
+    final MemorySegment rotary, siluMul, siluMulPacked, add, attention, copyRowsAt;
     private final MemorySegment[] rmsNorm = new MemorySegment[DType.values().length];
+    private final MemorySegment[] addRmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] embed = new MemorySegment[DType.values().length];
     private final MemorySegment[] cast = new MemorySegment[DType.values().length];
 
@@ -89,11 +90,14 @@ final class NnKernels {
         MemorySegment module = load();
         rotary = function(module, "cohort_nn_rotary");
         siluMul = function(module, "cohort_nn_silu_mul");
+        siluMulPacked = function(module, "cohort_nn_silu_mul_packed");
         add = function(module, "cohort_nn_add");
         attention = function(module, "cohort_nn_attention");
+        copyRowsAt = function(module, "cohort_nn_copy_rows_at");
         for (DType t : DType.values()) {
             String s = t.name().toLowerCase(java.util.Locale.ROOT);
             rmsNorm[t.ordinal()] = function(module, "cohort_nn_rmsnorm_" + s);
+            addRmsNorm[t.ordinal()] = function(module, "cohort_nn_add_rmsnorm_" + s);
             embed[t.ordinal()] = function(module, "cohort_nn_embed_" + s);
             cast[t.ordinal()] = t == DType.F32 ? null : function(module, "cohort_nn_cast_" + s);
         }
@@ -101,6 +105,10 @@ final class NnKernels {
 
     MemorySegment rmsNorm(DType weight) {
         return rmsNorm[weight.ordinal()];
+    }
+
+    MemorySegment addRmsNorm(DType weight) {
+        return addRmsNorm[weight.ordinal()];
     }
 
     MemorySegment embed(DType table) {
@@ -174,6 +182,12 @@ final class NnKernels {
     NnKernels vocab(int vocabStart, int tableRows) {
         args.set(JAVA_INT, VOCAB_START, vocabStart);
         args.set(JAVA_INT, TABLE_ROWS, tableRows);
+        return this;
+    }
+
+    /** The step block's position word (graph replays), or 0 for the start position in the arguments. */
+    NnKernels pos(long address) {
+        args.set(JAVA_LONG, POS, address);
         return this;
     }
 

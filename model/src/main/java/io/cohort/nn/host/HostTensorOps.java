@@ -3,7 +3,9 @@ package io.cohort.nn.host;
 import io.cohort.core.DType;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
+import io.cohort.device.DeviceEvent;
 import io.cohort.device.DeviceKind;
+import io.cohort.device.DeviceStream;
 import io.cohort.nn.Matrix;
 import io.cohort.nn.TensorOps;
 import java.lang.foreign.MemorySegment;
@@ -26,6 +28,8 @@ public final class HostTensorOps implements TensorOps {
     private final HostGemm gemm;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private DeviceStream orderedStream;
+    private DeviceEvent orderedEvent;
     private float[] scores = new float[0];
     private float[] context = new float[0];
 
@@ -49,6 +53,25 @@ public final class HostTensorOps implements TensorOps {
     @Override
     public Device device() {
         return device;
+    }
+
+    /** Every call has finished when it returns: nothing to order. */
+    @Override
+    public void orderBefore(DeviceStream stream) {
+    }
+
+    /** Computing on this thread, the ops read a stream's results once the stream is done with them: wait for it. */
+    @Override
+    public void orderAfter(DeviceStream stream) {
+        if (stream != orderedStream) {
+            if (orderedEvent != null) {
+                orderedEvent.close();
+            }
+            orderedEvent = stream.device().createEvent();
+            orderedStream = stream;
+        }
+        stream.record(orderedEvent);
+        orderedEvent.synchronize();
     }
 
     @Override
@@ -172,6 +195,23 @@ public final class HostTensorOps implements TensorOps {
     }
 
     @Override
+    public void siluMulPacked(Matrix gateUp, Matrix out) {
+        int f = out.cols();
+        if (gateUp.rows() != out.rows() || gateUp.cols() != 2 * f) {
+            throw new IllegalArgumentException("siluMulPacked: " + gateUp + " is not gate|up for " + out);
+        }
+        MemorySegment gs = gateUp.buffer().segment(), os = out.buffer().segment();
+        DType gt = gateUp.dtype(), ot = out.dtype();
+        for (long t = 0; t < out.rows(); t++) {
+            long in = t * 2 * f, o = t * f;
+            for (int i = 0; i < f; i++) {
+                float g = gt.get(gs, in + i);
+                ot.set(os, o + i, g / (1f + (float) Math.exp(-g)) * gt.get(gs, in + f + i));
+            }
+        }
+    }
+
+    @Override
     public void add(Matrix a, Matrix b, Matrix out) {
         sameShape(a, b, "add");
         sameShape(a, out, "add");
@@ -188,6 +228,25 @@ public final class HostTensorOps implements TensorOps {
         }
         for (; i < a.elements(); i++) {
             out.dtype().set(os, i, a.dtype().get(as, i) + b.dtype().get(bs, i));
+        }
+    }
+
+    @Override
+    public void copyColumns(Matrix src, int fromCol, Matrix dst) {
+        checkColumns(src, fromCol, dst);
+        long e = src.dtype().bytes();
+        long srcRow = src.cols() * e, dstRow = dst.cols() * e;
+        MemorySegment s = src.buffer().segment(), d = dst.buffer().segment();
+        for (long r = 0; r < src.rows(); r++) {
+            MemorySegment.copy(s, r * srcRow + fromCol * e, d, r * dstRow, dstRow);
+        }
+    }
+
+    /** The shapes {@link #copyColumns} takes, for every implementation. */
+    public static void checkColumns(Matrix src, int fromCol, Matrix dst) {
+        if (src.dtype() != dst.dtype() || src.rows() != dst.rows() || fromCol < 0 || fromCol + dst.cols() > src.cols()) {
+            throw new IllegalArgumentException("copyColumns: columns " + fromCol + "+" + dst.cols() + " of " + src
+                    + " into " + dst);
         }
     }
 
@@ -354,6 +413,9 @@ public final class HostTensorOps implements TensorOps {
 
     @Override
     public void close() {
+        if (orderedEvent != null) {
+            orderedEvent.close();
+        }
         if (workers != null) {
             workers.shutdownNow();
         }

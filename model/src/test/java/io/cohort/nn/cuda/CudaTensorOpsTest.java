@@ -123,6 +123,37 @@ class CudaTensorOpsTest {
         assertClose(out[0], out[1], 1e-5, "attention");
     }
 
+    /** The fused kernels against the host's (unfused: add then rmsNorm; silu of one half times the other). */
+    @Test
+    void fusedOpsMatchHost() {
+        Random rnd = new Random(12);
+        int t = 3, hdim = 160, f = 48;
+        Matrix[] x = both(DType.F32, t, hdim, rnd), d = both(DType.F32, t, hdim, rnd), w = both(DType.BF16, 1, hdim, rnd);
+        Matrix[] out = {h.allocate(DType.F32, t, hdim), g.allocate(DType.F32, t, hdim)};
+        h.addRmsNorm(x[0], d[0], w[0], 1e-5f, out[0]);
+        g.addRmsNorm(x[1], d[1], w[1], 1e-5f, out[1]);
+        assertClose(x[0], x[1], 0, "addRmsNorm residual");
+        assertClose(out[0], out[1], 1e-5, "addRmsNorm normed");
+        Matrix[] gu = both(DType.F32, t, 2 * f, rnd);
+        Matrix[] s = {h.allocate(DType.F32, t, f), g.allocate(DType.F32, t, f)};
+        h.siluMulPacked(gu[0], s[0]);
+        g.siluMulPacked(gu[1], s[1]);
+        assertClose(s[0], s[1], 1e-5, "siluMulPacked");
+    }
+
+    /** Splitting a fused projection's output: a strided 2-D copy on the GPU, rows of copies on the host. */
+    @Test
+    void copyColumnsMatchesHost() {
+        Random rnd = new Random(8);
+        Matrix[] fused = both(DType.F32, 5, 96, rnd);
+        Matrix[] part = {h.allocate(DType.F32, 5, 32), g.allocate(DType.F32, 5, 32)};
+        for (int from : new int[] {0, 32, 64}) {
+            h.copyColumns(fused[0], from, part[0]);
+            g.copyColumns(fused[1], from, part[1]);
+            assertClose(part[0], part[1], 0, "copyColumns from " + from);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"F32", "BF16", "F16"})
     void gemmWithF32ActivationsMatchesHost(String weightType) {

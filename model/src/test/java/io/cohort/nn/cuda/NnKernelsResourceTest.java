@@ -19,7 +19,8 @@ class NnKernelsResourceTest {
             ptx = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
         }
         for (String k : List.of("rotary", "silu_mul", "add", "attention", "rmsnorm_f32", "rmsnorm_f16", "rmsnorm_bf16",
-                "embed_f32", "embed_f16", "embed_bf16", "cast_f16", "cast_bf16")) {
+                "embed_f32", "embed_f16", "embed_bf16", "cast_f16", "cast_bf16", "silu_mul_packed", "add_rmsnorm_f32",
+                "add_rmsnorm_f16", "add_rmsnorm_bf16", "copy_rows_at")) {
             assertTrue(ptx.contains(".entry cohort_nn_" + k + "("), "missing kernel cohort_nn_" + k);
         }
         try (InputStream in = NnKernels.class.getResourceAsStream(NnKernels.RESOURCE + ".fatbin")) {

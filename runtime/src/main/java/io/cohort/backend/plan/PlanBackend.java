@@ -6,6 +6,7 @@ import io.cohort.backend.CollectiveBackend;
 import io.cohort.backend.CollectiveCall;
 import io.cohort.backend.GroupContext;
 import io.cohort.backend.RankContext;
+import io.cohort.backend.RankEnqueueException;
 import io.cohort.core.CohortException;
 import io.cohort.core.Collective;
 import io.cohort.core.DType;
@@ -184,7 +185,11 @@ public final class PlanBackend implements CollectiveBackend {
         System.arraycopy(send, 0, s, 0, ranks);
         System.arraycopy(recv, 0, r, 0, ranks);
         for (int rank = 0; rank < ranks; rank++) {
-            executor.enqueue(rank, seq, call.op(), s, r);
+            try {
+                executor.enqueue(rank, seq, call.op(), s, r);
+            } catch (RuntimeException e) {
+                throw new RankEnqueueException(rank, e);
+            }
         }
     }
 

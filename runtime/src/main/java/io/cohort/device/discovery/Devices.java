@@ -21,8 +21,37 @@ public final class Devices {
     private Devices() {
     }
 
-    /** Devices opened for a spec, and why these (e.g. "no CUDA device found, using host:4"). */
+    /**
+     * Devices opened for a spec, rank r = devices.get(r), and why these (e.g. "no CUDA device found, using
+     * host:4"). For a shared spec ({@code cuda:0*2}) the same device object appears once per rank.
+     */
     public record Selection(List<Device> devices, String reason) {
+
+        /** Whether some ranks share a device (a development aid: never a multi-GPU figure). */
+        public boolean shared() {
+            return distinct(devices).size() < devices.size();
+        }
+
+        /** Closes every device once. */
+        public void close() {
+            closeAll(devices);
+        }
+    }
+
+    /** The devices of {@code ranks} without repeats, in first-rank order. */
+    public static List<Device> distinct(List<? extends Device> ranks) {
+        List<Device> result = new ArrayList<>();
+        for (Device d : ranks) {
+            if (result.stream().noneMatch(x -> x == d)) {
+                result.add(d);
+            }
+        }
+        return result;
+    }
+
+    /** Closes each device of {@code ranks} once, even where several ranks share it. */
+    public static void closeAll(List<? extends Device> ranks) {
+        distinct(ranks).forEach(Device::close);
     }
 
     public static List<DeviceFactory> factories() {
@@ -61,6 +90,9 @@ public final class Devices {
         DeviceFactory factory = k == DeviceKind.HOST ? new HostDeviceFactory(cohortConfig) : factory(k).orElseThrow(() -> new CohortException("no provider of " + k
                 + " devices on the class path" + (k == DeviceKind.CUDA ? " (is cohort-cuda there?)" : "")));
         int available = availableQuietly(factory);
+        if (spec.shared()) {
+            return openShared(spec, factory, available, reason);
+        }
         if (count == 0) {
             count = k == DeviceKind.HOST ? defaultHostCount : available;
         }
@@ -79,6 +111,20 @@ public final class Devices {
         }
         log.info("devices: {} ({})", opened.stream().map(Device::name).toList(), reason);
         return new Selection(List.copyOf(opened), reason);
+    }
+
+    /** One device, {@code spec.count()} times: every rank gets the same device object (its own stream and pool). */
+    private static Selection openShared(DeviceSpec spec, DeviceFactory factory, int available, String reason) {
+        int ordinal = spec.sharedOrdinal();
+        if (spec.kind() != DeviceKind.HOST && ordinal >= available) {
+            throw new CohortException("asked for " + spec + ": no " + spec.kind() + " device " + ordinal + ", "
+                    + available + " available");
+        }
+        Device device = factory.open(ordinal);
+        List<Device> ranks = java.util.Collections.nCopies(spec.count(), device);
+        log.info("devices: {} ranks on {} ({}; shared device: a development aid, not a multi-device figure)",
+                spec.count(), device.name(), reason);
+        return new Selection(List.copyOf(ranks), reason + ", " + spec.count() + " ranks on " + device.name());
     }
 
     /**

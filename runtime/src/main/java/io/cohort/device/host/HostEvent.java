@@ -55,6 +55,20 @@ public final class HostEvent implements DeviceEvent {
         }
     }
 
+    /** Waits at most {@code timeoutNanos} (and never longer than the device's wait timeout). */
+    @Override
+    public void synchronize(long timeoutNanos) {
+        HostStream s;
+        long t;
+        synchronized (this) {
+            s = stream;
+            t = ticket;
+        }
+        if (s != null) {
+            s.awaitRetired(t, Math.min(timeoutNanos, device.waitTimeout().toNanos()), "event synchronize");
+        }
+    }
+
     @Override
     public void close() {
         // nothing to release: an event is two fields

@@ -384,12 +384,18 @@ public final class HostStream implements DeviceStream {
 
     /** Blocks the caller until {@code ticket} commands are retired; {@code timeout} null waits as long as it takes. */
     void awaitRetired(long ticket, Duration timeout, String what) {
+        awaitRetired(ticket, timeout == null ? Long.MAX_VALUE : timeout.toNanos(), what);
+    }
+
+    /** Like {@link #awaitRetired(long, Duration, String)} with the bound in nanoseconds (MAX_VALUE: none). */
+    void awaitRetired(long ticket, long timeoutNanos, String what) {
         long since = System.nanoTime();
-        long deadline = timeout == null ? Long.MAX_VALUE : since + timeout.toNanos();
+        boolean bounded = timeoutNanos != Long.MAX_VALUE;
+        long deadline = since + timeoutNanos;
         while (retired < ticket) {
             long now = System.nanoTime();
-            if (now - deadline > 0) {
-                throw new DeviceException(what + " on " + name + " timed out after " + timeout.toMillis()
+            if (bounded && now - deadline > 0) {
+                throw new DeviceException(what + " on " + name + " timed out after " + timeoutNanos / 1_000_000
                         + " ms (" + retired + " of " + ticket + " commands done)");
             }
             if (!wait.parking(since)) {

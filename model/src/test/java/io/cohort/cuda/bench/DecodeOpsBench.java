@@ -1,0 +1,201 @@
+package io.cohort.cuda.bench;
+
+import io.cohort.core.DType;
+import io.cohort.cuda.CudaBuffer;
+import io.cohort.cuda.CudaDevice;
+import io.cohort.cuda.CudaDevices;
+import io.cohort.cuda.CudaEvent;
+import io.cohort.cuda.CudaStream;
+import io.cohort.model.LlamaConfig;
+import io.cohort.nn.Matrix;
+import io.cohort.nn.RotaryTable;
+import io.cohort.nn.cuda.CudaTensorOps;
+import java.io.IOException;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Device time and achieved bandwidth of every op of one decode step (tp = 1, bf16 weights, f32 activations as
+ * CudaTensorOps runs them) at the three shapes of the decode issues: 8 x 1024, TinyLlama-1.1B, Llama-3-8B. Each
+ * figure is reported against the copy bandwidth measured in the same run (cuMemcpy device to device of 1 GiB,
+ * read + write counted), the roofline a decode op can reach.
+ *
+ * <p>Method (as {@code P2pKernelBench}): the op's stream waits behind a host-released flag while a batch of
+ * calls is enqueued, so CUDA events time the device alone, not Java's launch rate; median of 5 batches.
+ * Bytes per op: weights read + activations read and written (the KV cache read for attention).
+ * usage: DecodeOpsBench [out-file]   (needs a GPU; run on the GPU machine, see cuda/README.md)
+ */
+public final class DecodeOpsBench {
+    private static final int RUNS = 5;
+    private static final int CONTEXT = 512;   // KV positions attention reads
+    private static final int[] TOKENS = {1, 4, 16};
+
+    record Shape(String name, LlamaConfig config) {
+    }
+
+    static final List<Shape> SHAPES = List.of(
+            new Shape("8x1024", new LlamaConfig("llama", 1024, 2816, 8, 16, 8, 64, 8192, 1e-5, 10000.0, 2048, false)),
+            new Shape("tinyllama", new LlamaConfig("llama", 2048, 5632, 22, 32, 4, 64, 32000, 1e-5, 10000.0, 2048, false)),
+            new Shape("llama3-8b", new LlamaConfig("llama", 4096, 14336, 32, 32, 8, 128, 128256, 1e-5, 500000.0, 8192, false)));
+
+    private final CudaDevice d;
+    private final CudaTensorOps ops;
+    private final CudaStream stream;
+    private final CudaStream timer;
+    private final CudaEvent start, stop, end;
+    private final CudaBuffer gate;
+    private long gateValue;
+
+    private DecodeOpsBench(CudaDevice d) {
+        this.d = d;
+        this.ops = new CudaTensorOps(d);
+        this.stream = ops.stream();
+        this.timer = d.createStream();
+        this.start = d.createTimingEvent();
+        this.stop = d.createTimingEvent();
+        this.end = d.createEvent();
+        this.gate = d.allocatePinnedHost(64);
+    }
+
+    public static void main(String[] args) throws IOException {
+        CudaDevice d = CudaDevices.open(0);
+        DecodeOpsBench b = new DecodeOpsBench(d);
+        double copyGBs = b.copyBandwidth(1L << 30);
+        StringBuilder out = new StringBuilder();
+        out.append("# decode ops, tp = 1, bf16 weights, f32 activations (CudaTensorOps); ").append(d.name()).append("; ")
+                .append(Instant.now()).append('\n')
+                .append(String.format(Locale.ROOT, "# copy bandwidth (D2D cuMemcpy of 1 GiB, read + write): %.0f GB/s%n", copyGBs))
+                .append("# device_us: flag-gated batch, CUDA events, median of ").append(RUNS)
+                .append(" batches; GB/s: (weights + activations) / time; %copy: of the copy bandwidth above\n");
+        out.append(String.format(Locale.ROOT, "%-10s %-14s %6s %10s %10s %8s%n", "shape", "op", "tokens", "device_us",
+                "GB/s", "%copy"));
+        for (Shape s : SHAPES) {
+            for (String[] row : b.shape(s)) {
+                double us = Double.parseDouble(row[3]);
+                double gbs = Double.parseDouble(row[4]) / us / 1e3;
+                String line = String.format(Locale.ROOT, "%-10s %-14s %6s %10.2f %10.0f %7.0f%%%n", s.name(), row[1],
+                        row[2], us, gbs, 100 * gbs / copyGBs);
+                out.append(line);
+                System.out.print(line);
+            }
+        }
+        System.out.println(out);
+        if (args.length > 0) {
+            Files.writeString(Path.of(args[0]), out.toString());
+        }
+    }
+
+    /** Rows {shape, op, tokens, device us, bytes} of every decode op of one layer, and the LM head. */
+    private List<String[]> shape(Shape shape) {
+        LlamaConfig c = shape.config();
+        int h = c.hiddenSize(), dh = c.headDim(), q = c.heads() * dh, kv = c.kvHeads() * dh, f = c.intermediateSize();
+        List<String[]> rows = new ArrayList<>();
+        List<Matrix> owned = new ArrayList<>();
+        Matrix wQkv = weight(owned, q + 2 * kv, h), wO = weight(owned, h, q), wGateUp = weight(owned, 2 * f, h);
+        Matrix wDown = weight(owned, h, f), wHead = weight(owned, c.vocabSize(), h), norm = weight(owned, 1, h);
+        int maxT = TOKENS[TOKENS.length - 1];
+        Matrix x = act(owned, maxT, Math.max(Math.max(h, f), q)), y = act(owned, maxT, Math.max(q + 2 * kv, 2 * f));
+        Matrix out = act(owned, maxT, Math.max(c.vocabSize(), 2 * f));
+        Matrix keys = act(owned, CONTEXT, kv), values = act(owned, CONTEXT, kv);
+        Matrix table = RotaryTable.create(ops, CONTEXT + maxT, dh, c.ropeTheta());
+        owned.add(table);
+        try {
+            for (int t : TOKENS) {
+                gemm(rows, shape, "qkv", t, x, h, wQkv, out);
+                gemm(rows, shape, "o_proj", t, x, q, wO, out);
+                gemm(rows, shape, "gate_up", t, x, h, wGateUp, out);
+                gemm(rows, shape, "down", t, x, f, wDown, out);
+                gemm(rows, shape, "lm_head", t, x, h, wHead, out);
+            }
+            Matrix xs = view(x, 1, h), ys = view(y, 1, h);
+            rows.add(row(shape, "rmsnorm", 1, time(() -> ops.rmsNorm(xs, norm, 1e-5f, ys)), 8L * h + 2L * h));
+            rows.add(row(shape, "add", 1, time(() -> ops.add(xs, ys, xs)), 12L * h));
+            Matrix g = view(y, 1, f), u = view(out, 1, f);
+            rows.add(row(shape, "silu_mul", 1, time(() -> ops.siluMul(g, u, g)), 12L * f));
+            Matrix qs = view(x, 1, q);
+            rows.add(row(shape, "rotary_q", 1, time(() -> ops.rotary(qs, c.heads(), dh, CONTEXT - 1, table)), 8L * q));
+            Matrix ctx = view(out, 1, q);
+            rows.add(row(shape, "attention", 1, time(() -> ops.attention(qs, keys, values, c.heads(), c.kvHeads(), dh,
+                    CONTEXT - 1, ctx)), 2L * CONTEXT * kv * 4 + 8L * q));
+        } finally {
+            owned.forEach(ops::free);
+        }
+        return rows;
+    }
+
+    private void gemm(List<String[]> rows, Shape s, String op, int t, Matrix x, int k, Matrix w, Matrix out) {
+        Matrix a = view(x, t, k), o = view(out, t, w.rows());
+        long bytes = w.byteSize() + a.byteSize() + o.byteSize();
+        rows.add(row(s, op, t, time(() -> ops.matmulT(a, w, o)), bytes));
+    }
+
+    private static String[] row(Shape s, String op, int tokens, double us, long bytes) {
+        return new String[] {s.name(), op, Integer.toString(tokens), Double.toString(us), Long.toString(bytes)};
+    }
+
+    private Matrix weight(List<Matrix> owned, int rows, int cols) {
+        Matrix m = ops.allocate(DType.BF16, rows, cols);
+        stream.zero(m.buffer(), 0, m.byteSize());
+        owned.add(m);
+        return m;
+    }
+
+    private Matrix act(List<Matrix> owned, int rows, int cols) {
+        Matrix m = ops.allocate(DType.F32, rows, cols);
+        stream.zero(m.buffer(), 0, m.byteSize());
+        owned.add(m);
+        return m;
+    }
+
+    private static Matrix view(Matrix m, int rows, int cols) {
+        return new Matrix(m.buffer(), m.dtype(), rows, cols);
+    }
+
+    /** Device microseconds per call of {@code op}, enqueued on the ops' stream behind the gate. */
+    private double time(Runnable op) {
+        for (int i = 0; i < 20; i++) {
+            op.run();
+        }
+        ops.synchronize();
+        double[] runs = new double[RUNS];
+        int iters = 100;
+        for (int rep = -1; rep < RUNS; rep++) {
+            gateValue++;
+            timer.waitValue(gate, 0, gateValue);
+            timer.record(start);
+            stream.waitFor(start);
+            for (int i = 0; i < iters; i++) {
+                op.run();
+            }
+            stream.record(end);
+            timer.waitFor(end);
+            timer.record(stop);
+            gate.segment().set(ValueLayout.JAVA_LONG, 0, gateValue);
+            timer.synchronize();
+            if (rep >= 0) {
+                runs[rep] = stop.elapsedMillis(start) * 1e3 / iters;
+            }
+        }
+        Arrays.sort(runs);
+        return runs[RUNS / 2];
+    }
+
+    /** GB/s of a device-to-device copy of {@code bytes}, read + write counted. */
+    private double copyBandwidth(long bytes) {
+        CudaBuffer a = d.allocate(bytes), b = d.allocate(bytes);
+        try {
+            stream.zero(a, 0, bytes);
+            double us = time(() -> stream.copy(a, 0, b, 0, bytes));
+            return 2.0 * bytes / us / 1e3;
+        } finally {
+            d.free(a);
+            d.free(b);
+        }
+    }
+}
