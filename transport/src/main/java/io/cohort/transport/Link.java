@@ -40,6 +40,7 @@ final class Link implements ControlledFragmentHandler {
     private final int right;
     private final ExclusivePublication toRight;
     private final Subscription inbox;
+    private final SourceFilter sources;
     private final BufferClaim claim = new BufferClaim();
     private final IdleStrategy idle;
     private final int maxPieceBytes;
@@ -61,6 +62,7 @@ final class Link implements ControlledFragmentHandler {
     private long consumed;
     private long droppedForeign;
     private long droppedStale;
+    private long droppedUnannounced;
 
     Link(AeronTransport transport, int groupId) {
         this.transport = transport;
@@ -70,7 +72,8 @@ final class Link implements ControlledFragmentHandler {
         this.left = (rank + config.size() - 1) % config.size();
         this.right = (rank + 1) % config.size();
         this.toRight = transport.publicationTo(right);
-        this.inbox = transport.inbox();
+        this.sources = new SourceFilter(config);
+        this.inbox = transport.inbox(sources, left);
         this.idle = IdleStrategies.of(config.idle());
         // one piece = one frame: payload after our header, a multiple of 64 bytes (whole vectors, any dtype)
         this.maxPieceBytes = (toRight.maxPayloadLength() - Frame.HEADER_LENGTH) & ~63;
@@ -101,6 +104,10 @@ final class Link implements ControlledFragmentHandler {
 
     long droppedStale() {
         return droppedStale;
+    }
+
+    long droppedUnannounced() {
+        return droppedUnannounced;
     }
 
     /**
@@ -298,7 +305,7 @@ final class Link implements ControlledFragmentHandler {
         }
         if (header.sessionId() != leftSession || length < Frame.HEADER_LENGTH
                 || Frame.type(buffer, offset) != Frame.DATA || Frame.groupId(buffer, offset) != groupId) {
-            droppedForeign++;
+            dropForeign(header);
             return Action.COMMIT;
         }
         long frameSeq = Frame.seq(buffer, offset);
@@ -340,12 +347,25 @@ final class Link implements ControlledFragmentHandler {
 
     private Action onJoinFragment(DirectBuffer buffer, int offset, int length, Header header) {
         if (length >= Frame.HEADER_LENGTH && Frame.type(buffer, offset) == Frame.HELLO
-                && Frame.groupId(buffer, offset) == groupId && Frame.srcRank(buffer, offset) == left) {
+                && Frame.groupId(buffer, offset) == groupId && Frame.srcRank(buffer, offset) == left
+                && fromAnnouncedSource(header)) {
             leftSession = header.sessionId();
             return Action.BREAK;
         }
-        droppedForeign++;
+        dropForeign(header);
         return Action.COMMIT;
+    }
+
+    /** Whether the frame's image comes from the source announced for the left neighbour (the image is the context). */
+    private boolean fromAnnouncedSource(Header header) {
+        return header.context() instanceof Image image && sources.announced(left, image.sourceIdentity());
+    }
+
+    private void dropForeign(Header header) {
+        droppedForeign++;
+        if (!fromAnnouncedSource(header)) {
+            droppedUnannounced++;
+        }
     }
 
     /** Test hook: publishes a raw DATA frame on this rank's real link, as a late or duplicate frame would arrive. */

@@ -103,13 +103,23 @@ final class ClusterBenchCommand implements Callable<Integer> {
                                 algbw * c.busBandwidthFactor(n), wrong);
                         out.flush();
                     } finally {
-                        g.release(send);
-                        g.release(recv);
+                        releaseQuietly(g, send, recv);
                     }
                 }
             }
             return 0;
         });
+    }
+
+    /** After a failure the group is broken and releasing fails too: the failure, not the release, is the news. */
+    private static void releaseQuietly(ClusterGroup g, RemoteTensor... tensors) {
+        for (RemoteTensor t : tensors) {
+            try {
+                g.release(t);
+            } catch (io.cohort.cluster.ClusterException e) {
+                // the group's broken state says why; closing it frees the tensors on the nodes
+            }
+        }
     }
 
     /** Elements of rank 0 and of the last rank that differ from the sum of every rank's pattern. */

@@ -39,6 +39,12 @@ final class NodeProcess {
 
     /** Starts {@code cohort node --config file args...} in a JVM like this one. */
     static NodeProcess start(String name, Path config, String... args) throws IOException {
+        return start(name, config, java.util.Map.of(), args);
+    }
+
+    /** Like {@link #start(String, Path, String...)} with {@code env} added to the environment (e.g. passwords). */
+    static NodeProcess start(String name, Path config, java.util.Map<String, String> env, String... args)
+            throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
@@ -47,7 +53,9 @@ final class NodeProcess {
                 "-Dlogback.statusListenerClass=ch.qos.logback.core.status.NopStatusListener",
                 "-cp", cp, ClusterWorker.class.getName(), "--config", config.toString()));
         cmd.addAll(List.of(args));
-        return new NodeProcess(name, new ProcessBuilder(cmd).redirectErrorStream(true).start());
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        return new NodeProcess(name, pb.start());
     }
 
     /** The first line containing {@code text}, waiting up to {@code seconds}. */
