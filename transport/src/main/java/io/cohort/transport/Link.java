@@ -8,10 +8,10 @@ import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.ControlledFragmentHandler;
 import io.aeron.logbuffer.Header;
 import io.cohort.core.CohortException;
+import io.cohort.core.IdlePolicy;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.locks.LockSupport;
 import org.agrona.DirectBuffer;
-import org.agrona.concurrent.IdleStrategy;
 
 /**
  * One rank's two ends of the ring: an exclusive publication to its right neighbour and its inbox, in which
@@ -42,7 +42,9 @@ final class Link implements ControlledFragmentHandler {
     private final Subscription inbox;
     private final SourceFilter sources;
     private final BufferClaim claim = new BufferClaim();
-    private final IdleStrategy idle;
+    private final IdlePolicy idle;
+    /** The round of the current wait ({@link IdlePolicy} is stateless). */
+    private int idleRound;
     private final int maxPieceBytes;
     private final long progressTimeoutNs;
     private final long livenessIntervalNs;
@@ -118,7 +120,7 @@ final class Link implements ControlledFragmentHandler {
         long deadline = System.nanoTime() + config.connectTimeout().toNanos();
         boolean helloSent = false;
         joining = true;
-        idle.reset();
+        idleRound = 0;
         try {
             while (!helloSent || leftSession == 0) {
                 int work = 0;
@@ -134,7 +136,7 @@ final class Link implements ControlledFragmentHandler {
                     work += inbox.controlledPoll(this, FRAGMENT_LIMIT);
                 }
                 if (work == 0) {
-                    idle.idle();
+                    idle.idle(idleRound++); // spins, then yields (never false: the policies yield for ever)
                 }
                 if (System.nanoTime() - deadline > 0) {
                     throw joinTimeout(helloSent);
@@ -168,7 +170,7 @@ final class Link implements ControlledFragmentHandler {
         long nextCheck = lastProgress + livenessIntervalNs;
         boolean progressed = false;
         int busyRounds = 0;
-        idle.reset();
+        idleRound = 0;
         try {
             while (!(s.sendDone() && s.receiveDone())) {
                 int sent = s.send(this);
@@ -184,12 +186,12 @@ final class Link implements ControlledFragmentHandler {
                     progressed = true; // only pieces of this collective count: dropped frames are not progress
                 }
                 if (sent > 0 || polled > 0) {
-                    idle.reset();
+                    idleRound = 0;
                     if ((++busyRounds & 0xff) != 0) {
                         continue; // busy: look at the clock only now and then (stray frames must not hide a stall)
                     }
                 } else {
-                    idle.idle();
+                    idle.idle(idleRound++); // spins, then yields (never false: the policies yield for ever)
                 }
                 long now = System.nanoTime();
                 if (progressed) {
