@@ -42,6 +42,12 @@ public final class ChildJvm {
      */
     public static ChildJvm start(String name, String heap, List<String> jvmFlags, Class<?> main, List<String> args)
             throws IOException {
+        return start(name, heap, jvmFlags, java.util.Map.of(), main, args);
+    }
+
+    /** Like {@link #start(String, String, List, Class, List)} with {@code env} added to the child's environment. */
+    public static ChildJvm start(String name, String heap, List<String> jvmFlags, java.util.Map<String, String> env,
+                                 Class<?> main, List<String> args) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(java, "-Xmx" + heap, "-XX:+UseSerialGC",
@@ -51,7 +57,9 @@ public final class ChildJvm {
         cmd.addAll(jvmFlags);
         cmd.addAll(List.of("-cp", cp, main.getName()));
         cmd.addAll(args);
-        return new ChildJvm(name, new ProcessBuilder(cmd).redirectErrorStream(true).start());
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        return new ChildJvm(name, pb.start());
     }
 
     private void read() {

@@ -380,7 +380,7 @@ class ClusterTest {
         long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
         while (System.nanoTime() < deadline) {
             for (NodeProcess n : nodes) {
-                for (String l : n.lines) {
+                for (String l : n.lines()) {
                     if (l.contains(text)) {
                         return l;
                     }

@@ -21,29 +21,16 @@ final class NodeProcess {
 
     /** Starts {@code cohort node --config file args...} in a JVM like this one. */
     static NodeProcess start(String name, Path config, String... args) throws IOException {
-<<<<<<< HEAD
         return start(name, config, java.util.Map.of(), args);
     }
 
     /** Like {@link #start(String, Path, String...)} with {@code env} added to the environment (e.g. passwords). */
     static NodeProcess start(String name, Path config, java.util.Map<String, String> env, String... args)
             throws IOException {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
-                "--add-opens", "java.base/jdk.internal.misc=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
-                "-Dlogback.statusListenerClass=ch.qos.logback.core.status.NopStatusListener",
-                "-cp", cp, ClusterWorker.class.getName(), "--config", config.toString()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().putAll(env);
-        return new NodeProcess(name, pb.start());
-=======
         List<String> all = new ArrayList<>(List.of("--config", config.toString()));
         all.addAll(List.of(args));
-        return new NodeProcess(ChildJvm.start(name, "256m", List.of("-XX:TieredStopAtLevel=1"), ClusterWorker.class, all));
->>>>>>> wt/followup
+        return new NodeProcess(ChildJvm.start(name, "256m", List.of("-XX:TieredStopAtLevel=1"), env, ClusterWorker.class,
+                all));
     }
 
     /** The first line containing {@code text}, waiting up to {@code seconds}. */
@@ -53,6 +40,11 @@ final class NodeProcess {
 
     int awaitExit(int seconds) throws InterruptedException {
         return jvm.awaitExit(Duration.ofSeconds(seconds));
+    }
+
+    /** Every line printed so far. */
+    List<String> lines() {
+        return jvm.lines();
     }
 
     String tail() {
