@@ -18,7 +18,8 @@ export JAVA_OPTS="${JAVA_OPTS:--Xmx64g}"
 if [ "$part" = all ] || [ "$part" = tests ]; then
   nvidia-smi -L > "$out/device.txt" 2>&1
   # graphs (GraphCaptureTest, SharedGpuTensorParallelTest.graphDecodeMatchesEagerDecode), cuda:0*N vs tp 1,
-  # fused kernels and copyColumns vs host (CudaTensorOpsTest), a rank stalled in a graph (P2pAllReduceTest)
+  # fused kernels (rotary + KV write, split-K attention) and copyColumns vs host (CudaTensorOpsTest), fused
+  # p2p all-reduce + norm (FusedAllReduceNormTest), a rank stalled in a graph (P2pAllReduceTest)
   step 400 gpu-tests.log bash .device/junit --include-tag gpu
   sed 's/\x1b\[[0-9;]*m//g' "$out/gpu-tests.log" | grep -E "tests (successful|failed|aborted|skipped)|✘" | head -30
 fi
@@ -39,6 +40,9 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
   # tp = 2 as two ranks on the one GPU (a development aid, not a multi-GPU figure): logits vs tp 1 in the tests
   step 180 bench-mtiny-tp2-shared.txt cli model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 \
     --backends p2p --prompt-len 32 --decode 64 --graphs
+  # the same with the unfused all-reduce, then addRmsNorm (the fused p2p all-reduce + norm is the default)
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.fusedAllReduce=false" step 180 bench-mtiny-tp2-shared-unfused.txt cli model bench \
+    --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
   # 512-token prefill at the 8B shape (issue 18 target: 25 ms)
   step 180 bench-m8b-prefill512.txt cli model bench --model-dir /tmp/m8b --devices cuda --tp 1 --backends auto \
     --prompt-len 512 --max-batch 512 --decode 4

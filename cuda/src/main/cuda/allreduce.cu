@@ -221,3 +221,90 @@ COHORT_AR(min_f16, F16, MIN)
 COHORT_AR(sum_bf16, BF16, SUM)
 COHORT_AR(max_bf16, BF16, MAX)
 COHORT_AR(min_bf16, BF16, MIN)
+
+// All-reduce fused with the residual add and the next RMSNorm (as the fused all-reduce kernels of TensorRT-LLM
+// and FlashInfer): after a row-parallel GEMM, send holds this rank's partial sums [rows, cols] (f32). One-shot:
+// block b stages rows b, b + grid, ... then meets block b of every peer, reduces those rows in rank order
+// (0, 1, ..., n-1, so every rank gets the same bits), adds them into the residual (x += sum, replicated on every
+// rank) and writes normed = x / sqrt(mean(x^2) + eps) * w. recv is not written: the sum lives on in x.
+struct FusedTail {
+    float* residual;            // [rows, cols] f32, in place
+    const void* weight;         // [cols] norm weight, W's type
+    float* normed;              // [rows, cols] f32
+    int64_t cols;
+    float eps;
+    float pad;
+};
+
+struct FusedArArgs {
+    GraphArArgs g;              // g.a for eager launches (epoch, parity staging from the host); all of it in graphs
+    FusedTail f;
+};
+
+__device__ __forceinline__ float block_sum(float v) {
+    __shared__ float partial[32];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    __syncthreads();
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    v = lane < warps ? partial[lane] : 0.f;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+template <typename W>
+__device__ __forceinline__ void all_reduce_add_rmsnorm(const ArArgs& a, const FusedTail& f) {
+    const int64_t cols = f.cols, rows = (int64_t)a.count / cols;
+    const float* send = static_cast<const float*>(a.send);
+    float* mine = static_cast<float*>(a.stage[a.rank]);
+    for (int64_t r = blockIdx.x; r < rows; r += gridDim.x)
+        for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) mine[r * cols + i] = send[r * cols + i];
+    block_barrier(a, a.epoch);
+    const auto* w = static_cast<const typename W::bits*>(f.weight);
+    for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+        float* x = f.residual + r * cols;
+        float ss = 0.f;
+        for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
+            float acc = static_cast<const float*>(a.stage[0])[r * cols + i];
+            for (int p = 1; p < a.nranks; p++) acc += static_cast<const float*>(a.stage[p])[r * cols + i];
+            const float v = x[i] + acc;
+            x[i] = v;
+            ss += v * v;
+        }
+        ss = block_sum(ss);
+        const float inv = rsqrtf(ss / cols + f.eps);
+        float* out = f.normed + r * cols;
+        for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) out[i] = x[i] * inv * W::load(w[i]);
+    }
+}
+
+// The graph form takes epoch and staging parity from the per-block launch counters, as graph_all_reduce does
+// (one epoch pair per launch, like every graph launch), so it interleaves with the group's graph all-reduces.
+template <typename W>
+__device__ __forceinline__ void graph_all_reduce_add_rmsnorm(const FusedArArgs& p) {
+    __shared__ uint64_t launch;
+    if (threadIdx.x == 0) launch = p.g.launches[blockIdx.x];
+    __syncthreads();
+    ArArgs a = p.g.a;
+    if (launch & 1) {
+#pragma unroll
+        for (int q = 0; q < MAX_RANKS; q++) a.stage[q] = p.g.stage1[q];
+    }
+    a.epoch = 2 * launch + 1;
+    all_reduce_add_rmsnorm<W>(a, p.f);
+    __syncthreads();
+    if (threadIdx.x == 0) p.g.launches[blockIdx.x] = launch + 1;
+}
+
+#define COHORT_AR_NORM(NAME, W)                                                                                \
+    extern "C" __global__ void __launch_bounds__(512) cohort_ar_add_rmsnorm_##NAME(FusedArArgs p) {             \
+        all_reduce_add_rmsnorm<W>(p.g.a, p.f);                                                                  \
+    }                                                                                                           \
+    extern "C" __global__ void __launch_bounds__(512) cohort_ar_graph_add_rmsnorm_##NAME(FusedArArgs p) {       \
+        graph_all_reduce_add_rmsnorm<W>(p);                                                                     \
+    }
+
+COHORT_AR_NORM(f32, F32)
+COHORT_AR_NORM(f16, F16)
+COHORT_AR_NORM(bf16, BF16)

@@ -14,7 +14,6 @@ import io.cohort.topology.Topology;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -32,7 +31,7 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
- * The control plane of one Cohort: keeps one {@link DeviceActor} per device and one {@link GroupSequencer}
+ * The control plane of one Cohort: keeps one {@link DeviceActor} per device lane ({@link DeviceLanes}) and one {@link GroupSequencer}
  * per group; creates each group's backend ({@link GroupBackends}) once every device has its stream and hands
  * it to the sequencer; after a failure ({@link Recovery}) (reported by the sequencer: an enqueue that threw, work
  * that failed on a device, a deadline passed) resets the streams of the group's devices and hands over a fresh
@@ -50,12 +49,18 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
 
     /**
      * Create a group of {@code devices} (rank r = devices.get(r)) with the requested backend; {@code overrides}
-     * (e.g. {@code algorithm.force = ring}) go over the {@code cohort} config for this group's backend.
+     * (e.g. {@code algorithm.force = ring}) go over the {@code cohort} config for this group's backend. With
+     * {@code sharedDevices} a device may be several ranks (each on a lane of its own); without, that is refused.
      */
-    public record CreateGroup(List<Device> devices, BackendKind requested, Config overrides,
+    public record CreateGroup(List<Device> devices, BackendKind requested, Config overrides, boolean sharedDevices,
                               CompletableFuture<GroupInfo> reply) implements Command {
         public CreateGroup(List<Device> devices, BackendKind requested, CompletableFuture<GroupInfo> reply) {
-            this(devices, requested, ConfigFactory.empty(), reply);
+            this(devices, requested, ConfigFactory.empty(), false, reply);
+        }
+
+        public CreateGroup(List<Device> devices, BackendKind requested, Config overrides,
+                           CompletableFuture<GroupInfo> reply) {
+            this(devices, requested, overrides, false, reply);
         }
     }
 
@@ -112,7 +117,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     private final ActorRef<DeviceActor.Report> reports;
     private final GroupSequencer.ControlPlane control;
     private final CompletableFuture<Void> stopped;
-    private final Map<Device, DeviceSlot> devices = new IdentityHashMap<>();
+    private final DeviceLanes lanes;
     private final Map<Integer, GroupState> groups = new HashMap<>();
     private final GroupBackends backends;
     private int nextGroupId = 1;
@@ -129,6 +134,8 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         this.backends = new GroupBackends(env.backends());
         this.callerIdle = IdlePolicy.of(env.cohortConfig(), "caller");
         this.reports = ctx.messageAdapter(DeviceActor.Report.class, FromDevice::new);
+        this.lanes = new DeviceLanes(env.pools(), (device, lane, order) -> ctx.spawn(DeviceActor.create(device, lane, reports),
+                "device-" + order, DispatcherSelector.fromConfig("cohort.device-dispatcher")));
         this.poller = new CompletionPoller("cohort-completions-" + ctx.getSelf().path().name(),
                 IdlePolicy.of(env.cohortConfig(), "poller"));
         ActorRef<Command> self = ctx.getSelf();
@@ -184,16 +191,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             if (m.devices().isEmpty()) {
                 throw new CohortException("a group needs at least one device");
             }
-            DeviceSlot[] ranks = new DeviceSlot[m.devices().size()];
-            for (int r = 0; r < ranks.length; r++) {
-                Device d = m.devices().get(r);
-                for (int q = 0; q < r; q++) {
-                    if (ranks[q].device == d) {
-                        throw new CohortException(d.name() + " is rank " + q + " and rank " + r + " of one group");
-                    }
-                }
-                ranks[r] = slotOf(d);
-            }
+            DeviceSlot[] ranks = lanes.of(m.devices(), m.sharedDevices());
             Topology topology = env.topologies().apply(m.devices());
             int id = nextGroupId++;
             GroupSequencer sequencer = new GroupSequencer(id, ranks, poller, control, timeout, env.metrics(), callerIdle);
@@ -206,19 +204,6 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
             m.reply().completeExceptionally(e);
         }
         return this;
-    }
-
-    private DeviceSlot slotOf(Device d) {
-        DeviceSlot slot = devices.get(d);
-        if (slot == null) {
-            MemoryPool pool = env.pools().apply(d);
-            int order = devices.size();
-            ActorRef<DeviceActor.Command> actor = getContext().spawn(DeviceActor.create(d, reports),
-                    "device-" + order, DispatcherSelector.fromConfig("cohort.device-dispatcher"));
-            slot = new DeviceSlot(d, pool, actor, order);
-            devices.put(d, slot);
-        }
-        return slot;
     }
 
     /**
@@ -325,7 +310,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
 
     private void onReady(DeviceActor.Ready r) {
-        DeviceSlot slot = devices.get(r.device());
+        DeviceSlot slot = lanes.of(r);
         if (slot == null) {
             return;
         }
@@ -350,15 +335,15 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
     }
 
     private void onCrashed(DeviceActor.Crashed c) {
-        getContext().getLog().error("device actor of {} failed, restarting it", c.device().name(), c.cause());
-        DeviceSlot slot = devices.get(c.device());
+        DeviceSlot slot = lanes.of(c);
         if (slot == null) {
             return;
         }
+        getContext().getLog().error("device actor of {} failed, restarting it", slot.name(), c.cause());
         slot.ready = false; // the restarted actor reports a fresh stream
         for (GroupState g : List.copyOf(groups.values())) {
             if (g.uses(slot)) {
-                recover(g, "the actor of " + c.device().name() + " crashed: " + c.cause());
+                recover(g, "the actor of " + slot.name() + " crashed: " + c.cause());
             }
         }
     }
@@ -419,14 +404,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         if (!Reaper.awaitIdle(5_000)) {
             getContext().getLog().warn("some device streams did not close within 5 s");
         }
-        for (DeviceSlot s : devices.values()) {
-            try {
-                s.pool.close();
-            } catch (RuntimeException e) {
-                getContext().getLog().warn("closing the pool of {} failed: {}", s.device.name(), e.toString());
-            }
-        }
-        devices.clear();
+        lanes.closePools();
         if (shutdownReply != null) {
             shutdownReply.complete(null);
         }

@@ -15,7 +15,8 @@ import io.cohort.metrics.CollectiveMetrics;
 import java.util.function.Function;
 
 /**
- * The standard parts: a {@link CarvingMemoryPool} per device ({@code cohort.pool.capacity}), topologies
+ * The standard parts: a {@link CarvingMemoryPool} per device lane ({@code cohort.pool.capacity}; auto: the
+ * default capacity of the device's free memory divided by the ranks the opening group puts on it), topologies
  * from the device kind's detector, backends chosen by {@link Backends} among the providers on the class
  * path (with its fallbacks and their log line).
  */
@@ -24,13 +25,15 @@ public final class Environments {
     }
 
     public static Environment defaults(Config cohortConfig) {
-        return new Environment(cohortConfig, device -> pool(device, cohortConfig), ds -> Devices.topology(ds, cohortConfig),
-                Environments::resolve, new CollectiveMetrics());
+        return new Environment(cohortConfig, (Environment.PoolFactory) (device, shares) -> pool(device, shares, cohortConfig),
+                ds -> Devices.topology(ds, cohortConfig), Environments::resolve, new CollectiveMetrics());
     }
 
-    static MemoryPool pool(Device device, Config cohortConfig) {
+    /** As {@code LocalGroup} sizes the pools of ranks that share a device: each gets its share of the default. */
+    static MemoryPool pool(Device device, int shares, Config cohortConfig) {
         long capacity = PlanSettings.bytesOrAuto(cohortConfig, "pool.capacity");
-        return capacity == 0 ? CarvingMemoryPool.create(device) : CarvingMemoryPool.create(device, capacity);
+        return CarvingMemoryPool.create(device, capacity > 0 ? capacity
+                : MemoryPool.defaultCapacity(device.freeMemory() / Math.max(1, shares)));
     }
 
     static BackendResolver.Resolution resolve(io.cohort.backend.BackendKind requested, io.cohort.backend.GroupContext group) {

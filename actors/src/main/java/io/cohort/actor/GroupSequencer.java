@@ -55,6 +55,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safety: {@link #submit} from any thread; {@link #poll} on the poller's thread; the control methods
  * on the coordinator's. A collective is finished exactly once, by whoever wins its slot's ticket.
+ *
+ * <p><b>Why one file of more than 500 lines.</b> The slot ring, its publication order, the ticket that
+ * finishes a collective once, the epoch hand-over and the parked calls form one lock-and-publish protocol
+ * between callers, the poller and the coordinator; split across classes, its invariants could no longer be
+ * checked in one reading. Candidates to move out once the protocol settles: {@link Epoch}, {@link Slot}.
  */
 public final class GroupSequencer implements Pollable {
 

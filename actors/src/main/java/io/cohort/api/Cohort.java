@@ -15,7 +15,10 @@ import io.cohort.device.discovery.Devices;
 import io.cohort.metrics.CollectiveMetrics;
 import io.cohort.metrics.MetricRow;
 import java.time.Duration;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
@@ -50,6 +53,8 @@ public final class Cohort implements AutoCloseable {
     private final ActorRef<Coordinator.Command> coordinator;
     private final Duration apiTimeout;
     private final List<Device> opened = new CopyOnWriteArrayList<>();
+    /** Devices opened by a shared spec ({@code host:0*2}): a group may put several ranks on them. */
+    private final Set<Device> shared = Collections.newSetFromMap(Collections.synchronizedMap(new IdentityHashMap<>()));
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Completes when the coordinator has stopped, for whatever reason: no blocking call then waits for it. */
     private final CompletableFuture<Void> coordinatorStopped = new CompletableFuture<>();
@@ -103,7 +108,10 @@ public final class Cohort implements AutoCloseable {
 
     /**
      * Opens devices, e.g. {@code "host:4"}, {@code "cuda"}, {@code "cuda:2"} or {@code "auto"} (GPUs if any,
-     * else {@code cohort.devices.host-count} host devices). Cohort closes them when it closes.
+     * else {@code cohort.devices.host-count} host devices). Cohort closes them when it closes. {@code "cuda:0*2"}
+     * or {@code "host:0*4"} is one device at every rank, each rank with its own stream and its share of the pool:
+     * an aid for development and tests, never a multi-device figure. A bad spec throws an
+     * {@link IllegalArgumentException} with a one-line message naming it.
      */
     public List<Device> devices(String spec) {
         return selectDevices(spec).devices();
@@ -113,7 +121,10 @@ public final class Cohort implements AutoCloseable {
     public Devices.Selection selectDevices(String spec) {
         checkOpen();
         Devices.Selection selection = Devices.open(DeviceSpec.parse(spec), env.cohortConfig());
-        opened.addAll(selection.devices());
+        opened.addAll(Devices.distinct(selection.devices()));
+        if (selection.shared()) {
+            shared.addAll(selection.devices());
+        }
         return selection;
     }
 
@@ -129,7 +140,8 @@ public final class Cohort implements AutoCloseable {
     public CohortGroup group(List<? extends Device> devices, BackendKind backend, Config overrides) {
         checkOpen();
         CompletableFuture<GroupInfo> reply = new CompletableFuture<>();
-        coordinator.tell(new Coordinator.CreateGroup(List.copyOf(devices), backend, overrides, reply));
+        boolean sharing = devices.stream().anyMatch(shared::contains);
+        coordinator.tell(new Coordinator.CreateGroup(List.copyOf(devices), backend, overrides, sharing, reply));
         return new CohortGroup(coordinator, closed::get,
                 await(reply, "creating a group of " + devices.size() + " devices"), apiTimeout,
                 apiTimeout.plus(env.collectiveTimeout()), coordinatorStopped);
@@ -180,6 +192,7 @@ public final class Cohort implements AutoCloseable {
             }
             opened.forEach(Device::close);
             opened.clear();
+            shared.clear();
         }
     }
 

@@ -41,7 +41,7 @@ final class SelftestCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--devices", defaultValue = "auto", description = "host:N, cuda, cuda:N or auto (default)")
+    @Option(names = "--devices", defaultValue = "auto", description = "host:N, cuda, cuda:N, cuda:D*R (R ranks on device D) or auto (default)")
     String devices;
 
     @Option(names = "--backends", split = ",", description = "backends to test (default cohort.backend.kind)")

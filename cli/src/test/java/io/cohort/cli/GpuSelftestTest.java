@@ -18,6 +18,14 @@ class GpuSelftestTest {
     }
 
     @Test
+    void selftestPassesWithTwoRanksOnOneGpu() {
+        // through the actor API: each rank on a lane of GPU 0 (own stream and pool); a development aid only
+        CliTest.Run run = CliTest.cohort("selftest", "--devices", "cuda:0*2", "--backends", "p2p,native");
+        assertEquals(0, run.exitCode(), run.out() + run.err());
+        assertTrue(run.out().contains(" 0 failed"), run.out());
+    }
+
+    @Test
     void benchOnGpusHasNoWrongResults() {
         CliTest.Run run = CliTest.cohort("bench", "--devices", "cuda", "--backends", "auto,native", "--dtype", "bf16",
                 "--max-bytes", "4M", "--iters", "5", "--warmup", "3");

@@ -76,7 +76,10 @@ public final class ClusterCohort implements AutoCloseable {
     public List<NodeInfo> awaitNodes(int count, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            List<NodeInfo> nodes = members().nodes();
+            // each ask within what is left of the wait (the singleton may still be starting)
+            Duration left = Duration.ofNanos(Math.max(500_000_000L, deadline - System.nanoTime()));
+            Duration ask = left.compareTo(settings.groupTimeout()) < 0 ? left : settings.groupTimeout();
+            List<NodeInfo> nodes = ((ClusterProtocol.Nodes) ask(ClusterProtocol.ListNodes::new, ask)).nodes();
             if (nodes.size() >= count) {
                 return nodes;
             }
@@ -151,7 +154,11 @@ public final class ClusterCohort implements AutoCloseable {
         }
     }
 
-    /** Leaves the cluster (the singleton moves to another coordinator member, if any). */
+    /**
+     * Leaves the cluster (the singleton moves to another coordinator member, if any); with a member dead but not
+     * downed yet, within a few seconds rather than after Pekko's 10 s cluster-exiting timeout
+     * ({@link ClusterMembership#leave}). The nodes close its groups when it is removed either way.
+     */
     @Override
     public void close() {
         ClusterMembership.leave(system, Duration.ofSeconds(10));

@@ -1,18 +1,14 @@
 package io.cohort.cluster;
 
 import io.cohort.cluster.ClusterProtocol.Reply;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.UUID;
 import java.util.function.Consumer;
-import org.apache.pekko.actor.Address;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -23,7 +19,6 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 import org.apache.pekko.cluster.ClusterEvent;
-import org.apache.pekko.cluster.Member;
 import org.apache.pekko.cluster.typed.Cluster;
 import org.apache.pekko.cluster.typed.Down;
 import org.apache.pekko.cluster.typed.Leave;
@@ -31,11 +26,11 @@ import org.apache.pekko.cluster.typed.Subscribe;
 
 /**
  * The cluster's coordinator, run as a Cluster Singleton on the members of role {@code coordinator}. Finds the
- * device nodes through the Receptionist, forms groups across them (admitting only configured seed nodes),
- * numbers each group's collectives and relays them to every node of the group, gathers the nodes' answers and
- * answers the client once all are in. A node that fails, does not answer within the timeout, or becomes
- * unreachable fails the request at once, naming the node; the group is then broken (its leaders' transport
- * is) and a new group must be created. Only control messages and buffer ids pass through here.
+ * device nodes through the Receptionist ({@link CoordinatorMembers}), forms groups across them (admitting only
+ * configured seed nodes), numbers each group's collectives and relays them to every node of the group
+ * ({@link NodeRequests}), and answers the client once all nodes are in. A node that fails, does not answer within
+ * the timeout, or becomes unreachable fails the request at once, naming the node; the group is then broken (its
+ * leaders' transport is) and a new group must be created. Only control messages and buffer ids pass through here.
  */
 public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinator.Command> {
 
@@ -58,85 +53,31 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
     private record MemberChanged(ClusterEvent.MemberEvent event) implements Command {
     }
 
-    private record TimedOut(long op) implements Command {
+    /** A request to nodes ran past its timeout ({@link NodeRequests}). */
+    record TimedOut(long op) implements Command {
     }
 
     public static Behavior<Command> create(ClusterSettings settings) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new ClusterCoordinator(ctx, timers, settings)));
     }
 
-    /** A group as the coordinator keeps it: nodes in leader order. */
-    private static final class Group {
-        final int id;
-        final List<NodeInfo> nodes;
-        final List<ActorRef<NodeAgent.Command>> agents;
-        long seq;
-        String broken;
-        boolean open;
-
-        Group(int id, List<NodeInfo> nodes, List<ActorRef<NodeAgent.Command>> agents) {
-            this.id = id;
-            this.nodes = nodes;
-            this.agents = agents;
-        }
-
-        boolean uses(String node) {
-            return nodes.stream().anyMatch(n -> n.address().equals(node));
-        }
-
-        int ranks() {
-            return nodes.size() * nodes.getFirst().devices().size();
-        }
-    }
-
-    /** A request sent to some nodes, waiting for their answers. */
-    private static final class Pending {
-        final long op;
-        final String what;
-        final Group group;
-        final ActorRef<Reply> client;
-        final Set<String> waiting;
-        final Consumer<Pending> onAllDone;
-        final long started = System.nanoTime();
-        final Map<String, String> endpoints = new HashMap<>();
-        boolean breaksGroupOnFailure;
-        /** Closing: a node that fails, is lost or is late counts as done (there is nothing left to close there). */
-        boolean bestEffort;
-        byte[] data;
-
-        Pending(long op, String what, Group group, ActorRef<Reply> client, Set<String> waiting,
-                Consumer<Pending> onAllDone) {
-            this.op = op;
-            this.what = what;
-            this.group = group;
-            this.client = client;
-            this.waiting = waiting;
-            this.onAllDone = onAllDone;
-        }
-    }
-
-    private final TimerScheduler<Command> timers;
     private final ClusterSettings settings;
     private final Cluster cluster;
-    private final ActorRef<NodeAgent.Reply> replies;
     private final ActorRef<NodeInfo> descriptions;
-    private final Map<String, ActorRef<NodeAgent.Command>> agents = new HashMap<>();
-    private final Map<String, NodeInfo> nodes = new TreeMap<>();
-    private final Set<String> unreachable = new HashSet<>();
-    private final Set<String> draining = new LinkedHashSet<>();
-    private final Map<Integer, Group> groups = new HashMap<>();
-    private final Map<Long, Pending> pending = new HashMap<>();
+    private final CoordinatorMembers members;
+    private final Map<Integer, CoordinatorGroup> groups = new HashMap<>();
+    private final NodeRequests requests;
     private final String incarnation = UUID.randomUUID().toString().substring(0, 8);
     private int nextGroup = 1;
-    private long nextOp = 1;
     private long nextTensor = 1;
 
     private ClusterCoordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, ClusterSettings settings) {
         super(ctx);
-        this.timers = timers;
         this.settings = settings;
         this.cluster = Cluster.get(ctx.getSystem());
-        this.replies = ctx.messageAdapter(NodeAgent.Reply.class, FromNode::new);
+        this.members = new CoordinatorMembers(settings, cluster);
+        this.requests = new NodeRequests(timers, settings, ctx.getLog(),
+                ctx.messageAdapter(NodeAgent.Reply.class, FromNode::new), members, groups);
         this.descriptions = ctx.messageAdapter(NodeInfo.class, Described::new);
         ActorRef<Receptionist.Listing> listings = ctx.messageAdapter(Receptionist.Listing.class, Listed::new);
         for (String role : settings.nodeRoles()) {
@@ -157,20 +98,29 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
                 .onMessage(Described.class, this::onDescribed)
                 .onMessage(Reachability.class, this::onReachability)
                 .onMessage(MemberChanged.class, this::onMemberChanged)
-                .onMessage(FromNode.class, m -> onNodeReply(m.reply()))
-                .onMessage(TimedOut.class, this::onTimedOut)
+                .onMessage(FromNode.class, m -> {
+                    requests.onReply(m.reply());
+                    return this;
+                })
+                .onMessage(TimedOut.class, m -> {
+                    requests.onTimedOut(m.op());
+                    return this;
+                })
                 .onMessage(ClusterProtocol.ListNodes.class, m -> {
-                    m.replyTo().tell(new ClusterProtocol.Nodes(List.copyOf(nodes.values()), List.copyOf(draining)));
+                    m.replyTo().tell(new ClusterProtocol.Nodes(List.copyOf(members.nodes.values()),
+                            List.copyOf(members.draining)));
                     return this;
                 })
                 .onMessage(ClusterProtocol.CreateGroup.class, this::onCreateGroup)
                 .onMessage(ClusterProtocol.Allocate.class, this::onAllocate)
                 .onMessage(ClusterProtocol.Fill.class, m -> withGroup(m.group(), m.replyTo(), g ->
-                        toAll(g, "fill of tensor " + m.tensor(), m.replyTo(), false,
-                                (op, ag) -> new NodeAgent.Fill(op, g.id, m.tensor(), m.seed(), replies), this::done)))
+                        requests.toAll(g, "fill of tensor " + m.tensor(), m.replyTo(), false,
+                                (op, ag) -> new NodeAgent.Fill(op, g.id, m.tensor(), m.seed(), requests.replies()),
+                                this::done)))
                 .onMessage(ClusterProtocol.Release.class, m -> withGroup(m.group(), m.replyTo(), g ->
-                        toAll(g, "release of tensor " + m.tensor(), m.replyTo(), false,
-                                (op, ag) -> new NodeAgent.Release(op, g.id, m.tensor(), replies), this::done)))
+                        requests.toAll(g, "release of tensor " + m.tensor(), m.replyTo(), false,
+                                (op, ag) -> new NodeAgent.Release(op, g.id, m.tensor(), requests.replies()),
+                                this::done)))
                 .onMessage(ClusterProtocol.Read.class, this::onRead)
                 .onMessage(ClusterProtocol.Run.class, this::onRun)
                 .onMessage(ClusterProtocol.CloseGroup.class, this::onCloseGroup)
@@ -181,7 +131,6 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
 
     // ---- membership --------------------------------------------------------------------------------------
 
-    @SuppressWarnings("unchecked")
     private Behavior<Command> onListed(Listed m) {
         Set<ActorRef<NodeAgent.Command>> listed = new HashSet<>();
         for (String role : settings.nodeRoles()) {
@@ -190,35 +139,26 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
                 listed.addAll(m.listing().getServiceInstances(key));
             }
         }
-        for (ActorRef<NodeAgent.Command> ref : listed) {
-            String address = addressOf(ref.path().address());
-            if (!ref.equals(agents.get(address))) {
-                agents.put(address, ref);
-                ref.tell(new NodeAgent.Describe(descriptions));
-            }
-        }
+        members.listed(listed).forEach(ref -> ref.tell(new NodeAgent.Describe(descriptions)));
         return this;
     }
 
     private Behavior<Command> onDescribed(Described m) {
-        if (agents.containsKey(m.info().address())) {
-            NodeInfo before = nodes.put(m.info().address(), m.info()); // a restarted node may bring other devices
-            if (!m.info().equals(before)) {
-                getContext().getLog().info("node {} up: {} ({})", m.info().address(), m.info().devices(),
-                        m.info().backend());
-            }
+        if (members.described(m.info())) {
+            getContext().getLog().info("node {} up: {} ({})", m.info().address(), m.info().devices(),
+                    m.info().backend());
         }
         return this;
     }
 
     private Behavior<Command> onReachability(Reachability m) {
-        String node = addressOf(m.event().member().address());
+        String node = members.addressOf(m.event().member().address());
         switch (m.event()) {
             case ClusterEvent.UnreachableMember u -> {
-                unreachable.add(node);
+                members.unreachable.add(node);
                 lost(node, "became unreachable");
             }
-            case ClusterEvent.ReachableMember r -> unreachable.remove(node);
+            case ClusterEvent.ReachableMember r -> members.unreachable.remove(node);
             default -> {
             }
         }
@@ -227,30 +167,19 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
 
     private Behavior<Command> onMemberChanged(MemberChanged m) {
         if (m.event() instanceof ClusterEvent.MemberRemoved removed) {
-            String node = addressOf(removed.member().address());
+            String node = members.addressOf(removed.member().address());
             lost(node, "left the cluster");
-            nodes.remove(node);
-            agents.remove(node);
-            unreachable.remove(node);
-            draining.remove(node);
+            members.removed(node);
         }
         return this;
     }
 
     /** Fails what waits on {@code node} and breaks the groups that use it. */
     private void lost(String node, String why) {
-        for (Pending p : List.copyOf(pending.values())) {
-            if (p.waiting.contains(node)) {
-                if (p.bestEffort) {
-                    answered(p, node);
-                } else {
-                    fail(p, p.what + " failed: node " + node + " " + why, List.of(node));
-                }
-            }
-        }
-        for (Group g : groups.values()) {
-            if (g.uses(node) && g.broken == null) {
-                g.broken = "node " + node + " " + why;
+        requests.lost(node, why);
+        for (CoordinatorGroup g : groups.values()) {
+            if (g.uses(node)) {
+                g.breakBecause("node " + node + " " + why, List.of(node));
             }
         }
     }
@@ -258,35 +187,33 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
     // ---- groups ------------------------------------------------------------------------------------------
 
     private Behavior<Command> onCreateGroup(ClusterProtocol.CreateGroup m) {
-        List<String> seeds = settings.seedHostPorts();
-        List<String> requested = m.nodes().isEmpty()
-                ? nodes.keySet().stream().filter(n -> !draining.contains(n) && !unreachable.contains(n)
-                        && seeds.contains(n)).toList()
-                : m.nodes();
-        String problem = admissionProblem(requested);
+        List<String> requested = m.nodes().isEmpty() ? members.admissible() : m.nodes();
+        String problem = members.admissionProblem(requested);
         if (problem != null) {
             m.replyTo().tell(new ClusterProtocol.Failed(problem, List.of()));
             return this;
         }
-        List<String> sorted = requested.stream().sorted().toList();
-        List<NodeInfo> infos = sorted.stream().map(nodes::get).toList();
-        int[] order = ClusterTopology.leaderOrder(infos);
+        List<NodeInfo> infos = requested.stream().sorted().map(members.nodes::get).toList();
         List<NodeInfo> ordered = new ArrayList<>();
         List<ActorRef<NodeAgent.Command>> refs = new ArrayList<>();
-        for (int i : order) {
+        for (int i : ClusterTopology.leaderOrder(infos)) {
             ordered.add(infos.get(i));
-            refs.add(agents.get(infos.get(i).address()));
+            refs.add(members.agents.get(infos.get(i).address()));
         }
-        Group g = new Group(nextGroup++, List.copyOf(ordered), List.copyOf(refs));
+        CoordinatorGroup g = new CoordinatorGroup(nextGroup++, List.copyOf(ordered), List.copyOf(refs));
         groups.put(g.id, g);
         String name = settings.name() + "-" + incarnation + "-g" + g.id;
-        toAll(g, "creating group " + g.id, m.replyTo(), false,
-                (op, ag) -> new NodeAgent.Prepare(op, g.id, replies),
+        requests.toAll(g, "creating group " + g.id, m.replyTo(), false,
+                (op, ag) -> new NodeAgent.Prepare(op, g.id, requests.replies()),
                 prepared -> {
-                    List<String> endpoints = g.nodes.stream().map(n -> prepared.endpoints.get(n.address())).toList();
-                    toAll(g, "opening group " + g.id + " over " + String.join(", ", endpoints), m.replyTo(), false,
-                            (op, ag) -> new NodeAgent.Open(op, g.id, name, g.agents.indexOf(ag),
-                                    g.nodes.stream().map(NodeInfo::address).toList(), endpoints, replies),
+                    List<String> endpoints = g.nodes.stream()
+                            .map(n -> prepared.prepared.get(n.address()).endpoint()).toList();
+                    List<String> sources = g.nodes.stream()
+                            .map(n -> prepared.prepared.get(n.address()).source()).toList();
+                    requests.toAll(g, "opening group " + g.id + " over " + String.join(", ", endpoints), m.replyTo(),
+                            false, (op, ag) -> new NodeAgent.Open(op, g.id, name, g.agents.indexOf(ag),
+                                    g.nodes.stream().map(NodeInfo::address).toList(), endpoints, sources,
+                                    requests.replies()),
                             opened -> {
                                 g.open = true;
                                 getContext().getLog().info("group {}: {}", g.id, ClusterTopology.render(g.nodes));
@@ -296,45 +223,11 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
         return this;
     }
 
-    /** Why these nodes may not form a group, or null. */
-    private String admissionProblem(List<String> requested) {
-        if (requested.isEmpty()) {
-            return "no device node is up (roles " + settings.nodeRoles() + ")";
-        }
-        List<String> seeds = settings.seedHostPorts();
-        Integer devices = null;
-        for (String n : new LinkedHashSet<>(requested)) {
-            NodeInfo info = nodes.get(n);
-            if (info == null) {
-                return "node " + n + " is not a device node of this cluster (nodes up: " + nodes.keySet() + ")";
-            }
-            if (!seeds.contains(n)) {
-                return "node " + n + " is not one of the configured seed nodes " + seeds
-                        + " (pekko.cluster.seed-nodes): it may not join a group";
-            }
-            if (draining.contains(n)) {
-                return "node " + n + " is draining";
-            }
-            if (unreachable.contains(n)) {
-                return "node " + n + " is unreachable";
-            }
-            if (devices != null && devices != info.devices().size()) {
-                return "nodes of a group need the same number of devices: " + requested.stream()
-                        .map(x -> x + " has " + nodes.get(x).devices().size()).toList();
-            }
-            devices = info.devices().size();
-        }
-        if (requested.size() != new HashSet<>(requested).size()) {
-            return "a node appears twice in " + requested;
-        }
-        return null;
-    }
-
     private Behavior<Command> onAllocate(ClusterProtocol.Allocate m) {
         return withGroup(m.group(), m.replyTo(), g -> {
             long tensor = nextTensor++;
-            toAll(g, "allocating tensor " + tensor, m.replyTo(), false,
-                    (op, ag) -> new NodeAgent.Allocate(op, g.id, tensor, m.dtype(), m.count(), replies),
+            requests.toAll(g, "allocating tensor " + tensor, m.replyTo(), false,
+                    (op, ag) -> new NodeAgent.Allocate(op, g.id, tensor, m.dtype(), m.count(), requests.replies()),
                     p -> p.client.tell(new ClusterProtocol.TensorAllocated(tensor)));
         });
     }
@@ -348,9 +241,9 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
                 return;
             }
             int node = m.rank() / perNode;
-            send(g, List.of(g.agents.get(node)), "reading tensor " + m.tensor() + " of rank " + m.rank(), m.replyTo(),
-                    false, (op, ag) -> new NodeAgent.Read(op, g.id, m.tensor(), m.rank() % perNode, m.offset(),
-                            m.bytes(), replies),
+            requests.send(g, List.of(g.agents.get(node)), "reading tensor " + m.tensor() + " of rank " + m.rank(),
+                    m.replyTo(), false, (op, ag) -> new NodeAgent.Read(op, g.id, m.tensor(), m.rank() % perNode,
+                            m.offset(), m.bytes(), requests.replies()),
                     p -> p.client.tell(new ClusterProtocol.Data(p.data)));
         });
     }
@@ -365,27 +258,32 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
             long seq = ++g.seq;
             String what = m.collective().cliName() + " #" + seq + " of group " + g.id + " (" + g.nodes.size()
                     + " nodes, " + g.ranks() + " ranks, " + m.count() + " x " + m.dtype().name().toLowerCase() + ")";
-            toAll(g, what, m.replyTo(), true,
+            requests.toAll(g, what, m.replyTo(), true,
                     (op, ag) -> new NodeAgent.Run(op, g.id, seq, m.collective(), m.dtype(), m.op(), m.count(), m.root(),
-                            m.send(), m.recv(), replies),
+                            m.send(), m.recv(), requests.replies()),
                     p -> p.client.tell(new ClusterProtocol.Done(seq, System.nanoTime() - p.started)));
         });
     }
 
+    /**
+     * Best effort: asks the nodes that are still there; a node blamed for breaking the group (it died) is not
+     * waited for, so closing after a failure the data plane reported is prompt.
+     */
     private Behavior<Command> onCloseGroup(ClusterProtocol.CloseGroup m) {
-        Group g = groups.remove(m.group());
+        CoordinatorGroup g = groups.remove(m.group());
         if (g == null) {
             m.replyTo().tell(new ClusterProtocol.Done(0, 0));
             return this;
         }
         List<ActorRef<NodeAgent.Command>> live = new ArrayList<>();
         for (int i = 0; i < g.nodes.size(); i++) {
-            if (nodes.containsKey(g.nodes.get(i).address()) && !unreachable.contains(g.nodes.get(i).address())) {
+            String node = g.nodes.get(i).address();
+            if (members.live(node) && !g.blamed.contains(node)) {
                 live.add(g.agents.get(i));
             }
         }
-        Pending p = send(g, live, "closing group " + g.id, m.replyTo(), false,
-                (op, ag) -> new NodeAgent.CloseGroup(op, g.id, replies),
+        NodeRequests.Pending p = requests.send(g, live, "closing group " + g.id, m.replyTo(), false,
+                (op, ag) -> new NodeAgent.CloseGroup(op, g.id, requests.replies()),
                 closed -> {
                     closed.client.tell(new ClusterProtocol.Done(0, System.nanoTime() - closed.started));
                     leaveDrained();
@@ -395,12 +293,12 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
     }
 
     private Behavior<Command> onDrain(ClusterProtocol.Drain m) {
-        if (!nodes.containsKey(m.node())) {
+        if (!members.nodes.containsKey(m.node())) {
             m.replyTo().tell(new ClusterProtocol.Failed("node " + m.node() + " is not a device node of this cluster "
-                    + "(nodes up: " + nodes.keySet() + ")", List.of()));
+                    + "(nodes up: " + members.nodes.keySet() + ")", List.of()));
             return this;
         }
-        draining.add(m.node());
+        members.draining.add(m.node());
         leaveDrained();
         m.replyTo().tell(new ClusterProtocol.Done(0, 0));
         return this;
@@ -408,9 +306,9 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
 
     /** Draining nodes that no group uses any more leave the cluster. */
     private void leaveDrained() {
-        for (String n : List.copyOf(draining)) {
+        for (String n : List.copyOf(members.draining)) {
             if (groups.values().stream().noneMatch(g -> g.uses(n))) {
-                memberAt(n).ifPresent(member -> {
+                members.memberAt(n).ifPresent(member -> {
                     getContext().getLog().info("node {} drained: leaving the cluster", n);
                     cluster.manager().tell(Leave.create(member.address()));
                 });
@@ -419,7 +317,7 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
     }
 
     private Behavior<Command> onRemove(ClusterProtocol.Remove m) {
-        var member = memberAt(m.node());
+        var member = members.memberAt(m.node());
         if (member.isEmpty()) {
             m.replyTo().tell(new ClusterProtocol.Failed("no member at " + m.node(), List.of()));
         } else {
@@ -431,19 +329,10 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
         return this;
     }
 
-    private java.util.Optional<Member> memberAt(String hostPort) {
-        for (Member member : cluster.state().getMembers()) {
-            if (addressOf(member.address()).equals(hostPort)) {
-                return java.util.Optional.of(member);
-            }
-        }
-        return java.util.Optional.empty();
-    }
-
     // ---- requests to nodes -------------------------------------------------------------------------------
 
-    private Behavior<Command> withGroup(int id, ActorRef<Reply> client, Consumer<Group> action) {
-        Group g = groups.get(id);
+    private Behavior<Command> withGroup(int id, ActorRef<Reply> client, Consumer<CoordinatorGroup> action) {
+        CoordinatorGroup g = groups.get(id);
         if (g == null) {
             client.tell(new ClusterProtocol.Failed("group " + id + " does not exist (closed, or the coordinator "
                     + "restarted)", List.of()));
@@ -456,104 +345,7 @@ public final class ClusterCoordinator extends AbstractBehavior<ClusterCoordinato
         return this;
     }
 
-    private interface RequestFactory {
-        NodeAgent.Command create(long op, ActorRef<NodeAgent.Command> agent);
-    }
-
-    private void toAll(Group g, String what, ActorRef<Reply> client, boolean breaksGroup, RequestFactory factory,
-                       Consumer<Pending> onAllDone) {
-        send(g, g.agents, what, client, breaksGroup, factory, onAllDone);
-    }
-
-    private Pending send(Group g, List<ActorRef<NodeAgent.Command>> to, String what, ActorRef<Reply> client,
-                      boolean breaksGroup, RequestFactory factory, Consumer<Pending> onAllDone) {
-        long op = nextOp++;
-        Set<String> waiting = new HashSet<>();
-        for (ActorRef<NodeAgent.Command> a : to) {
-            waiting.add(addressOf(a.path().address()));
-        }
-        Pending p = new Pending(op, what, g, client, waiting, onAllDone);
-        p.breaksGroupOnFailure = breaksGroup;
-        if (waiting.isEmpty()) {
-            onAllDone.accept(p);
-            return p;
-        }
-        pending.put(op, p);
-        Duration timeout = breaksGroup ? settings.collectiveTimeout() : settings.groupTimeout();
-        timers.startSingleTimer(op, new TimedOut(op), timeout);
-        for (ActorRef<NodeAgent.Command> a : to) {
-            a.tell(factory.create(op, a));
-        }
-        return p;
-    }
-
-    private void done(Pending p) {
+    private void done(NodeRequests.Pending p) {
         p.client.tell(new ClusterProtocol.Done(0, System.nanoTime() - p.started));
     }
-
-    private Behavior<Command> onNodeReply(NodeAgent.Reply r) {
-        Pending p = pending.get(r.op());
-        if (p == null) {
-            return this; // failed or timed out already
-        }
-        switch (r) {
-            case NodeAgent.Failed f -> {
-                if (p.bestEffort) {
-                    getContext().getLog().warn("{} on node {}: {}", p.what, f.node(), f.message());
-                } else {
-                    fail(p, p.what + " failed on node " + f.node() + ": " + f.message(),
-                            f.blamed().isEmpty() ? List.of(f.node()) : f.blamed());
-                    return this;
-                }
-            }
-            case NodeAgent.Prepared prepared -> p.endpoints.put(prepared.node(), prepared.endpoint());
-            case NodeAgent.Data d -> p.data = d.bytes();
-            case NodeAgent.Done d -> {
-            }
-        }
-        answered(p, r.node());
-        return this;
-    }
-
-    private void answered(Pending p, String node) {
-        p.waiting.remove(node);
-        if (p.waiting.isEmpty()) {
-            pending.remove(p.op);
-            timers.cancel(p.op);
-            p.onAllDone.accept(p);
-        }
-    }
-
-    private Behavior<Command> onTimedOut(TimedOut t) {
-        Pending p = pending.get(t.op());
-        if (p != null && p.bestEffort) {
-            getContext().getLog().warn("{}: no answer from {}", p.what, p.waiting);
-            List.copyOf(p.waiting).forEach(n -> answered(p, n));
-        } else if (p != null) {
-            Duration timeout = p.breaksGroupOnFailure ? settings.collectiveTimeout() : settings.groupTimeout();
-            fail(p, p.what + " timed out after " + timeout.toMillis() + " ms: node(s) " + p.waiting.stream().sorted()
-                    .toList() + " did not answer", p.waiting.stream().sorted().toList());
-        }
-        return this;
-    }
-
-    private void fail(Pending p, String message, List<String> at) {
-        pending.remove(p.op);
-        timers.cancel(p.op);
-        getContext().getLog().warn(message);
-        if (p.group != null && !p.group.open && groups.remove(p.group.id) != null) {
-            // creation failed: the nodes drop what they set up (answers go nowhere: no op 0 is pending)
-            p.group.agents.forEach(a -> a.tell(new NodeAgent.CloseGroup(0, p.group.id, replies)));
-        } else if (p.group != null && p.breaksGroupOnFailure && p.group.broken == null) {
-            p.group.broken = message;
-        }
-        p.client.tell(new ClusterProtocol.Failed(message, at));
-    }
-
-    /** "host:port" of a member address (this member's own address for local refs). */
-    private String addressOf(Address a) {
-        Address full = a.hasGlobalScope() ? a : cluster.selfMember().address();
-        return full.getHost().orElse("?") + ":" + full.getPort().orElse(0);
-    }
-
 }

@@ -14,7 +14,10 @@ final class ClusterMembership {
     }
 
     static ActorSystem<Void> start(ClusterSettings settings, Config config) {
-        return ActorSystem.create(Behaviors.empty(), settings.name(), config);
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), settings.name(), config);
+        // the receptionist now, while the cluster runs: started lazily after a failed join it logs a stack trace
+        system.receptionist();
+        return system;
     }
 
     /**
@@ -24,14 +27,14 @@ final class ClusterMembership {
      */
     static void awaitUp(ActorSystem<?> system, ClusterSettings settings) {
         Cluster cluster = Cluster.get(system);
-        long deadline = System.nanoTime() + settings.joinTimeout().plus(Duration.ofSeconds(5)).toNanos();
+        long deadline = System.nanoTime() + settings.joinTimeout().plus(Duration.ofSeconds(2)).toNanos();
         while (cluster.selfMember().status() != MemberStatus.up()) {
             if (system.whenTerminated().isCompleted() || System.nanoTime() > deadline) {
                 system.terminate();
                 throw new ClusterException("member " + address(system) + " of cluster '" + settings.name()
                         + "' was not admitted through the seed nodes " + settings.seedNodes() + " within "
                         + settings.joinTimeout().toSeconds() + " s (cohort.cluster.join-timeout): no seed node of that "
-                        + "cluster name answered (wrong cluster name, or no seed node running)");
+                        + "cluster name answered (" + likelyCauses(system) + ")");
             }
             try {
                 Thread.sleep(50);
@@ -43,16 +46,52 @@ final class ClusterMembership {
         }
     }
 
+    private static String likelyCauses(ActorSystem<?> system) {
+        return ClusterTls.from(system.settings().config()).enabled()
+                ? "wrong cluster name, no seed node running, a seed that does not trust this member's certificate, "
+                        + "or seeds without TLS"
+                : "wrong cluster name, or no seed node running; a cluster on TLS refuses a member without it "
+                        + "(cohort.cluster.tls.enabled)";
+    }
+
+    private static boolean leavingAgreed(Cluster cluster) {
+        MemberStatus s = cluster.selfMember().status();
+        return s == MemberStatus.exiting() || s == MemberStatus.removed() || s == MemberStatus.down();
+    }
+
     /** "host:port" of this member. */
     static String address(ActorSystem<?> system) {
         Address a = Cluster.get(system).selfMember().address();
         return a.getHost().orElse("?") + ":" + a.getPort().orElse(0);
     }
 
-    /** Leaves the cluster (others see it removed rather than unreachable) and stops the actor system. */
+    /** How long a leaving member waits for the others to agree before it downs itself. */
+    private static final Duration AGREE_TO_LEAVE = Duration.ofSeconds(3);
+
+    /**
+     * Leaves the cluster (others see it removed rather than unreachable) and stops the actor system. Leaving
+     * needs the members to agree, which a member that died and is not downed yet blocks (Pekko would wait 10 s
+     * in cluster-exiting): if this member is not Exiting within {@link #AGREE_TO_LEAVE}, it downs itself, and
+     * stops at once; the others remove it once the dead member is downed.
+     */
     static void leave(ActorSystem<?> system, Duration timeout) {
         if (system.whenTerminated().isCompleted()) {
             return;
+        }
+        Cluster cluster = Cluster.get(system);
+        Address self = cluster.selfMember().address();
+        cluster.manager().tell(org.apache.pekko.cluster.typed.Leave.create(self));
+        long deadline = System.nanoTime() + AGREE_TO_LEAVE.toNanos();
+        while (!system.whenTerminated().isCompleted() && System.nanoTime() < deadline && !leavingAgreed(cluster)) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (!system.whenTerminated().isCompleted() && !leavingAgreed(cluster)) {
+            cluster.manager().tell(new org.apache.pekko.cluster.typed.Down(self));
         }
         system.terminate(); // coordinated shutdown: leaves the cluster first (pekko.coordinated-shutdown)
         try {

@@ -50,8 +50,8 @@ public final class ClusterNode implements AutoCloseable {
                     localPlan(local));
             system.systemActorOf(NodeAgent.create(info, local, settings, TransportConfig.from(config)), "cohort-node",
                     Props.empty());
-            LOG.info("node {} ({}) joined cluster '{}' with {} (local backend {})", info.address(), settings.role(),
-                    settings.name(), info.devices(), choice);
+            LOG.info("node {} ({}) joined cluster '{}' with {}, local {}", info.address(), settings.role(),
+                    settings.name(), info.devices(), choice); // choice reads "backend p2p (requested auto, ...)"
             return new ClusterNode(system, cohort, info);
         } catch (RuntimeException e) {
             if (cohort != null) {

@@ -32,13 +32,16 @@ public record ClusterSettings(String name, String role, List<String> nodeRoles, 
         return withDefaults(overrides.withFallback(ConfigFactory.parseFile(file)));
     }
 
-    /** {@code config} over the cluster defaults over {@code application.conf}/{@code reference.conf}, resolved. */
+    /**
+     * {@code config} over the cluster defaults over {@code application.conf}/{@code reference.conf}, resolved,
+     * with remoting on TLS when {@code cohort.cluster.tls.enabled} ({@link ClusterTls}).
+     */
     public static Config withDefaults(Config config) {
-        return ConfigFactory.systemProperties()
+        return ClusterTls.configure(ConfigFactory.systemProperties()
                 .withFallback(config)
                 .withFallback(ConfigFactory.parseResources("cohort-cluster.conf"))
                 .withFallback(ConfigFactory.load())
-                .resolve();
+                .resolve());
     }
 
     public static ClusterSettings from(Config root) {

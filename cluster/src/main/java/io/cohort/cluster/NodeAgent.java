@@ -43,14 +43,16 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
     }
 
     /**
-     * Join group {@code group} as leader number {@code nodeRank} of {@code nodes.size()} (node addresses and
-     * transport endpoints in leader order); global rank of local rank l is {@code nodeRank * ranksPerNode + l}.
+     * Join group {@code group} as leader number {@code nodeRank} of {@code nodes.size()} (node addresses,
+     * transport endpoints and the sources they send from, in leader order); global rank of local rank l is
+     * {@code nodeRank * ranksPerNode + l}. A leader hears only the source announced here for its left neighbour.
      */
     public record Open(long op, int group, String name, int nodeRank, List<String> nodes, List<String> endpoints,
-                       ActorRef<Reply> replyTo) implements Command {
+                       List<String> sources, ActorRef<Reply> replyTo) implements Command {
         public Open {
             nodes = List.copyOf(nodes);
             endpoints = List.copyOf(endpoints);
+            sources = List.copyOf(sources);
         }
     }
 
@@ -89,7 +91,8 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
         String node();
     }
 
-    public record Prepared(long op, String node, String endpoint) implements Reply {
+    /** The UDP endpoint this node's leader receives on for the group, and the source it sends from. */
+    public record Prepared(long op, String node, String endpoint, String source) implements Reply {
     }
 
     public record Done(long op, String node, long nanos) implements Reply {
@@ -170,12 +173,17 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
             old.close(); // a coordinator that restarted reuses ids: the old group is gone with it
         }
         try {
+            int[] taken = groups.values().stream().flatMapToInt(g -> java.util.stream.IntStream.of(g.ports())).toArray();
             int port = TransportPorts.reserve(settings.transportHost(), settings.transportPort(),
-                    settings.transportPortSpan(), groups.values().stream().mapToInt(NodeGroup::port).toArray());
-            NodeGroup g = new NodeGroup(m.group(), info, local, transport, settings, port);
+                    settings.transportPortSpan(), taken);
+            int source = TransportPorts.reserve(settings.transportHost(), settings.transportPort(),
+                    settings.transportPortSpan(), java.util.stream.IntStream.concat(java.util.Arrays.stream(taken),
+                            java.util.stream.IntStream.of(port)).toArray());
+            NodeGroup g = new NodeGroup(m.group(), info, local, transport, settings, port, source);
             groups.put(m.group(), g);
             creators.put(m.group(), hostPort(m.replyTo().path().address()));
-            m.replyTo().tell(new Prepared(m.op(), info.address(), settings.transportHost() + ":" + port));
+            m.replyTo().tell(new Prepared(m.op(), info.address(), settings.transportHost() + ":" + port,
+                    settings.transportHost() + ":" + source));
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(m.op(), info.address(), "no transport port: " + e.getMessage(), List.of()));
         }

@@ -34,6 +34,7 @@ final class NodeGroup implements AutoCloseable {
     private final TransportConfig transport;
     private final ClusterSettings settings;
     private final int port;
+    private final int sourcePort;
     private final ExecutorService worker;
     private final Map<Long, List<Tensor>> tensors = new HashMap<>();
     private final NodeStaging staging = new NodeStaging();
@@ -41,26 +42,29 @@ final class NodeGroup implements AutoCloseable {
     private List<String> nodes = List.of();
     private HierarchicalCollective collective;
 
-    NodeGroup(int id, NodeInfo info, CohortGroup local, TransportConfig transport, ClusterSettings settings, int port) {
+    NodeGroup(int id, NodeInfo info, CohortGroup local, TransportConfig transport, ClusterSettings settings, int port,
+              int sourcePort) {
         this.id = id;
         this.info = info;
         this.local = local;
         this.transport = transport;
         this.settings = settings;
         this.port = port;
+        this.sourcePort = sourcePort;
         this.worker = Executors.newSingleThreadExecutor(Thread.ofPlatform().daemon()
                 .name("cohort-cluster-group-" + id).factory());
     }
 
-    int port() {
-        return port;
+    /** The UDP ports this group holds on this node: the one its leader receives on, the one it sends from. */
+    int[] ports() {
+        return new int[] {port, sourcePort};
     }
 
     void open(NodeAgent.Open m) {
         submit(m.op(), m.replyTo(), () -> {
             TransportConfig c = transport.withMember(m.name(), m.nodeRank(), m.endpoints().size());
             if (m.endpoints().size() > 1) {
-                c = c.withUdp(m.endpoints());
+                c = c.withUdp(m.endpoints(), m.sources());
             }
             nodes = m.nodes();
             leaders = ProcessGroup.join(c);

@@ -2,24 +2,28 @@ package io.cohort.cuda;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.cohort.core.IdlePolicy;
 import java.time.Duration;
 import java.util.Locale;
 
 /**
- * The {@code cohort.cuda} section: device-level settings (see reference.conf).
+ * The {@code cohort.cuda} section: device-level settings (see reference.conf), and {@code cohort.idle.cuda}, how a
+ * host thread waits for the device ({@link DriverWait}).
  *
  * @param flagOps null for auto: stream memory operations where the driver supports them
  */
 public record CudaConfig(Duration syncTimeout, FlagOps flagOps, Duration flagTimeout, boolean probeLinks,
-                         long probeBytes) {
+                         long probeBytes, IdlePolicy waitPolicy) {
 
     /** From a {@code cohort} section (defaults from reference.conf). */
     public static CudaConfig from(Config cohort) {
-        Config c = withReference(cohort).getConfig("cuda");
+        Config full = withReference(cohort);
+        Config c = full.getConfig("cuda");
         return new CudaConfig(positive(c.getDuration("sync-timeout"), "cohort.cuda.sync-timeout"),
                 parseFlagOps(c.getString("flag-ops")),
                 positive(c.getDuration("flag-timeout"), "cohort.cuda.flag-timeout"),
-                c.getBoolean("topology.probe"), c.getBytes("topology.probe-bytes"));
+                c.getBoolean("topology.probe"), c.getBytes("topology.probe-bytes"),
+                DriverWait.checked(IdlePolicy.of(full, "cuda"), "cohort.idle.cuda"));
     }
 
     public static CudaConfig defaults() {

@@ -7,7 +7,7 @@ import static jcuda.driver.JCudaDriver.cuEventQuery;
 
 import io.cohort.device.DeviceEvent;
 import io.cohort.device.DeviceException;
-import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntSupplier;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUresult;
@@ -17,6 +17,8 @@ public final class CudaEvent implements DeviceEvent {
 
     private final CudaDevice device;
     private final CUevent event;
+    /** The query {@link DriverWait} polls, made once: a wait allocates nothing. */
+    private final IntSupplier query = this::query;
     private volatile boolean closed;
 
     CudaEvent(CudaDevice device, boolean timing) {
@@ -33,8 +35,7 @@ public final class CudaEvent implements DeviceEvent {
 
     @Override
     public boolean isComplete() {
-        device.makeCurrent();
-        int r = cuEventQuery(event);
+        int r = query();
         if (r == CUresult.CUDA_ERROR_NOT_READY) {
             return false;
         }
@@ -42,21 +43,26 @@ public final class CudaEvent implements DeviceEvent {
         return true;
     }
 
-    /** Polls until complete, at most the device's sync timeout. */
+    private int query() {
+        device.makeCurrent();
+        return cuEventQuery(event);
+    }
+
+    /** Waits until complete ({@link DriverWait}), at most the device's sync timeout. */
     @Override
     public void synchronize() {
-        long deadline = System.nanoTime() + device.config().syncTimeout().toNanos();
-        int spins = 0;
-        while (!isComplete()) {
-            if (System.nanoTime() > deadline) {
-                throw new DeviceException(device.name() + ": event not reached within " + device.config().syncTimeout());
-            }
-            if (++spins < 2000) {
-                Thread.onSpinWait();
-            } else {
-                LockSupport.parkNanos(20_000);
-            }
+        synchronize(device.config().syncTimeout().toNanos());
+    }
+
+    /** Waits until complete ({@link DriverWait}), at most {@code timeoutNanos} and the device's sync timeout. */
+    @Override
+    public void synchronize(long timeoutNanos) {
+        long bound = Math.min(timeoutNanos, device.config().syncTimeout().toNanos());
+        int r = DriverWait.until(query, device.config().waitPolicy(), System.nanoTime() + bound);
+        if (r == DriverWait.TIMED_OUT) {
+            throw new DeviceException(device.name() + ": event not reached within " + bound / 1_000_000 + " ms");
         }
+        Cu.check(r, device.name(), "cuEventQuery");
         device.checkKernelErrors();
     }
 

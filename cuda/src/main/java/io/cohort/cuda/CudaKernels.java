@@ -35,6 +35,9 @@ public final class CudaKernels {
     private final CUfunction[][] twoShot = new CUfunction[DType.values().length][OPS.length];
     private final CUfunction[][] graphOneShot = new CUfunction[DType.values().length][OPS.length];
     private final CUfunction[][] graphTwoShot = new CUfunction[DType.values().length][OPS.length];
+    // all-reduce + residual add + RMSNorm, by the norm weight's type (data f32)
+    private final CUfunction[] addRmsNorm = new CUfunction[DType.values().length];
+    private final CUfunction[] graphAddRmsNorm = new CUfunction[DType.values().length];
     private final CUfunction writeValue;
     private final CUfunction waitValue;
 
@@ -51,6 +54,8 @@ public final class CudaKernels {
                 graphTwoShot[t.ordinal()][op.ordinal()] = function(device, allreduce, allReduceName("graph_two_shot", t, op));
             }
             scale[t.ordinal()] = function(device, elementwise, scaleName(t));
+            addRmsNorm[t.ordinal()] = function(device, allreduce, addRmsNormName("add_rmsnorm", t));
+            graphAddRmsNorm[t.ordinal()] = function(device, allreduce, addRmsNormName("graph_add_rmsnorm", t));
         }
         writeValue = function(device, elementwise, "cohort_write_value");
         waitValue = function(device, elementwise, "cohort_wait_value");
@@ -72,6 +77,9 @@ public final class CudaKernels {
             }
             if (module.equals("elementwise")) {
                 names.add(scaleName(t));
+            } else {
+                names.add(addRmsNormName("add_rmsnorm", t));
+                names.add(addRmsNormName("graph_add_rmsnorm", t));
             }
         }
         if (module.equals("elementwise")) {
@@ -87,6 +95,10 @@ public final class CudaKernels {
 
     static String scaleName(DType t) {
         return "cohort_scale_" + t.name().toLowerCase(Locale.ROOT);
+    }
+
+    static String addRmsNormName(String kind, DType weight) {
+        return "cohort_ar_" + kind + "_" + weight.name().toLowerCase(Locale.ROOT);
     }
 
     static String allReduceName(String path, DType t, ReduceOp op) {
@@ -119,6 +131,11 @@ public final class CudaKernels {
     /** The two-shot all-reduce for launches inside a CUDA graph. */
     public CUfunction graphTwoShot(DType t, ReduceOp op) {
         return graphTwoShot[t.ordinal()][op.pairwise().ordinal()];
+    }
+
+    /** The f32 all-reduce fused with residual add + RMSNorm, for a norm weight of type {@code weight}. */
+    public CUfunction addRmsNorm(DType weight, boolean graph) {
+        return (graph ? graphAddRmsNorm : addRmsNorm)[weight.ordinal()];
     }
 
     CUfunction writeValue() {

@@ -19,7 +19,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntSupplier;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUDA_MEMCPY2D;
 import jcuda.driver.CUmemorytype;
@@ -46,6 +46,8 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
     // struct ElemArgs { a, b, dst, count, factor } and struct FlagArgs { flag, value, timeout_ns, error }
     private final KernelArgs elemArgs = new KernelArgs(5);
     private final KernelArgs flagArgs = new KernelArgs(4);
+    /** The query {@link DriverWait} polls, made once: a wait allocates nothing. */
+    private final IntSupplier query = this::query;
     private final int maxGrid;
     private volatile boolean closed;
 
@@ -295,27 +297,20 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
      */
     public void synchronize(Duration timeout) {
         device.makeCurrent();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        int spins = 0;
-        while (true) {
-            int r = cuStreamQuery(stream);
-            if (r == CUresult.CUDA_SUCCESS) {
-                break;
-            }
-            if (r != CUresult.CUDA_ERROR_NOT_READY) {
-                throw Cu.error(r, device.name(), "stream work");
-            }
-            if (System.nanoTime() > deadline) {
-                throw new DeviceException(device.name() + ": stream did not finish within " + timeout
-                        + " (waiting on a flag or a peer that never arrived?)");
-            }
-            if (++spins < 2000) {
-                Thread.onSpinWait();
-            } else {
-                LockSupport.parkNanos(20_000);
-            }
+        int r = DriverWait.until(query, device.config().waitPolicy(), System.nanoTime() + timeout.toNanos());
+        if (r == DriverWait.TIMED_OUT) {
+            throw new DeviceException(device.name() + ": stream did not finish within " + timeout
+                    + " (waiting on a flag or a peer that never arrived?)");
+        }
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw Cu.error(r, device.name(), "stream work");
         }
         device.checkKernelErrors();
+    }
+
+    /** One poll of the stream (the caller's thread has the device's context current). */
+    private int query() {
+        return cuStreamQuery(stream);
     }
 
     /** A kernel-reported error of this stream's device (not cleared: {@link #synchronize} reports and clears it). */

@@ -19,6 +19,7 @@ class CudaConfigTest {
         assertEquals(Duration.ofSeconds(60), c.syncTimeout());
         assertNull(c.flagOps(), "auto");
         assertTrue(c.probeLinks());
+        assertEquals(new io.cohort.core.IdlePolicy(2000, -1), c.waitPolicy(), "spin, then yield until the deadline");
         P2pConfig p = P2pConfig.from(ConfigFactory.empty());
         assertEquals(P2pConfig.Path.AUTO, p.algorithm());
         assertEquals(256 * 1024, p.oneShotMaxBytes());
@@ -39,6 +40,16 @@ class CudaConfigTest {
         assertEquals(1 << 20, p.oneShotMaxBytes());
         assertEquals(8, p.maxBlocks());
         assertEquals(P2pConfig.Path.TWO_SHOT, p.pathFor(16));
+    }
+
+    @Test
+    void aCudaWaitPolicyThatWouldStopYieldingIsRefused() {
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> CudaConfig.from(ConfigFactory.parseString("idle.cuda { spins = 10, yields = 100 }")));
+        assertEquals("cohort.idle.cuda must have yields = -1 (a CUDA wait polls the driver until its deadline: the"
+                + " driver has no bounded blocking wait), got yields = 100", e.getMessage());
+        assertEquals(new io.cohort.core.IdlePolicy(10, -1),
+                CudaConfig.from(ConfigFactory.parseString("idle.cuda { spins = 10, yields = -1 }")).waitPolicy());
     }
 
     @Test

@@ -27,6 +27,8 @@ class KernelResourcesTest {
         assertTrue(CudaKernels.kernelNames("elementwise").contains("cohort_scale_f16"));
         assertTrue(CudaKernels.kernelNames("allreduce").contains("cohort_ar_two_shot_min_f16"));
         assertTrue(CudaKernels.kernelNames("allreduce").contains("cohort_ar_graph_one_shot_sum_bf16"));
-        assertTrue(CudaKernels.kernelNames("allreduce").size() == 36);
+        assertTrue(CudaKernels.kernelNames("allreduce").contains("cohort_ar_graph_add_rmsnorm_bf16"));
+        // 4 paths x 3 types x 3 operators, and the fused all-reduce + RMSNorm (eager, graph) per weight type
+        assertTrue(CudaKernels.kernelNames("allreduce").size() == 36 + 6);
     }
 }

@@ -136,18 +136,20 @@ public final class LlamaRank implements AutoCloseable {
         Matrix xs = x.firstRows(t), ns = normed.firstRows(t), ps = proj.firstRows(t);
         embedding.forward(ops, tokens, xs);
         // the residual add after each block is fused with the norm that follows it (the next layer's
-        // attention norm, or the final norm), so each layer launches two norms, not two norms and two adds
+        // attention norm, or the final norm), so each layer launches two norms, not two norms and two adds; at
+        // tp >= 2 on cuda-p2p the block's all-reduce joins them too (one kernel: all-reduce, add, norm)
         layers.getFirst().attnNorm.forward(ops, xs, ns);
         for (int i = 0; i < layers.size(); i++) {
             Layer layer = layers.get(i);
-            layer.attention.forward(ops, ns, startPos, qkv.firstRows(t), q.firstRows(t), k.firstRows(t),
-                    v.firstRows(t), ctx.firstRows(t), ps);
-            layer.mlpNorm.addForward(ops, xs, ps, ns);
-            layer.mlp.forward(ops, ns, gateUp.firstRows(t), gate.firstRows(t), ps);
+            layer.attention.forwardAddNorm(ops, ns, startPos, qkv.firstRows(t), q.firstRows(t), k.firstRows(t),
+                    v.firstRows(t), ctx.firstRows(t), ps, xs, layer.mlpNorm, ns);
+            Matrix gus = gateUp.firstRows(t), gs = gate.firstRows(t);
             if (i + 1 < layers.size()) {
-                layers.get(i + 1).attnNorm.addForward(ops, xs, ps, ns);
-            } else if (wanted != Logits.NONE) {   // without logits the last residual is never read
-                finalNorm.addForward(ops, xs, ps, ns);
+                layer.mlp.forwardAddNorm(ops, ns, gus, gs, ps, xs, layers.get(i + 1).attnNorm, ns);
+            } else if (wanted != Logits.NONE) {
+                layer.mlp.forwardAddNorm(ops, ns, gus, gs, ps, xs, finalNorm, ns);
+            } else {   // without logits the last residual is never read
+                layer.mlp.forward(ops, ns, gus, gs, ps);
             }
         }
         if (wanted == Logits.NONE) {

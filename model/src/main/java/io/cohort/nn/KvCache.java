@@ -32,12 +32,26 @@ public final class KvCache implements AutoCloseable {
 
     /** Stores rows of k and v as positions {@code [startPos, startPos + k.rows())}. */
     public void write(int startPos, Matrix k, Matrix v) {
-        if (startPos + k.rows() > capacity()) {
-            throw new IllegalArgumentException("KV cache full: positions up to " + (startPos + k.rows() - 1)
-                    + " but capacity " + capacity() + " (raise max-seq)");
-        }
+        checkFits(startPos, k.rows());
         ops.writePositions(k, keys, startPos);
         ops.writePositions(v, values, startPos);
+    }
+
+    /**
+     * Rotates q and k ({@link RotaryTable} {@code table}) and stores the rotated k and v rows as positions
+     * {@code [startPos, startPos + k.rows())}: {@link TensorOps#rotaryKvWrite}, one launch on devices that fuse it.
+     */
+    public void rotateAndWrite(int startPos, Matrix q, Matrix k, Matrix v, int heads, int kvHeads, int headDim,
+                               Matrix table) {
+        checkFits(startPos, k.rows());
+        ops.rotaryKvWrite(q, k, v, heads, kvHeads, headDim, startPos, table, keys, values);
+    }
+
+    private void checkFits(int startPos, int rows) {
+        if (startPos + rows > capacity()) {
+            throw new IllegalArgumentException("KV cache full: positions up to " + (startPos + rows - 1)
+                    + " but capacity " + capacity() + " (raise max-seq)");
+        }
     }
 
     @Override

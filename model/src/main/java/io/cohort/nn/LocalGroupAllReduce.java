@@ -21,8 +21,15 @@ public final class LocalGroupAllReduce implements StreamOrderedAllReduce {
     private final LocalGroup group;
     // rank r's counter, touched only by rank r's thread (and by allReduceSum, which drives every rank itself)
     private final long[] seq;
+    private final boolean fuse;
 
     public LocalGroupAllReduce(LocalGroup group) {
+        this(group, !"false".equals(System.getProperty("cohort.fusedAllReduce")));
+    }
+
+    /** {@code fuse}: use the backend's fused all-reduce + residual add + RMSNorm where it has one. */
+    public LocalGroupAllReduce(LocalGroup group, boolean fuse) {
+        this.fuse = fuse;
         this.group = group;
         this.seq = new long[group.ranks()];
         long start = group.seq();
@@ -46,6 +53,28 @@ public final class LocalGroupAllReduce implements StreamOrderedAllReduce {
         group.backend().enqueue(rank, next, call, tensor.buffer(), tensor.buffer());
         seq[rank] = next; // only once enqueued: a refused call leaves the numbering alone
     }
+
+    /**
+     * The cuda-p2p backend fuses all-reduce, residual add and RMSNorm in one kernel (f32, messages that fit its
+     * staging). {@code -Dcohort.fusedAllReduce=false} turns it off (the unfused path: all-reduce, then addRmsNorm).
+     */
+    @Override
+    public boolean fusesAddRmsNorm(int rows, int cols) {
+        return fuse && group.backend() instanceof CudaP2pBackend p2p && p2p.fusesAddRmsNorm(rows, cols);
+    }
+
+    @Override
+    public void enqueueAddRmsNorm(int rank, Matrix partial, Matrix residual, RmsNorm norm, Matrix normed) {
+        if (!(group.backend() instanceof CudaP2pBackend p2p)) {
+            throw new UnsupportedOperationException("fused all-reduce + RMSNorm needs the cuda-p2p backend, not "
+                    + group.backendChoice());
+        }
+        long next = seq[rank] + 1;
+        p2p.enqueueAllReduceAddRmsNorm(rank, next, partial.buffer(), partial.rows(), partial.cols(), residual.buffer(),
+                norm.weight().buffer(), norm.weight().dtype(), norm.eps(), normed.buffer());
+        seq[rank] = next;
+    }
+
 
     /** Every rank's part from this thread (the backend may need them together), then waits for the group. */
     @Override

@@ -64,6 +64,23 @@ public final class ParallelAttention {
      */
     public void forward(TensorOps ops, Matrix x, int startPos, Matrix qkvs, Matrix qs, Matrix ks, Matrix vs,
                         Matrix ctx, Matrix out) {
+        attend(ops, x, startPos, qkvs, qs, ks, vs, ctx);
+        o.forward(ops, ctx, out);
+    }
+
+    /**
+     * {@link #forward}, then the residual add and the norm after the block:
+     * {@code residual += attention(x)}, {@code normed = norm(residual)} ({@link RowParallelLinear#forwardAddNorm}:
+     * one fused collective where the backend has it).
+     */
+    public void forwardAddNorm(TensorOps ops, Matrix x, int startPos, Matrix qkvs, Matrix qs, Matrix ks, Matrix vs,
+                               Matrix ctx, Matrix out, Matrix residual, RmsNorm norm, Matrix normed) {
+        attend(ops, x, startPos, qkvs, qs, ks, vs, ctx);
+        o.forwardAddNorm(ops, ctx, out, residual, norm, normed);
+    }
+
+    /** Everything before the output projection: ctx = this rank's heads' attention output. */
+    private void attend(TensorOps ops, Matrix x, int startPos, Matrix qkvs, Matrix qs, Matrix ks, Matrix vs, Matrix ctx) {
         qkv.forward(ops, x, qkvs);
         int qw = localQueryWidth(), kvw = localKvWidth();
         if (x.rows() == 1) {
@@ -75,10 +92,7 @@ public final class ParallelAttention {
             ops.copyColumns(qkvs, qw, ks);
             ops.copyColumns(qkvs, qw + kvw, vs);
         }
-        ops.rotary(qs, heads, headDim, startPos, rotary);
-        ops.rotary(ks, kvHeads, headDim, startPos, rotary);
-        cache.write(startPos, ks, vs);
+        cache.rotateAndWrite(startPos, qs, ks, vs, heads, kvHeads, headDim, rotary);
         ops.attention(qs, cache.keys(), cache.values(), heads, kvHeads, headDim, startPos, ctx);
-        o.forward(ops, ctx, out);
     }
 }

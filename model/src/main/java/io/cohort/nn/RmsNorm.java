@@ -10,6 +10,14 @@ public final class RmsNorm {
         this.eps = eps;
     }
 
+    public Matrix weight() {
+        return weight;
+    }
+
+    public float eps() {
+        return eps;
+    }
+
     public void forward(TensorOps ops, Matrix x, Matrix out) {
         ops.rmsNorm(x, weight, eps, out);
     }

@@ -23,6 +23,22 @@ public interface StreamOrderedAllReduce extends AllReduceGroup {
     void enqueue(int rank, Tensor tensor);
 
     /**
+     * Whether {@link #enqueueAddRmsNorm} takes an f32 message of {@code rows x cols} (a backend that fuses the
+     * all-reduce with the residual add and RMSNorm after it); the same answer for every rank.
+     */
+    default boolean fusesAddRmsNorm(int rows, int cols) {
+        return false;
+    }
+
+    /**
+     * Enqueues rank {@code rank}'s part of its next all-reduce fused with the residual add and RMSNorm
+     * ({@link TpComm#allReduceAddRmsNorm}), numbered like {@link #enqueue}. Only where {@link #fusesAddRmsNorm}.
+     */
+    default void enqueueAddRmsNorm(int rank, Matrix partial, Matrix residual, RmsNorm norm, Matrix normed) {
+        throw new UnsupportedOperationException("no fused all-reduce + RMSNorm here");
+    }
+
+    /**
      * Readies the backend for all-reduces captured into CUDA graphs (allocations: call before any capture).
      * Backends that capture as they are, or never run on a GPU, do nothing.
      */

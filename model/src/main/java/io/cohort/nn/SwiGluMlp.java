@@ -33,4 +33,12 @@ public final class SwiGluMlp {
         ops.siluMulPacked(gu, g);
         down.forward(ops, g, out);
     }
+
+    /** {@link #forward}, then {@code residual += mlp(x)}, {@code normed = norm(residual)} (one fused collective where the backend has it). */
+    public void forwardAddNorm(TensorOps ops, Matrix x, Matrix gu, Matrix g, Matrix out, Matrix residual, RmsNorm norm,
+                               Matrix normed) {
+        gateUp.forward(ops, x, gu);
+        ops.siluMulPacked(gu, g);
+        down.forwardAddNorm(ops, g, out, residual, norm, normed);
+    }
 }

@@ -85,6 +85,21 @@ public interface TensorOps extends AutoCloseable {
     }
 
     /**
+     * Rotary embedding of q and k, then the k and v rows stored as positions {@code [startPos, startPos + rows)}
+     * of the caches: {@link #rotary} of q ({@code heads}) and of k ({@code kvHeads}), then {@link #writePositions}
+     * of k and v, as one op (devices fuse it into one launch; inside a CUDA graph the position comes from the
+     * device like writePositions'). q holds the rotated queries afterwards; k's own contents are unspecified
+     * (the cache holds its rotated rows).
+     */
+    default void rotaryKvWrite(Matrix q, Matrix k, Matrix v, int heads, int kvHeads, int headDim, int startPos,
+                               Matrix table, Matrix kCache, Matrix vCache) {
+        rotary(q, heads, headDim, startPos, table);
+        rotary(k, kvHeads, headDim, startPos, table);
+        writePositions(k, kCache, startPos);
+        writePositions(v, vCache, startPos);
+    }
+
+    /**
      * Copies columns {@code [fromCol, fromCol + dst.cols())} of every row of src into dst (same rows and dtype):
      * splits a fused projection's output ({@code [tokens, q | k | v]}) into its parts.
      */

@@ -14,4 +14,14 @@ public interface TpComm {
 
     /** Sums {@code tensor} over all ranks in place; returns when every rank's result is complete. */
     void allReduceSum(Tensor tensor);
+
+    /**
+     * Where the group's backend fuses them (cuda-p2p): sums {@code partial} (f32) over all ranks into the
+     * residual ({@code residual += Σ partial}) and writes {@code normed = rmsNorm(residual)} in one collective,
+     * identical on every rank, and returns true; partial is left unspecified. Otherwise does nothing and returns
+     * false, and the caller all-reduces, then adds and norms. Every rank gets the same answer for the same shapes.
+     */
+    default boolean allReduceAddRmsNorm(Matrix partial, Matrix residual, RmsNorm norm, Matrix normed) {
+        return false;
+    }
 }

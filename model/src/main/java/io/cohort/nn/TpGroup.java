@@ -131,6 +131,16 @@ public final class TpGroup {
             public void allReduceSum(Tensor tensor) {
                 arrive(rank, tensor);
             }
+
+            @Override
+            public boolean allReduceAddRmsNorm(Matrix partial, Matrix residual, RmsNorm norm, Matrix normed) {
+                if (ordered == null || !f32(partial, residual, normed)
+                        || !ordered.fusesAddRmsNorm(partial.rows(), partial.cols())) {
+                    return false;
+                }
+                enqueue(rank, partial.tensor(), () -> ordered.enqueueAddRmsNorm(rank, partial, residual, norm, normed));
+                return true;
+            }
         };
     }
 
@@ -147,7 +157,21 @@ public final class TpGroup {
         }
     }
 
+    private static boolean f32(Matrix... ms) {
+        for (Matrix m : ms) {
+            if (m.dtype() != io.cohort.core.DType.F32) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private void enqueue(int rank, Tensor tensor) {
+        enqueue(rank, tensor, () -> ordered.enqueue(rank, tensor));
+    }
+
+    /** Enqueues one stream-ordered collective of rank {@code rank} ({@code part}), ordered around its compute. */
+    private void enqueue(int rank, Tensor tensor, Runnable part) {
         long call = enqueued.get(rank) + 1;
         String why = brokenOrdered;
         if (why != null) {
@@ -158,7 +182,7 @@ public final class TpGroup {
         DeviceStream stream = ordered.stream(rank);
         try {
             o.orderBefore(stream);
-            ordered.enqueue(rank, tensor);
+            part.run();
             o.orderAfter(stream);
         } catch (RuntimeException e) {
             brokenOrdered = "failed in all-reduce #" + call + " on rank " + rank + ": " + e.getMessage();

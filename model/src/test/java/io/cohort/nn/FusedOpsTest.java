@@ -79,4 +79,60 @@ class FusedOpsTest {
             }
         }
     }
+
+    /**
+     * Rotary + KV write against rotate-half computed here in double from the angles {@code p·theta^(-2i/d)}:
+     * q rotated in place, the K cache holds the rotated k and the V cache v at positions start.., other cache
+     * rows untouched. Bound: the table's f32 cos/sin (u each) and one rounding per product: 2e-6 scaled.
+     */
+    @Test
+    void rotaryKvWriteRotatesQueriesAndStoresRotatedKeysAndValues() {
+        Random rnd = new Random(5);
+        int t = 3, heads = 4, kvHeads = 2, d = 8, start = 5, capacity = 12;
+        double theta = 10000.0;
+        Matrix q = random(t, heads * d, rnd), k = random(t, kvHeads * d, rnd), v = random(t, kvHeads * d, rnd);
+        Matrix kc = random(capacity, kvHeads * d, rnd), vc = random(capacity, kvHeads * d, rnd);
+        float[][] q0 = snapshot(q), k0 = snapshot(k), v0 = snapshot(v), kc0 = snapshot(kc), vc0 = snapshot(vc);
+        Matrix table = RotaryTable.create(ops, capacity, d, theta);
+        ops.rotaryKvWrite(q, k, v, heads, kvHeads, d, start, table, kc, vc);
+        for (int r = 0; r < t; r++) {
+            assertRotated(q0[r], heads, d, start + r, theta, q, r, "q");
+            assertRotated(k0[r], kvHeads, d, start + r, theta, kc, start + r, "k cache");
+            for (int c = 0; c < kvHeads * d; c++) {
+                assertEquals(v0[r][c], get(vc, start + r, c), 0, "v cache row " + (start + r));
+            }
+        }
+        for (int p = 0; p < capacity; p++) {
+            if (p < start || p >= start + t) {
+                for (int c = 0; c < kvHeads * d; c++) {
+                    assertEquals(kc0[p][c], get(kc, p, c), 0, "untouched k row " + p);
+                    assertEquals(vc0[p][c], get(vc, p, c), 0, "untouched v row " + p);
+                }
+            }
+        }
+    }
+
+    private void assertRotated(float[] before, int heads, int d, int pos, double theta, Matrix after, int row, String what) {
+        int half = d / 2;
+        for (int h = 0; h < heads; h++) {
+            for (int i = 0; i < half; i++) {
+                double angle = pos * Math.pow(theta, -2.0 * i / d), cs = Math.cos(angle), sn = Math.sin(angle);
+                double x1 = before[h * d + i], x2 = before[h * d + half + i];
+                double e1 = x1 * cs - x2 * sn, e2 = x2 * cs + x1 * sn;
+                assertEquals(e1, get(after, row, h * d + i), 2e-6 * Math.max(1, Math.abs(e1)), what + " head " + h + " " + i);
+                assertEquals(e2, get(after, row, h * d + half + i), 2e-6 * Math.max(1, Math.abs(e2)),
+                        what + " head " + h + " " + (half + i));
+            }
+        }
+    }
+
+    private static float[][] snapshot(Matrix m) {
+        float[][] out = new float[m.rows()][m.cols()];
+        for (int r = 0; r < m.rows(); r++) {
+            for (int c = 0; c < m.cols(); c++) {
+                out[r][c] = get(m, r, c);
+            }
+        }
+        return out;
+    }
 }

@@ -67,8 +67,14 @@ public final class AeronTransport implements AutoCloseable {
         }
     }
 
+    /** Heartbeat age past which a driver whose process is gone counts as dead (Aeron's driver timeout). */
+    static final long STALE_HEARTBEAT_MS = 10_000;
+
     private static MediaDriver launchDriver(TransportConfig config, String dir) {
         File file = new File(dir);
+        if (file.getParentFile() != null) {
+            StaleDriverDirectories.reclaim(file.getParentFile(), STALE_HEARTBEAT_MS); // what kill -9 left behind
+        }
         if (file.exists() && CommonContext.isDriverActive(file, 2_000, msg -> { })) {
             throw new CohortException("rank " + config.rank() + ": a media driver is already active in " + dir
                     + " (is another group named '" + config.group() + "' running? choose another group name)");
@@ -142,15 +148,33 @@ public final class AeronTransport implements AutoCloseable {
         return config.channel() == TransportConfig.Channel.IPC ? config.streamId() + rank : config.streamId();
     }
 
-    /** A single-writer publication to {@code rank}'s inbox. */
+    /**
+     * A single-writer publication to {@code rank}'s inbox. Over udp it sends from this rank's announced source
+     * (its {@code sources} entry, else its endpoint's host on any port), never from every interface.
+     */
     ExclusivePublication publicationTo(int rank) {
-        return aeron.addExclusivePublication(channelOf(rank), streamOf(rank));
+        String channel = channelOf(rank);
+        if (config.channel() == TransportConfig.Channel.UDP) {
+            String from = config.sources().isEmpty() ? SourceFilter.host(config.endpoints().get(config.rank())) + ":0"
+                    : config.sources().get(config.rank());
+            channel = new ChannelUriStringBuilder(channel).networkInterface(from).build();
+        }
+        return aeron.addExclusivePublication(channel, streamOf(rank));
     }
 
-    /** This process's inbox: what its left neighbour (and any stray sender) publishes to it. */
-    Subscription inbox() {
+    /**
+     * This process's inbox: what its left neighbour (and any stray sender) publishes to it. An image from a
+     * source the group did not announce for the left neighbour is logged once; its frames are dropped.
+     */
+    Subscription inbox(SourceFilter sources, int left) {
         String channel = config.channel() == TransportConfig.Channel.IPC ? "aeron:ipc" : channelOf(config.rank());
-        return aeron.addSubscription(channel, streamOf(config.rank()));
+        return aeron.addSubscription(channel, streamOf(config.rank()), image -> {
+            if (!sources.announced(left, image.sourceIdentity())) {
+                LOG.warn("rank {} of group '{}': dropping frames from {} (session {}): not the source announced for "
+                                + "rank {} ({})", config.rank(), config.group(), image.sourceIdentity(),
+                        image.sessionId(), left, sources.expected(left));
+            }
+        }, image -> { });
     }
 
     public Aeron aeron() {

@@ -8,10 +8,10 @@ import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.ControlledFragmentHandler;
 import io.aeron.logbuffer.Header;
 import io.cohort.core.CohortException;
+import io.cohort.core.IdlePolicy;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.locks.LockSupport;
 import org.agrona.DirectBuffer;
-import org.agrona.concurrent.IdleStrategy;
 
 /**
  * One rank's two ends of the ring: an exclusive publication to its right neighbour and its inbox, in which
@@ -40,8 +40,11 @@ final class Link implements ControlledFragmentHandler {
     private final int right;
     private final ExclusivePublication toRight;
     private final Subscription inbox;
+    private final SourceFilter sources;
     private final BufferClaim claim = new BufferClaim();
-    private final IdleStrategy idle;
+    private final IdlePolicy idle;
+    /** The round of the current wait ({@link IdlePolicy} is stateless). */
+    private int idleRound;
     private final int maxPieceBytes;
     private final long progressTimeoutNs;
     private final long livenessIntervalNs;
@@ -61,6 +64,7 @@ final class Link implements ControlledFragmentHandler {
     private long consumed;
     private long droppedForeign;
     private long droppedStale;
+    private long droppedUnannounced;
 
     Link(AeronTransport transport, int groupId) {
         this.transport = transport;
@@ -70,7 +74,8 @@ final class Link implements ControlledFragmentHandler {
         this.left = (rank + config.size() - 1) % config.size();
         this.right = (rank + 1) % config.size();
         this.toRight = transport.publicationTo(right);
-        this.inbox = transport.inbox();
+        this.sources = new SourceFilter(config);
+        this.inbox = transport.inbox(sources, left);
         this.idle = IdleStrategies.of(config.idle());
         // one piece = one frame: payload after our header, a multiple of 64 bytes (whole vectors, any dtype)
         this.maxPieceBytes = (toRight.maxPayloadLength() - Frame.HEADER_LENGTH) & ~63;
@@ -103,6 +108,10 @@ final class Link implements ControlledFragmentHandler {
         return droppedStale;
     }
 
+    long droppedUnannounced() {
+        return droppedUnannounced;
+    }
+
     /**
      * Waits until the right neighbour's inbox is connected and the left neighbour has introduced itself,
      * then binds the left neighbour's session: frames of any other session are ignored from then on.
@@ -111,7 +120,7 @@ final class Link implements ControlledFragmentHandler {
         long deadline = System.nanoTime() + config.connectTimeout().toNanos();
         boolean helloSent = false;
         joining = true;
-        idle.reset();
+        idleRound = 0;
         try {
             while (!helloSent || leftSession == 0) {
                 int work = 0;
@@ -127,7 +136,7 @@ final class Link implements ControlledFragmentHandler {
                     work += inbox.controlledPoll(this, FRAGMENT_LIMIT);
                 }
                 if (work == 0) {
-                    idle.idle();
+                    idle.idle(idleRound++); // spins, then yields (never false: the policies yield for ever)
                 }
                 if (System.nanoTime() - deadline > 0) {
                     throw joinTimeout(helloSent);
@@ -161,7 +170,7 @@ final class Link implements ControlledFragmentHandler {
         long nextCheck = lastProgress + livenessIntervalNs;
         boolean progressed = false;
         int busyRounds = 0;
-        idle.reset();
+        idleRound = 0;
         try {
             while (!(s.sendDone() && s.receiveDone())) {
                 int sent = s.send(this);
@@ -177,12 +186,12 @@ final class Link implements ControlledFragmentHandler {
                     progressed = true; // only pieces of this collective count: dropped frames are not progress
                 }
                 if (sent > 0 || polled > 0) {
-                    idle.reset();
+                    idleRound = 0;
                     if ((++busyRounds & 0xff) != 0) {
                         continue; // busy: look at the clock only now and then (stray frames must not hide a stall)
                     }
                 } else {
-                    idle.idle();
+                    idle.idle(idleRound++); // spins, then yields (never false: the policies yield for ever)
                 }
                 long now = System.nanoTime();
                 if (progressed) {
@@ -298,7 +307,7 @@ final class Link implements ControlledFragmentHandler {
         }
         if (header.sessionId() != leftSession || length < Frame.HEADER_LENGTH
                 || Frame.type(buffer, offset) != Frame.DATA || Frame.groupId(buffer, offset) != groupId) {
-            droppedForeign++;
+            dropForeign(header);
             return Action.COMMIT;
         }
         long frameSeq = Frame.seq(buffer, offset);
@@ -340,12 +349,25 @@ final class Link implements ControlledFragmentHandler {
 
     private Action onJoinFragment(DirectBuffer buffer, int offset, int length, Header header) {
         if (length >= Frame.HEADER_LENGTH && Frame.type(buffer, offset) == Frame.HELLO
-                && Frame.groupId(buffer, offset) == groupId && Frame.srcRank(buffer, offset) == left) {
+                && Frame.groupId(buffer, offset) == groupId && Frame.srcRank(buffer, offset) == left
+                && fromAnnouncedSource(header)) {
             leftSession = header.sessionId();
             return Action.BREAK;
         }
-        droppedForeign++;
+        dropForeign(header);
         return Action.COMMIT;
+    }
+
+    /** Whether the frame's image comes from the source announced for the left neighbour (the image is the context). */
+    private boolean fromAnnouncedSource(Header header) {
+        return header.context() instanceof Image image && sources.announced(left, image.sourceIdentity());
+    }
+
+    private void dropForeign(Header header) {
+        droppedForeign++;
+        if (!fromAnnouncedSource(header)) {
+            droppedUnannounced++;
+        }
     }
 
     /** Test hook: publishes a raw DATA frame on this rank's real link, as a late or duplicate frame would arrive. */

@@ -223,6 +223,11 @@ public final class ProcessGroup implements AutoCloseable {
         return link == null ? 0 : link.droppedForeign() + link.droppedStale();
     }
 
+    /** Frames dropped because their sender is not the source the group announced for the left neighbour. */
+    public long droppedUnannounced() {
+        return link == null ? 0 : link.droppedUnannounced();
+    }
+
     /** Test hook: the rank's link, to inject stray frames. */
     Link link() {
         return link;

@@ -9,6 +9,7 @@ import io.cohort.backend.RankContext;
 import io.cohort.core.Collective;
 import io.cohort.core.CohortException;
 import io.cohort.core.DType;
+import io.cohort.core.IdlePolicy;
 import io.cohort.core.ReduceOp;
 import io.cohort.device.DeviceBuffer;
 import io.cohort.device.DeviceStream;
@@ -21,7 +22,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -62,6 +62,8 @@ public final class ProcessGroupBackend implements CollectiveBackend {
     private final LinkedBlockingQueue<Job> jobs = new LinkedBlockingQueue<>();
     private final Thread worker;
     private final long waitTimeoutNs;
+    /** How the transport thread waits for the local streams ({@code cohort.transport.idle}). */
+    private final IdlePolicy stageIdle;
     private volatile RuntimeException failure;
     private volatile boolean closing;
 
@@ -95,6 +97,7 @@ public final class ProcessGroupBackend implements CollectiveBackend {
         }
         this.result = new Staging(this.local[0]);
         this.waitTimeoutNs = processes.config().stageTimeout().toNanos();
+        this.stageIdle = IdleStrategies.of(processes.config().idle());
         this.worker = Thread.ofPlatform().daemon().name("cohort-transport-" + processes.name() + "-p" + processes.rank())
                 .start(this::work);
     }
@@ -236,20 +239,9 @@ public final class ProcessGroupBackend implements CollectiveBackend {
                             + job.call + ") within cohort.transport.stage-timeout = "
                             + TimeUnit.NANOSECONDS.toMillis(waitTimeoutNs) + " ms (its stream is stuck or failed)");
                 }
-                idle = backoff(idle);
+                stageIdle.idle(idle++); // the stream writes READY into memory: polled, spinning then yielding
             }
         }
-    }
-
-    private static int backoff(int idle) {
-        if (idle < 100) {
-            Thread.onSpinWait();
-        } else if (idle < 200) {
-            Thread.yield();
-        } else {
-            LockSupport.parkNanos(20_000);
-        }
-        return idle + 1;
     }
 
     /** Host part of one collective: combine the local ranks, run it across processes, leave the answer in result. */

@@ -12,9 +12,12 @@ import java.util.Locale;
  * Settings of one process's membership in a {@link ProcessGroup}: who it is (group, rank, size), how
  * processes reach each other (ipc or udp endpoints) and how long anything may wait. Read from the
  * {@code cohort.transport} section with {@code cohort-transport.conf} as fallback.
+ *
+ * <p>{@code sources} (udp, optional): the {@code host:port} each rank sends from. With them, a rank hears only
+ * its left neighbour's announced source; without, only its left neighbour's endpoint host (any port).
  */
 public record TransportConfig(String group, int rank, int size, Channel channel, List<String> endpoints,
-                              String aeronDir, String baseDir, int streamId, int termLength, int ipcMtu,
+                              List<String> sources, String aeronDir, String baseDir, int streamId, int termLength, int ipcMtu,
                               int udpMtu, Duration connectTimeout, Duration progressTimeout,
                               Duration livenessInterval, Duration stageTimeout, String idle) {
 
@@ -34,9 +37,14 @@ public record TransportConfig(String group, int rank, int size, Channel channel,
             throw new CohortException("cohort.transport.rank " + rank + " is outside 0.." + (size - 1));
         }
         endpoints = List.copyOf(endpoints);
+        sources = List.copyOf(sources);
         if (channel == Channel.UDP && endpoints.size() != size) {
             throw new CohortException("cohort.transport.endpoints lists " + endpoints.size() + " endpoints for "
                     + size + " ranks (udp needs one host:port per rank)");
+        }
+        if (channel == Channel.UDP && !sources.isEmpty() && sources.size() != size) {
+            throw new CohortException("cohort.transport.sources lists " + sources.size() + " sources for " + size
+                    + " ranks (one host:port per rank, or none)");
         }
         if (Integer.bitCount(termLength) != 1 || termLength < 64 * 1024) {
             throw new CohortException("cohort.transport.term-length must be a power of two >= 64k, got " + termLength);
@@ -60,7 +68,7 @@ public record TransportConfig(String group, int rank, int size, Channel channel,
             throw new CohortException("cohort.transport.channel must be ipc or udp, got '" + c.getString("channel") + "'");
         }
         return new TransportConfig(c.getString("group"), c.getInt("rank"), c.getInt("size"), ch,
-                c.getStringList("endpoints"), c.getString("aeron-dir"), c.getString("base-dir"), c.getInt("stream-id"),
+                c.getStringList("endpoints"), c.getStringList("sources"), c.getString("aeron-dir"), c.getString("base-dir"), c.getInt("stream-id"),
                 (int) c.getBytes("term-length").longValue(), (int) c.getBytes("ipc-mtu").longValue(),
                 (int) c.getBytes("udp-mtu").longValue(), c.getDuration("connect-timeout"),
                 c.getDuration("progress-timeout"), c.getDuration("liveness-interval"), c.getDuration("stage-timeout"),
@@ -68,22 +76,27 @@ public record TransportConfig(String group, int rank, int size, Channel channel,
     }
 
     public TransportConfig withMember(String group, int rank, int size) {
-        return new TransportConfig(group, rank, size, channel, endpoints, aeronDir, baseDir, streamId, termLength,
+        return new TransportConfig(group, rank, size, channel, endpoints, sources, aeronDir, baseDir, streamId, termLength,
                 ipcMtu, udpMtu, connectTimeout, progressTimeout, livenessInterval, stageTimeout, idle);
     }
 
     public TransportConfig withUdp(List<String> endpoints) {
-        return new TransportConfig(group, rank, size, Channel.UDP, endpoints, aeronDir, baseDir, streamId, termLength,
+        return withUdp(endpoints, List.of());
+    }
+
+    /** Over UDP: rank r receives on {@code endpoints[r]} and sends from {@code sources[r]} (empty: any port). */
+    public TransportConfig withUdp(List<String> endpoints, List<String> sources) {
+        return new TransportConfig(group, rank, size, Channel.UDP, endpoints, sources, aeronDir, baseDir, streamId, termLength,
                 ipcMtu, udpMtu, connectTimeout, progressTimeout, livenessInterval, stageTimeout, idle);
     }
 
     public TransportConfig withBaseDir(String baseDir) {
-        return new TransportConfig(group, rank, size, channel, endpoints, aeronDir, baseDir, streamId, termLength,
+        return new TransportConfig(group, rank, size, channel, endpoints, sources, aeronDir, baseDir, streamId, termLength,
                 ipcMtu, udpMtu, connectTimeout, progressTimeout, livenessInterval, stageTimeout, idle);
     }
 
     public TransportConfig withTimeouts(Duration connect, Duration progress) {
-        return new TransportConfig(group, rank, size, channel, endpoints, aeronDir, baseDir, streamId, termLength,
+        return new TransportConfig(group, rank, size, channel, endpoints, sources, aeronDir, baseDir, streamId, termLength,
                 ipcMtu, udpMtu, connect, progress, livenessInterval, stageTimeout, idle);
     }
 

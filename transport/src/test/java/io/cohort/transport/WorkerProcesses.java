@@ -2,20 +2,16 @@ package io.cohort.transport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
-import java.io.BufferedReader;
+import io.cohort.testing.ChildJvm;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.DatagramSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 
 /**
  * Worker JVMs ({@link TransportWorker}) of one test: each a rank, started with the same java and class path, their
@@ -99,15 +95,10 @@ final class WorkerProcesses implements AutoCloseable {
 
     Worker start(String group, int rank, int size, String channel, String endpoints, String scenario)
             throws IOException {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<String> cmd = List.of(java, "-Xmx512m", "-XX:+UseSerialGC", "--enable-native-access=ALL-UNNAMED",
-                "--add-modules", "jdk.incubator.vector", "--add-opens", "java.base/jdk.internal.misc=ALL-UNNAMED",
-                "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED", "-Dlogback.statusListenerClass=ch.qos.logback.core.status.NopStatusListener",
-                "-cp", cp, TransportWorker.class.getName(), group, Integer.toString(rank), Integer.toString(size), channel,
-                baseDir.toString(), endpoints, Long.toString(PROGRESS_TIMEOUT_MS), scenario);
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        Worker w = new Worker(group, rank, p);
+        ChildJvm jvm = ChildJvm.start("worker-" + group + "-" + rank, "512m", List.of(), TransportWorker.class,
+                List.of(group, Integer.toString(rank), Integer.toString(size), channel, baseDir.toString(), endpoints,
+                        Long.toString(PROGRESS_TIMEOUT_MS), scenario));
+        Worker w = new Worker(group, rank, jvm);
         workers.add(w);
         return w;
     }
@@ -118,72 +109,45 @@ final class WorkerProcesses implements AutoCloseable {
         }
     }
 
-    /** A worker process and the lines it printed (read on a thread so its pipe never fills). */
+    /** A worker process ({@link ChildJvm}) and the lines it printed. */
     static final class Worker {
         final String group;
         final int rank;
         final Process process;
-        final List<String> lines = new CopyOnWriteArrayList<>();
+        private final ChildJvm jvm;
 
-        Worker(String group, int rank, Process process) {
+        Worker(String group, int rank, ChildJvm jvm) {
             this.group = group;
             this.rank = rank;
-            this.process = process;
-            Thread reader = new Thread(() -> {
-                try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(),
-                        StandardCharsets.UTF_8))) {
-                    String line;
-                    while ((line = in.readLine()) != null) {
-                        lines.add(line);
-                    }
-                } catch (IOException ignored) {
-                    // the process died: what it printed so far is kept
-                }
-            }, "worker-output-" + group + "-" + rank);
-            reader.setDaemon(true);
-            reader.start();
+            this.jvm = jvm;
+            this.process = jvm.process();
         }
 
         String await(String prefix, int seconds) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-            while (System.nanoTime() < deadline) {
-                for (String l : lines) {
-                    if (l.startsWith(prefix)) {
-                        return l;
-                    }
-                }
-                if (!process.isAlive() && lines.stream().noneMatch(l -> l.startsWith(prefix))) {
-                    Thread.sleep(100); // let the reader drain
-                    for (String l : lines) {
-                        if (l.startsWith(prefix)) {
-                            return l;
-                        }
-                    }
-                    fail("worker exited without '" + prefix + "': " + describe());
-                }
-                Thread.sleep(20);
+            try {
+                return jvm.await(l -> l.startsWith(prefix), "'" + prefix + "'", Duration.ofSeconds(seconds));
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage().lines().findFirst().orElse("") + " " + describe(), e);
             }
-            fail("no '" + prefix + "' within " + seconds + " s: " + describe());
-            return null;
         }
 
         void awaitExit(int seconds) throws InterruptedException {
-            if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
-                fail("worker still running after " + seconds + " s: " + describe());
+            int code;
+            try {
+                code = jvm.awaitExit(Duration.ofSeconds(seconds));
+            } catch (AssertionError e) {
+                throw new AssertionError("worker still running after " + seconds + " s: " + describe(), e);
             }
-            Thread.sleep(50);
-            assertEquals(0, process.exitValue(), describe());
+            assertEquals(0, code, describe());
         }
 
         String output() {
-            return String.join("\n", lines);
+            return String.join("\n", jvm.lines());
         }
 
         String describe() {
-            List<String> tail = lines.stream().filter(l -> !l.contains(" DEBUG ")).collect(Collectors.toList());
-            int from = Math.max(0, tail.size() - 40);
             return "rank " + rank + " of " + group + " (exit " + (process.isAlive() ? "running" : process.exitValue())
-                    + "):\n" + String.join("\n", tail.subList(from, tail.size()));
+                    + "):\n" + jvm.tail(l -> !l.contains(" DEBUG "));
         }
     }
 }

@@ -180,8 +180,18 @@ final class ClusterBenchCommand implements Callable<Integer> {
                     "cluster", "cluster", "two-level", new BenchRow.Run(us, algbw, algbw * c.busBandwidthFactor(n), wrong), null,
                     null, BenchRow.Latency.of(roundTrip, samples));
         } finally {
-            g.release(send);
-            g.release(recv);
+            releaseQuietly(g, send, recv);
+        }
+    }
+
+    /** After a failure the group is broken and releasing fails too: the failure, not the release, is the news. */
+    private static void releaseQuietly(ClusterGroup g, RemoteTensor... tensors) {
+        for (RemoteTensor t : tensors) {
+            try {
+                g.release(t);
+            } catch (io.cohort.cluster.ClusterException e) {
+                // the group's broken state says why; closing it frees the tensors on the nodes
+            }
         }
     }
 

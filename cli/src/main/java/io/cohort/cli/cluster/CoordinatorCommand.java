@@ -51,7 +51,7 @@ public final class CoordinatorCommand implements Runnable {
     int waitNodes = 1;
 
     @Option(names = "--wait", paramLabel = "DURATION",
-            description = "how long to wait for them (default 30s)")
+            description = "how long to wait to join the cluster and for the nodes (default 30s)")
     String waitFor = "30s";
 
     @Override
@@ -61,8 +61,12 @@ public final class CoordinatorCommand implements Runnable {
 
     /** Joins the cluster, waits for the nodes, runs {@code action}, leaves. */
     int withCluster(Function<ClusterCohort, Integer> action) {
+        Duration wait = duration(waitFor);
+        long deadline = System.nanoTime() + wait.toNanos();
         Map<String, Object> overrides = new HashMap<>();
         overrides.put("cohort.cluster.role", ClusterSettings.COORDINATOR_ROLE);
+        // --wait bounds joining too: with no seed up, the command ends after it rather than after the file's timeout
+        overrides.put("cohort.cluster.join-timeout", wait.toMillis() + "ms");
         if (port != null) {
             overrides.put("pekko.remote.artery.canonical.port", port);
         }
@@ -73,7 +77,7 @@ public final class CoordinatorCommand implements Runnable {
         Config conf = ClusterSettings.load(file, ConfigFactory.parseMap(overrides));
         io.cohort.config.ConfigValidator.check(conf);
         try (ClusterCohort cluster = ClusterCohort.start(conf)) {
-            cluster.awaitNodes(waitNodes, duration(waitFor));
+            cluster.awaitNodes(waitNodes, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
             return action.apply(cluster);
         }
     }
@@ -198,6 +202,10 @@ public final class CoordinatorCommand implements Runnable {
     }
 
     static Duration duration(String text) {
-        return ConfigFactory.parseString("d = " + text).getDuration("d");
+        try {
+            return ConfigFactory.parseString("d = \"" + text + "\"").getDuration("d");
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new io.cohort.core.CohortException("--wait '" + text + "' is not a duration (e.g. 5s, 2m)");
+        }
     }
 }

@@ -128,4 +128,49 @@ class ClusterConfigTest {
         assertEquals(0, coordinator.execute("--help"));
         assertTrue(usage.toString().contains("bench") && usage.toString().contains("drain"), usage.toString());
     }
+
+    @Test
+    void theTlsExampleSetIsThePlainOneOnTls() {
+        for (String member : List.of("coordinator", "node-a", "node-b", "node-c")) {
+            Config tls = ConfigFactory.parseFile(confFile("tls/" + member + ".conf")).resolve();
+            Config plain = ConfigFactory.parseFile(confFile(member + ".conf")).resolve();
+            assertTrue(tls.getBoolean("cohort.cluster.tls.enabled"), member);
+            assertEquals("conf/cluster/tls/keys/" + member + ".p12", tls.getString("cohort.cluster.tls.key-store"));
+            assertEquals("conf/cluster/tls/keys/truststore.p12", tls.getString("cohort.cluster.tls.trust-store"));
+            assertFalse(tls.hasPath("cohort.cluster.tls.key-store-password"), "passwords come from the environment");
+            assertEquals(plain.getInt("pekko.remote.artery.canonical.port"),
+                    tls.getInt("pekko.remote.artery.canonical.port"), member);
+        }
+        assertTrue(confFile("tls/make-certs.sh").canExecute());
+    }
+
+    @Test
+    void coordinatorWaitBoundsJoiningWhenNoSeedRuns() throws Exception {
+        int seed;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            seed = s.getLocalPort();
+        }
+        Path conf = java.nio.file.Files.createTempFile("no-seed", ".conf");
+        java.nio.file.Files.writeString(conf, """
+                cohort.cluster.name = "lonely"
+                pekko.remote.artery.canonical.port = 0
+                pekko.cluster.seed-nodes = ["pekko://lonely@127.0.0.1:%d"]
+                pekko.loglevel = ERROR
+                """.formatted(seed));
+        CommandLine cl = io.cohort.cli.CohortCli.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        long start = System.nanoTime();
+        int code = cl.execute("coordinator", "--config", conf.toString(), "--wait", "3s", "members");
+        long seconds = (System.nanoTime() - start) / 1_000_000_000L;
+        java.nio.file.Files.delete(conf);
+        assertEquals(1, code, err.toString());
+        assertTrue(seconds < 15, "--wait 3s took " + seconds + " s");
+        List<String> lines = err.toString().lines().toList();
+        assertEquals(1, lines.size(), err.toString());
+        assertTrue(lines.getFirst().startsWith("error: member ") && lines.getFirst().contains("was not admitted")
+                && lines.getFirst().contains("within 3 s"), lines.getFirst());
+    }
 }

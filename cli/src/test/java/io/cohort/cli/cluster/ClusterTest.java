@@ -33,11 +33,14 @@ import org.junit.jupiter.api.TestMethodOrder;
 import picocli.CommandLine;
 
 /**
- * A cluster on 127.0.0.1: this JVM is the coordinator member (first seed), three device nodes run in JVMs of
- * their own ({@code cohort node}, host:2 each, so groups of 6 ranks). Collectives against a reference computed
- * here, the coordinator CLI, members that must be refused (another cluster name; a node outside the seed list),
- * a removed and a drained node leaving, and a node killed mid-collective (clear error, the node downed by the split brain resolver, a new group of the
- * survivors works). Short timeouts keep the whole class well under a minute.
+ * A cluster on 127.0.0.1 over TLS with mutual authentication: this JVM is the coordinator member (first seed),
+ * three device nodes run in JVMs of their own ({@code cohort node}, host:2 each, so groups of 6 ranks). The key
+ * stores are made here by {@code conf/cluster/tls/make-certs.sh} (the docs' commands): one cluster CA and one
+ * member certificate that every member shares, plus a rogue CA and certificate. Collectives against a reference
+ * computed here, the coordinator CLI, members that must be refused (another cluster name; a certificate of
+ * another CA; plain TCP; a node outside the seed list), every socket of a node bound to loopback, a removed and a
+ * drained node leaving, and a node killed mid-collective (clear error, the node downed by the split brain
+ * resolver, a new group of the survivors works). Short timeouts keep the whole class around a minute.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ClusterTest {
@@ -52,12 +55,27 @@ class ClusterTest {
     private static int outsiderPort;
     private static ClusterCohort cluster;
     private static String seeds;
+    private static Path keys;
+    private static Path rogueKeys;
+    private static final String KEY_STORE_PASSWORD = "ks-" + Long.toHexString(System.nanoTime());
+    private static final String TRUST_STORE_PASSWORD = "ts-" + Long.toHexString(System.nanoTime() * 31);
+    /** How members in other JVMs get their passwords: the environment, as in production. */
+    private static final java.util.Map<String, String> PASSWORDS = java.util.Map.of(
+            "COHORT_TLS_KEY_STORE_PASSWORD", KEY_STORE_PASSWORD, "COHORT_TLS_TRUST_STORE_PASSWORD", TRUST_STORE_PASSWORD);
 
     @BeforeAll
     static void startCluster() throws Exception {
         Path shm = Path.of("/dev/shm");
         dir = Files.isDirectory(shm) && Files.isWritable(shm) ? Files.createTempDirectory(shm, "cohort-cluster-")
                 : Files.createTempDirectory("cohort-cluster-");
+        keys = dir.resolve("keys");
+        rogueKeys = dir.resolve("rogue-keys");
+        Process members = makeCerts(keys, "member", "ct cluster CA");
+        Process rogue = makeCerts(rogueKeys, "rogue", "rogue CA");
+        for (Process p : List.of(members, rogue)) {
+            assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "make-certs.sh still running");
+            assertEquals(0, p.exitValue(), new String(p.getInputStream().readAllBytes()));
+        }
         coordinatorPort = freePort();
         for (int i = 0; i < 3; i++) {
             nodePorts.add(freePort());
@@ -66,12 +84,13 @@ class ClusterTest {
         seeds = IntStream.concat(IntStream.of(coordinatorPort), nodePorts.stream().mapToInt(Integer::intValue))
                 .mapToObj(p -> "\"pekko://" + NAME + "@127.0.0.1:" + p + "\"").collect(Collectors.joining(", "));
         for (int i = 0; i < 3; i++) {
-            nodes.add(NodeProcess.start("node-" + (char) ('a' + i), write("node-" + i, nodeConfig(nodePorts.get(i)))));
+            nodes.add(NodeProcess.start("node-" + (char) ('a' + i), write("node-" + i, nodeConfig(nodePorts.get(i))),
+                    PASSWORDS));
         }
         cluster = ClusterCohort.start(ClusterSettings.withDefaults(ConfigFactory.parseString(
-                common() + "cohort.cluster.role = coordinator\npekko.remote.artery.canonical.port = " + coordinatorPort)));
+                coordinatorConfig(coordinatorPort))));
         for (NodeProcess n : nodes) {
-            n.await("up in cluster", 60);
+            n.await("up in cluster", 120); // generous: TLS handshakes of cold JVMs on a loaded machine
         }
         cluster.awaitNodes(3, Duration.ofSeconds(20));
     }
@@ -195,9 +214,25 @@ class ClusterTest {
     }
 
     @Test
+    @Order(2)
+    void everySocketOfANodeIsBoundToLoopbackByDefault() throws Exception {
+        // the nodes leave remoting and transport hosts at their defaults; a group is open, so Aeron's are up
+        try (ClusterGroup g = cluster.group(addresses(0, 1, 2))) {
+            for (NodeProcess n : nodes) {
+                List<LocalSockets.Bound> bound = LocalSockets.of(n.process.pid());
+                assertTrue(bound.stream().anyMatch(b -> b.protocol().startsWith("tcp")), n.name + ": " + bound);
+                assertTrue(bound.stream().anyMatch(b -> b.protocol().startsWith("udp")), n.name + ": " + bound);
+                for (LocalSockets.Bound b : bound) {
+                    assertTrue(b.address().isLoopbackAddress(), n.name + " has a socket on " + b + ": " + bound);
+                }
+            }
+        }
+    }
+
+    @Test
     @Order(4)
     void coordinatorCliListsMembersPrintsTheTopologyAndBenchmarks() throws IOException {
-        Path conf = write("cli", common() + "cohort.cluster.role = coordinator\npekko.remote.artery.canonical.port = 0");
+        Path conf = write("cli", coordinatorConfig(0));
         String members = cli(conf, "members");
         for (int i = 0; i < 3; i++) {
             assertTrue(members.contains("127.0.0.1:" + nodePorts.get(i)), members);
@@ -228,14 +263,48 @@ class ClusterTest {
 
     @Test
     @Order(3)
-    void membersOfAnotherClusterNameOrOutsideTheSeedListAreRefused() throws Exception {
-        // a short join timeout: the member of the wrong cluster gives up (and exits) soon
-        wrongName = NodeProcess.start("wrong-name", write("wrong-name", nodeConfig(freePort())
-                + "cohort.cluster.join-timeout = 4s\n"), "--name", "other");
-        outsider = NodeProcess.start("outsider", write("outsider", nodeConfig(outsiderPort)));
-        assertEquals(1, wrongName.awaitExit(40), wrongName.tail());
-        assertTrue(wrongName.tail().contains("was not admitted"), wrongName.tail());
-        outsider.await("up in cluster", 30);
+    void membersOfAnotherClusterNameAnotherCaWithoutTlsOrOutsideTheSeedListAreRefused() throws Exception {
+        // short join timeouts: the members that are refused give up (and exit) soon; all start at once (four JVMs
+        // starting together on a loaded machine may take half a minute, hence the generous waits)
+        String refused = "cohort.cluster.join-timeout = 4s\n";
+        wrongName = NodeProcess.start("wrong-name", write("wrong-name", nodeConfig(freePort()) + refused), PASSWORDS,
+                "--name", "other");
+        int roguePort = freePort();
+        // a certificate of another CA, though it trusts the cluster's CA (its certificate is public)
+        NodeProcess untrusted = NodeProcess.start("untrusted", write("untrusted", nodeConfig(roguePort, rogueKeys,
+                "rogue") + "cohort.cluster.join-timeout = 10s\n" + "cohort.cluster.tls.trust-store = \"" + keys.resolve("truststore.p12")
+                .toString().replace("\\", "/") + "\"\n"), PASSWORDS);
+        NodeProcess plain = NodeProcess.start("plain", write("plain", nodeConfig(freePort())
+                + "cohort.cluster.tls.enabled = off\ncohort.cluster.join-timeout = 10s\n"));
+        outsider = NodeProcess.start("outsider", write("outsider", nodeConfig(outsiderPort)), PASSWORDS);
+        try {
+            assertEquals(1, wrongName.awaitExit(90), wrongName.tail());
+            assertTrue(wrongName.tail().contains("was not admitted"), wrongName.tail());
+            // the seeds refuse its certificate, it is told so; both sides say it in one line (a TLS handshake on a
+            // busy machine may take seconds, so this one waits longer to join)
+            untrusted.await("refused this member's certificate", 90);
+            assertEquals(1, untrusted.awaitExit(90), untrusted.tail());
+            assertTrue(untrusted.tail().contains("was not admitted") && untrusted.tail().contains("certificate"),
+                    untrusted.tail());
+            assertTrue(untrusted.tail().contains("TLS: the member this one connected to (127.0.0.1:")
+                    && untrusted.tail().contains("refused this member's certificate"), untrusted.tail());
+            String seedSide = awaitOnANode("TLS: refused a connecting member", 20);
+            // TLS 1.3 lists the CAs the seed trusts, so the member has no certificate to present
+            assertTrue(seedSide.contains("it presented no certificate signed by a CA of this member's trust store")
+                    || seedSide.contains("'CN=rogue' issued by 'CN=rogue CA' is not signed by a CA"), seedSide);
+            // plain TCP against TLS seeds: never admitted, and the seeds say what came in
+            assertEquals(1, plain.awaitExit(90), plain.tail());
+            assertTrue(plain.tail().contains("was not admitted") && plain.tail().contains("TLS"), plain.tail());
+            awaitOnANode("TLS: refused a connection that is not TLS", 20);
+            assertFalse(cluster.members().nodes().stream().anyMatch(n -> n.address().endsWith(":" + roguePort)));
+        } catch (AssertionError | RuntimeException e) {
+            outsider.process.destroyForcibly(); // the later tests expect the three nodes only
+            throw e;
+        } finally {
+            untrusted.process.destroyForcibly();
+            plain.process.destroyForcibly();
+        }
+        outsider.await("up in cluster", 90);
         String outsiderAddress = "127.0.0.1:" + outsiderPort;
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (cluster.members().nodes().stream().noneMatch(n -> n.address().equals(outsiderAddress))) {
@@ -310,6 +379,23 @@ class ClusterTest {
         cluster.drain(addresses(1).getFirst());
         assertEquals(0, nodes.get(1).awaitExit(30), nodes.get(1).tail());
         assertTrue(nodes.get(1).tail().contains("stopped"), nodes.get(1).tail());
+    }
+
+    /** The first line containing {@code text} that any device node printed, waiting up to {@code seconds}. */
+    private static String awaitOnANode(String text, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
+        while (System.nanoTime() < deadline) {
+            for (NodeProcess n : nodes) {
+                for (String l : n.lines()) {
+                    if (l.contains(text)) {
+                        return l;
+                    }
+                }
+            }
+            Thread.sleep(50);
+        }
+        fail("no node printed '" + text + "' within " + seconds + " s:\n" + nodes.getFirst().tail());
+        return null;
     }
 
     // ---- reference -----------------------------------------------------------------------------------------
@@ -392,7 +478,49 @@ class ClusterTest {
     }
 
     private static String nodeConfig(int port) {
-        return common() + "cohort.cluster.role = node\npekko.remote.artery.canonical.port = " + port + "\n";
+        return nodeConfig(port, keys, "member");
+    }
+
+    /** A node on TLS with the key store {@code member} of {@code stores}; passwords from the environment. */
+    private static String nodeConfig(int port, Path stores, String member) {
+        return common() + tls(stores, member) + "cohort.cluster.role = node\npekko.remote.artery.canonical.port = "
+                + port + "\n";
+    }
+
+    /** This JVM's coordinator members: passwords in the config (the other way they may come). */
+    private static String coordinatorConfig(int port) {
+        return common() + tls(keys, "member") + """
+                cohort.cluster.tls.key-store-password = "%s"
+                cohort.cluster.tls.trust-store-password = "%s"
+                cohort.cluster.role = coordinator
+                pekko.remote.artery.canonical.port = %d
+                """.formatted(KEY_STORE_PASSWORD, TRUST_STORE_PASSWORD, port);
+    }
+
+    private static String tls(Path stores, String member) {
+        return """
+                cohort.cluster.tls {
+                  enabled = on
+                  key-store = "%s"
+                  trust-store = "%s"
+                }
+                """.formatted(stores.resolve(member + ".p12").toString().replace("\\", "/"),
+                stores.resolve("truststore.p12").toString().replace("\\", "/"));
+    }
+
+    /** Runs the docs' {@code conf/cluster/tls/make-certs.sh DIR NAME} (keytool of this JDK). */
+    private static Process makeCerts(Path into, String member, String ca) throws IOException {
+        Path here = Path.of("").toAbsolutePath();
+        Path script = here.resolve("conf/cluster/tls/make-certs.sh");
+        if (!Files.isRegularFile(script)) {
+            script = here.getParent().resolve("conf/cluster/tls/make-certs.sh"); // run from cli/
+        }
+        ProcessBuilder pb = new ProcessBuilder("bash", script.toString(), into.toString(), member)
+                .redirectErrorStream(true);
+        pb.environment().putAll(PASSWORDS);
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().put("COHORT_TLS_CA_NAME", ca);
+        return pb.start();
     }
 
     private static Path write(String name, String text) throws IOException {

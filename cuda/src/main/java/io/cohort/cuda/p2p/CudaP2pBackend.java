@@ -42,6 +42,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threading: rank r's {@link #enqueue} touches only rank r's state, so every rank may enqueue from its
  * own thread. A launch allocates nothing: its argument block is a per-rank array rewritten in place.
+ *
+ * <p><b>Why one file of more than 500 lines.</b> The eager, graph-captured and fused (all-reduce + residual +
+ * RMSNorm) launches share the staging buffers, the flag epochs and the argument block; their ordering rules
+ * are one protocol with the kernels in allreduce.cu and are kept beside each other on purpose.
  */
 public final class CudaP2pBackend implements CollectiveBackend {
 
@@ -59,6 +63,9 @@ public final class CudaP2pBackend implements CollectiveBackend {
     private static final int GARG_MID1 = GARG_STAGE1 + MAX_RANKS;
     private static final int GARG_LAUNCHES = GARG_MID1 + MAX_RANKS;
     private static final int GARG_LONGS = GARG_LAUNCHES + 1;
+    // struct FusedArArgs: GraphArArgs, residual, weight, normed, cols, eps+pad
+    private static final int FARG_RESIDUAL = GARG_LONGS;
+    private static final int FARG_LONGS = FARG_RESIDUAL + 5;
 
     private final GroupContext group;
     private final P2pConfig config;
@@ -88,6 +95,7 @@ public final class CudaP2pBackend implements CollectiveBackend {
         CudaBuffer graphSignals;
         CudaBuffer graphLaunches;
         final KernelArgs graphArgs = new KernelArgs(GARG_LONGS);
+        final KernelArgs fusedArgs = new KernelArgs(FARG_LONGS);
 
         Rank(int rank, CudaDevice device, CudaStream stream) {
             this.rank = rank;
@@ -154,6 +162,8 @@ public final class CudaP2pBackend implements CollectiveBackend {
                     perSm = Math.min(perSm, occupancy(r.device, k.oneShot(t, op)));
                     perSm = Math.min(perSm, occupancy(r.device, k.twoShot(t, op)));
                 }
+                perSm = Math.min(perSm, occupancy(r.device, k.addRmsNorm(t, false)));
+                perSm = Math.min(perSm, occupancy(r.device, k.addRmsNorm(t, true)));
             }
             int resident = perSm * r.device.multiprocessors() / ranksPerDevice.get(r.device.ordinal());
             cap = Math.min(cap, resident);
@@ -290,6 +300,81 @@ public final class CudaP2pBackend implements CollectiveBackend {
             a.set(GARG_LAUNCHES, r.graphLaunches.address());
         }
         graphsPrepared = true;
+    }
+
+    /**
+     * Whether {@link #enqueueAllReduceAddRmsNorm} takes an f32 message of {@code rows x cols}: two ranks or more,
+     * and the message fits one launch's staging. The answer is the same on every rank for the same shape, so
+     * every rank takes the same path.
+     */
+    public boolean fusesAddRmsNorm(long rows, int cols) {
+        return n > 1 && rows > 0 && cols > 0 && rows * cols * Float.BYTES <= chunkBytes;
+    }
+
+    /**
+     * The all-reduce after a row-parallel GEMM fused with the residual add and RMSNorm that follow it, one kernel
+     * (allreduce.cu, cohort_ar_add_rmsnorm_*): {@code residual += sum over ranks of partial}, then
+     * {@code normed = rmsNorm(residual) * weight} row-wise, all f32 but the weight. Every rank sums in rank order,
+     * so residual and normed are bit-identical across ranks; partial is left as it was (its sum is not written).
+     * Collective number {@code seq}, stream-ordered on the rank's stream, captured into CUDA graphs like the
+     * plain all-reduce. Callers check {@link #fusesAddRmsNorm} first and otherwise all-reduce, then add and norm.
+     */
+    public void enqueueAllReduceAddRmsNorm(int rank, long seq, DeviceBuffer partial, long rows, int cols,
+                                           DeviceBuffer residual, DeviceBuffer weight, DType weightType, float eps,
+                                           DeviceBuffer normed) {
+        if (!fusesAddRmsNorm(rows, cols)) {
+            throw new CohortException("cuda-p2p: no fused all-reduce + RMSNorm for " + rows + " x " + cols + " over "
+                    + n + " ranks (staging " + chunkBytes + " B); check fusesAddRmsNorm first");
+        }
+        long bytes = rows * cols * Float.BYTES;
+        CollectiveCall call = CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, rows * cols);
+        Rank r = ranks[rank];
+        if (residual.byteSize() < bytes || normed.byteSize() < bytes || weight.byteSize() < (long) cols * weightType.bytes()
+                || !r.device.canReach(residual) || !r.device.canReach(normed) || !r.device.canReach(weight)) {
+            throw new CohortException("rank " + rank + " (" + r.device.name() + "): fused all-reduce + RMSNorm of "
+                    + rows + " x " + cols + ": residual, weight or normed buffer too small or unreachable");
+        }
+        admit(rank, seq, call, partial, partial);
+        boolean graph = r.stream.isCapturing();
+        if (graph && !graphsPrepared) {
+            throw new CohortException("rank " + rank + " (" + r.device.name() + "): a fused cuda-p2p all-reduce is being"
+                    + " captured into a CUDA graph, but the group was not prepared for graphs");
+        }
+        KernelArgs a = r.fusedArgs;
+        a.set(0, partial.address());
+        a.set(1, partial.address());
+        int parity = 0;
+        long epoch = 0;
+        if (!graph) {
+            parity = (int) (r.launches++ & 1);
+            epoch = r.epoch + 1;
+            r.epoch += 1;   // one barrier, as the one-shot kernel
+        }
+        for (int p = 0; p < n; p++) {
+            a.set(ARG_STAGE + p, graph ? ranks[p].graphStage[0].address() : ranks[p].stage[parity].address());
+            a.set(ARG_MID + p, 0);
+            a.set(ARG_SIG + p, graph ? ranks[p].graphSignals.address() : ranks[p].signals.address());
+            a.set(GARG_STAGE1 + p, graph ? ranks[p].graphStage[1].address() : 0);
+            a.set(GARG_MID1 + p, 0);
+        }
+        a.set(ARG_COUNT, rows * cols);
+        a.set(ARG_COUNT + 1, epoch);
+        a.set(ARG_COUNT + 2, r.rank);
+        a.set(ARG_COUNT + 3, n);
+        a.set(ARG_COUNT + 4, 0);
+        a.setFloat(ARG_COUNT + 4, 1.0f);
+        a.set(ARG_COUNT + 5, config.timeout().toNanos());
+        a.set(ARG_COUNT + 6, r.device.errorWordAddress());
+        a.set(GARG_LAUNCHES, graph ? r.graphLaunches.address() : 0);
+        a.set(FARG_RESIDUAL, residual.address());
+        a.set(FARG_RESIDUAL + 1, weight.address());
+        a.set(FARG_RESIDUAL + 2, normed.address());
+        a.set(FARG_RESIDUAL + 3, cols);
+        a.set(FARG_RESIDUAL + 4, 0);
+        a.setFloat(FARG_RESIDUAL + 4, eps);
+        int grid = (int) Math.min(rows, blockCap);
+        r.device.launch(r.device.kernels().addRmsNorm(weightType, graph), grid, config.threads(), r.stream.nativeHandle(),
+                a, graph ? "fused P2P all-reduce + RMSNorm (graph)" : "fused P2P all-reduce + RMSNorm");
     }
 
     private void allReduce(Rank r, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {

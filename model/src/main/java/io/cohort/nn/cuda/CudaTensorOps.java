@@ -29,6 +29,7 @@ public final class CudaTensorOps implements TensorOps {
     private final Arena arena = Arena.ofShared();
     private DeviceBuffer castScratch;
     private DeviceBuffer scoreScratch;
+    private DeviceBuffer partialScratch;
     private DeviceBuffer tokenBuffer;
     private MemorySegment tokenStaging = MemorySegment.NULL;
     // reused: a wait uses the record current when it is enqueued (CUDA event semantics)
@@ -240,6 +241,28 @@ public final class CudaTensorOps implements TensorOps {
                 .launch(kernels.copyRowsAt, NnKernels.gridFor(src.elements()), NnKernels.THREADS, "cache write");
     }
 
+    /** One launch (cohort_nn_rotary_kv_write): q and k rotated, rotated k and v stored at the step's position. */
+    @Override
+    public void rotaryKvWrite(Matrix q, Matrix k, Matrix v, int heads, int kvHeads, int headDim, int startPos,
+                              Matrix table, Matrix kCache, Matrix vCache) {
+        for (Matrix m : new Matrix[] {q, k, v, kCache, vCache, table}) {
+            f32(m, "rotaryKvWrite operand");
+        }
+        int kvw = kvHeads * headDim;
+        if (q.cols() != heads * headDim || k.cols() != kvw || v.cols() != kvw || k.rows() != q.rows()
+                || v.rows() != q.rows() || kCache.cols() != kvw || vCache.cols() != kvw || table.cols() != headDim
+                || startPos + q.rows() > Math.min(table.rows(), Math.min(kCache.rows(), vCache.rows()))) {
+            throw new IllegalArgumentException("rotaryKvWrite: q " + q + ", k " + k + ", v " + v + " as " + heads + "/"
+                    + kvHeads + " heads of " + headDim + " at " + startPos + " into " + kCache + ", table " + table);
+        }
+        long work = (long) q.rows() * ((long) (heads + kvHeads) * (headDim / 2) + kvw);
+        kernels.pointers(k.buffer().address(), table.buffer().address(), v.buffer().address(), q.buffer().address(), 0)
+                .extra(kCache.buffer().address(), vCache.buffer().address())
+                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
+                .pos(stepPosition())
+                .launch(kernels.rotaryKvWrite, NnKernels.gridFor(work), NnKernels.THREADS, "rotaryKvWrite");
+    }
+
     @Override
     public void copyColumns(Matrix src, int fromCol, Matrix dst) {
         io.cohort.nn.host.HostTensorOps.checkColumns(src, fromCol, dst);
@@ -284,9 +307,96 @@ public final class CudaTensorOps implements TensorOps {
         stream.copy(src.buffer(), 0, dst.buffer(), (long) dstRow * dst.cols() * dst.dtype().bytes(), src.byteSize());
     }
 
+    /** Decode (up to this many query rows) takes the split-K kernels; prefill the one-block-per-head kernel. */
+    static final int SPLIT_MAX_ROWS = 16;
+
+    /**
+     * {@link #attentionSplitK} for decode steps whose shape it supports, else {@link #attentionPerHead}.
+     */
     @Override
     public void attention(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim, int startPos,
                           Matrix out) {
+        if (q.rows() <= SPLIT_MAX_ROWS && splitKSupports(heads, kvHeads, headDim)) {
+            attentionSplitK(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+        } else {
+            attentionPerHead(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+        }
+    }
+
+    /** Whether {@link #attentionSplitK} takes this head layout (the kernel's shared-memory limits). */
+    public static boolean splitKSupports(int heads, int kvHeads, int headDim) {
+        return kvHeads > 0 && heads % kvHeads == 0 && heads / kvHeads <= NnKernels.ATTN_MAX_GROUP
+                && headDim <= NnKernels.ATTN_MAX_D;
+    }
+
+    /**
+     * Flash-decoding: the KV length split into chunks of {@value NnKernels#ATTN_CHUNK} positions, one block per
+     * (query row, KV head, chunk) that serves every query head of the group from one read of K and V, then a
+     * combine kernel (cohort_nn_attention_split / _combine). The grid covers the cache's capacity, so a captured
+     * step replays at any position. Its math on the host: {@link io.cohort.nn.host.SplitKAttention}.
+     */
+    public void attentionSplitK(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
+                                int startPos, Matrix out) {
+        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+        if (!splitKSupports(heads, kvHeads, headDim)) {
+            throw new IllegalArgumentException("split-K attention takes groups of at most " + NnKernels.ATTN_MAX_GROUP
+                    + " heads of at most " + NnKernels.ATTN_MAX_D + ", got " + heads + "/" + kvHeads + " of " + headDim);
+        }
+        int chunks = (kCache.rows() + NnKernels.ATTN_CHUNK - 1) / NnKernels.ATTN_CHUNK;
+        partialScratch = grow(partialScratch, 4L * q.rows() * heads * chunks * (headDim + 2));
+        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(), 0,
+                        partialScratch.address())
+                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
+                .pos(stepPosition())
+                .launch(kernels.attentionSplit, q.rows() * kvHeads * chunks, NnKernels.ATTN_THREADS, "attention split");
+        kernels.pointers(0, 0, 0, out.buffer().address(), partialScratch.address())
+                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
+                .pos(stepPosition())
+                .launch(kernels.attentionCombine, q.rows() * heads, 128, "attention combine");
+    }
+
+    /** Whether {@link #attentionOnline} takes this head layout. */
+    public static boolean onlineSupports(int heads, int kvHeads, int headDim) {
+        return kvHeads > 0 && heads % kvHeads == 0 && heads / kvHeads <= NnKernels.ATTN_MAX_GROUP
+                && headDim <= NnKernels.ATTN_THREADS;
+    }
+
+    /**
+     * Attention that never materializes the score matrix (cohort_nn_attention_online): one block per (query row,
+     * KV head) folds chunks of {@value NnKernels#ATTN_CHUNK} positions into a running softmax, one read of K and V
+     * for the group's heads, no scratch. Its math on the host: {@link io.cohort.nn.host.SplitKAttention#online}.
+     * Not yet the prefill default: {@link #attention} takes it once a GPU run has measured it against
+     * {@link #attentionPerHead} (DecodeOpsBench rows attn_prefill_*).
+     */
+    public void attentionOnline(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
+                                int startPos, Matrix out) {
+        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+        if (!onlineSupports(heads, kvHeads, headDim)) {
+            throw new IllegalArgumentException("online attention takes groups of at most " + NnKernels.ATTN_MAX_GROUP
+                    + " heads of at most " + NnKernels.ATTN_THREADS + ", got " + heads + "/" + kvHeads + " of " + headDim);
+        }
+        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
+                        out.buffer().address(), 0)
+                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
+                .pos(stepPosition())
+                .launch(kernels.attentionOnline, q.rows() * kvHeads, NnKernels.ATTN_THREADS, "attention online");
+    }
+
+    /** One block per (query row, head) over the whole row, scores in scratch (cohort_nn_attention). */
+    public void attentionPerHead(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
+                                 int startPos, Matrix out) {
+        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+        int blocks = q.rows() * heads;
+        scoreScratch = grow(scoreScratch, 4L * blocks * kCache.rows());
+        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
+                        out.buffer().address(), scoreScratch.address())
+                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
+                .pos(stepPosition())
+                .launch(kernels.attention, blocks, 128, "attention");
+    }
+
+    private static void checkAttention(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
+                                       int startPos, Matrix out) {
         f32(q, "attention q");
         f32(kCache, "K cache");
         f32(vCache, "V cache");
@@ -297,13 +407,6 @@ public final class CudaTensorOps implements TensorOps {
             throw new IllegalArgumentException("attention shapes: q " + q + ", k " + kCache + ", v " + vCache + ", out "
                     + out + " for " + heads + "/" + kvHeads + " heads of " + headDim + " from position " + startPos);
         }
-        int blocks = q.rows() * heads;
-        scoreScratch = grow(scoreScratch, 4L * blocks * kCache.rows());
-        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
-                        out.buffer().address(), scoreScratch.address())
-                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
-                .pos(stepPosition())
-                .launch(kernels.attention, blocks, 128, "attention");
     }
 
     @Override
@@ -314,7 +417,7 @@ public final class CudaTensorOps implements TensorOps {
     @Override
     public void close() {
         stream.synchronize();
-        for (DeviceBuffer b : new DeviceBuffer[] {castScratch, scoreScratch, tokenBuffer, gemmWorkspace}) {
+        for (DeviceBuffer b : new DeviceBuffer[] {castScratch, scoreScratch, partialScratch, tokenBuffer, gemmWorkspace}) {
             if (b != null) {
                 device.free(b);
             }

@@ -32,10 +32,13 @@ final class NnKernels {
     static final int THREADS = 256;
     private static final int MAX_GRID = 8192;
 
-    // struct NnArgs (x86-64 / aarch64 layout): 5 pointers, int64 n, 9 ints, 1 float, 1 pointer (pos)
+    // struct NnArgs (x86-64 / aarch64 layout): 5 pointers, int64 n, 9 ints, 1 float, 3 pointers (pos, d, e)
     private static final long A = 0, B = 8, C = 16, OUT = 24, SCRATCH = 32, N = 40, ROWS = 48, COLS = 52,
             HEADS = 56, KV_HEADS = 60, HEAD_DIM = 64, START_POS = 68, VOCAB_START = 72, TABLE_ROWS = 76,
-            MAX_SEQ = 80, EPS = 84, POS = 88, SIZE = 96;
+            MAX_SEQ = 80, EPS = 84, POS = 88, D = 96, E = 104, SIZE = 112;
+    static final long ARGS_SIZE = SIZE;
+    /** cohort_nn_attention_split's constants (nn_kernels.cu): positions per chunk, limits, block size. */
+    static final int ATTN_CHUNK = 256, ATTN_MAX_GROUP = 16, ATTN_MAX_D = 256, ATTN_THREADS = 128;
 
     private static volatile Driver driver;
 
@@ -64,7 +67,8 @@ final class NnKernels {
     private final MemorySegment args;
     private final MemorySegment params;
     private final MemorySegment streamHandle;
-    final MemorySegment rotary, siluMul, siluMulPacked, add, attention, copyRowsAt;
+    final MemorySegment rotary, siluMul, siluMulPacked, add, attention, copyRowsAt, rotaryKvWrite, attentionSplit,
+            attentionCombine, attentionOnline;
     private final MemorySegment[] rmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] addRmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] embed = new MemorySegment[DType.values().length];
@@ -94,6 +98,10 @@ final class NnKernels {
         add = function(module, "cohort_nn_add");
         attention = function(module, "cohort_nn_attention");
         copyRowsAt = function(module, "cohort_nn_copy_rows_at");
+        rotaryKvWrite = function(module, "cohort_nn_rotary_kv_write");
+        attentionSplit = function(module, "cohort_nn_attention_split");
+        attentionCombine = function(module, "cohort_nn_attention_combine");
+        attentionOnline = function(module, "cohort_nn_attention_online");
         for (DType t : DType.values()) {
             String s = t.name().toLowerCase(java.util.Locale.ROOT);
             rmsNorm[t.ordinal()] = function(module, "cohort_nn_rmsnorm_" + s);
@@ -188,6 +196,13 @@ final class NnKernels {
     /** The step block's position word (graph replays), or 0 for the start position in the arguments. */
     NnKernels pos(long address) {
         args.set(JAVA_LONG, POS, address);
+        return this;
+    }
+
+    /** The extra outputs (the fused rotary + KV write's K and V caches). */
+    NnKernels extra(long d, long e) {
+        args.set(JAVA_LONG, D, d);
+        args.set(JAVA_LONG, E, e);
         return this;
     }
 

@@ -34,6 +34,7 @@ import java.util.Locale;
 public final class DecodeOpsBench {
     private static final int RUNS = 5;
     private static final int CONTEXT = 512;   // KV positions attention reads
+    private static final int PREFILL = 128;   // query rows of the prefill attention rows
     private static final int[] TOKENS = {1, 4, 16};
 
     record Shape(String name, LlamaConfig config) {
@@ -73,13 +74,13 @@ public final class DecodeOpsBench {
                 .append(String.format(Locale.ROOT, "# copy bandwidth (D2D cuMemcpy of 1 GiB, read + write): %.0f GB/s%n", copyGBs))
                 .append("# device_us: flag-gated batch, CUDA events, median of ").append(RUNS)
                 .append(" batches; GB/s: (weights + activations) / time; %copy: of the copy bandwidth above\n");
-        out.append(String.format(Locale.ROOT, "%-10s %-14s %6s %10s %10s %8s%n", "shape", "op", "tokens", "device_us",
+        out.append(String.format(Locale.ROOT, "%-10s %-20s %6s %10s %10s %8s%n", "shape", "op", "tokens", "device_us",
                 "GB/s", "%copy"));
         for (Shape s : SHAPES) {
             for (String[] row : b.shape(s)) {
                 double us = Double.parseDouble(row[3]);
                 double gbs = Double.parseDouble(row[4]) / us / 1e3;
-                String line = String.format(Locale.ROOT, "%-10s %-14s %6s %10.2f %10.0f %7.0f%%%n", s.name(), row[1],
+                String line = String.format(Locale.ROOT, "%-10s %-20s %6s %10.2f %10.0f %7.0f%%%n", s.name(), row[1],
                         row[2], us, gbs, 100 * gbs / copyGBs);
                 out.append(line);
                 System.out.print(line);
@@ -120,9 +121,27 @@ public final class DecodeOpsBench {
             rows.add(row(shape, "silu_mul", 1, time(() -> ops.siluMul(g, u, g)), 12L * f));
             Matrix qs = view(x, 1, q);
             rows.add(row(shape, "rotary_q", 1, time(() -> ops.rotary(qs, c.heads(), dh, CONTEXT - 1, table)), 8L * q));
+            // fused rotary + KV write: reads q, k, v and the table row, writes q and one cache row of k and v
+            Matrix ks = view(y, 1, kv), vs = view(out, 1, kv);
+            rows.add(row(shape, "rotary_kv", 1, time(() -> ops.rotaryKvWrite(qs, ks, vs, c.heads(), c.kvHeads(), dh,
+                    CONTEXT - 1, table, keys, values)), 8L * q + 16L * kv + 4L * dh));
             Matrix ctx = view(out, 1, q);
+            long attnBytes = 2L * CONTEXT * kv * 4 + 8L * q;
             rows.add(row(shape, "attention", 1, time(() -> ops.attention(qs, keys, values, c.heads(), c.kvHeads(), dh,
-                    CONTEXT - 1, ctx)), 2L * CONTEXT * kv * 4 + 8L * q));
+                    CONTEXT - 1, ctx)), attnBytes));
+            rows.add(row(shape, "attn_perhead", 1, time(() -> ops.attentionPerHead(qs, keys, values, c.heads(),
+                    c.kvHeads(), dh, CONTEXT - 1, ctx)), attnBytes));
+            rows.add(row(shape, "attn_splitk", 1, time(() -> ops.attentionSplitK(qs, keys, values, c.heads(),
+                    c.kvHeads(), dh, CONTEXT - 1, ctx)), attnBytes));
+            // prefill: PREFILL query rows after a cached prefix, ending at the context's last position
+            Matrix pq = act(owned, PREFILL, q), pout = act(owned, PREFILL, q);
+            long prefillBytes = 2L * CONTEXT * kv * 4 + 8L * PREFILL * q;
+            rows.add(row(shape, "attn_prefill_perhead", PREFILL, time(() -> ops.attentionPerHead(pq, keys, values,
+                    c.heads(), c.kvHeads(), dh, CONTEXT - PREFILL, pout)), prefillBytes));
+            if (CudaTensorOps.onlineSupports(c.heads(), c.kvHeads(), dh)) {
+                rows.add(row(shape, "attn_prefill_online", PREFILL, time(() -> ops.attentionOnline(pq, keys, values,
+                        c.heads(), c.kvHeads(), dh, CONTEXT - PREFILL, pout)), prefillBytes));
+            }
         } finally {
             owned.forEach(ops::free);
         }

@@ -141,6 +141,77 @@ class CudaTensorOpsTest {
         assertClose(s[0], s[1], 1e-5, "siluMulPacked");
     }
 
+    /**
+     * Prefill attention without the score matrix (online softmax over 256-position chunks) against the
+     * one-block-per-head kernel, prompts inside one chunk, across chunks, and a chunk after a cached prefix.
+     * Bound as for split-K: 2e-5 absolute on O(1) outputs.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"32,8,128,0,40", "32,4,64,0,300", "8,8,128,600,5", "16,2,64,100,257"})
+    void onlineAttentionMatchesPerHeadAttention(String shape) {
+        String[] f = shape.split(",");
+        int heads = Integer.parseInt(f[0]), kv = Integer.parseInt(f[1]), d = Integer.parseInt(f[2]);
+        int start = Integer.parseInt(f[3]), rows = Integer.parseInt(f[4]), capacity = 1024;
+        Random rnd = new Random(heads + d + start + rows);
+        Matrix[] q = both(DType.F32, rows, heads * d, rnd);
+        Matrix[] k = both(DType.F32, capacity, kv * d, rnd), v = both(DType.F32, capacity, kv * d, rnd);
+        Matrix online = g.allocate(DType.F32, rows, heads * d), perHead = g.allocate(DType.F32, rows, heads * d);
+        CudaTensorOps cuda = (CudaTensorOps) g;
+        cuda.attentionOnline(q[1], k[1], v[1], heads, kv, d, start, online);
+        cuda.attentionPerHead(q[1], k[1], v[1], heads, kv, d, start, perHead);
+        Matrix hostOnline = h.allocate(DType.F32, rows, heads * d);
+        io.cohort.nn.host.SplitKAttention.online(q[0], k[0], v[0], heads, kv, d, start, 256, hostOnline);
+        assertClose(hostOnline, online, 2e-5, "online vs its host mirror");
+        assertClose(hostOnline, perHead, 2e-5, "per-head vs the online host mirror");
+    }
+
+    /** The fused rotary + KV write against the host's unfused rotary, rotary, write, write (TensorOps default). */
+    @Test
+    void rotaryKvWriteMatchesHost() {
+        Random rnd = new Random(11);
+        int t = 3, heads = 8, kv = 2, d = 64, start = 9, capacity = 20;
+        Matrix[] q = both(DType.F32, t, heads * d, rnd), k = both(DType.F32, t, kv * d, rnd), v = both(DType.F32, t, kv * d, rnd);
+        Matrix[] kc = both(DType.F32, capacity, kv * d, rnd), vc = both(DType.F32, capacity, kv * d, rnd);
+        Matrix ht = RotaryTable.create(h, capacity, d, 500000.0), gt = RotaryTable.create(g, capacity, d, 500000.0);
+        h.rotaryKvWrite(q[0], k[0], v[0], heads, kv, d, start, ht, kc[0], vc[0]);
+        g.rotaryKvWrite(q[1], k[1], v[1], heads, kv, d, start, gt, kc[1], vc[1]);
+        assertClose(q[0], q[1], 1e-6, "rotated q");
+        assertClose(kc[0], kc[1], 1e-6, "K cache");
+        assertClose(vc[0], vc[1], 0, "V cache");
+    }
+
+    /**
+     * Flash-decoding (split-K, one read of K/V per KV head) against the one-block-per-head kernel on the GPU and
+     * against its host mirror, at positions inside the first chunk, on a chunk edge and past several chunks, for
+     * 1 and 3 query rows, groups of 4 and 8. Bound as in SplitKAttentionTest (reordered f32 sums), with the
+     * GPU's expf: 2e-5 absolute on O(1) outputs.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"32,8,128,0,1", "32,8,128,255,1", "32,8,128,256,1", "32,4,64,900,1", "32,4,64,700,3",
+            "8,8,128,513,2"})
+    void splitKAttentionMatchesPerHeadAttention(String shape) {
+        String[] f = shape.split(",");
+        int heads = Integer.parseInt(f[0]), kv = Integer.parseInt(f[1]), d = Integer.parseInt(f[2]);
+        int start = Integer.parseInt(f[3]), rows = Integer.parseInt(f[4]), capacity = 1024;
+        Random rnd = new Random(heads + d + start);
+        Matrix[] q = both(DType.F32, rows, heads * d, rnd);
+        Matrix[] k = both(DType.F32, capacity, kv * d, rnd), v = both(DType.F32, capacity, kv * d, rnd);
+        Matrix split = g.allocate(DType.F32, rows, heads * d), perHead = g.allocate(DType.F32, rows, heads * d);
+        Matrix hostSplit = h.allocate(DType.F32, rows, heads * d);
+        CudaTensorOps cuda = (CudaTensorOps) g;
+        cuda.attentionSplitK(q[1], k[1], v[1], heads, kv, d, start, split);
+        cuda.attentionPerHead(q[1], k[1], v[1], heads, kv, d, start, perHead);
+        io.cohort.nn.host.SplitKAttention.attention(q[0], k[0], v[0], heads, kv, d, start, 256, hostSplit);
+        assertClose(hostSplit, split, 2e-5, "split-K vs its host mirror");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ph = arena.allocate(perHead.byteSize());
+            g.download(perHead.buffer(), 0, ph);
+            Matrix perHeadOnHost = h.allocate(DType.F32, rows, heads * d);
+            MemorySegment.copy(ph, 0, perHeadOnHost.buffer().segment(), 0, perHead.byteSize());
+            assertClose(perHeadOnHost, split, 2e-5, "split-K vs per-head attention");
+        }
+    }
+
     /** Splitting a fused projection's output: a strided 2-D copy on the GPU, rows of copies on the host. */
     @Test
     void copyColumnsMatchesHost() {

@@ -34,6 +34,10 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Errors: the first command that fails marks the stream failed. Later commands of the queue are
  * skipped (retired without running), further enqueues and {@link #synchronize()} throw the failure, until
  * {@link #reset()}. Events recorded on a failed stream still complete, so nothing waits forever on it.
+ *
+ * <p><b>Why one file of more than 500 lines.</b> The ring, the consumer loop and the cross-stream wake-ups
+ * are one single-consumer protocol (who publishes, who parks, who unparks whom); the commands themselves
+ * already live in {@link HostKernels} and the wait policy in {@link HostWaitPolicy}.
  */
 public final class HostStream implements DeviceStream {
 

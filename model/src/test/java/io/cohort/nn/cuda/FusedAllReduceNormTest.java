@@ -1,0 +1,182 @@
+package io.cohort.nn.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.cohort.backend.BackendKind;
+import io.cohort.core.DType;
+import io.cohort.cuda.CudaDevices;
+import io.cohort.device.discovery.DeviceSpec;
+import io.cohort.device.discovery.Devices;
+import io.cohort.device.host.HostDevice;
+import io.cohort.group.LocalGroup;
+import io.cohort.model.LlamaConfig;
+import io.cohort.model.ProgressBar;
+import io.cohort.model.TensorParallelLlama;
+import io.cohort.model.TinyLlama;
+import io.cohort.nn.LocalGroupAllReduce;
+import io.cohort.nn.Matrix;
+import io.cohort.nn.RmsNorm;
+import io.cohort.nn.TensorOps;
+import io.cohort.nn.TensorOpsFactory;
+import io.cohort.nn.host.HostTensorOps;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The cuda-p2p all-reduce fused with residual add + RMSNorm, ranks on one GPU ({@code cuda:0*N}):
+ * <ul>
+ *   <li>the collective alone: every rank's residual and normed output bit-identical (each rank sums in rank
+ *   order), and against the host (partials summed in rank order in f32, then HostTensorOps.addRmsNorm): the
+ *   residual exactly, normed to 1e-5 (rsqrtf and the block's summation order);</li>
+ *   <li>the model: logits with the fused path against the unfused one (all-reduce, then addRmsNorm) within
+ *   1e-5 relative, the same number of collectives.</li>
+ * </ul>
+ */
+@Tag("gpu")
+class FusedAllReduceNormTest {
+    private static final int[] PROMPT = {1, 7, 42, 99, 127, 0, 64, 3};
+
+    @TempDir
+    Path dir;
+
+    @BeforeEach
+    void needsGpu() {
+        assumeTrue(CudaDevices.count() > 0, "needs a GPU: " + CudaDevices.unavailableReason());
+        assumeTrue(CublasLibrary.isAvailable(), "needs " + CublasLibrary.SONAME);
+    }
+
+    private static Devices.Selection ranks(int tp) {
+        return Devices.open(DeviceSpec.parse("cuda:0*" + tp), com.typesafe.config.ConfigFactory.load().getConfig("cohort"));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"2,1,4096", "2,3,2048", "4,1,1024", "4,16,512"})
+    void everyRankGetsTheSameResidualAndNorm(int tp, int rows, int cols) {
+        Random rnd = new Random(tp * 100 + rows);
+        Devices.Selection sel = ranks(tp);
+        HostDevice host = HostDevice.open(0);
+        HostTensorOps h = new HostTensorOps(host, 1);
+        try (LocalGroup group = LocalGroup.builder(sel.devices()).backend(BackendKind.P2P).sharedDevices().open()) {
+            LocalGroupAllReduce ar = new LocalGroupAllReduce(group, true);
+            assumeTrue(ar.fusesAddRmsNorm(rows, cols), "backend " + ar.describe() + " does not fuse");
+            float[][] partial = new float[tp][rows * cols];
+            float[] residual = new float[rows * cols], weight = new float[cols];
+            for (int r = 0; r < tp; r++) {
+                for (int i = 0; i < rows * cols; i++) {
+                    partial[r][i] = (float) rnd.nextGaussian();
+                }
+            }
+            for (int i = 0; i < rows * cols; i++) {
+                residual[i] = (float) rnd.nextGaussian();
+            }
+            for (int i = 0; i < cols; i++) {
+                weight[i] = (float) rnd.nextGaussian();
+            }
+            TensorOps[] ops = new TensorOps[tp];
+            Matrix[] res = new Matrix[tp], nrm = new Matrix[tp];
+            for (int r = 0; r < tp; r++) {
+                ops[r] = TensorOpsFactory.forDevice(sel.devices().get(r), 1);
+                Matrix p = upload(ops[r], partial[r], rows, cols);
+                res[r] = upload(ops[r], residual, rows, cols);
+                nrm[r] = ops[r].allocate(DType.F32, rows, cols);
+                Matrix w = upload(ops[r], weight, 1, cols);
+                ops[r].orderBefore(ar.stream(r));
+                ar.enqueueAddRmsNorm(r, p, res[r], new RmsNorm(w, 1e-5f), nrm[r]);
+            }
+            float[][] gotRes = new float[tp][], gotNorm = new float[tp][];
+            for (int r = 0; r < tp; r++) {
+                ar.stream(r).synchronize();
+                gotRes[r] = download(ops[r], res[r]);
+                gotNorm[r] = download(ops[r], nrm[r]);
+            }
+            for (int r = 1; r < tp; r++) {
+                for (int i = 0; i < rows * cols; i++) {
+                    assertEquals(Float.floatToRawIntBits(gotRes[0][i]), Float.floatToRawIntBits(gotRes[r][i]), "residual " + i + " rank " + r);
+                    assertEquals(Float.floatToRawIntBits(gotNorm[0][i]), Float.floatToRawIntBits(gotNorm[r][i]), "normed " + i + " rank " + r);
+                }
+            }
+            // host reference: sum in rank order (f32), then the host's add + norm
+            float[] sum = partial[0].clone();
+            for (int r = 1; r < tp; r++) {
+                for (int i = 0; i < sum.length; i++) {
+                    sum[i] += partial[r][i];
+                }
+            }
+            Matrix hx = hostMatrix(h, residual, rows, cols), hd = hostMatrix(h, sum, rows, cols);
+            Matrix hw = hostMatrix(h, weight, 1, cols), hn = h.allocate(DType.F32, rows, cols);
+            h.addRmsNorm(hx, hd, hw, 1e-5f, hn);
+            for (int i = 0; i < rows * cols; i++) {
+                float ex = DType.F32.get(hx.buffer().segment(), i), en = DType.F32.get(hn.buffer().segment(), i);
+                assertEquals(ex, gotRes[0][i], 0, "residual " + i);
+                assertEquals(en, gotNorm[0][i], 1e-5 * Math.max(1, Math.abs(en)), "normed " + i);
+            }
+            for (TensorOps o : ops) {
+                o.close();
+            }
+        } finally {
+            h.close();
+            host.close();
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"2", "4"})
+    void fusedLogitsMatchUnfused(int tp) {
+        LlamaConfig c = TinyLlama.defaultConfig();
+        TinyLlama.write(dir, c, DType.F32, 5, 1);
+        TensorParallelLlama.Options o = TensorParallelLlama.Options.defaults().withProgress(ProgressBar.Mode.SILENT)
+                .withMaxBatch(3);
+        float[][][] logits = new float[2][][];
+        long[] collectives = new long[2];
+        for (int fused = 0; fused < 2; fused++) {
+            Devices.Selection sel = ranks(tp);
+            try (LocalGroup group = LocalGroup.builder(sel.devices()).backend(BackendKind.P2P).sharedDevices().open();
+                 TensorParallelLlama m = TensorParallelLlama.load(dir, sel.devices(),
+                         new LocalGroupAllReduce(group, fused == 1), o)) {
+                logits[fused] = m.forward(PROMPT, true);
+                collectives[fused] = m.allReduces();
+            }
+        }
+        double worst = 0;
+        for (int t = 0; t < PROMPT.length; t++) {
+            for (int v = 0; v < c.vocabSize(); v++) {
+                worst = Math.max(worst, Math.abs(logits[0][t][v] - logits[1][t][v]) / Math.max(1, Math.abs(logits[0][t][v])));
+            }
+        }
+        assertTrue(worst <= 1e-5, "fused vs unfused all-reduce + norm, tp=" + tp + ": worst scaled error " + worst);
+        assertEquals(collectives[0], collectives[1]);
+    }
+
+    private static Matrix upload(TensorOps ops, float[] values, int rows, int cols) {
+        Matrix m = ops.allocate(DType.F32, rows, cols);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(4L * values.length);
+            MemorySegment.copy(values, 0, s, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, values.length);
+            ops.upload(s, m.buffer(), 0);
+        }
+        return m;
+    }
+
+    private static float[] download(TensorOps ops, Matrix m) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(m.byteSize());
+            ops.download(m.buffer(), 0, s);
+            return s.toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
+        }
+    }
+
+    private static Matrix hostMatrix(HostTensorOps h, float[] values, int rows, int cols) {
+        Matrix m = h.allocate(DType.F32, rows, cols);
+        MemorySegment.copy(values, 0, m.buffer().segment(), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, values.length);
+        return m;
+    }
+}
