@@ -3,6 +3,7 @@ package io.cohort.nn;
 import io.cohort.core.CohortException;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceKind;
+import io.cohort.device.host.HostKernels;
 import io.cohort.nn.host.HostTensorOps;
 import java.util.ServiceLoader;
 
@@ -14,6 +15,10 @@ public final class TensorOpsFactory {
     /** {@code threads}: CPU threads a host device's GEMMs may use. */
     public static TensorOps forDevice(Device device, int threads) {
         if (device.kind() == DeviceKind.HOST) {
+            if (!HostKernels.vectorised()) { // checked before HostTensorOps loads the Vector API classes
+                throw new CohortException("the model's host ops need the Vector API: start java with "
+                        + "--add-modules jdk.incubator.vector");
+            }
             return new HostTensorOps(device, threads);
         }
         for (TensorOpsProvider p : ServiceLoader.load(TensorOpsProvider.class)) {

@@ -139,7 +139,8 @@ public final class ChildJvm {
     public int awaitExit(Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         if (!process.waitFor(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
-            throw new AssertionError(name + " still running after " + timeout.toSeconds() + " s:\n" + tail());
+            throw new AssertionError(name + " still running after " + timeout.toSeconds() + " s:\n" + tail()
+                    + "\nthreads:\n" + threadDump());
         }
         lock.lock();
         try {
@@ -154,6 +155,19 @@ public final class ChildJvm {
             lock.unlock();
         }
         return process.exitValue();
+    }
+
+    /** The child's threads (jcmd Thread.print), for a failure message: what it is stuck on. */
+    private String threadDump() {
+        try {
+            Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                    Long.toString(process.pid()), "Thread.print").redirectErrorStream(true).start();
+            String dump = new String(jcmd.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            jcmd.waitFor(10, TimeUnit.SECONDS);
+            return dump;
+        } catch (IOException | InterruptedException e) {
+            return "(no thread dump: " + e + ")";
+        }
     }
 
     private String exitCode() {

@@ -377,7 +377,7 @@ class ClusterTest {
         assertTrue(nodes.get(0).process.isAlive() && nodes.get(1).process.isAlive(), "survivors stay up");
         // drained, a node no group uses leaves the cluster and its process ends by itself
         cluster.drain(addresses(1).getFirst());
-        assertEquals(0, nodes.get(1).awaitExit(30), nodes.get(1).tail());
+        assertEquals(0, nodes.get(1).awaitExit(60), nodes.get(1).tail());
         assertTrue(nodes.get(1).tail().contains("stopped"), nodes.get(1).tail());
     }
 
