@@ -82,15 +82,19 @@ class FusedAllReduceNormTest {
                 weight[i] = (float) rnd.nextGaussian();
             }
             TensorOps[] ops = new TensorOps[tp];
-            Matrix[] res = new Matrix[tp], nrm = new Matrix[tp];
+            Matrix[] part = new Matrix[tp], res = new Matrix[tp], nrm = new Matrix[tp], w = new Matrix[tp];
             for (int r = 0; r < tp; r++) {
                 ops[r] = TensorOpsFactory.forDevice(sel.devices().get(r), 1);
-                Matrix p = upload(ops[r], partial[r], rows, cols);
+                part[r] = upload(ops[r], partial[r], rows, cols);
                 res[r] = upload(ops[r], residual, rows, cols);
                 nrm[r] = ops[r].allocate(DType.F32, rows, cols);
-                Matrix w = upload(ops[r], weight, 1, cols);
+                w[r] = upload(ops[r], weight, 1, cols);
+            }
+            // every rank set up before any rank enqueues: on one GPU, rank 0's kernel spins until rank 1's runs,
+            // and a host step of rank 1 that waits for the device (a synchronizing upload) would wait for it
+            for (int r = 0; r < tp; r++) {
                 ops[r].orderBefore(ar.stream(r));
-                ar.enqueueAddRmsNorm(r, p, res[r], new RmsNorm(w, 1e-5f), nrm[r]);
+                ar.enqueueAddRmsNorm(r, part[r], res[r], new RmsNorm(w[r], 1e-5f), nrm[r]);
             }
             float[][] gotRes = new float[tp][], gotNorm = new float[tp][];
             for (int r = 0; r < tp; r++) {
