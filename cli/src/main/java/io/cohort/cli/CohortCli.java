@@ -68,12 +68,7 @@ public final class CohortCli implements Runnable {
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
-            String message = switch (e) {
-                case CohortException c -> c.getMessage();
-                case IllegalArgumentException i -> i.getMessage();
-                case ConfigException c -> "config: " + ConfigValidator.oneLine(c);
-                default -> null;
-            };
+            String message = errorLine(e);
             if (message != null) {
                 err.println("error: " + message);
                 err.flush();
@@ -82,5 +77,15 @@ public final class CohortCli implements Runnable {
             throw e;
         });
         return cl;
+    }
+
+    /** The one line the CLI prints for a mistake or a failure of Cohort's; null for anything else (a bug). */
+    public static String errorLine(Exception e) {
+        return switch (e) {
+            case CohortException c -> c.getMessage();
+            case IllegalArgumentException i -> i.getMessage();
+            case ConfigException c -> "config: " + ConfigValidator.oneLine(c);
+            default -> null;
+        };
     }
 }

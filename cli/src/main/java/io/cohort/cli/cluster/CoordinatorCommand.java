@@ -78,7 +78,19 @@ public final class CoordinatorCommand implements Runnable {
         io.cohort.config.ConfigValidator.check(conf);
         try (ClusterCohort cluster = ClusterCohort.start(conf)) {
             cluster.awaitNodes(waitNodes, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
-            return action.apply(cluster);
+            try {
+                return action.apply(cluster);
+            } catch (RuntimeException e) {
+                // said before leaving the cluster, which may take seconds more beside a dead node
+                String line = io.cohort.cli.CohortCli.errorLine(e);
+                if (line == null) {
+                    throw e;
+                }
+                PrintWriter err = spec.commandLine().getErr();
+                err.println("error: " + line);
+                err.flush();
+                return 1;
+            }
         }
     }
 
