@@ -16,10 +16,13 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * {@link TensorOps} on one GPU: GEMMs through cuBLAS ({@link CublasGemm}), everything else through
- * {@link NnKernels}, all enqueued on one stream of its own. Activations are f32. A GEMM whose weight is f16 or
- * bf16 first casts the f32 activation to the weight's type (cuBLAS needs one input type) and writes f32: the
- * product of bf16-rounded inputs accumulated in f32, as bf16 inference on GPUs does, so results differ from the
- * host's (which keeps activations f32) by about the input type's roundoff.
+ * {@link NnKernels}, all enqueued on one stream of its own. Activations are f32. A decode GEMM with f16 or bf16
+ * weights takes the GEMV kernels where they beat cuBLAS ({@link Gemv#faster}: one row always, 2-4 rows on small
+ * weights; f32 activations times widened weights accumulated in f32, no cast); system property
+ * {@code cohort.nn.gemv=false} sends every GEMM to cuBLAS. Other GEMMs whose weight is f16 or bf16 first cast
+ * the f32 activation to the weight's type (cuBLAS needs one input type) and write f32: the product of
+ * bf16-rounded inputs accumulated in f32, as bf16 inference on GPUs does, so results differ from the host's
+ * (which keeps activations f32) by about the input type's roundoff.
  */
 public final class CudaTensorOps implements TensorOps {
     private final CudaDevice device;
@@ -42,6 +45,10 @@ public final class CudaTensorOps implements TensorOps {
     private boolean stepInputs;
     private static final long GEMM_WORKSPACE = 32L << 20;
     private DeviceBuffer gemmWorkspace;
+    // cohort.nn.gemv: "false" = every GEMM on cuBLAS; "always" = GEMV for every shape it supports; else (default)
+    // GEMV where it measured faster (Gemv.faster)
+    private boolean gemvOn = !"false".equals(System.getProperty("cohort.nn.gemv"));
+    private boolean gemvEverywhere = "always".equals(System.getProperty("cohort.nn.gemv"));
 
     public CudaTensorOps(CudaDevice device) {
         this.device = device;
@@ -138,8 +145,23 @@ public final class CudaTensorOps implements TensorOps {
         stream.synchronize();
     }
 
+    /** Whether decode GEMMs take the GEMV kernels (default: system property cohort.nn.gemv, true unless "false"). */
+    public void useGemv(boolean on) {
+        this.gemvOn = on;
+    }
+
+    /** GEMV for every shape it supports, not only where it measured faster (tests; cohort.nn.gemv=always). */
+    void gemvEverywhere(boolean on) {
+        this.gemvEverywhere = on;
+    }
+
     @Override
     public void matmulT(Matrix a, Matrix w, Matrix out) {
+        if (gemvOn && Gemv.supports(a.dtype(), w.dtype(), out.dtype(), a.rows(), a.cols(), a.buffer().address(),
+                w.buffer().address()) && (gemvEverywhere || Gemv.faster(a.rows(), w.byteSize()))) {
+            gemv(a, w, out);
+            return;
+        }
         if (a.dtype() == w.dtype()) {
             gemm.matmulT(a, w, out);
             return;
@@ -149,6 +171,20 @@ public final class CudaTensorOps implements TensorOps {
         kernels.pointers(a.buffer().address(), 0, 0, scratch.address(), 0).sizes(a.elements(), 0, 0)
                 .launch(kernels.cast(w.dtype()), NnKernels.gridFor(a.elements()), NnKernels.THREADS, "cast to " + w.dtype());
         gemm.matmulT(new Matrix(scratch, w.dtype(), a.rows(), a.cols()), w, out);
+    }
+
+    /** One launch, no cast: out = a · wᵀ with a f32 and w bf16/f16 (cohort_gemv_*, see {@link Gemv}). */
+    private void gemv(Matrix a, Matrix w, Matrix out) {
+        int m = a.rows(), k = a.cols(), n = w.rows();
+        if (w.cols() != k || out.rows() != m || out.cols() != n) {
+            throw new IllegalArgumentException("matmulT shapes: a " + a + ", w " + w + ", out " + out);
+        }
+        if (n == 0) {
+            return;
+        }
+        int tile = Gemv.tile(m);
+        kernels.pointers(a.buffer().address(), w.buffer().address(), 0, out.buffer().address(), 0).sizes(n, m, k)
+                .launch(kernels.gemv(w.dtype(), tile), Gemv.blocks(tile, n), Gemv.threads(tile, k), "gemv");
     }
 
     @Override

@@ -19,14 +19,17 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * The model layers' kernels (src/main/cuda/nn_kernels.cu) loaded into one stream's context and launched on that
- * stream through the driver API, bound with java.lang.foreign (cuModuleLoadData, cuModuleGetFunction,
+ * The model layers' kernels (src/main/cuda/nn_kernels.cu, and the decode GEMMs of gemv.cu) loaded into one
+ * stream's context and launched on that stream through the driver API, bound with java.lang.foreign (cuModuleLoadData, cuModuleGetFunction,
  * cuLaunchKernel). Every kernel takes one {@code NnArgs} struct by value; this class owns one struct and one
  * parameter array, so launches allocate nothing (cuLaunchKernel copies the arguments when called).
  * Not thread-safe: one rank's thread drives it.
  */
 final class NnKernels {
     static final String RESOURCE = "/io/cohort/cuda/kernels/nn_kernels";
+    /** The decode GEMM module (src/main/cuda/gemv.cu); its GemvArgs is NnArgs' first 56 bytes. */
+    static final String GEMV_RESOURCE = "/io/cohort/cuda/kernels/gemv";
+    static final long GEMV_ARGS_SIZE = 56;
     private static final int CUDA_ERROR_INVALID_IMAGE = 200;
     private static final int CUDA_ERROR_NO_BINARY_FOR_GPU = 209;
     static final int THREADS = 256;
@@ -73,6 +76,7 @@ final class NnKernels {
     private final MemorySegment[] addRmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] embed = new MemorySegment[DType.values().length];
     private final MemorySegment[] cast = new MemorySegment[DType.values().length];
+    private final MemorySegment[][] gemv = new MemorySegment[DType.values().length][];
 
     NnKernels(NativeCudaStream stream) {
         Driver d = driver;
@@ -91,7 +95,7 @@ final class NnKernels {
         this.params = arena.allocate(ADDRESS);
         params.set(ADDRESS, 0, args);
         stream.makeContextCurrent();
-        MemorySegment module = load();
+        MemorySegment module = load(RESOURCE);
         rotary = function(module, "cohort_nn_rotary");
         siluMul = function(module, "cohort_nn_silu_mul");
         siluMulPacked = function(module, "cohort_nn_silu_mul_packed");
@@ -109,6 +113,22 @@ final class NnKernels {
             embed[t.ordinal()] = function(module, "cohort_nn_embed_" + s);
             cast[t.ordinal()] = t == DType.F32 ? null : function(module, "cohort_nn_cast_" + s);
         }
+        MemorySegment gemvModule = load(GEMV_RESOURCE);
+        for (DType t : new DType[] {DType.BF16, DType.F16}) {
+            MemorySegment[] tiles = gemv[t.ordinal()] = new MemorySegment[Gemv.TILES.length];
+            for (int i = 0; i < tiles.length; i++) {
+                tiles[i] = function(gemvModule, gemvName(t, Gemv.TILES[i]));
+            }
+        }
+    }
+
+    static String gemvName(DType weight, int rows) {
+        return "cohort_gemv_" + weight.name().toLowerCase(java.util.Locale.ROOT) + "_m" + rows;
+    }
+
+    /** The GEMV kernel for {@code weight} (BF16 or F16) and tile index (see {@link Gemv#tile}). */
+    MemorySegment gemv(DType weight, int tile) {
+        return gemv[weight.ordinal()][tile];
     }
 
     MemorySegment rmsNorm(DType weight) {
@@ -127,13 +147,15 @@ final class NnKernels {
         return cast[to.ordinal()];
     }
 
-    private MemorySegment load() {
+    private MemorySegment load(String resource) {
         MemorySegment out = arena.allocate(ADDRESS);
-        int r = call(() -> (int) cu.moduleLoadData.invokeExact(out, arena.allocateFrom(ValueLayout.JAVA_BYTE, resource(".fatbin", false))));
+        int r = call(() -> (int) cu.moduleLoadData.invokeExact(out,
+                arena.allocateFrom(ValueLayout.JAVA_BYTE, resource(resource, ".fatbin", false))));
         if (r == CUDA_ERROR_NO_BINARY_FOR_GPU || r == CUDA_ERROR_INVALID_IMAGE) {
-            r = call(() -> (int) cu.moduleLoadData.invokeExact(out, arena.allocateFrom(ValueLayout.JAVA_BYTE, resource(".ptx", true))));
+            r = call(() -> (int) cu.moduleLoadData.invokeExact(out,
+                    arena.allocateFrom(ValueLayout.JAVA_BYTE, resource(resource, ".ptx", true))));
         }
-        check(r, "cuModuleLoadData(nn_kernels)");
+        check(r, "cuModuleLoadData(" + resource.substring(resource.lastIndexOf('/') + 1) + ")");
         return out.get(ADDRESS, 0);
     }
 
@@ -144,10 +166,10 @@ final class NnKernels {
         return out.get(ADDRESS, 0);
     }
 
-    private static byte[] resource(String suffix, boolean nulTerminated) {
-        try (InputStream in = NnKernels.class.getResourceAsStream(RESOURCE + suffix)) {
+    private static byte[] resource(String name, String suffix, boolean nulTerminated) {
+        try (InputStream in = NnKernels.class.getResourceAsStream(name + suffix)) {
             if (in == null) {
-                throw new CohortException("kernel resource " + RESOURCE + suffix
+                throw new CohortException("kernel resource " + name + suffix
                         + " missing from the class path (cuda/build-kernels.sh builds it)");
             }
             byte[] data = in.readAllBytes();
@@ -157,7 +179,7 @@ final class NnKernels {
             byte[] z = java.util.Arrays.copyOf(data, data.length + 1);
             return z;
         } catch (IOException e) {
-            throw new CohortException("cannot read kernel resource " + RESOURCE + suffix, e);
+            throw new CohortException("cannot read kernel resource " + name + suffix, e);
         }
     }
 

@@ -28,7 +28,8 @@ import java.util.Locale;
  *
  * <p>Method (as {@code P2pKernelBench}): the op's stream waits behind a host-released flag while a batch of
  * calls is enqueued, so CUDA events time the device alone, not Java's launch rate; median of 5 batches.
- * Bytes per op: weights read + activations read and written (the KV cache read for attention).
+ * Bytes per op: weights read + activations read and written (the KV cache read for attention). Every GEMM
+ * row is followed by a {@code _cublas} row: the same GEMM with the GEMV kernels off (cast + cuBLAS).
  * usage: DecodeOpsBench [out-file]   (needs a GPU; run on the GPU machine, see cuda/README.md)
  */
 public final class DecodeOpsBench {
@@ -152,6 +153,13 @@ public final class DecodeOpsBench {
         Matrix a = view(x, t, k), o = view(out, t, w.rows());
         long bytes = w.byteSize() + a.byteSize() + o.byteSize();
         rows.add(row(s, op, t, time(() -> ops.matmulT(a, w, o)), bytes));
+        // the same GEMM on the cast + cuBLAS path, for comparison in the same run (same useful bytes)
+        ops.useGemv(false);
+        try {
+            rows.add(row(s, op + "_cublas", t, time(() -> ops.matmulT(a, w, o)), bytes));
+        } finally {
+            ops.useGemv(!"false".equals(System.getProperty("cohort.nn.gemv")));
+        }
     }
 
     private static String[] row(Shape s, String op, int tokens, double us, long bytes) {

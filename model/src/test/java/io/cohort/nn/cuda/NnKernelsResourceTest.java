@@ -31,4 +31,24 @@ class NnKernelsResourceTest {
             assertNotNull(in, "nn_kernels.fatbin not on the class path");
         }
     }
+
+    @Test
+    void gemvPtxDefinesEveryTile() throws IOException {
+        String ptx;
+        try (InputStream in = NnKernels.class.getResourceAsStream(NnKernels.GEMV_RESOURCE + ".ptx")) {
+            assertNotNull(in, "gemv.ptx not on the class path");
+            ptx = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+        }
+        for (io.cohort.core.DType t : new io.cohort.core.DType[] {io.cohort.core.DType.BF16, io.cohort.core.DType.F16}) {
+            for (int rows : Gemv.TILES) {
+                String k = NnKernels.gemvName(t, rows);
+                assertTrue(ptx.contains(".entry " + k + "("), "missing kernel " + k);
+                assertTrue(ptx.contains(k + "_param_0[" + NnKernels.GEMV_ARGS_SIZE + "]"),
+                        k + " does not take a " + NnKernels.GEMV_ARGS_SIZE + "-byte GemvArgs");
+            }
+        }
+        try (InputStream in = NnKernels.class.getResourceAsStream(NnKernels.GEMV_RESOURCE + ".fatbin")) {
+            assertNotNull(in, "gemv.fatbin not on the class path");
+        }
+    }
 }

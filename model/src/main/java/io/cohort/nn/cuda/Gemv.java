@@ -1,0 +1,72 @@
+package io.cohort.nn.cuda;
+
+import io.cohort.core.DType;
+
+/**
+ * The launch rules of the decode GEMM kernels (src/main/cuda/gemv.cu): when {@link CudaTensorOps#matmulT} takes
+ * them instead of the cast + cuBLAS path, which tile of activation rows, and the grid. Pure functions, so the
+ * dispatch is testable without a GPU. The tables mirror the kernel instantiations in gemv.cu.
+ */
+final class Gemv {
+    /** Activation rows per kernel (cohort_gemv_&lt;type&gt;_m&lt;M&gt;); a call takes the smallest tile that holds m. */
+    static final int[] TILES = {1, 2, 4, 8, 16};
+    /** Output columns (weight rows) per block, per tile. */
+    static final int[] COLS = {4, 4, 8, 4, 4};
+    /** 16-byte weight vectors per column each thread has in flight, per tile. */
+    static final int[] UNROLL = {4, 4, 1, 2, 1};
+    static final int MAX_ROWS = TILES[TILES.length - 1];
+    static final int MAX_THREADS = 256;
+    /** Weights per 16-byte vector load: k must be a multiple, and a and w 16-byte aligned. */
+    static final int VECTOR = 8;
+
+    private Gemv() {
+    }
+
+    /**
+     * Whether the kernel can compute {@code out[m, n] = a[m, k] · w[n, k]ᵀ}: f32 activations and output, bf16 or
+     * f16 weights, 1..{@value #MAX_ROWS} rows, whole 16-byte vectors (k % 8 == 0, both operands 16-byte aligned).
+     */
+    static boolean supports(DType a, DType w, DType out, int m, int k, long aAddress, long wAddress) {
+        return a == DType.F32 && out == DType.F32 && (w == DType.BF16 || w == DType.F16)
+                && m >= 1 && m <= MAX_ROWS && k > 0 && k % VECTOR == 0
+                && (aAddress & 15) == 0 && (wAddress & 15) == 0;
+    }
+
+    /**
+     * Whether the kernel beats cast + cuBLAS for {@code m} rows of a weight of {@code weightBytes}, as measured on
+     * an H200 (CUDA-graph device time, bf16): one row always (e.g. 3.1 vs 4.5 us on [2048, 1024], 234 vs 249 us
+     * on [128256, 4096]); 2 rows up to 24 MiB (7.7 vs 9.4 us on [2048, 5632], 17.4 vs 14.7 us on [6144, 4096]);
+     * 3-4 rows up to 4 MiB (3.5 vs 4.6 us on [2048, 1024], 8.1 vs 5.6 us on [8192, 1024]). Past that the kernel
+     * re-reads the activations from L2 once per block (traffic 2m/COLS times the weights') and cuBLAS's tiled
+     * GEMM, flat at about the 1-row time up to 16 rows, wins.
+     */
+    static boolean faster(int m, long weightBytes) {
+        return m == 1 || (m == 2 && weightBytes <= 24L << 20) || (m <= 4 && weightBytes <= 4L << 20);
+    }
+
+    /** Index into {@link #TILES} of the smallest tile of at least {@code m} rows (1 <= m <= 16). */
+    static int tile(int m) {
+        for (int i = 0; i < TILES.length; i++) {
+            if (TILES[i] >= m) {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException("GEMV takes at most " + MAX_ROWS + " rows, got " + m);
+    }
+
+    /** Blocks: one per {@code COLS[tile]} output columns. */
+    static int blocks(int tile, int n) {
+        return (n + COLS[tile] - 1) / COLS[tile];
+    }
+
+    /**
+     * Threads per block: enough that each thread does about one round of {@code UNROLL[tile]} vectors of a row
+     * (short rows get small blocks, no idle threads), a multiple of 32, at most {@value #MAX_THREADS}.
+     */
+    static int threads(int tile, int k) {
+        int vectors = k / VECTOR;
+        int perThread = (vectors + UNROLL[tile] - 1) / UNROLL[tile];
+        int t = (perThread + 31) / 32 * 32;
+        return Math.max(32, Math.min(MAX_THREADS, t));
+    }
+}
