@@ -253,195 +253,244 @@ extern "C" __global__ void cohort_nn_rotary_kv_write(NnArgs p) {
     }
 }
 
-// Decode attention split over the KV length (flash-decoding) with grouped-query heads. Pass 1, one block per
-// (query row t, KV head g, chunk c of ATTN_CHUNK positions): the group's query heads score the chunk's keys, each
-// K and V row read once for all of them; the block writes per head the chunk's max m, sum l of exp(s - m) and
-// acc = sum exp(s - m) v (unnormalized) to scratch [rows*heads, chunks, d + 2]. Chunks past the row's last
-// position exit at once: the grid is sized by max_seq, so a graph captured at one position replays at any.
-// Pass 2 (cohort_nn_attention_combine) merges the chunks. Limits (the host checks): group <= ATTN_MAX_GROUP,
-// head_dim <= ATTN_MAX_D; blockDim = ATTN_THREADS.
-constexpr int ATTN_CHUNK = 256, ATTN_MAX_GROUP = 16, ATTN_MAX_D = 256, ATTN_THREADS = 128;
+// Causal grouped-query attention over the KV cache in tiles of ATTN_CHUNK positions (flash-attention's online
+// softmax), the shared body of the split-K decode kernel and the online prefill kernel. One block serves one KV
+// head g and a tile of query vectors: ATTN_TILE / group consecutive query rows times the group's heads, so each K
+// and V row brought into shared memory serves all of them. Query vector qv is row t0 + qv / group, head
+// g * group + qv % group; it sees positions 0 .. start + its row. Per KV tile: all threads copy K and V (float4;
+// the next tile's loads are issued before this tile's math, so they are in flight meanwhile), scores
+// s[qv][r] (lane = key row r, a warp per query vector), a warp per query vector folds them into its running max m,
+// sum l and rescale factor, then acc = acc * rescale + s V with lanes across head_dim (float4 columns).
+// Limits (the host checks): group <= ATTN_MAX_GROUP, head_dim <= ATTN_MAX_D and a multiple of 4, every matrix
+// 16-byte aligned; blockDim = ATTN_THREADS.
+constexpr int ATTN_CHUNK = 32, ATTN_MAX_GROUP = 16, ATTN_MAX_D = 128, ATTN_THREADS = 128, ATTN_TILE = 16;
+constexpr int ATTN_WARPS = ATTN_THREADS / 32, ATTN_MAX_D4 = ATTN_MAX_D / 4;
+constexpr int ATTN_LOADS = ATTN_CHUNK * ATTN_MAX_D4 / ATTN_THREADS;   // float4s of K (and of V) per thread per tile
+static_assert(ATTN_CHUNK == 32, "a key row per lane");
+static_assert(ATTN_TILE % ATTN_WARPS == 0 && ATTN_TILE >= ATTN_MAX_GROUP, "query vectors per warp; one row fits");
+static_assert(ATTN_CHUNK * ATTN_MAX_D4 % ATTN_THREADS == 0, "whole tile loads");
 
-extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_attention_split(NnArgs p) {
-    __shared__ float qs[ATTN_MAX_GROUP * ATTN_MAX_D];
-    __shared__ float s[ATTN_MAX_GROUP][ATTN_CHUNK];
-    const int chunks = (p.max_seq + ATTN_CHUNK - 1) / ATTN_CHUNK;
-    const int c = blockIdx.x % chunks, tg = blockIdx.x / chunks;
-    const int g = tg % p.kv_heads, t = tg / p.kv_heads;
-    const int d = p.head_dim, group = p.heads / p.kv_heads, kv_cols = p.kv_heads * d;
-    const int last = start_of(p) + t;
-    const int from = c * ATTN_CHUNK;
-    if (from > last) return;
-    const int n = min(last - from + 1, ATTN_CHUNK);
-    const float* q = static_cast<const float*>(p.a) + (int64_t)t * p.heads * d + (int64_t)g * group * d;
-    const float* k = static_cast<const float*>(p.b) + (int64_t)g * d;
-    const float* v = static_cast<const float*>(p.c) + (int64_t)g * d;
-    const int stride = d + 2;
-    float* part = static_cast<float*>(p.scratch) + ((int64_t)(t * p.heads + g * group) * chunks + c) * stride;
-    const int64_t head_stride = (int64_t)chunks * stride;   // from head j of the group to head j + 1
-    for (int i = threadIdx.x; i < group * d; i += blockDim.x) qs[i] = q[i];
-    __syncthreads();
-    const float scale = rsqrtf((float)d);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    // scores: one warp per key row, lanes across head_dim, every head of the group from the one K row
-    for (int r = warp; r < n; r += warps) {
-        const float* kr = k + (int64_t)(from + r) * kv_cols;
-        float dot[ATTN_MAX_GROUP];
+struct KvTile {
+    float4 k[ATTN_LOADS], v[ATTN_LOADS];
+};
+
+// Thread x's share of K/V rows from .. from + n - 1 (element u: float4 u * ATTN_THREADS + x of the row-major tile).
+__device__ __forceinline__ void kv_fetch(KvTile& t, const float* k, const float* v, int from, int n, int d4,
+                                         int kv_cols) {
 #pragma unroll
-        for (int j = 0; j < ATTN_MAX_GROUP; j++) dot[j] = 0.f;
-        for (int i = lane; i < d; i += 32) {
-            const float kv = kr[i];
-#pragma unroll
-            for (int j = 0; j < ATTN_MAX_GROUP; j++) if (j < group) dot[j] += qs[j * d + i] * kv;
+    for (int u = 0; u < ATTN_LOADS; u++) {
+        const int idx = u * ATTN_THREADS + threadIdx.x, r = idx / d4, c = idx - r * d4;
+        if (r < n) {
+            const int64_t off = (int64_t)(from + r) * kv_cols + 4 * c;
+            t.k[u] = *reinterpret_cast<const float4*>(k + off);
+            t.v[u] = *reinterpret_cast<const float4*>(v + off);
         }
-#pragma unroll
-        for (int j = 0; j < ATTN_MAX_GROUP; j++) {
-            if (j < group) {
-                float x = dot[j];
-                for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
-                if (lane == 0) s[j][r] = x * scale;
-            }
-        }
-    }
-    __syncthreads();
-    // per head: the chunk's max and sum, one warp per head
-    for (int j = warp; j < group; j += warps) {
-        float mx = -INFINITY;
-        for (int r = lane; r < n; r += 32) mx = fmaxf(mx, s[j][r]);
-        for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-        float sum = 0.f;
-        for (int r = lane; r < n; r += 32) {
-            const float e = expf(s[j][r] - mx);
-            s[j][r] = e;
-            sum += e;
-        }
-        for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-        if (lane == 0) {
-            part[j * head_stride] = mx;
-            part[j * head_stride + 1] = sum;
-        }
-    }
-    __syncthreads();
-    // weighted V: threads across head_dim, each V element read once for every head of the group
-    for (int i = threadIdx.x; i < d; i += blockDim.x) {
-        float acc[ATTN_MAX_GROUP];
-#pragma unroll
-        for (int j = 0; j < ATTN_MAX_GROUP; j++) acc[j] = 0.f;
-        for (int r = 0; r < n; r++) {
-            const float vv = v[(int64_t)(from + r) * kv_cols + i];
-#pragma unroll
-            for (int j = 0; j < ATTN_MAX_GROUP; j++) if (j < group) acc[j] += s[j][r] * vv;
-        }
-#pragma unroll
-        for (int j = 0; j < ATTN_MAX_GROUP; j++) if (j < group) part[j * head_stride + 2 + i] = acc[j];
     }
 }
 
-// Pass 2 of the split attention, one block per (query row, head): M = max of the chunks' m, L = sum l_c e^(m_c - M),
-// out = sum acc_c e^(m_c - M) / L over the chunks that hold positions of the row.
-extern "C" __global__ void cohort_nn_attention_combine(NnArgs p) {
-    const int t = blockIdx.x / p.heads, h = blockIdx.x % p.heads;
-    const int d = p.head_dim, stride = d + 2;
-    const int chunks = (p.max_seq + ATTN_CHUNK - 1) / ATTN_CHUNK;
-    const int used = (start_of(p) + t) / ATTN_CHUNK + 1;
-    const float* part = static_cast<const float*>(p.scratch) + (int64_t)(t * p.heads + h) * chunks * stride;
-    float* out = static_cast<float*>(p.out) + (int64_t)t * p.heads * d + (int64_t)h * d;
-    float mx = -INFINITY;
-    for (int c = 0; c < used; c++) mx = fmaxf(mx, part[c * stride]);
-    float sum = 0.f;
-    for (int c = 0; c < used; c++) sum += part[c * stride + 1] * expf(part[c * stride] - mx);
-    const float inv = 1.f / sum;
-    for (int i = threadIdx.x; i < d; i += blockDim.x) {
-        float acc = 0.f;
-        for (int c = 0; c < used; c++) acc += part[c * stride + 2 + i] * expf(part[c * stride] - mx);
-        out[i] = acc * inv;
+// K rows are padded by one float4 (stride d4 + 1): lanes reading 32 different rows hit different banks.
+__device__ __forceinline__ void kv_store(const KvTile& t, float4* ks, float4* vs, int n, int d4) {
+#pragma unroll
+    for (int u = 0; u < ATTN_LOADS; u++) {
+        const int idx = u * ATTN_THREADS + threadIdx.x, r = idx / d4, c = idx - r * d4;
+        if (r < n) {
+            ks[r * (d4 + 1) + c] = t.k[u];
+            vs[r * d4 + c] = t.v[u];
+        }
     }
 }
 
-// Prefill attention that never materializes the score matrix (flash-attention's online softmax, one pass): one
-// block per (query row t, KV head g) walks the row's positions in chunks of ATTN_CHUNK, scores a chunk for every
-// query head of the group into shared memory (each K and V row read once for the group), and folds it into a
-// running max m, sum l and accumulator (acc rescaled by e^(m_old - m_new)); out = acc / l at the end. Scratch: none.
-// Limits (the host checks): group <= ATTN_MAX_GROUP, head_dim <= ATTN_THREADS (one output element per thread).
-extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_attention_online(NnArgs p) {
-    __shared__ float qs[ATTN_MAX_GROUP * ATTN_THREADS];
-    __shared__ float s[ATTN_MAX_GROUP][ATTN_CHUNK];
-    __shared__ float run_m[ATTN_MAX_GROUP], run_l[ATTN_MAX_GROUP], rescale[ATTN_MAX_GROUP];
-    const int g = blockIdx.x % p.kv_heads, t = blockIdx.x / p.kv_heads;
-    const int d = p.head_dim, group = p.heads / p.kv_heads, kv_cols = p.kv_heads * d;
-    const int last = start_of(p) + t;
-    const float* q = static_cast<const float*>(p.a) + (int64_t)t * p.heads * d + (int64_t)g * group * d;
+// SPLIT: positions begin .. begin + ATTN_CHUNK - 1 only, writing per query vector m, l and the unnormalized acc to
+// scratch (chunk c = begin / ATTN_CHUNK); else all positions of each row, writing out = acc / l.
+template <bool SPLIT>
+__device__ void attend(const NnArgs& p, int g, int t0, int begin) {
+    __shared__ float4 qs[ATTN_TILE * ATTN_MAX_D4];
+    __shared__ float4 ks[ATTN_CHUNK * (ATTN_MAX_D4 + 1)];
+    __shared__ float4 vs[ATTN_CHUNK * ATTN_MAX_D4];
+    __shared__ float s[ATTN_TILE][ATTN_CHUNK + 1];   // +1: the V pass reads two query vectors' rows per warp
+    __shared__ float run_m[ATTN_TILE], run_l[ATTN_TILE], rescale[ATTN_TILE];
+    const int d = p.head_dim, d4 = d / 4, group = p.heads / p.kv_heads, kv_cols = p.kv_heads * d;
+    const int tq = ATTN_TILE / group, start = start_of(p);
+    const int qn = min(tq, p.rows - t0) * group;                 // valid query vectors of this tile
+    const int last_max = start + t0 + qn / group - 1;             // the tile's last row's last position
+    const int stop = SPLIT ? min(last_max, begin + ATTN_CHUNK - 1) : last_max;
     const float* k = static_cast<const float*>(p.b) + (int64_t)g * d;
     const float* v = static_cast<const float*>(p.c) + (int64_t)g * d;
-    for (int i = threadIdx.x; i < group * d; i += blockDim.x) qs[i] = q[i];
-    if (threadIdx.x < group) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    KvTile tile;
+    kv_fetch(tile, k, v, begin, min(stop - begin + 1, ATTN_CHUNK), d4, kv_cols);
+    const float4* q = static_cast<const float4*>(p.a);
+    for (int i = threadIdx.x; i < qn * d4; i += ATTN_THREADS) {
+        const int qv = i / d4, c = i - qv * d4;
+        qs[i] = q[((int64_t)(t0 + qv / group) * p.heads + g * group + qv % group) * d4 + c];
+    }
+    if (threadIdx.x < ATTN_TILE) {
         run_m[threadIdx.x] = -INFINITY;
         run_l[threadIdx.x] = 0.f;
     }
-    __syncthreads();
     const float scale = rsqrtf((float)d);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    const int i = threadIdx.x;   // this thread's output element (i < d)
-    float acc[ATTN_MAX_GROUP];
+    // V pass layout: csz lanes (a power of two >= d4) across the float4 columns, the warp's 32 / csz lane groups
+    // and the warps across query vectors qr, qr + rs, ...
+    int csz = 32;
+    while (csz > 1 && csz / 2 >= d4) csz /= 2;
+    const int c4 = lane & (csz - 1), rs = ATTN_WARPS * (32 / csz), qr = warp * (32 / csz) + lane / csz;
+    float4 acc[ATTN_TILE / ATTN_WARPS];
 #pragma unroll
-    for (int j = 0; j < ATTN_MAX_GROUP; j++) acc[j] = 0.f;
-    for (int from = 0; from <= last; from += ATTN_CHUNK) {
-        const int n = min(last - from + 1, ATTN_CHUNK);
-        for (int r = warp; r < n; r += warps) {
-            const float* kr = k + (int64_t)(from + r) * kv_cols;
-            float dot[ATTN_MAX_GROUP];
+    for (int u = 0; u < ATTN_TILE / ATTN_WARPS; u++) acc[u] = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int from = begin; from <= stop; from += ATTN_CHUNK) {
+        const int n = min(stop - from + 1, ATTN_CHUNK);
+        kv_store(tile, ks, vs, n, d4);
+        __syncthreads();   // the tile (and on the first pass qs, run_m, run_l) visible to all
+        if (from + ATTN_CHUNK <= stop) kv_fetch(tile, k, v, from + ATTN_CHUNK, min(stop - from - ATTN_CHUNK + 1, ATTN_CHUNK), d4, kv_cols);
+        // scores: lane = key row, warp's query vectors warp, warp + ATTN_WARPS, ...; masked (causal, rows past n,
+        // query vectors past qn) to -inf by selection, so garbage in unused shared memory never propagates
+        float dot[ATTN_TILE / ATTN_WARPS];
 #pragma unroll
-            for (int j = 0; j < ATTN_MAX_GROUP; j++) dot[j] = 0.f;
-            for (int e = lane; e < d; e += 32) {
-                const float kv = kr[e];
+        for (int u = 0; u < ATTN_TILE / ATTN_WARPS; u++) dot[u] = 0.f;
+        for (int i = 0; i < d4; i++) {
+            const float4 kf = ks[lane * (d4 + 1) + i];
 #pragma unroll
-                for (int j = 0; j < ATTN_MAX_GROUP; j++) if (j < group) dot[j] += qs[j * d + e] * kv;
-            }
-#pragma unroll
-            for (int j = 0; j < ATTN_MAX_GROUP; j++) {
-                if (j < group) {
-                    float x = dot[j];
-                    for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
-                    if (lane == 0) s[j][r] = x * scale;
+            for (int u = 0; u < ATTN_TILE / ATTN_WARPS; u++) {
+                const int qv = warp + ATTN_WARPS * u;
+                if (qv < qn) {   // warp-uniform
+                    const float4 qf = qs[qv * d4 + i];
+                    dot[u] += qf.x * kf.x + qf.y * kf.y + qf.z * kf.z + qf.w * kf.w;
                 }
             }
         }
+#pragma unroll
+        for (int u = 0; u < ATTN_TILE / ATTN_WARPS; u++) {
+            const int qv = warp + ATTN_WARPS * u;
+            const int last = qv < qn ? start + t0 + qv / group : -1;
+            s[qv][lane] = from + lane <= last ? dot[u] * scale : -INFINITY;
+        }
         __syncthreads();
-        for (int j = warp; j < group; j += warps) {
-            float mx = -INFINITY;
-            for (int r = lane; r < n; r += 32) mx = fmaxf(mx, s[j][r]);
+        // online softmax, a warp per query vector; base 0 while all its positions so far are masked (m = -inf),
+        // so e^(s - base) and e^(m_old - base) are 0 instead of NaN
+        for (int qv = warp; qv < ATTN_TILE; qv += ATTN_WARPS) {
+            const float x = s[qv][lane];
+            float mx = x;
             for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-            const float m_new = fmaxf(run_m[j], mx);
-            float sum = 0.f;
-            for (int r = lane; r < n; r += 32) {
-                const float e = expf(s[j][r] - m_new);
-                s[j][r] = e;
-                sum += e;
-            }
+            const float m_old = run_m[qv], m_new = fmaxf(m_old, mx);
+            const float base = m_new == -INFINITY ? 0.f : m_new;
+            const float e = expf(x - base);
+            s[qv][lane] = e;
+            float sum = e;
             for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-            __syncwarp();
-            if (lane == 0) {
-                const float f = expf(run_m[j] - m_new);
-                rescale[j] = f;
-                run_l[j] = run_l[j] * f + sum;
-                run_m[j] = m_new;
+            if (lane == 0) {   // every lane read run_m[qv] before the shuffles above
+                const float f = expf(m_old - base);
+                rescale[qv] = f;
+                run_l[qv] = run_l[qv] * f + sum;
+                run_m[qv] = m_new;
             }
         }
         __syncthreads();
-        if (i < d) {
+        // weighted V over the tile's n valid rows (masked scores are 0; rows past n are never read)
+        if (c4 < d4) {
 #pragma unroll
-            for (int j = 0; j < ATTN_MAX_GROUP; j++) if (j < group) acc[j] *= rescale[j];
+            for (int u = 0; u < ATTN_TILE / ATTN_WARPS; u++) {
+                const int qv = qr + rs * u;
+                if (qv < ATTN_TILE) {
+                    const float f = rescale[qv];
+                    acc[u].x *= f; acc[u].y *= f; acc[u].z *= f; acc[u].w *= f;
+                }
+            }
             for (int r = 0; r < n; r++) {
-                const float vv = v[(int64_t)(from + r) * kv_cols + i];
+                const float4 vf = vs[r * d4 + c4];
 #pragma unroll
-                for (int j = 0; j < ATTN_MAX_GROUP; j++) if (j < group) acc[j] += s[j][r] * vv;
+                for (int u = 0; u < ATTN_TILE / ATTN_WARPS; u++) {
+                    const int qv = qr + rs * u;
+                    if (qv < ATTN_TILE) {
+                        const float w = s[qv][r];
+                        acc[u].x += w * vf.x; acc[u].y += w * vf.y; acc[u].z += w * vf.z; acc[u].w += w * vf.w;
+                    }
+                }
             }
         }
-        __syncthreads();   // s is rewritten by the next chunk
+        __syncthreads();   // ks, vs and s are rewritten by the next tile
     }
-    if (i < d) {
-        float* out = static_cast<float*>(p.out) + (int64_t)t * p.heads * d + (int64_t)g * group * d;
+    const int chunks = (p.max_seq + ATTN_CHUNK - 1) / ATTN_CHUNK, c = begin / ATTN_CHUNK;
+    if (c4 < d4) {
 #pragma unroll
-        for (int j = 0; j < ATTN_MAX_GROUP; j++) if (j < group) out[j * d + i] = acc[j] / run_l[j];
+        for (int u = 0; u < ATTN_TILE / ATTN_WARPS; u++) {
+            const int qv = qr + rs * u;
+            if (qv < qn) {
+                const int64_t row = (int64_t)(t0 + qv / group) * p.heads + g * group + qv % group;   // (t, h)
+                if (SPLIT) {
+                    static_cast<float4*>(p.scratch)[(row * chunks + c) * d4 + c4] = acc[u];
+                } else {
+                    const float inv = 1.f / run_l[qv];
+                    static_cast<float4*>(p.out)[row * d4 + c4] =
+                            make_float4(acc[u].x * inv, acc[u].y * inv, acc[u].z * inv, acc[u].w * inv);
+                }
+            }
+        }
     }
+    if (SPLIT && threadIdx.x < qn) {
+        const int qv = threadIdx.x;
+        const int64_t row = (int64_t)(t0 + qv / group) * p.heads + g * group + qv % group;
+        float* ml = static_cast<float*>(p.scratch) + (int64_t)p.rows * p.heads * chunks * d + (row * chunks + c) * 2;
+        ml[0] = run_m[qv];
+        ml[1] = run_l[qv];
+    }
+}
+
+// Decode attention split over the KV length (flash-decoding). Pass 1, one block per (tile of query rows, KV head g,
+// chunk c of ATTN_CHUNK positions), block index (tile * kv_heads + g) * chunks + c. Scratch: acc
+// [rows * heads, chunks, d] (unnormalized, relative to m), then m, l [rows * heads, chunks, 2]. Chunks past the
+// tile's last position exit at once: the grid is sized by max_seq, so a graph captured at one position replays at
+// any. A row's chunks past its own last position (a tile's earlier rows) are written but never read by pass 2.
+extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_attention_split(NnArgs p) {
+    const int chunks = (p.max_seq + ATTN_CHUNK - 1) / ATTN_CHUNK;
+    const int c = blockIdx.x % chunks, tg = blockIdx.x / chunks;
+    const int g = tg % p.kv_heads, t0 = tg / p.kv_heads * (ATTN_TILE / (p.heads / p.kv_heads));
+    const int last_max = start_of(p) + min(t0 + ATTN_TILE / (p.heads / p.kv_heads), p.rows) - 1;
+    if (c * ATTN_CHUNK > last_max) return;   // uniform over the block, before any __syncthreads
+    attend<true>(p, g, t0, c * ATTN_CHUNK);
+}
+
+// Pass 2 of the split attention, one block per (query row, head): M = max of the chunks' m, L = sum l_c e^(m_c - M),
+// out = sum acc_c e^(m_c - M) / L over the chunks that hold positions of the row (each has l_c > 0, m_c finite).
+// The chunks' weights e^(m_c - M) / L are computed once into shared memory, 256 chunks at a time.
+extern "C" __global__ void cohort_nn_attention_combine(NnArgs p) {
+    __shared__ float w[256];
+    const int t = blockIdx.x / p.heads, h = blockIdx.x % p.heads;
+    const int d4 = p.head_dim / 4;
+    const int chunks = (p.max_seq + ATTN_CHUNK - 1) / ATTN_CHUNK;
+    const int used = (start_of(p) + t) / ATTN_CHUNK + 1;
+    const int64_t row = (int64_t)t * p.heads + h;
+    const float4* acc = static_cast<const float4*>(p.scratch) + row * chunks * d4;
+    const float* ml = static_cast<const float*>(p.scratch) + (int64_t)p.rows * p.heads * chunks * p.head_dim
+            + row * chunks * 2;
+    float mx = -INFINITY;
+    for (int c = threadIdx.x; c < used; c += blockDim.x) mx = fmaxf(mx, ml[2 * c]);
+    mx = block_reduce<true>(mx);
+    float sum = 0.f;
+    for (int c = threadIdx.x; c < used; c += blockDim.x) sum += ml[2 * c + 1] * expf(ml[2 * c] - mx);
+    sum = block_reduce<false>(sum);
+    const float inv = 1.f / sum;
+    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int base = 0; base < used; base += 256) {
+        const int cnt = min(used - base, 256);
+        __syncthreads();   // the previous weights are read
+        for (int c = threadIdx.x; c < cnt; c += blockDim.x) w[c] = expf(ml[2 * (base + c)] - mx) * inv;
+        __syncthreads();
+        if ((int)threadIdx.x < d4) {
+            for (int c = 0; c < cnt; c++) {
+                const float4 a = acc[(int64_t)(base + c) * d4 + threadIdx.x];
+                const float wc = w[c];
+                o.x += wc * a.x; o.y += wc * a.y; o.z += wc * a.z; o.w += wc * a.w;
+            }
+        }
+    }
+    if ((int)threadIdx.x < d4) static_cast<float4*>(p.out)[row * d4 + threadIdx.x] = o;
+}
+
+// Prefill attention that never materializes the score matrix (flash-attention): one block per (tile of query rows,
+// KV head g), block index tile * kv_heads + g, walks positions 0 .. the tile's last in tiles of ATTN_CHUNK (attend
+// above). Scratch: none.
+extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_attention_online(NnArgs p) {
+    const int g = blockIdx.x % p.kv_heads;
+    const int t0 = blockIdx.x / p.kv_heads * (ATTN_TILE / (p.heads / p.kv_heads));
+    attend<false>(p, g, t0, 0);
 }

@@ -343,79 +343,101 @@ public final class CudaTensorOps implements TensorOps {
         stream.copy(src.buffer(), 0, dst.buffer(), (long) dstRow * dst.cols() * dst.dtype().bytes(), src.byteSize());
     }
 
-    /** Decode (up to this many query rows) takes the split-K kernels; prefill the one-block-per-head kernel. */
+    /** Decode (up to this many query rows) takes the split-K kernels; prefill the online kernel. */
     static final int SPLIT_MAX_ROWS = 16;
 
     /**
-     * {@link #attentionSplitK} for decode steps whose shape it supports, else {@link #attentionPerHead}.
+     * {@link #attentionSplitK} for decode steps, {@link #attentionOnline} for prefill, where the layout allows
+     * (the kernels' limits and 16-byte aligned matrices), else {@link #attentionPerHead}.
      */
     @Override
     public void attention(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim, int startPos,
                           Matrix out) {
-        if (q.rows() <= SPLIT_MAX_ROWS && splitKSupports(heads, kvHeads, headDim)) {
+        boolean aligned = aligned(q, kCache, vCache, out);
+        if (aligned && q.rows() <= SPLIT_MAX_ROWS && splitKSupports(heads, kvHeads, headDim)) {
             attentionSplitK(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+        } else if (aligned && onlineSupports(heads, kvHeads, headDim)) {
+            attentionOnline(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
         } else {
             attentionPerHead(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
         }
     }
 
-    /** Whether {@link #attentionSplitK} takes this head layout (the kernel's shared-memory limits). */
+    /** Whether {@link #attentionSplitK} takes this head layout (the kernels' shared-memory limits, float4 rows). */
     public static boolean splitKSupports(int heads, int kvHeads, int headDim) {
         return kvHeads > 0 && heads % kvHeads == 0 && heads / kvHeads <= NnKernels.ATTN_MAX_GROUP
-                && headDim <= NnKernels.ATTN_MAX_D;
+                && headDim > 0 && headDim <= NnKernels.ATTN_MAX_D && headDim % 4 == 0;
+    }
+
+    /** The split-K and online kernels load float4s: every matrix starts on 16 bytes (row strides are 4k floats). */
+    private static boolean aligned(Matrix... ms) {
+        for (Matrix m : ms) {
+            if (m.buffer().address() % 16 != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Query rows one attention block serves: {@value NnKernels#ATTN_TILE} query vectors over the group's heads. */
+    private static int tileRows(int heads, int kvHeads) {
+        return NnKernels.ATTN_TILE / (heads / kvHeads);
     }
 
     /**
      * Flash-decoding: the KV length split into chunks of {@value NnKernels#ATTN_CHUNK} positions, one block per
-     * (query row, KV head, chunk) that serves every query head of the group from one read of K and V, then a
-     * combine kernel (cohort_nn_attention_split / _combine). The grid covers the cache's capacity, so a captured
-     * step replays at any position. Its math on the host: {@link io.cohort.nn.host.SplitKAttention}.
+     * (tile of query rows, KV head, chunk) that serves the tile's rows and every query head of the group from one
+     * read of K and V, then a combine kernel (cohort_nn_attention_split / _combine). The grid covers the cache's
+     * capacity, so a captured step replays at any position. Scratch: acc [rows*heads, chunks, headDim] then m, l
+     * [rows*heads, chunks, 2]. Its math on the host: {@link io.cohort.nn.host.SplitKAttention}.
      */
     public void attentionSplitK(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
                                 int startPos, Matrix out) {
         checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-        if (!splitKSupports(heads, kvHeads, headDim)) {
+        if (!splitKSupports(heads, kvHeads, headDim) || !aligned(q, kCache, vCache, out)) {
             throw new IllegalArgumentException("split-K attention takes groups of at most " + NnKernels.ATTN_MAX_GROUP
-                    + " heads of at most " + NnKernels.ATTN_MAX_D + ", got " + heads + "/" + kvHeads + " of " + headDim);
+                    + " heads of at most " + NnKernels.ATTN_MAX_D + " (a multiple of 4), 16-byte aligned, got "
+                    + heads + "/" + kvHeads + " of " + headDim);
         }
         int chunks = (kCache.rows() + NnKernels.ATTN_CHUNK - 1) / NnKernels.ATTN_CHUNK;
+        int tiles = (q.rows() + tileRows(heads, kvHeads) - 1) / tileRows(heads, kvHeads);
         partialScratch = grow(partialScratch, 4L * q.rows() * heads * chunks * (headDim + 2));
         kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(), 0,
                         partialScratch.address())
                 .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
                 .pos(stepPosition())
-                .launch(kernels.attentionSplit, q.rows() * kvHeads * chunks, NnKernels.ATTN_THREADS, "attention split");
+                .launch(kernels.attentionSplit, tiles * kvHeads * chunks, NnKernels.ATTN_THREADS, "attention split");
         kernels.pointers(0, 0, 0, out.buffer().address(), partialScratch.address())
                 .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
                 .pos(stepPosition())
                 .launch(kernels.attentionCombine, q.rows() * heads, 128, "attention combine");
     }
 
-    /** Whether {@link #attentionOnline} takes this head layout. */
+    /** Whether {@link #attentionOnline} takes this head layout (the same kernel body as split-K). */
     public static boolean onlineSupports(int heads, int kvHeads, int headDim) {
-        return kvHeads > 0 && heads % kvHeads == 0 && heads / kvHeads <= NnKernels.ATTN_MAX_GROUP
-                && headDim <= NnKernels.ATTN_THREADS;
+        return splitKSupports(heads, kvHeads, headDim);
     }
 
     /**
-     * Attention that never materializes the score matrix (cohort_nn_attention_online): one block per (query row,
-     * KV head) folds chunks of {@value NnKernels#ATTN_CHUNK} positions into a running softmax, one read of K and V
-     * for the group's heads, no scratch. Its math on the host: {@link io.cohort.nn.host.SplitKAttention#online}.
-     * Not yet the prefill default: {@link #attention} takes it once a GPU run has measured it against
-     * {@link #attentionPerHead} (DecodeOpsBench rows attn_prefill_*).
+     * Attention that never materializes the score matrix (cohort_nn_attention_online, flash-attention): one block
+     * per (tile of query rows, KV head) folds KV tiles of {@value NnKernels#ATTN_CHUNK} positions, loaded once into
+     * shared memory for the tile's rows and the group's heads, into a running softmax; no scratch. The prefill
+     * default of {@link #attention}. Its math on the host: {@link io.cohort.nn.host.SplitKAttention#online}.
      */
     public void attentionOnline(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
                                 int startPos, Matrix out) {
         checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-        if (!onlineSupports(heads, kvHeads, headDim)) {
+        if (!onlineSupports(heads, kvHeads, headDim) || !aligned(q, kCache, vCache, out)) {
             throw new IllegalArgumentException("online attention takes groups of at most " + NnKernels.ATTN_MAX_GROUP
-                    + " heads of at most " + NnKernels.ATTN_THREADS + ", got " + heads + "/" + kvHeads + " of " + headDim);
+                    + " heads of at most " + NnKernels.ATTN_MAX_D + " (a multiple of 4), 16-byte aligned, got "
+                    + heads + "/" + kvHeads + " of " + headDim);
         }
+        int tiles = (q.rows() + tileRows(heads, kvHeads) - 1) / tileRows(heads, kvHeads);
         kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
                         out.buffer().address(), 0)
                 .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
                 .pos(stepPosition())
-                .launch(kernels.attentionOnline, q.rows() * kvHeads, NnKernels.ATTN_THREADS, "attention online");
+                .launch(kernels.attentionOnline, tiles * kvHeads, NnKernels.ATTN_THREADS, "attention online");
     }
 
     /** One block per (query row, head) over the whole row, scores in scratch (cohort_nn_attention). */

@@ -40,8 +40,12 @@ final class NnKernels {
             HEADS = 56, KV_HEADS = 60, HEAD_DIM = 64, START_POS = 68, VOCAB_START = 72, TABLE_ROWS = 76,
             MAX_SEQ = 80, EPS = 84, POS = 88, D = 96, E = 104, SIZE = 112;
     static final long ARGS_SIZE = SIZE;
-    /** cohort_nn_attention_split's constants (nn_kernels.cu): positions per chunk, limits, block size. */
-    static final int ATTN_CHUNK = 256, ATTN_MAX_GROUP = 16, ATTN_MAX_D = 256, ATTN_THREADS = 128;
+    /**
+     * The attention kernels' constants (nn_kernels.cu, attend): positions per chunk (a split-K chunk, a KV tile),
+     * limits (group size, head_dim; head_dim also a multiple of 4), block size, query vectors (rows x group heads)
+     * per block: a block serves ATTN_TILE / group query rows.
+     */
+    static final int ATTN_CHUNK = 32, ATTN_MAX_GROUP = 16, ATTN_MAX_D = 128, ATTN_THREADS = 128, ATTN_TILE = 16;
 
     private static volatile Driver driver;
 

@@ -132,8 +132,10 @@ public final class DecodeOpsBench {
                     CONTEXT - 1, ctx)), attnBytes));
             rows.add(row(shape, "attn_perhead", 1, time(() -> ops.attentionPerHead(qs, keys, values, c.heads(),
                     c.kvHeads(), dh, CONTEXT - 1, ctx)), attnBytes));
-            rows.add(row(shape, "attn_splitk", 1, time(() -> ops.attentionSplitK(qs, keys, values, c.heads(),
-                    c.kvHeads(), dh, CONTEXT - 1, ctx)), attnBytes));
+            if (CudaTensorOps.splitKSupports(c.heads(), c.kvHeads(), dh)) {
+                rows.add(row(shape, "attn_splitk", 1, time(() -> ops.attentionSplitK(qs, keys, values, c.heads(),
+                        c.kvHeads(), dh, CONTEXT - 1, ctx)), attnBytes));
+            }
             // prefill: PREFILL query rows after a cached prefix, ending at the context's last position
             Matrix pq = act(owned, PREFILL, q), pout = act(owned, PREFILL, q);
             long prefillBytes = 2L * CONTEXT * kv * 4 + 8L * PREFILL * q;

@@ -142,12 +142,14 @@ class CudaTensorOpsTest {
     }
 
     /**
-     * Prefill attention without the score matrix (online softmax over 256-position chunks) against the
-     * one-block-per-head kernel, prompts inside one chunk, across chunks, and a chunk after a cached prefix.
-     * Bound as for split-K: 2e-5 absolute on O(1) outputs.
+     * Prefill attention without the score matrix (online softmax over KV tiles of ATTN_CHUNK positions, a block
+     * per tile of query rows) against its host mirror and the one-block-per-head kernel: prompts inside one tile,
+     * across tiles, after a cached prefix (128 and 200 rows, a partial last row tile), groups of 1 to 16, and
+     * attention() taking it for prefill. Bound as for split-K: 2e-5 absolute on O(1) outputs.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"32,8,128,0,40", "32,4,64,0,300", "8,8,128,600,5", "16,2,64,100,257"})
+    @ValueSource(strings = {"32,8,128,0,40", "32,4,64,0,300", "8,8,128,600,5", "16,2,64,100,257", "16,8,64,384,128",
+            "32,4,64,384,128", "32,8,128,384,128", "32,8,128,37,200", "16,1,64,300,200", "12,4,80,31,33"})
     void onlineAttentionMatchesPerHeadAttention(String shape) {
         String[] f = shape.split(",");
         int heads = Integer.parseInt(f[0]), kv = Integer.parseInt(f[1]), d = Integer.parseInt(f[2]);
@@ -156,13 +158,18 @@ class CudaTensorOpsTest {
         Matrix[] q = both(DType.F32, rows, heads * d, rnd);
         Matrix[] k = both(DType.F32, capacity, kv * d, rnd), v = both(DType.F32, capacity, kv * d, rnd);
         Matrix online = g.allocate(DType.F32, rows, heads * d), perHead = g.allocate(DType.F32, rows, heads * d);
+        Matrix viaAttention = g.allocate(DType.F32, rows, heads * d);
         CudaTensorOps cuda = (CudaTensorOps) g;
         cuda.attentionOnline(q[1], k[1], v[1], heads, kv, d, start, online);
         cuda.attentionPerHead(q[1], k[1], v[1], heads, kv, d, start, perHead);
         Matrix hostOnline = h.allocate(DType.F32, rows, heads * d);
-        io.cohort.nn.host.SplitKAttention.online(q[0], k[0], v[0], heads, kv, d, start, 256, hostOnline);
+        io.cohort.nn.host.SplitKAttention.online(q[0], k[0], v[0], heads, kv, d, start, NnKernels.ATTN_CHUNK, hostOnline);
         assertClose(hostOnline, online, 2e-5, "online vs its host mirror");
         assertClose(hostOnline, perHead, 2e-5, "per-head vs the online host mirror");
+        if (rows > CudaTensorOps.SPLIT_MAX_ROWS) {
+            cuda.attention(q[1], k[1], v[1], heads, kv, d, start, viaAttention);
+            assertClose(hostOnline, viaAttention, 2e-5, "attention() for prefill");
+        }
     }
 
     /** The fused rotary + KV write against the host's unfused rotary, rotary, write, write (TensorOps default). */
@@ -181,14 +188,18 @@ class CudaTensorOpsTest {
     }
 
     /**
-     * Flash-decoding (split-K, one read of K/V per KV head) against the one-block-per-head kernel on the GPU and
-     * against its host mirror, at positions inside the first chunk, on a chunk edge and past several chunks, for
-     * 1 and 3 query rows, groups of 4 and 8. Bound as in SplitKAttentionTest (reordered f32 sums), with the
-     * GPU's expf: 2e-5 absolute on O(1) outputs.
+     * Flash-decoding (split-K over chunks of ATTN_CHUNK positions, a block per tile of query rows, KV head and
+     * chunk) against the one-block-per-head kernel on the GPU and against its host mirror, at positions on and
+     * around chunk edges (0, 31, 32, 33, 63, 64, 511) and past many chunks, for 1, 3 and 16 query rows, groups of 1
+     * to 16, head_dim 64, 80 and 128. Bound as in SplitKAttentionTest (reordered f32 sums), with the GPU's expf:
+     * 2e-5 absolute on O(1) outputs.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"32,8,128,0,1", "32,8,128,255,1", "32,8,128,256,1", "32,4,64,900,1", "32,4,64,700,3",
-            "8,8,128,513,2"})
+    @ValueSource(strings = {"32,8,128,0,1", "32,8,128,31,1", "32,8,128,32,1", "32,8,128,33,3", "32,8,128,63,16",
+            "32,8,128,64,1", "32,8,128,511,1", "32,8,128,511,16", "32,8,128,255,1", "32,8,128,256,1",
+            "16,8,64,0,3", "16,8,64,31,1", "16,8,64,32,16", "16,8,64,63,1", "16,8,64,64,3", "16,8,64,511,1",
+            "32,4,64,0,16", "32,4,64,31,3", "32,4,64,33,1", "32,4,64,64,16", "32,4,64,511,1", "32,4,64,900,1",
+            "32,4,64,700,3", "8,8,128,513,2", "16,1,64,100,16", "12,4,80,33,3", "32,8,128,1008,16"})
     void splitKAttentionMatchesPerHeadAttention(String shape) {
         String[] f = shape.split(",");
         int heads = Integer.parseInt(f[0]), kv = Integer.parseInt(f[1]), d = Integer.parseInt(f[2]);
@@ -197,12 +208,15 @@ class CudaTensorOpsTest {
         Matrix[] q = both(DType.F32, rows, heads * d, rnd);
         Matrix[] k = both(DType.F32, capacity, kv * d, rnd), v = both(DType.F32, capacity, kv * d, rnd);
         Matrix split = g.allocate(DType.F32, rows, heads * d), perHead = g.allocate(DType.F32, rows, heads * d);
+        Matrix viaAttention = g.allocate(DType.F32, rows, heads * d);
         Matrix hostSplit = h.allocate(DType.F32, rows, heads * d);
         CudaTensorOps cuda = (CudaTensorOps) g;
         cuda.attentionSplitK(q[1], k[1], v[1], heads, kv, d, start, split);
         cuda.attentionPerHead(q[1], k[1], v[1], heads, kv, d, start, perHead);
-        io.cohort.nn.host.SplitKAttention.attention(q[0], k[0], v[0], heads, kv, d, start, 256, hostSplit);
+        cuda.attention(q[1], k[1], v[1], heads, kv, d, start, viaAttention);
+        io.cohort.nn.host.SplitKAttention.attention(q[0], k[0], v[0], heads, kv, d, start, NnKernels.ATTN_CHUNK, hostSplit);
         assertClose(hostSplit, split, 2e-5, "split-K vs its host mirror");
+        assertClose(hostSplit, viaAttention, 2e-5, "attention() for decode");
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ph = arena.allocate(perHead.byteSize());
             g.download(perHead.buffer(), 0, ph);
