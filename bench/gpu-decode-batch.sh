@@ -41,12 +41,9 @@ if [ "$part" = all ] || [ "$part" = rt ]; then
     --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda0x2.csv"
   step 90 rt-host2.txt bash .device/java io.cohort.cli.CohortCli bench --devices host:2 --backends auto,native --collectives all-reduce -d f32 -b 8K \
     -e 8K --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s
-  # the JMH round trip of issue 13 (CohortGroup beside LocalGroup, host:2), on 16 cores; then CohortGroup
-  # without the poller's wake at submit (an experiment: the blocked caller completes its own collective)
+  # the JMH round trip of issue 13 (CohortGroup beside LocalGroup, host:2), on 16 cores
   jmh="-wi 5 -w 2 -i 5 -r 2 -f 1 -jvmArgsAppend --add-opens=java.base/sun.nio.ch=ALL-UNNAMED"
   step 120 rt-jmh.txt bash .device/java org.openjdk.jmh.Main ActorApiRoundTripBenchmark $jmh
-  step 60 rt-jmh-nowake.txt bash .device/java org.openjdk.jmh.Main ActorApiRoundTripBenchmark.cohortGroup \
-    -p backend=auto -wi 5 -w 2 -i 5 -r 2 -f 1 -jvmArgsAppend "-Dexp.nowake=true --add-opens=java.base/sun.nio.ch=ALL-UNNAMED"
   for f in "$out"/p2p-kernels-table.txt "$out"/rt-*.txt; do echo "== $f"; grep -v INFO "$f" | tail -12; done
 fi
 if [ "$part" = all ] || [ "$part" = bench ]; then

@@ -373,7 +373,7 @@ public final class GroupSequencer implements Pollable {
             // suspended while enqueueing: the streams are being replaced, the work may never complete
             fail(s, describe(s) + " aborted: the group's streams were reset meanwhile", List.of(), null);
         }
-        if (!Boolean.getBoolean("exp.nowake")) poller.wake();
+        poller.wake();
     }
 
     /** The next free slot; waits (without the locks' holders' help) while the ring is full. */

@@ -8,7 +8,12 @@ import io.cohort.nn.Matrix;
 import io.cohort.nn.StreamOrderedAllReduce;
 import io.cohort.nn.TensorOps;
 import io.cohort.nn.cuda.CudaTensorOps;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * The decode step of every rank captured once into a CUDA graph and replayed per token. Rank r captures on its
@@ -19,17 +24,27 @@ import java.util.List;
  *
  * <p>Captured at the first single-token step after an eager one (which sized every scratch buffer the step
  * uses: a capture must not allocate or synchronize). A graph holds one batch bucket: one token.
+ *
+ * <p>No rank launches its graph before every rank has instantiated its own: a launched graph's all-reduce kernel
+ * spins on the device until the other ranks' kernels run, and {@code cuGraphInstantiate} of a rank sharing that
+ * device may wait for the device's running work (seen at tp = 4 on one H200: three ranks spinning, the fourth
+ * blocked in instantiate). The ranks meet once per capture, on the host, with a deadline.
  */
 final class DecodeGraphs implements AutoCloseable {
     private final CudaTensorOps[] ops;
     private final CudaGraph[] graphs;
     private final Matrix[] logits;
+    private final CyclicBarrier instantiated;
     private volatile boolean warm;
+
+    /** How long a rank waits for the others to capture theirs (capture and instantiate take milliseconds). */
+    static final Duration CAPTURE_TIMEOUT = Duration.ofSeconds(60);
 
     private DecodeGraphs(CudaTensorOps[] ops) {
         this.ops = ops;
         this.graphs = new CudaGraph[ops.length];
         this.logits = new Matrix[ops.length];
+        this.instantiated = new CyclicBarrier(ops.length);
     }
 
     /** Checks that every rank can capture and readies the all-reduce backend (allocations, before any capture). */
@@ -72,13 +87,31 @@ final class DecodeGraphs implements AutoCloseable {
             try {
                 graphs[r] = GraphCapture.capture(o.stream(),
                         () -> out[0] = rank.forward(tokens, position, LlamaRank.Logits.LAST));
+            } catch (RuntimeException e) {
+                instantiated.reset(); // the ranks waiting for this one fail at once rather than at the deadline
+                throw e;
             } finally {
                 o.stepInputs(false);
             }
             logits[r] = out[0];
+            awaitEveryRank(r);
         }
         graphs[r].launch(o.stream());
         return logits[r];
+    }
+
+    private void awaitEveryRank(int r) {
+        try {
+            instantiated.await(CAPTURE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new CohortException("rank " + r + ": the other ranks did not capture their decode graphs within "
+                    + CAPTURE_TIMEOUT.toSeconds() + " s");
+        } catch (BrokenBarrierException e) {
+            throw new CohortException("rank " + r + ": another rank failed to capture its decode graph");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CohortException("rank " + r + ": interrupted while the ranks captured their decode graphs");
+        }
     }
 
     @Override
