@@ -29,7 +29,7 @@ if [ "$part" = all ] || [ "$part" = tests ]; then
   # fused kernels (rotary + KV write, split-K attention) and copyColumns vs host (CudaTensorOpsTest), fused
   # p2p all-reduce + norm (FusedAllReduceNormTest), a rank stalled in a graph (P2pAllReduceTest)
   step 200 gpu-tests.log bash .device/junit --include-tag gpu
-  sed 's/\x1b\[[0-9;]*m//g' "$out/gpu-tests.log" | grep -E "tests (successful|failed|aborted|skipped)|✘" | head -30
+  sed 's/\x1b\[[0-9;]*m//g' "$out/gpu-tests.log" | grep -E "tests (successful|failed|aborted|skipped)|✘|FAILED|ABORTED" | head -30
 fi
 if [ "$part" = all ] || [ "$part" = rt ]; then
   # issue 13 on the GPU: the API round trip at 8 KiB on 1 GPU (target 15 us p50) and on cuda:0*2 (target: the

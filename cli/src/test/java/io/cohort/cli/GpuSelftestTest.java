@@ -2,13 +2,21 @@ package io.cohort.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.cohort.cuda.CudaDevices;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** On a GPU machine: every collective through the actor runtime on every GPU, and a short bench beside NCCL. */
 @Tag("gpu")
 class GpuSelftestTest {
+
+    @BeforeEach
+    void needsGpu() {
+        assumeTrue(CudaDevices.count() > 0, "needs a GPU: " + CudaDevices.unavailableReason());
+    }
 
     @Test
     void selftestPassesOnEveryGpu() {
