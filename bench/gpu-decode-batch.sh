@@ -58,6 +58,13 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
     step 180 "bench-$m-tp1.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto \
       --prompt-len 32 --decode 64 --graphs
   done
+  # where the 8x1024 step's time goes (graphs and eager took the same 0.56 ms on 2026-12-01, the per-op sum of
+  # DecodeOpsBench is ~0.34 ms): a kernel summary from Nsight Systems, where the GPU machine has it
+  if command -v nsys > /dev/null; then
+    step 120 nsys-m8x1024.txt nsys profile --stats=true --force-overwrite true -o /tmp/nsys-m8x1024 \
+      bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/m8x1024 --devices cuda --tp 1 \
+      --backends auto --prompt-len 32 --decode 64
+  fi
   # tp = 2 as two ranks on the one GPU (a development aid, not a multi-GPU figure): logits vs tp 1 in the tests
   step 180 bench-mtiny-tp2-shared.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 \
     --backends p2p --prompt-len 32 --decode 64 --graphs

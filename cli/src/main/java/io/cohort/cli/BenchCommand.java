@@ -5,20 +5,14 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import io.cohort.api.Cohort;
 import io.cohort.backend.BackendKind;
-import io.cohort.bench.BenchArgs;
-import io.cohort.bench.BenchCsv;
-import io.cohort.bench.BenchPlot;
+import io.cohort.bench.BenchOptions;
 import io.cohort.bench.BenchRow;
 import io.cohort.bench.BenchRunner;
 import io.cohort.bench.BenchSpec;
 import io.cohort.bench.ByteSizes;
 import io.cohort.bench.ProgressBar;
-import io.cohort.core.Collective;
-import io.cohort.core.DType;
-import io.cohort.core.ReduceOp;
 import io.cohort.device.discovery.Devices;
 import io.cohort.plan.Algorithm;
-import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.List;
@@ -26,6 +20,7 @@ import java.util.concurrent.Callable;
 import java.util.function.Function;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
@@ -53,54 +48,12 @@ final class BenchCommand implements Callable<Integer> {
             description = "auto, p2p, native, nccl (side by side; default cohort.backend.kind)")
     List<String> backends;
 
-    @Option(names = "--collectives", split = ",", paramLabel = "C",
-            description = "all-reduce, broadcast, reduce, reduce-scatter, all-gather, or all")
-    List<String> collectives;
-
     @Option(names = "--algorithms", split = ",", paramLabel = "A",
             description = "auto, ring, binary-tree, kary-tree, balanced-tree, one-shot (plan-based backends)")
     List<String> algorithms;
 
-    @Option(names = {"-d", "--dtype"}, paramLabel = "T", description = "f32, f16, bf16, a comma list, or all")
-    String dtype;
-
-    @Option(names = {"-o", "--op"}, paramLabel = "OP", description = "sum, avg, max, min, a comma list, or all")
-    String op;
-
-    @Option(names = "--root", defaultValue = "0", description = "root of broadcast and reduce (default 0)")
-    int root;
-
-    @Option(names = {"-b", "--min-bytes"}, paramLabel = "SIZE", description = "smallest size, e.g. 8K")
-    String minBytes;
-
-    @Option(names = {"-e", "--max-bytes"}, paramLabel = "SIZE", description = "largest size, e.g. 64M")
-    String maxBytes;
-
-    @Option(names = {"-f", "--factor"}, description = "size multiplier per step (2 or 4, ...)")
-    Integer factor;
-
-    @Option(names = {"-n", "--iters"}, description = "timed collectives per size, back to back")
-    Integer iters;
-
-    @Option(names = {"-w", "--warmup"}, paramLabel = "N",
-            description = "most warm-up calls per case, one at a time (bounded by --warmup-time; at least 3)")
-    Integer warmup;
-
-    @Option(names = "--warmup-time", paramLabel = "DURATION", description = "longest warm-up per case, e.g. 500ms")
-    String warmupTime;
-
-    @Option(names = "--latency-calls", paramLabel = "N",
-            description = "most calls per case that measure enq and rt (bounded by --latency-time; at least 3)")
-    Integer latencyCalls;
-
-    @Option(names = "--latency-time", paramLabel = "DURATION", description = "longest latency measurement per case")
-    String latencyTime;
-
-    @Option(names = "--csv", paramLabel = "FILE", description = "also write the rows as CSV (with p99 of enq and rt)")
-    File csv;
-
-    @Option(names = "--plot", paramLabel = "FILE", description = "also plot busbw and time against size (.svg or .png; repeat for both)")
-    List<File> plot;
+    @Mixin
+    BenchOptions options;
 
     @Option(names = "--metrics", description = "print the runtime's collective metrics at the end")
     boolean metrics;
@@ -109,28 +62,12 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Config config = parent.config();
         Config d = config.getConfig("cohort.cli.bench");
-        if (plot != null) {
-            plot.forEach(f -> BenchPlot.Format.of(f.toPath())); // a wrong extension fails before anything runs
-        }
         List<String> backendNames = backends != null ? backends : d.getStringList("backends");
         if (backendNames.isEmpty()) {
             backendNames = List.of(config.getString("cohort.backend.kind"));
         }
-        BenchSpec benchSpec = new BenchSpec(
-                parse(backendNames, BackendKind::parse),
-                BenchArgs.collectives(collectives == null ? d.getStringList("collectives") : collectives),
-                parse(algorithms != null ? algorithms : d.getStringList("algorithms"), BenchCommand::algorithmName),
-                BenchArgs.listOrAll(dtype != null ? dtype : d.getString("dtype"), DType.values(), DType::parse),
-                BenchArgs.listOrAll(op != null ? op : d.getString("op"), ReduceOp.values(), ReduceOp::parse),
-                root,
-                ByteSizes.parse(minBytes != null ? minBytes : d.getString("min-bytes")),
-                ByteSizes.parse(maxBytes != null ? maxBytes : d.getString("max-bytes")),
-                factor != null ? factor : d.getInt("factor"),
-                iters != null ? iters : d.getInt("iters"),
-                new BenchSpec.Budget(warmup != null ? warmup : d.getInt("warmup.calls"),
-                        warmupTime != null ? BenchArgs.duration(warmupTime, "--warmup-time") : d.getDuration("warmup.time")),
-                new BenchSpec.Budget(latencyCalls != null ? latencyCalls : d.getInt("latency.calls"),
-                        latencyTime != null ? BenchArgs.duration(latencyTime, "--latency-time") : d.getDuration("latency.time")));
+        BenchSpec benchSpec = options.spec(d, parse(backendNames, BackendKind::parse),
+                parse(algorithms != null ? algorithms : d.getStringList("algorithms"), BenchCommand::algorithmName));
         PrintWriter out = spec.commandLine().getOut();
         String pool = null;
         if (config.getString("cohort.pool.capacity").equals("auto")) {
@@ -157,15 +94,8 @@ final class BenchCommand implements Callable<Integer> {
             try (ProgressBar bar = ProgressBar.forTerminal(runner.steps())) {
                 rows = runner.run(bar);
             }
-            if (csv != null) {
-                BenchCsv.write(csv.toPath(), rows);
-                out.println("# wrote " + rows.size() + " rows to " + csv);
-            }
-            for (File f : plot == null ? List.<File>of() : plot) {
-                BenchPlot.write(rows, f.toPath(), "cohort bench: " + selection.devices().size() + " x "
-                        + selection.devices().getFirst().kind().name().toLowerCase(java.util.Locale.ROOT));
-                out.println("# plotted " + rows.size() + " rows to " + f);
-            }
+            options.writeOutputs(rows, "cohort bench: " + selection.devices().size() + " x "
+                    + selection.devices().getFirst().kind().name().toLowerCase(java.util.Locale.ROOT), out);
             if (metrics) {
                 out.println("#");
                 out.println("# metrics");

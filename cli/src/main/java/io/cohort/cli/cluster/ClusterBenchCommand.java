@@ -2,13 +2,9 @@ package io.cohort.cli.cluster;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import io.cohort.bench.BenchArgs;
-import io.cohort.bench.BenchCsv;
-import io.cohort.bench.BenchPlot;
 import io.cohort.bench.BenchRow;
 import io.cohort.bench.BenchSpec;
 import io.cohort.bench.BenchTable;
-import io.cohort.bench.ByteSizes;
 import io.cohort.cluster.ClusterGroup;
 import io.cohort.cluster.ClusterProtocol;
 import io.cohort.cluster.Pattern;
@@ -18,15 +14,15 @@ import io.cohort.core.Collective;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
 import java.io.File;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletionStage;
 import picocli.CommandLine.Command;
+import io.cohort.bench.BenchOptions;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
@@ -43,62 +39,16 @@ final class ClusterBenchCommand implements Callable<Integer> {
     @ParentCommand
     CoordinatorCommand parent;
 
-    @Option(names = {"--collectives", "--collective"}, split = ",", paramLabel = "C",
-            description = "all-reduce, broadcast, reduce, reduce-scatter, all-gather, or all")
-    List<String> collectives;
-
-    @Option(names = {"-d", "--dtype"}, paramLabel = "T", description = "f32, f16, bf16, a comma list, or all")
-    String dtype;
-
-    @Option(names = {"-o", "--op"}, paramLabel = "OP", description = "sum, avg, max, min, a comma list, or all")
-    String op;
-
-    @Option(names = "--root", defaultValue = "0", description = "root of broadcast and reduce (default 0)")
-    int root;
-
-    @Option(names = {"-b", "--min-bytes"}, paramLabel = "SIZE", description = "smallest size, e.g. 8K")
-    String minBytes;
-
-    @Option(names = {"-e", "--max-bytes"}, paramLabel = "SIZE", description = "largest size, e.g. 8M")
-    String maxBytes;
-
-    @Option(names = {"-f", "--factor"}, paramLabel = "N", description = "size multiplier per step")
-    Integer factor;
-
-    @Option(names = {"-n", "--iters"}, paramLabel = "N", description = "timed collectives per size, back to back")
-    Integer iters;
-
-    @Option(names = {"-w", "--warmup"}, paramLabel = "N", description = "most warm-up calls per case (bounded by --warmup-time)")
-    Integer warmup;
-
-    @Option(names = "--warmup-time", paramLabel = "DURATION", description = "longest warm-up per case, e.g. 500ms")
-    String warmupTime;
+    @Mixin
+    BenchOptions options;
 
     @Option(names = {"-c", "--check"}, description = "check results (all-reduce sum f32, up to 1 MiB per rank)")
     boolean check;
 
-    @Option(names = "--csv", paramLabel = "FILE", description = "also write the rows as CSV")
-    File csv;
-
-    @Option(names = "--plot", paramLabel = "FILE", description = "also plot busbw and time against size (.svg or .png; repeat for both)")
-    List<File> plot;
-
     @Override
     public Integer call() {
         Config d = defaults().getConfig("cohort.cli.bench");
-        if (plot != null) {
-            plot.forEach(f -> BenchPlot.Format.of(f.toPath())); // a wrong extension fails before anything runs
-        }
-        List<Collective> cs = collectives == null ? BenchArgs.collectives(d.getStringList("collectives")) : BenchArgs.collectives(collectives);
-        BenchSpec spec = new BenchSpec(List.of(io.cohort.backend.BackendKind.AUTO), cs, List.of("auto"),
-                BenchArgs.listOrAll(dtype != null ? dtype : d.getString("dtype"), DType.values(), DType::parse),
-                BenchArgs.listOrAll(op != null ? op : d.getString("op"), ReduceOp.values(), ReduceOp::parse), root,
-                ByteSizes.parse(minBytes != null ? minBytes : d.getString("min-bytes")),
-                ByteSizes.parse(maxBytes != null ? maxBytes : d.getString("max-bytes")),
-                factor != null ? factor : d.getInt("factor"), iters != null ? iters : d.getInt("iters"),
-                new BenchSpec.Budget(warmup != null ? warmup : d.getInt("warmup.calls"),
-                        warmupTime != null ? BenchArgs.duration(warmupTime, "--warmup-time") : d.getDuration("warmup.time")),
-                new BenchSpec.Budget(d.getInt("latency.calls"), d.getDuration("latency.time")));
+        BenchSpec spec = options.spec(d, List.of(io.cohort.backend.BackendKind.AUTO), List.of("auto"));
         return parent.withCluster(cluster -> {
             PrintWriter out = parent.out();
             List<BenchRow> rows = new ArrayList<>();
@@ -124,18 +74,7 @@ final class ClusterBenchCommand implements Callable<Integer> {
                 }
             }
             BenchTable.summary(out, rows);
-            try {
-                if (csv != null) {
-                    BenchCsv.write(csv.toPath(), rows);
-                    out.println("# wrote " + rows.size() + " rows to " + csv);
-                }
-                for (File f : plot == null ? List.<File>of() : plot) {
-                    BenchPlot.write(rows, f.toPath(), "cohort coordinator bench: " + rows.size() + " rows");
-                    out.println("# plotted " + rows.size() + " rows to " + f);
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            options.writeOutputs(rows, "cohort coordinator bench: " + rows.size() + " rows", out);
             out.flush();
             return rows.stream().anyMatch(r -> r.wrong() > 0) ? 1 : 0;
         });
