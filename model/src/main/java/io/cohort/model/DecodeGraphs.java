@@ -10,10 +10,6 @@ import io.cohort.nn.TensorOps;
 import io.cohort.nn.cuda.CudaTensorOps;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.BrokenBarrierException;
-import java.util.concurrent.CyclicBarrier;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * The decode step of every rank captured once into a CUDA graph and replayed per token. Rank r captures on its
@@ -34,7 +30,7 @@ final class DecodeGraphs implements AutoCloseable {
     private final CudaTensorOps[] ops;
     private final CudaGraph[] graphs;
     private final Matrix[] logits;
-    private final CyclicBarrier instantiated;
+    private final RankRendezvous instantiated;
     private volatile boolean warm;
 
     /** How long a rank waits for the others to capture theirs (capture and instantiate take milliseconds). */
@@ -44,7 +40,7 @@ final class DecodeGraphs implements AutoCloseable {
         this.ops = ops;
         this.graphs = new CudaGraph[ops.length];
         this.logits = new Matrix[ops.length];
-        this.instantiated = new CyclicBarrier(ops.length);
+        this.instantiated = new RankRendezvous(ops.length, CAPTURE_TIMEOUT, "capture their decode graphs");
     }
 
     /** Checks that every rank can capture and readies the all-reduce backend (allocations, before any capture). */
@@ -88,30 +84,16 @@ final class DecodeGraphs implements AutoCloseable {
                 graphs[r] = GraphCapture.capture(o.stream(),
                         () -> out[0] = rank.forward(tokens, position, LlamaRank.Logits.LAST));
             } catch (RuntimeException e) {
-                instantiated.reset(); // the ranks waiting for this one fail at once rather than at the deadline
+                instantiated.abandon();
                 throw e;
             } finally {
                 o.stepInputs(false);
             }
             logits[r] = out[0];
-            awaitEveryRank(r);
+            instantiated.arrive(r);
         }
         graphs[r].launch(o.stream());
         return logits[r];
-    }
-
-    private void awaitEveryRank(int r) {
-        try {
-            instantiated.await(CAPTURE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            throw new CohortException("rank " + r + ": the other ranks did not capture their decode graphs within "
-                    + CAPTURE_TIMEOUT.toSeconds() + " s");
-        } catch (BrokenBarrierException e) {
-            throw new CohortException("rank " + r + ": another rank failed to capture its decode graph");
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CohortException("rank " + r + ": interrupted while the ranks captured their decode graphs");
-        }
     }
 
     @Override
