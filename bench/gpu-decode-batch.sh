@@ -54,9 +54,10 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
   JAVA_OPTS=-Xmx1g step 90 make-tiny-tinyllama.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/mtiny --layers 22 --hidden 2048 \
     --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
   # decode, eager and graph rows side by side, floor and % of floor (issue 14 targets: 0.30 / 1.3 ms, 8B no slower)
+  # --profile: then the device time per kernel of one eager decode step (where the step's time goes)
   for m in m8x1024 mtiny; do
     step 180 "bench-$m-tp1.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto \
-      --prompt-len 32 --decode 64 --graphs
+      --prompt-len 32 --decode 64 --graphs --profile
   done
   # where the 8x1024 step's time goes (graphs and eager took the same 0.56 ms on 2026-12-01, the per-op sum of
   # DecodeOpsBench is ~0.34 ms): a kernel summary from Nsight Systems, where the GPU machine has it

@@ -9,6 +9,8 @@ import io.cohort.nn.RankThreads;
 import io.cohort.nn.TensorOps;
 import io.cohort.nn.TensorOpsFactory;
 import io.cohort.nn.TpGroup;
+import io.cohort.nn.cuda.CudaTensorOps;
+import io.cohort.nn.cuda.KernelTimeline;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -220,6 +222,30 @@ public final class TensorParallelLlama implements AutoCloseable {
     /** Appends {@code tokens} to the sequence and returns the logits of its last position ({@code [vocab]}). */
     public float[] next(int... tokens) {
         return forward(tokens, false)[0];
+    }
+
+    /**
+     * Device time per kernel of one eager decode step of {@code token} on rank 0 (`cohort model bench
+     * --profile`), the sequence advancing by that token. CUDA ranks only.
+     */
+    public KernelTimeline.Report profileDecodeStep(int token) {
+        if (!(ops.getFirst() instanceof CudaTensorOps cuda)) {
+            throw new CohortException("profiling a decode step needs CUDA devices; rank 0 runs on "
+                    + ops.getFirst().device().name());
+        }
+        boolean graphsWere = useGraphs;
+        useGraphs = false;
+        try (KernelTimeline timeline = cuda.newTimeline(8 * (config.layers() + 2) * 4)) {
+            cuda.timeline(timeline);
+            try {
+                next(token);
+            } finally {
+                cuda.timeline(null);
+            }
+            return timeline.report();
+        } finally {
+            useGraphs = graphsWere;
+        }
     }
 
     /**

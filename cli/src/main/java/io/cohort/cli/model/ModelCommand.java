@@ -277,6 +277,10 @@ public final class ModelCommand implements Runnable {
         @Option(names = "--iters", defaultValue = "3", description = "Timed iterations (default ${DEFAULT-VALUE}).")
         int iters;
 
+        @Option(names = "--profile", description = "Also print the device time per kernel of one eager decode step "
+                + "on rank 0 (CUDA events around every launch).")
+        boolean profile;
+
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
@@ -297,6 +301,12 @@ public final class ModelCommand implements Runnable {
                         for (boolean graphs : both ? new boolean[] {false, true} : new boolean[] {false}) {
                             s.model().useGraphs(graphs);
                             baseline = row(out, s, graphs, baseline);
+                        }
+                        if (profile && devices.list().getFirst() instanceof CudaDevice) {
+                            out.println("# " + backend + ": one eager decode step, rank 0, after the rows above");
+                            s.model().profileDecodeStep(1).render().lines().forEach(l -> out.println("# " + l));
+                        } else if (profile) {
+                            out.println("# --profile times CUDA kernels; rank 0 runs on " + devices.list().getFirst().name());
                         }
                     }
                 }

@@ -163,14 +163,40 @@ public final class CudaTensorOps implements TensorOps {
             return;
         }
         if (a.dtype() == w.dtype()) {
-            gemm.matmulT(a, w, out);
+            cublas(a, w, out);
             return;
         }
         f32(a, "matmulT input");
         DeviceBuffer scratch = castScratch = grow(castScratch, a.elements() * w.dtype().bytes());
         kernels.pointers(a.buffer().address(), 0, 0, scratch.address(), 0).sizes(a.elements(), 0, 0)
                 .launch(kernels.cast(w.dtype()), NnKernels.gridFor(a.elements()), NnKernels.THREADS, "cast to " + w.dtype());
-        gemm.matmulT(new Matrix(scratch, w.dtype(), a.rows(), a.cols()), w, out);
+        cublas(new Matrix(scratch, w.dtype(), a.rows(), a.cols()), w, out);
+    }
+
+    private void cublas(Matrix a, Matrix w, Matrix out) {
+        KernelTimeline t = kernels.timeline;
+        boolean timed = t != null && t.begin();
+        gemm.matmulT(a, w, out);
+        if (timed) {
+            t.end("cublas " + shape(a, w));
+        }
+    }
+
+    private static String shape(Matrix a, Matrix w) {
+        return a.rows() + "x" + w.rows() + "x" + a.cols() + " (m x n x k)";
+    }
+
+    /**
+     * Times every kernel these ops launch on their stream from now on, until {@code null} (profiling a step;
+     * the timeline's events cost the device about a microsecond each). Not while capturing a graph.
+     */
+    public void timeline(KernelTimeline t) {
+        kernels.timeline = t;
+    }
+
+    /** A timeline on these ops' stream with room for {@code launches} kernels. */
+    public KernelTimeline newTimeline(int launches) {
+        return new KernelTimeline(device, stream, launches);
     }
 
     /** One launch, no cast: out = a · wᵀ with a f32 and w bf16/f16 (cohort_gemv_*, see {@link Gemv}). */
@@ -184,7 +210,8 @@ public final class CudaTensorOps implements TensorOps {
         }
         int tile = Gemv.tile(m);
         kernels.pointers(a.buffer().address(), w.buffer().address(), 0, out.buffer().address(), 0).sizes(n, m, k)
-                .launch(kernels.gemv(w.dtype(), tile), Gemv.blocks(tile, n), Gemv.threads(tile, k), "gemv");
+                .launch(kernels.gemv(w.dtype(), tile), Gemv.blocks(tile, n), Gemv.threads(tile, k),
+                        kernels.timeline == null ? "gemv" : "gemv " + shape(a, w));
     }
 
     @Override

@@ -242,11 +242,18 @@ final class NnKernels {
         return (int) Math.max(1, Math.min(MAX_GRID, (n + THREADS - 1) / THREADS));
     }
 
+    /** Times every launch while set (profiling only: {@link CudaTensorOps#timeline}). */
+    KernelTimeline timeline;
+
     void launch(MemorySegment function, int grid, int block, String what) {
         stream.makeContextCurrent();
+        boolean timed = timeline != null && timeline.begin();
         int r = call(() -> (int) cu.launchKernel.invokeExact(function, grid, 1, 1, block, 1, 1, 0, streamHandle, params,
                 MemorySegment.NULL));
         check(r, "launch of " + what + " (" + grid + " x " + block + ")");
+        if (timed) {
+            timeline.end(what);
+        }
         args.fill((byte) 0);
     }
 
