@@ -42,6 +42,9 @@ public final class CudaTensorOps implements TensorOps {
     private static final long TOKENS_AT = 64;
     private static final int STEP_TOKENS = 256;
     private final CudaBuffer step;
+    // the step block's device copy, which the kernels read: one copy node at the head of a captured step (see
+    // loadStep), where every kernel reading pinned host memory directly paid a PCIe round trip per block
+    private final DeviceBuffer stepDevice;
     private boolean stepInputs;
     private static final long GEMM_WORKSPACE = 32L << 20;
     private DeviceBuffer gemmWorkspace;
@@ -58,6 +61,7 @@ public final class CudaTensorOps implements TensorOps {
         this.computeDone = device.createEvent();
         this.otherDone = device.createEvent();
         this.step = device.allocatePinnedHost(TOKENS_AT + 4L * STEP_TOKENS);
+        this.stepDevice = device.allocate(TOKENS_AT + 4L * STEP_TOKENS);
     }
 
     /**
@@ -91,8 +95,16 @@ public final class CudaTensorOps implements TensorOps {
         MemorySegment.copy(tokens, 0, s, ValueLayout.JAVA_INT, TOKENS_AT, tokens.length);
     }
 
+    /**
+     * Enqueues the copy of the step block (what {@link #setStep} wrote) into the device memory the step's kernels
+     * read. A captured step starts with it, so each replay copies the block once; call it first inside the capture.
+     */
+    public void loadStep() {
+        stream.copy(step, 0, stepDevice, 0, step.byteSize());
+    }
+
     private long stepPosition() {
-        return stepInputs ? step.address() : 0;
+        return stepInputs ? stepDevice.address() : 0;
     }
 
     /** The stream every op of these ops runs on (to capture or order around). */
@@ -300,7 +312,7 @@ public final class CudaTensorOps implements TensorOps {
             throw new IllegalArgumentException("writePositions: " + src + " into " + cache);
         }
         kernels.pointers(src.buffer().address(), 0, 0, cache.buffer().address(), 0).sizes(0, src.rows(), src.cols())
-                .pos(step.address())
+                .pos(stepDevice.address())
                 .launch(kernels.copyRowsAt, NnKernels.gridFor(src.elements()), NnKernels.THREADS, "cache write");
     }
 
@@ -343,7 +355,7 @@ public final class CudaTensorOps implements TensorOps {
             if (tokens.length > STEP_TOKENS) {
                 throw new IllegalArgumentException("a graph step takes at most " + STEP_TOKENS + " tokens");
             }
-            kernels.pointers(table.buffer().address(), step.address() + TOKENS_AT, 0, out.buffer().address(), 0)
+            kernels.pointers(table.buffer().address(), stepDevice.address() + TOKENS_AT, 0, out.buffer().address(), 0)
                     .sizes(0, tokens.length, table.cols()).vocab(vocabStart, table.rows())
                     .launch(kernels.embed(table.dtype()), NnKernels.gridFor(out.elements()), NnKernels.THREADS, "embed");
             return;
@@ -511,6 +523,7 @@ public final class CudaTensorOps implements TensorOps {
         computeDone.close();
         otherDone.close();
         device.free(step);
+        device.free(stepDevice);
         stream.close();
         arena.close();
     }
