@@ -26,6 +26,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
@@ -98,6 +99,11 @@ public final class GroupSequencer implements Pollable {
         final BackendChoice choice;
         final Function<CollectiveCall, String> algorithms;
         final DeviceStream[] streams;
+        /**
+         * Every stream runs callbacks ({@link DeviceStream#enqueueCallback}: host streams): the ranks' stream
+         * threads complete the collectives, and the poller only watches deadlines.
+         */
+        final boolean callbacks;
         long seq;
         volatile boolean broken;
 
@@ -108,6 +114,7 @@ public final class GroupSequencer implements Pollable {
             this.choice = choice;
             this.algorithms = algorithms;
             this.streams = streams;
+            this.callbacks = Arrays.stream(streams).allMatch(DeviceStream::runsCallbacks);
         }
     }
 
@@ -163,6 +170,12 @@ public final class GroupSequencer implements Pollable {
     private final AtomicBoolean drainedReported = new AtomicBoolean();
     /** Held by whoever polls (the poller, or a caller waiting for its own collective): one at a time. */
     private final AtomicBoolean polling = new AtomicBoolean();
+    /** Someone asked for a poll while another thread held {@link #polling}: the holder polls again. */
+    private volatile boolean pollRequested;
+    /** The current exclusive round runs on a rank's stream thread (read and written under {@link #polling}). */
+    private boolean fromStream;
+    /** What a rank's stream thread runs once its part of a collective is done (host streams; one instance). */
+    private final Runnable devicePoll = this::pollFromStream;
     /** Callers busy-waiting on a stage of this group (they poll it themselves). */
     private final java.util.concurrent.atomic.AtomicInteger helpers = new java.util.concurrent.atomic.AtomicInteger();
 
@@ -356,6 +369,13 @@ public final class GroupSequencer implements Pollable {
             }
             s.enqueuedNanos = System.nanoTime();
             s.recorded = true;
+            if (e.callbacks) {
+                // host streams: each rank's stream thread polls once its part is done; the last one finishes
+                // the collective (no poller round, no hand-off)
+                for (DeviceStream stream : e.streams) {
+                    stream.enqueueCallback(devicePoll);
+                }
+            }
         } catch (RuntimeException ex) {
             int rank = ex instanceof RankEnqueueException re ? re.rank() : -1;
             Throwable cause = ex instanceof RankEnqueueException && ex.getCause() != null ? ex.getCause() : ex;
@@ -373,7 +393,9 @@ public final class GroupSequencer implements Pollable {
             // suspended while enqueueing: the streams are being replaced, the work may never complete
             fail(s, describe(s) + " aborted: the group's streams were reset meanwhile", List.of(), null);
         }
-        poller.wake();
+        if (!e.callbacks) {
+            poller.wake();
+        }
     }
 
     /** The next free slot; waits (without the locks' holders' help) while the ring is full. */
@@ -405,7 +427,21 @@ public final class GroupSequencer implements Pollable {
 
     @Override
     public boolean needsPoller() {
-        return head != tail && helpers.get() == 0;
+        if (head == tail || helpers.get() != 0) {
+            return false;
+        }
+        Epoch e = epoch;
+        // stream threads complete a host epoch's collectives; the poller's idle rounds still watch deadlines
+        return e == null || !e.callbacks || !parked.isEmpty();
+    }
+
+    private void pollFromStream() {
+        pollRequested = true;
+        try {
+            pollWhileAsked(System.nanoTime(), true);
+        } catch (RuntimeException | Error ex) {
+            LOG.error("group {}: completing from a stream thread failed", id, ex);
+        }
     }
 
     /**
@@ -453,14 +489,30 @@ public final class GroupSequencer implements Pollable {
      */
     @Override
     public boolean poll(long now) {
-        if (!polling.compareAndSet(false, true)) {
-            return false;
-        }
-        try {
-            return pollExclusively(now);
-        } finally {
-            polling.set(false);
-        }
+        return pollWhileAsked(now, false);
+    }
+
+    /**
+     * One exclusive round, repeated while a stream thread asked for one meanwhile: its request is set before its
+     * attempt, and the holder rereads it after releasing, so a rank's completion during someone else's round is
+     * never lost. Only stream threads ask (a finite number of times); callers and the poller just try.
+     */
+    private boolean pollWhileAsked(long now, boolean streamThread) {
+        boolean progress = false;
+        do {
+            if (!polling.compareAndSet(false, true)) {
+                return progress;
+            }
+            pollRequested = false;
+            fromStream = streamThread;
+            try {
+                progress |= pollExclusively(now);
+            } finally {
+                polling.set(false);
+            }
+            now = System.nanoTime();
+        } while (pollRequested);
+        return progress;
     }
 
     private boolean pollExclusively(long now) {
@@ -538,7 +590,13 @@ public final class GroupSequencer implements Pollable {
         CollectiveResult result = new CollectiveResult(s.call.collective(), s.seq, e.choice.chosen(), s.algorithm,
                 s.bytes, devices.length, enqueue, elapsed);
         s.ticket = 0;
-        f.complete(result);
+        if (fromStream && f.getNumberOfDependents() > 0) {
+            // stages chained on it would run on this rank's stream thread, and one that blocks on a later
+            // collective of the group would stop the stream it waits for: they run on the common pool instead
+            f.completeAsync(() -> result, ForkJoinPool.commonPool());
+        } else {
+            f.complete(result);
+        }
     }
 
     private void timedOut(Slot s, long ticket) {

@@ -49,6 +49,21 @@ public interface DeviceStream extends AutoCloseable {
      */
     void waitValue(DeviceBuffer flags, long offset, long atLeast);
 
+    /**
+     * Runs {@code callback} on the stream's own thread once all work enqueued before it has finished (or been
+     * skipped after a failure), so whoever completes the work wakes its waiter and nobody polls for it. Returns
+     * false, enqueueing nothing, where the stream cannot (CUDA keeps this default: a poller watches its events).
+     * The callback must be short and must not throw; it runs ahead of the work enqueued after it.
+     */
+    default boolean enqueueCallback(Runnable callback) {
+        return false;
+    }
+
+    /** Whether {@link #enqueueCallback} runs callbacks here (host streams), without enqueueing one. */
+    default boolean runsCallbacks() {
+        return false;
+    }
+
     /** Records {@code event} after all work enqueued so far. */
     void record(DeviceEvent event);
 

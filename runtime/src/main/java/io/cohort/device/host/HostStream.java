@@ -63,7 +63,7 @@ public final class HostStream implements DeviceStream {
     private static volatile HostStream[] live = new HostStream[0];
     private static final AtomicInteger BLOCKED = new AtomicInteger();
 
-    private enum Op { COPY, REDUCE, SCALE, ZERO, WRITE_VALUE, WAIT_VALUE, WAIT_STREAM }
+    private enum Op { COPY, REDUCE, SCALE, ZERO, WRITE_VALUE, WAIT_VALUE, WAIT_STREAM, CALLBACK }
 
     /** One slot of the ring; fields unused by an op stay null/0. */
     private static final class Command {
@@ -81,9 +81,11 @@ public final class HostStream implements DeviceStream {
         long value;
         HostStream other;
         DeviceBuffer flags;
+        Runnable callback;
 
         void clear() {
             a = b = dst = null;
+            callback = null;
             type = null;
             reduceOp = null;
             other = null;
@@ -199,6 +201,21 @@ public final class HostStream implements DeviceStream {
             claim(Op.ZERO, s, offset, bytes);
             publish();
         }
+    }
+
+    @Override
+    public boolean runsCallbacks() {
+        return true;
+    }
+
+    @Override
+    public boolean enqueueCallback(Runnable callback) {
+        synchronized (producerLock) {
+            Command c = claim(Op.CALLBACK, null, 0, 0);
+            c.callback = callback;
+            publish();
+        }
+        return true;
     }
 
     @Override
@@ -445,7 +462,7 @@ public final class HostStream implements DeviceStream {
             idleSince = 0;
             Command c = ring[(int) (head & MASK)];
             Op op = c.op;
-            if (failure == null) {
+            if (failure == null || op == Op.CALLBACK) {   // a callback runs after a failure too: it reports it
                 try {
                     execute(c);
                 } catch (DeviceException e) {
@@ -488,6 +505,7 @@ public final class HostStream implements DeviceStream {
             case WRITE_VALUE -> WORD.setVolatile(c.dst, c.dstOff, c.value); // ordered before the BLOCKED check
             case WAIT_VALUE -> awaitWord(c);
             case WAIT_STREAM -> awaitStream(c.other, c.value);
+            case CALLBACK -> c.callback.run();
         }
     }
 
