@@ -57,7 +57,8 @@ public final class CudaTensorOps implements TensorOps {
         this.device = device;
         this.stream = device.createStream();
         this.gemm = new CublasGemm(stream);
-        this.kernels = new NnKernels(stream);
+        this.kernels = new NnKernels(stream, device.computeCapability() >= 90
+                && "true".equals(System.getProperty("cohort.nn.pdl", "false")));
         this.computeDone = device.createEvent();
         this.otherDone = device.createEvent();
         this.step = device.allocatePinnedHost(TOKENS_AT + 4L * STEP_TOKENS);

@@ -49,8 +49,12 @@ final class NnKernels {
 
     private static volatile Driver driver;
 
-    /** The driver entry points, bound once per process. */
-    private record Driver(MethodHandle moduleLoadData, MethodHandle moduleGetFunction, MethodHandle launchKernel) {
+    /**
+     * The driver entry points, bound once per process; {@code launchKernelEx} is null on drivers without it
+     * (before CUDA 12).
+     */
+    private record Driver(MethodHandle moduleLoadData, MethodHandle moduleGetFunction, MethodHandle launchKernel,
+                          MethodHandle launchKernelEx) {
         static Driver bind() {
             SymbolLookup lib;
             try {
@@ -64,7 +68,9 @@ final class NnKernels {
                     l.downcallHandle(lib.find("cuModuleGetFunction").orElseThrow(),
                             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS)),
                     l.downcallHandle(lib.find("cuLaunchKernel").orElseThrow(), FunctionDescriptor.of(JAVA_INT, ADDRESS,
-                            JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS)));
+                            JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS)),
+                    lib.find("cuLaunchKernelEx").map(f -> l.downcallHandle(f,
+                            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS))).orElse(null));
         }
     }
 
@@ -74,6 +80,15 @@ final class NnKernels {
     private final MemorySegment args;
     private final MemorySegment params;
     private final MemorySegment streamHandle;
+    // programmatic dependent launch (cuLaunchKernelEx, Hopper and later): each kernel may be scheduled while the
+    // one before it on the stream finishes, and waits on the device (pdl_wait in common.cuh, the first thing
+    // every kernel of these modules does) for its completion. Hides the launch gap between the small decode
+    // kernels. CUlaunchConfig (56 bytes) and one CUlaunchAttribute (72 bytes), rewritten per launch.
+    private static final long CFG_GRID_X = 0, CFG_BLOCK_X = 12, CFG_STREAM = 32, CFG_ATTRS = 40, CFG_NUM_ATTRS = 48,
+            CFG_SIZE = 56, ATTR_SIZE = 72;
+    private static final int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+    private final MemorySegment launchConfig;
+    private final boolean pdl;
     final MemorySegment rotary, siluMul, siluMulPacked, add, attention, copyRowsAt, rotaryKvWrite, attentionSplit,
             attentionCombine, attentionOnline;
     private final MemorySegment[] rmsNorm = new MemorySegment[DType.values().length];
@@ -83,6 +98,11 @@ final class NnKernels {
     private final MemorySegment[][] gemv = new MemorySegment[DType.values().length][];
 
     NnKernels(NativeCudaStream stream) {
+        this(stream, false);
+    }
+
+    /** {@code pdl}: launch with programmatic dependent launch where the driver has cuLaunchKernelEx. */
+    NnKernels(NativeCudaStream stream, boolean pdl) {
         Driver d = driver;
         if (d == null) {
             synchronized (NnKernels.class) {
@@ -98,6 +118,18 @@ final class NnKernels {
         this.args = arena.allocate(SIZE, 16);
         this.params = arena.allocate(ADDRESS);
         params.set(ADDRESS, 0, args);
+        this.pdl = pdl && d.launchKernelEx() != null;
+        this.launchConfig = arena.allocate(CFG_SIZE + ATTR_SIZE, 16);
+        MemorySegment attr = launchConfig.asSlice(CFG_SIZE, ATTR_SIZE);
+        attr.set(JAVA_INT, 0, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+        attr.set(JAVA_INT, 8, 1);   // value.programmaticStreamSerializationAllowed
+        launchConfig.set(JAVA_INT, CFG_GRID_X + 4, 1);
+        launchConfig.set(JAVA_INT, CFG_GRID_X + 8, 1);
+        launchConfig.set(JAVA_INT, CFG_BLOCK_X + 4, 1);
+        launchConfig.set(JAVA_INT, CFG_BLOCK_X + 8, 1);
+        launchConfig.set(ADDRESS, CFG_STREAM, streamHandle);
+        launchConfig.set(ADDRESS, CFG_ATTRS, attr);
+        launchConfig.set(JAVA_INT, CFG_NUM_ATTRS, 1);
         stream.makeContextCurrent();
         MemorySegment module = load(RESOURCE);
         rotary = function(module, "cohort_nn_rotary");
@@ -187,6 +219,11 @@ final class NnKernels {
         }
     }
 
+    /** Whether launches use programmatic dependent launch. */
+    boolean pdl() {
+        return pdl;
+    }
+
     /** Sets the struct's fields; unused ones are zero. Then {@link #launch}. */
     NnKernels pointers(long a, long b, long c, long out, long scratch) {
         args.set(JAVA_LONG, A, a);
@@ -248,8 +285,15 @@ final class NnKernels {
     void launch(MemorySegment function, int grid, int block, String what) {
         stream.makeContextCurrent();
         boolean timed = timeline != null && timeline.begin();
-        int r = call(() -> (int) cu.launchKernel.invokeExact(function, grid, 1, 1, block, 1, 1, 0, streamHandle, params,
-                MemorySegment.NULL));
+        int r;
+        if (pdl) {
+            launchConfig.set(JAVA_INT, CFG_GRID_X, grid);
+            launchConfig.set(JAVA_INT, CFG_BLOCK_X, block);
+            r = call(() -> (int) cu.launchKernelEx.invokeExact(launchConfig, function, params, MemorySegment.NULL));
+        } else {
+            r = call(() -> (int) cu.launchKernel.invokeExact(function, grid, 1, 1, block, 1, 1, 0, streamHandle, params,
+                    MemorySegment.NULL));
+        }
         check(r, "launch of " + what + " (" + grid + " x " + block + ")");
         if (timed) {
             timeline.end(what);
