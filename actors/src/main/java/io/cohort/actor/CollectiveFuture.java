@@ -39,6 +39,16 @@ final class CollectiveFuture extends CompletableFuture<CollectiveResult> {
         }
         // while this caller polls or waits on the devices, the poller stays out of the way (one busy thread
         // fewer competing with the stream threads for a core)
+        if (group.completesOnStreams()) {
+            // the ranks' stream threads complete it: watch the stage for a moment (no polling, no CAS contention
+            // with them), then park in super.join(), which their completion unparks
+            for (int round = 0; !isDone(); round++) {
+                if (!idle.idle(round)) {
+                    return;
+                }
+            }
+            return;
+        }
         group.helperArrives();
         try {
             for (int round = 0; !isDone(); round++) {

@@ -435,6 +435,12 @@ public final class GroupSequencer implements Pollable {
         return e == null || !e.callbacks || !parked.isEmpty();
     }
 
+    /** Whether the epoch in use completes its collectives on the ranks' stream threads (host devices). */
+    boolean completesOnStreams() {
+        Epoch e = epoch;
+        return e != null && e.callbacks;
+    }
+
     private void pollFromStream() {
         pollRequested = true;
         try {
