@@ -1,6 +1,8 @@
 // Kernels of the tensor-parallel model layers (io.cohort.nn.cuda.CudaTensorOps): RMSNorm, residual add + RMSNorm
 // fused, rotary embeddings, SwiGLU (also over a fused gate|up output), residual add, vocab-parallel embedding gather, f32 -> f16/bf16 casts (GEMM inputs) and causal
-// attention over a KV cache. Activations are f32; weights and tables are f32, f16 or bf16 (widened on load).
+// attention over a KV cache (per head; flash-decoding split + combine; online prefill; and decode attention in one
+// launch, cohort_nn_rotary_attention: rotary + KV write + split-K + its combine). Activations are f32; weights and
+// tables are f32, f16 or bf16 (widened on load).
 // GEMMs are cuBLAS's. Every kernel takes one NnArgs by value, so the host packs one struct per launch.
 #include "common.cuh"
 
@@ -19,9 +21,21 @@ struct NnArgs {
                      // replay), not start_pos: a captured decode step replays at any position
     void* d;         // extra outputs of the ops with more than one (the fused rotary + KV write: K and V caches)
     void* e;
+    const void* f;   // the fused rotary attention's cos|sin table
+    void* g;         // the fused rotary attention's tickets (unsigned per (row tile, KV head), zero between launches)
 };
 
 __device__ __forceinline__ int start_of(const NnArgs& p) { return p.pos ? *p.pos : p.start_pos; }
+
+// Rotate-half of one pair (x1 = x[i], x2 = x[half + i], cs, sn = the table row's [i], [half + i]): the low and the
+// high result. Explicitly rounded products (no FMA contraction), so every rotary kernel gives the same bits (and
+// the host's x1 * cs - x2 * sn).
+__device__ __forceinline__ float rot_lo(float x1, float x2, float cs, float sn) {
+    return __fsub_rn(__fmul_rn(x1, cs), __fmul_rn(x2, sn));
+}
+__device__ __forceinline__ float rot_hi(float x1, float x2, float cs, float sn) {
+    return __fadd_rn(__fmul_rn(x2, cs), __fmul_rn(x1, sn));
+}
 
 // Sum (or max) over the block; every thread gets the result. blockDim.x must be a multiple of 32, <= 1024.
 template <bool MAX>
@@ -119,8 +133,8 @@ extern "C" __global__ void cohort_nn_rotary(NnArgs p) {
         const float cs = row[i], sn = row[half + i];
         float* base = x + (int64_t)t * p.heads * p.head_dim + (int64_t)h * p.head_dim;
         const float x1 = base[i], x2 = base[half + i];
-        base[i] = x1 * cs - x2 * sn;
-        base[half + i] = x2 * cs + x1 * sn;
+        base[i] = rot_lo(x1, x2, cs, sn);
+        base[half + i] = rot_hi(x1, x2, cs, sn);
     }
 }
 
@@ -238,13 +252,13 @@ extern "C" __global__ void cohort_nn_rotary_kv_write(NnArgs p) {
             if (is_q) {
                 float* base = q + (int64_t)t * p.heads * d + (int64_t)h * d;
                 const float x1 = base[i], x2 = base[half + i];
-                base[i] = x1 * cs - x2 * sn;
-                base[half + i] = x2 * cs + x1 * sn;
+                base[i] = rot_lo(x1, x2, cs, sn);
+                base[half + i] = rot_hi(x1, x2, cs, sn);
             } else {
                 const float* base = k + (int64_t)t * kv_cols + (int64_t)h * d;
                 const float x1 = base[i], x2 = base[half + i];
-                cache_row_k[(int64_t)h * d + i] = x1 * cs - x2 * sn;
-                cache_row_k[(int64_t)h * d + half + i] = x2 * cs + x1 * sn;
+                cache_row_k[(int64_t)h * d + i] = rot_lo(x1, x2, cs, sn);
+                cache_row_k[(int64_t)h * d + half + i] = rot_hi(x1, x2, cs, sn);
             }
         } else {
             j -= q_pairs + k_pairs;
@@ -254,7 +268,7 @@ extern "C" __global__ void cohort_nn_rotary_kv_write(NnArgs p) {
 }
 
 // Causal grouped-query attention over the KV cache in tiles of ATTN_CHUNK positions (flash-attention's online
-// softmax), the shared body of the split-K decode kernel and the online prefill kernel. One block serves one KV
+// softmax), the shared body of the split-K decode kernels and the online prefill kernel. One block serves one KV
 // head g and a tile of query vectors: ATTN_TILE / group consecutive query rows times the group's heads, so each K
 // and V row brought into shared memory serves all of them. Query vector qv is row t0 + qv / group, head
 // g * group + qv % group; it sees positions 0 .. start + its row. Per KV tile: all threads copy K and V (float4;
@@ -262,13 +276,16 @@ extern "C" __global__ void cohort_nn_rotary_kv_write(NnArgs p) {
 // s[qv][r] (lane = key row r, a warp per query vector), a warp per query vector folds them into its running max m,
 // sum l and rescale factor, then acc = acc * rescale + s V with lanes across head_dim (float4 columns).
 // Limits (the host checks): group <= ATTN_MAX_GROUP, head_dim <= ATTN_MAX_D and a multiple of 4, every matrix
-// 16-byte aligned; blockDim = ATTN_THREADS.
+// 16-byte aligned (the fused rotary attention: the caches and out; it reads q, k, v and the table by floats);
+// blockDim = ATTN_THREADS.
 constexpr int ATTN_CHUNK = 32, ATTN_MAX_GROUP = 16, ATTN_MAX_D = 128, ATTN_THREADS = 128, ATTN_TILE = 16;
 constexpr int ATTN_WARPS = ATTN_THREADS / 32, ATTN_MAX_D4 = ATTN_MAX_D / 4;
 constexpr int ATTN_LOADS = ATTN_CHUNK * ATTN_MAX_D4 / ATTN_THREADS;   // float4s of K (and of V) per thread per tile
+constexpr int ATTN_OUTS = ATTN_TILE * ATTN_MAX_D4 / ATTN_THREADS;     // float4s of out per thread (in-block combine)
 static_assert(ATTN_CHUNK == 32, "a key row per lane");
 static_assert(ATTN_TILE % ATTN_WARPS == 0 && ATTN_TILE >= ATTN_MAX_GROUP, "query vectors per warp; one row fits");
 static_assert(ATTN_CHUNK * ATTN_MAX_D4 % ATTN_THREADS == 0, "whole tile loads");
+static_assert(ATTN_THREADS == 128, "the in-block combine replays cohort_nn_attention_combine's 128-thread sums");
 
 struct KvTile {
     float4 k[ATTN_LOADS], v[ATTN_LOADS];
@@ -300,17 +317,144 @@ __device__ __forceinline__ void kv_store(const KvTile& t, float4* ks, float4* vs
     }
 }
 
+
+// The fused rotary attention's new positions: rows from .. n - 1 of the tile (positions begin + r >= start, the
+// step's own rows t = begin + r - start) come from the step's k (rotated here, rot_lo / rot_hi as
+// cohort_nn_rotary_kv_write) and v, not from the caches, which the block owning row t (its row tile) writes
+// (the same bits as cohort_nn_rotary_kv_write). No block reads these cache rows, so there is no race.
+__device__ __forceinline__ void kv_fetch_new(KvTile& t, const NnArgs& p, int g, int begin, int from, int n, int start,
+                                             int t0, int tq) {
+    const int d = p.head_dim, d4 = d / 4, half = d / 2, kv_cols = p.kv_heads * d;
+    const float* kin = static_cast<const float*>(p.d);
+    const float* vin = static_cast<const float*>(p.e);
+    const float* table = static_cast<const float*>(p.f);
+#pragma unroll
+    for (int u = 0; u < ATTN_LOADS; u++) {
+        const int idx = u * ATTN_THREADS + threadIdx.x, r = idx / d4, c = idx - r * d4;
+        if (r >= from && r < n) {
+            const int pos = begin + r, row = pos - start;
+            const float* kr = kin + (int64_t)row * kv_cols + (int64_t)g * d;
+            const float* vr = vin + (int64_t)row * kv_cols + (int64_t)g * d + 4 * c;
+            const float* tab = table + (int64_t)pos * d;
+            float o[4];
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int j = 4 * c + e;
+                o[e] = j < half ? rot_lo(kr[j], kr[j + half], tab[j], tab[j + half])
+                                : rot_hi(kr[j - half], kr[j], tab[j - half], tab[j]);
+            }
+            t.k[u] = make_float4(o[0], o[1], o[2], o[3]);
+            t.v[u] = make_float4(vr[0], vr[1], vr[2], vr[3]);
+            if (row >= t0 && row < t0 + tq) {   // this block's row tile owns the row: it writes the caches
+                const int64_t off = (int64_t)pos * kv_cols + (int64_t)g * d + 4 * c;
+                *reinterpret_cast<float4*>(static_cast<float*>(const_cast<void*>(p.b)) + off) = t.k[u];
+                *reinterpret_cast<float4*>(static_cast<float*>(const_cast<void*>(p.c)) + off) = t.v[u];
+            }
+        }
+    }
+}
+
+// The fused rotary attention's combine, in the split kernel: after its partials, each live chunk block takes a
+// ticket (threadfence, then an atomicAdd on its (row tile, KV head) counter); the last of the tile's `live`
+// chunks reads the others' partials (__ldcg: from L2, past this SM's L1), writes out and resets the counter, so
+// the next launch (a graph replay) starts from zero. The arithmetic is cohort_nn_attention_combine's, sums in
+// the same order (its 128 threads' strided partial sums, then block_reduce's trees, replayed by one warp per
+// query vector), so out has the same bits as split + combine. ws, cm, cinv: the caller's shared memory, free now.
+__device__ __forceinline__ void combine_last(const NnArgs& p, int g, int t0, int start, int qn, int live,
+                                          const float* ml_base, float (*ws)[ATTN_CHUNK + 1], float* cm, float* cinv) {
+    __shared__ bool last;
+    const int group = p.heads / p.kv_heads, tq = ATTN_TILE / group, d4 = p.head_dim / 4;
+    const int chunks = (p.max_seq + ATTN_CHUNK - 1) / ATTN_CHUNK;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    __threadfence();   // this thread's partials reach L2 before the ticket
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        unsigned* counter = static_cast<unsigned*>(p.g) + (t0 / tq) * p.kv_heads + g;
+        last = atomicAdd(counter, 1u) == (unsigned)live - 1;
+        if (last) atomicExch(counter, 0u);   // every live chunk has arrived: none touches it again this launch
+        __threadfence();
+    }
+    __syncthreads();
+    if (!last) return;
+    // per query vector (a warp each): M = max m_c; L = sum l_c e^(m_c - M) as the combine kernel's thread x sums
+    // chunks x, x + 128, ... (virtual warp w = lanes' chunks + 32 w mod 128), each warp's xor tree, then the
+    // second tree over the 4 warp sums, which comes to (P0 + P2) + (P1 + P3)
+    for (int qv = warp; qv < qn; qv += ATTN_WARPS) {
+        const int t = t0 + qv / group, used = (start + t) / ATTN_CHUNK + 1;
+        const float* ml = ml_base + ((int64_t)t * p.heads + g * group + qv % group) * chunks * 2;
+        float mx = -INFINITY;
+        for (int c = lane; c < used; c += 32) mx = fmaxf(mx, __ldcg(ml + 2 * c));
+        for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+        float part[4];
+#pragma unroll
+        for (int w = 0; w < 4; w++) {
+            float v = 0.f;
+            for (int c = lane + 32 * w; c < used; c += ATTN_THREADS)
+                v = __fmaf_rn(__ldcg(ml + 2 * c + 1), expf(__ldcg(ml + 2 * c) - mx), v);
+            for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+            part[w] = v;
+        }
+        const float sum = (part[0] + part[2]) + (part[1] + part[3]);
+        if (lane == 0) {
+            cm[qv] = mx;
+            cinv[qv] = 1.f / sum;
+        }
+    }
+    // out = sum_c acc_c w_c in chunk order, w_c = e^(m_c - M) / L, ATTN_CHUNK chunks' weights at a time in ws
+    float4 o[ATTN_OUTS];
+#pragma unroll
+    for (int u = 0; u < ATTN_OUTS; u++) o[u] = make_float4(0.f, 0.f, 0.f, 0.f);
+    const float4* acc = static_cast<const float4*>(p.scratch);
+    for (int base = 0; base < live; base += ATTN_CHUNK) {
+        __syncthreads();   // cm, cinv written; the previous weights read
+        for (int qv = warp; qv < qn; qv += ATTN_WARPS) {
+            const int t = t0 + qv / group, used = (start + t) / ATTN_CHUNK + 1, c = base + lane;
+            const float* ml = ml_base + ((int64_t)t * p.heads + g * group + qv % group) * chunks * 2;
+            ws[qv][lane] = c < used ? expf(__ldcg(ml + 2 * c) - cm[qv]) * cinv[qv] : 0.f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int u = 0; u < ATTN_OUTS; u++) {
+            const int i = u * ATTN_THREADS + threadIdx.x, qv = i / d4, c4 = i - qv * d4;
+            if (qv < qn) {
+                const int t = t0 + qv / group, used = (start + t) / ATTN_CHUNK + 1;
+                const int64_t row = (int64_t)t * p.heads + g * group + qv % group;
+                const float4* a = acc + row * chunks * d4 + c4;
+                const int cnt = min(used - base, ATTN_CHUNK);
+                for (int c = 0; c < cnt; c++) {
+                    const float4 x = __ldcg(a + (int64_t)(base + c) * d4);
+                    const float w = ws[qv][c];
+                    o[u].x = __fmaf_rn(w, x.x, o[u].x); o[u].y = __fmaf_rn(w, x.y, o[u].y);
+                    o[u].z = __fmaf_rn(w, x.z, o[u].z); o[u].w = __fmaf_rn(w, x.w, o[u].w);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int u = 0; u < ATTN_OUTS; u++) {
+        const int i = u * ATTN_THREADS + threadIdx.x, qv = i / d4, c4 = i - qv * d4;
+        if (qv < qn) {
+            const int64_t row = (int64_t)(t0 + qv / group) * p.heads + g * group + qv % group;
+            static_cast<float4*>(p.out)[row * d4 + c4] = o[u];
+        }
+    }
+}
+
 // SPLIT: positions begin .. begin + ATTN_CHUNK - 1 only, writing per query vector m, l and the unnormalized acc to
-// scratch (chunk c = begin / ATTN_CHUNK); else all positions of each row, writing out = acc / l.
-template <bool SPLIT>
-__device__ void attend(const NnArgs& p, int g, int t0, int begin) {
+// scratch (chunk c = begin / ATTN_CHUNK); else all positions of each row, writing out = acc / l. FUSED (with SPLIT):
+// the fused rotary attention (cohort_nn_rotary_attention): q rotated on its way into shared memory, the step's
+// own positions from its k and v (kv_fetch_new), and the combine done here by the tile's last chunk to finish.
+// start: the step's position (start_of(p), read once by the caller).
+template <bool SPLIT, bool FUSED = false>
+__device__ void attend(const NnArgs& p, int g, int t0, int begin, int start) {
+    static_assert(SPLIT || !FUSED, "the fused kernel is a split one");
     __shared__ float4 qs[ATTN_TILE * ATTN_MAX_D4];
     __shared__ float4 ks[ATTN_CHUNK * (ATTN_MAX_D4 + 1)];
     __shared__ float4 vs[ATTN_CHUNK * ATTN_MAX_D4];
     __shared__ float s[ATTN_TILE][ATTN_CHUNK + 1];   // +1: the V pass reads two query vectors' rows per warp
     __shared__ float run_m[ATTN_TILE], run_l[ATTN_TILE], rescale[ATTN_TILE];
     const int d = p.head_dim, d4 = d / 4, group = p.heads / p.kv_heads, kv_cols = p.kv_heads * d;
-    const int tq = ATTN_TILE / group, start = start_of(p);
+    const int tq = ATTN_TILE / group;
     const int qn = min(tq, p.rows - t0) * group;                 // valid query vectors of this tile
     const int last_max = start + t0 + qn / group - 1;             // the tile's last row's last position
     const int stop = SPLIT ? min(last_max, begin + ATTN_CHUNK - 1) : last_max;
@@ -318,11 +462,31 @@ __device__ void attend(const NnArgs& p, int g, int t0, int begin) {
     const float* v = static_cast<const float*>(p.c) + (int64_t)g * d;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     KvTile tile;
-    kv_fetch(tile, k, v, begin, min(stop - begin + 1, ATTN_CHUNK), d4, kv_cols);
-    const float4* q = static_cast<const float4*>(p.a);
-    for (int i = threadIdx.x; i < qn * d4; i += ATTN_THREADS) {
-        const int qv = i / d4, c = i - qv * d4;
-        qs[i] = q[((int64_t)(t0 + qv / group) * p.heads + g * group + qv % group) * d4 + c];
+    if (FUSED) {   // one KV tile (SPLIT): rows before start from the caches, the step's rows from k and v
+        const int n = stop - begin + 1, old = max(0, min(n, start - begin));
+        kv_fetch(tile, k, v, begin, old, d4, kv_cols);
+        kv_fetch_new(tile, p, g, begin, old, n, start, t0, tq);
+    } else {
+        kv_fetch(tile, k, v, begin, min(stop - begin + 1, ATTN_CHUNK), d4, kv_cols);
+    }
+    if (FUSED) {   // rotate-half on the way in (rot_lo / rot_hi: the bits cohort_nn_rotary_kv_write leaves in q)
+        const float* qin = static_cast<const float*>(p.a);
+        const float* table = static_cast<const float*>(p.f);
+        float* qsf = reinterpret_cast<float*>(qs);
+        const int half = d / 2;
+        for (int i = threadIdx.x; i < qn * d; i += ATTN_THREADS) {
+            const int qv = i / d, j = i - qv * d, t = t0 + qv / group;
+            const float* qr = qin + ((int64_t)t * p.heads + g * group + qv % group) * d;
+            const float* tab = table + (int64_t)(start + t) * d;
+            qsf[i] = j < half ? rot_lo(qr[j], qr[j + half], tab[j], tab[j + half])
+                              : rot_hi(qr[j - half], qr[j], tab[j - half], tab[j]);
+        }
+    } else {
+        const float4* q = static_cast<const float4*>(p.a);
+        for (int i = threadIdx.x; i < qn * d4; i += ATTN_THREADS) {
+            const int qv = i / d4, c = i - qv * d4;
+            qs[i] = q[((int64_t)(t0 + qv / group) * p.heads + g * group + qv % group) * d4 + c];
+        }
     }
     if (threadIdx.x < ATTN_TILE) {
         run_m[threadIdx.x] = -INFINITY;
@@ -354,7 +518,13 @@ __device__ void attend(const NnArgs& p, int g, int t0, int begin) {
                 const int qv = warp + ATTN_WARPS * u;
                 if (qv < qn) {   // warp-uniform
                     const float4 qf = qs[qv * d4 + i];
-                    dot[u] += qf.x * kf.x + qf.y * kf.y + qf.z * kf.z + qf.w * kf.w;
+                    // explicit roundings (here and below): the split, fused and online instantiations of
+                    // this body give the same bits whatever the compiler would contract
+                    float x = __fmul_rn(qf.x, kf.x);
+                    x = __fmaf_rn(qf.y, kf.y, x);
+                    x = __fmaf_rn(qf.z, kf.z, x);
+                    x = __fmaf_rn(qf.w, kf.w, x);
+                    dot[u] = __fadd_rn(dot[u], x);
                 }
             }
         }
@@ -380,7 +550,7 @@ __device__ void attend(const NnArgs& p, int g, int t0, int begin) {
             if (lane == 0) {   // every lane read run_m[qv] before the shuffles above
                 const float f = expf(m_old - base);
                 rescale[qv] = f;
-                run_l[qv] = run_l[qv] * f + sum;
+                run_l[qv] = __fmaf_rn(run_l[qv], f, sum);
                 run_m[qv] = m_new;
             }
         }
@@ -392,7 +562,8 @@ __device__ void attend(const NnArgs& p, int g, int t0, int begin) {
                 const int qv = qr + rs * u;
                 if (qv < ATTN_TILE) {
                     const float f = rescale[qv];
-                    acc[u].x *= f; acc[u].y *= f; acc[u].z *= f; acc[u].w *= f;
+                    acc[u].x = __fmul_rn(acc[u].x, f); acc[u].y = __fmul_rn(acc[u].y, f);
+                    acc[u].z = __fmul_rn(acc[u].z, f); acc[u].w = __fmul_rn(acc[u].w, f);
                 }
             }
             for (int r = 0; r < n; r++) {
@@ -402,7 +573,8 @@ __device__ void attend(const NnArgs& p, int g, int t0, int begin) {
                     const int qv = qr + rs * u;
                     if (qv < ATTN_TILE) {
                         const float w = s[qv][r];
-                        acc[u].x += w * vf.x; acc[u].y += w * vf.y; acc[u].z += w * vf.z; acc[u].w += w * vf.w;
+                        acc[u].x = __fmaf_rn(w, vf.x, acc[u].x); acc[u].y = __fmaf_rn(w, vf.y, acc[u].y);
+                        acc[u].z = __fmaf_rn(w, vf.z, acc[u].z); acc[u].w = __fmaf_rn(w, vf.w, acc[u].w);
                     }
                 }
             }
@@ -410,14 +582,23 @@ __device__ void attend(const NnArgs& p, int g, int t0, int begin) {
         __syncthreads();   // ks, vs and s are rewritten by the next tile
     }
     const int chunks = (p.max_seq + ATTN_CHUNK - 1) / ATTN_CHUNK, c = begin / ATTN_CHUNK;
+    // FUSED with one live chunk: out directly, as cohort_nn_attention_combine computes it for one chunk
+    // (M = m, L = l e^0, w = e^0 / L), so the bits equal split + combine
+    const bool direct = !SPLIT || (FUSED && last_max < ATTN_CHUNK);
     if (c4 < d4) {
 #pragma unroll
         for (int u = 0; u < ATTN_TILE / ATTN_WARPS; u++) {
             const int qv = qr + rs * u;
             if (qv < qn) {
                 const int64_t row = (int64_t)(t0 + qv / group) * p.heads + g * group + qv % group;   // (t, h)
-                if (SPLIT) {
+                if (!direct) {
                     static_cast<float4*>(p.scratch)[(row * chunks + c) * d4 + c4] = acc[u];
+                } else if (FUSED) {
+                    const float m = run_m[qv], inv = 1.f / __fmaf_rn(run_l[qv], expf(m - m), 0.f);
+                    const float w = expf(m - m) * inv;
+                    static_cast<float4*>(p.out)[row * d4 + c4] = make_float4(
+                            __fmaf_rn(w, acc[u].x, 0.f), __fmaf_rn(w, acc[u].y, 0.f),
+                            __fmaf_rn(w, acc[u].z, 0.f), __fmaf_rn(w, acc[u].w, 0.f));
                 } else {
                     const float inv = 1.f / run_l[qv];
                     static_cast<float4*>(p.out)[row * d4 + c4] =
@@ -426,13 +607,16 @@ __device__ void attend(const NnArgs& p, int g, int t0, int begin) {
             }
         }
     }
-    if (SPLIT && threadIdx.x < qn) {
+    if (direct) return;
+    float* ml_base = static_cast<float*>(p.scratch) + (int64_t)p.rows * p.heads * chunks * d;
+    if (threadIdx.x < qn) {
         const int qv = threadIdx.x;
         const int64_t row = (int64_t)(t0 + qv / group) * p.heads + g * group + qv % group;
-        float* ml = static_cast<float*>(p.scratch) + (int64_t)p.rows * p.heads * chunks * d + (row * chunks + c) * 2;
+        float* ml = ml_base + (row * chunks + c) * 2;
         ml[0] = run_m[qv];
         ml[1] = run_l[qv];
     }
+    if (FUSED) combine_last(p, g, t0, start, qn, last_max / ATTN_CHUNK + 1, ml_base, s, run_m, run_l);
 }
 
 // Decode attention split over the KV length (flash-decoding). Pass 1, one block per (tile of query rows, KV head g,
@@ -444,14 +628,16 @@ extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_attention_s
     const int chunks = (p.max_seq + ATTN_CHUNK - 1) / ATTN_CHUNK;
     const int c = blockIdx.x % chunks, tg = blockIdx.x / chunks;
     const int g = tg % p.kv_heads, t0 = tg / p.kv_heads * (ATTN_TILE / (p.heads / p.kv_heads));
-    const int last_max = start_of(p) + min(t0 + ATTN_TILE / (p.heads / p.kv_heads), p.rows) - 1;
+    const int start = start_of(p);
+    const int last_max = start + min(t0 + ATTN_TILE / (p.heads / p.kv_heads), p.rows) - 1;
     if (c * ATTN_CHUNK > last_max) return;   // uniform over the block, before any __syncthreads
-    attend<true>(p, g, t0, c * ATTN_CHUNK);
+    attend<true>(p, g, t0, c * ATTN_CHUNK, start);
 }
 
 // Pass 2 of the split attention, one block per (query row, head): M = max of the chunks' m, L = sum l_c e^(m_c - M),
 // out = sum acc_c e^(m_c - M) / L over the chunks that hold positions of the row (each has l_c > 0, m_c finite).
-// The chunks' weights e^(m_c - M) / L are computed once into shared memory, 256 chunks at a time.
+// The chunks' weights e^(m_c - M) / L are computed once into shared memory, 256 chunks at a time. Launched with
+// 128 threads (combine_last replays its sums' order).
 extern "C" __global__ void cohort_nn_attention_combine(NnArgs p) {
     __shared__ float w[256];
     const int t = blockIdx.x / p.heads, h = blockIdx.x % p.heads;
@@ -466,7 +652,7 @@ extern "C" __global__ void cohort_nn_attention_combine(NnArgs p) {
     for (int c = threadIdx.x; c < used; c += blockDim.x) mx = fmaxf(mx, ml[2 * c]);
     mx = block_reduce<true>(mx);
     float sum = 0.f;
-    for (int c = threadIdx.x; c < used; c += blockDim.x) sum += ml[2 * c + 1] * expf(ml[2 * c] - mx);
+    for (int c = threadIdx.x; c < used; c += blockDim.x) sum = __fmaf_rn(ml[2 * c + 1], expf(ml[2 * c] - mx), sum);
     sum = block_reduce<false>(sum);
     const float inv = 1.f / sum;
     float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
@@ -479,7 +665,8 @@ extern "C" __global__ void cohort_nn_attention_combine(NnArgs p) {
             for (int c = 0; c < cnt; c++) {
                 const float4 a = acc[(int64_t)(base + c) * d4 + threadIdx.x];
                 const float wc = w[c];
-                o.x += wc * a.x; o.y += wc * a.y; o.z += wc * a.z; o.w += wc * a.w;
+                o.x = __fmaf_rn(wc, a.x, o.x); o.y = __fmaf_rn(wc, a.y, o.y);   // explicit: the fused kernel's
+                o.z = __fmaf_rn(wc, a.z, o.z); o.w = __fmaf_rn(wc, a.w, o.w);   // combine repeats these bits
             }
         }
     }
@@ -492,5 +679,28 @@ extern "C" __global__ void cohort_nn_attention_combine(NnArgs p) {
 extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_attention_online(NnArgs p) {
     const int g = blockIdx.x % p.kv_heads;
     const int t0 = blockIdx.x / p.kv_heads * (ATTN_TILE / (p.heads / p.kv_heads));
-    attend<false>(p, g, t0, 0);
+    attend<false>(p, g, t0, 0, start_of(p));
+}
+
+// Decode attention in one launch: rotary of q and k, the KV-cache write of the step's k and v, split-K attention
+// and its combine (cohort_nn_rotary_kv_write + cohort_nn_attention_split + cohort_nn_attention_combine, the same
+// bits). a = q [rows, heads*d] unrotated (left so), d = k, e = v [rows, kv_heads*d] (the step's, unrotated),
+// f = the cos|sin table, b, c = the K and V caches [max_seq, kv_heads*d], out [rows, heads*d], scratch as the
+// split kernel's, g = the tickets [row tiles * kv_heads] (zero; each launch leaves them zero). Grid and block
+// index as cohort_nn_attention_split. Every block rotates its query vectors as it loads them; the block of the
+// chunk that holds a step row's position (for its row tile and KV head) takes that position's K and V from the
+// step's k and v and writes them to the caches; no block reads those cache rows. The tile's last chunk to
+// finish combines (combine_last); a tile with one live chunk writes out at once. The position is read once per
+// block (in graphs it lives in host memory).
+extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_rotary_attention(NnArgs p) {
+    __shared__ int start_s;
+    if (threadIdx.x == 0) start_s = start_of(p);
+    __syncthreads();
+    const int start = start_s;
+    const int chunks = (p.max_seq + ATTN_CHUNK - 1) / ATTN_CHUNK;
+    const int c = blockIdx.x % chunks, tg = blockIdx.x / chunks;
+    const int g = tg % p.kv_heads, t0 = tg / p.kv_heads * (ATTN_TILE / (p.heads / p.kv_heads));
+    const int last_max = start + min(t0 + ATTN_TILE / (p.heads / p.kv_heads), p.rows) - 1;
+    if (c * ATTN_CHUNK > last_max) return;   // uniform over the block, before attend's __syncthreads
+    attend<true, true>(p, g, t0, c * ATTN_CHUNK, start);
 }

@@ -47,6 +47,16 @@ public final class KvCache implements AutoCloseable {
         ops.rotaryKvWrite(q, k, v, heads, kvHeads, headDim, startPos, table, keys, values);
     }
 
+    /**
+     * {@link #rotateAndWrite}, then attention of the rotated q over the cache into out:
+     * {@link TensorOps#rotaryAttention}, one launch on a GPU for decode steps. q's contents are unspecified after.
+     */
+    public void rotateWriteAttend(int startPos, Matrix q, Matrix k, Matrix v, int heads, int kvHeads, int headDim,
+                                  Matrix table, Matrix out) {
+        checkFits(startPos, k.rows());
+        ops.rotaryAttention(q, k, v, heads, kvHeads, headDim, startPos, table, keys, values, out);
+    }
+
     private void checkFits(int startPos, int rows) {
         if (startPos + rows > capacity()) {
             throw new IllegalArgumentException("KV cache full: positions up to " + (startPos + rows - 1)

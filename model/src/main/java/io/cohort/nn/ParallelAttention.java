@@ -92,7 +92,8 @@ public final class ParallelAttention {
             ops.copyColumns(qkvs, qw, ks);
             ops.copyColumns(qkvs, qw + kvw, vs);
         }
-        cache.rotateAndWrite(startPos, qs, ks, vs, heads, kvHeads, headDim, rotary);
-        ops.attention(qs, cache.keys(), cache.values(), heads, kvHeads, headDim, startPos, ctx);
+        // rotary, KV write and attention as one op (TensorOps.rotaryAttention: one kernel on a GPU for steps of up
+        // to CudaTensorOps.SPLIT_MAX_ROWS rows, else, and on the host, rotaryKvWrite then attention)
+        cache.rotateWriteAttend(startPos, qs, ks, vs, heads, kvHeads, headDim, rotary, ctx);
     }
 }

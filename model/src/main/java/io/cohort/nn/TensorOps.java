@@ -100,6 +100,19 @@ public interface TensorOps extends AutoCloseable {
     }
 
     /**
+     * A decode layer's attention after the qkv projection, as one op: {@link #rotaryKvWrite} (q and k rotated, k
+     * and v stored at positions {@code [startPos, startPos + rows)}), then {@link #attention} of the rotated q
+     * into out. Devices fuse it (a GPU: one launch for small steps); the caches and out are as after the two ops,
+     * but q's contents afterwards are unspecified (the default leaves it rotated, a fused kernel unrotated), as
+     * are k's.
+     */
+    default void rotaryAttention(Matrix q, Matrix k, Matrix v, int heads, int kvHeads, int headDim, int startPos,
+                                 Matrix table, Matrix kCache, Matrix vCache, Matrix out) {
+        rotaryKvWrite(q, k, v, heads, kvHeads, headDim, startPos, table, kCache, vCache);
+        attention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+    }
+
+    /**
      * Copies columns {@code [fromCol, fromCol + dst.cols())} of every row of src into dst (same rows and dtype):
      * splits a fused projection's output ({@code [tokens, q | k | v]}) into its parts.
      */

@@ -135,4 +135,31 @@ class FusedOpsTest {
         }
         return out;
     }
+
+    /** rotaryAttention's default (the host's): rotaryKvWrite, then attention, bit for bit. */
+    @Test
+    void rotaryAttentionIsRotaryKvWriteThenAttention() {
+        Random rnd = new Random(6);
+        int t = 2, heads = 4, kv = 2, d = 16, start = 5, capacity = 12;
+        Matrix q = random(t, heads * d, rnd), k = random(t, kv * d, rnd), v = random(t, kv * d, rnd);
+        Matrix kc = random(capacity, kv * d, rnd), vc = random(capacity, kv * d, rnd);
+        Matrix q2 = copy(q), k2 = copy(k), v2 = copy(v), kc2 = copy(kc), vc2 = copy(vc);
+        Matrix table = RotaryTable.create(ops, capacity, d, 10000.0);
+        Matrix out = ops.allocate(DType.F32, t, heads * d), out2 = ops.allocate(DType.F32, t, heads * d);
+        ops.rotaryAttention(q, k, v, heads, kv, d, start, table, kc, vc, out);
+        ops.rotaryKvWrite(q2, k2, v2, heads, kv, d, start, table, kc2, vc2);
+        ops.attention(q2, kc2, vc2, heads, kv, d, start, out2);
+        for (Matrix[] pair : new Matrix[][] {{out, out2}, {kc, kc2}, {vc, vc2}}) {
+            for (long i = 0; i < pair[0].elements(); i++) {
+                assertEquals(Float.floatToRawIntBits(DType.F32.get(pair[1].buffer().segment(), i)),
+                        Float.floatToRawIntBits(DType.F32.get(pair[0].buffer().segment(), i)), "element " + i);
+            }
+        }
+    }
+
+    private Matrix copy(Matrix m) {
+        Matrix c = ops.allocate(m.dtype(), m.rows(), m.cols());
+        java.lang.foreign.MemorySegment.copy(m.buffer().segment(), 0, c.buffer().segment(), 0, m.byteSize());
+        return c;
+    }
 }

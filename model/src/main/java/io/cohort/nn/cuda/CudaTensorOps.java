@@ -33,6 +33,9 @@ public final class CudaTensorOps implements TensorOps {
     private DeviceBuffer castScratch;
     private DeviceBuffer scoreScratch;
     private DeviceBuffer partialScratch;
+    // the fused rotary attention's tickets, an unsigned per (row tile, KV head): zeroed when allocated, and every
+    // launch leaves them zero (the last chunk block of a tile resets its own)
+    private CudaBuffer attentionTickets;
     private DeviceBuffer tokenBuffer;
     private MemorySegment tokenStaging = MemorySegment.NULL;
     // reused: a wait uses the record current when it is enqueued (CUDA event semantics)
@@ -52,6 +55,8 @@ public final class CudaTensorOps implements TensorOps {
     // GEMV where it measured faster (Gemv.faster)
     private boolean gemvOn = !"false".equals(System.getProperty("cohort.nn.gemv"));
     private boolean gemvEverywhere = "always".equals(System.getProperty("cohort.nn.gemv"));
+    // cohort.nn.fusedAttention: "false" = rotaryAttention as rotaryKvWrite then attention (two or three launches)
+    private boolean fusedAttentionOn = !"false".equals(System.getProperty("cohort.nn.fusedAttention"));
 
     public CudaTensorOps(CudaDevice device) {
         this.device = device;
@@ -161,6 +166,14 @@ public final class CudaTensorOps implements TensorOps {
     /** Whether decode GEMMs take the GEMV kernels (default: system property cohort.nn.gemv, true unless "false"). */
     public void useGemv(boolean on) {
         this.gemvOn = on;
+    }
+
+    /**
+     * Whether {@link #rotaryAttention} takes the fused kernel where it can (default: system property
+     * cohort.nn.fusedAttention, true unless "false"); off, it is rotaryKvWrite then attention.
+     */
+    public void useFusedAttention(boolean on) {
+        this.fusedAttentionOn = on;
     }
 
     /** GEMV for every shape it supports, not only where it measured faster (tests; cohort.nn.gemv=always). */
@@ -453,6 +466,73 @@ public final class CudaTensorOps implements TensorOps {
                 .launch(kernels.attentionCombine, q.rows() * heads, 128, "attention combine");
     }
 
+    /**
+     * Whether {@link #rotaryAttention} takes the fused kernel for {@code rows} query rows of this head layout: the
+     * split-K kernels' steps (1 .. {@value #SPLIT_MAX_ROWS} rows) and layouts. (It also needs the caches and out
+     * 16-byte aligned.)
+     */
+    public static boolean fusedAttentionSupports(int rows, int heads, int kvHeads, int headDim) {
+        return rows >= 1 && rows <= SPLIT_MAX_ROWS && splitKSupports(heads, kvHeads, headDim);
+    }
+
+    /**
+     * Decode attention in one launch (cohort_nn_rotary_attention) where {@link #fusedAttentionSupports} and the
+     * caches and out are 16-byte aligned: rotary of q and k, the step's k and v into the caches and split-K
+     * attention with its combine done by each (row tile, KV head)'s last chunk block to finish (a ticket counter
+     * per pair). The same bits as {@link #rotaryKvWrite} then {@link #attentionSplitK}, caches included; q is left
+     * unrotated. Elsewhere (and with {@link #useFusedAttention} off) the default: rotaryKvWrite then attention.
+     */
+    @Override
+    public void rotaryAttention(Matrix q, Matrix k, Matrix v, int heads, int kvHeads, int headDim, int startPos,
+                                Matrix table, Matrix kCache, Matrix vCache, Matrix out) {
+        if (!fusedAttentionOn || !fusedAttentionSupports(q.rows(), heads, kvHeads, headDim)
+                || !aligned(kCache, vCache, out)) {
+            TensorOps.super.rotaryAttention(q, k, v, heads, kvHeads, headDim, startPos, table, kCache, vCache, out);
+            return;
+        }
+        rotaryAttentionFused(q, k, v, heads, kvHeads, headDim, startPos, table, kCache, vCache, out);
+    }
+
+    /** The fused kernel itself (tests and the bench call it directly; throws where it does not apply). */
+    public void rotaryAttentionFused(Matrix q, Matrix k, Matrix v, int heads, int kvHeads, int headDim, int startPos,
+                                     Matrix table, Matrix kCache, Matrix vCache, Matrix out) {
+        for (Matrix m : new Matrix[] {k, v, table}) {
+            f32(m, "rotaryAttention operand");
+        }
+        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+        int kvw = kvHeads * headDim;
+        if (k.cols() != kvw || v.cols() != kvw || k.rows() != q.rows() || v.rows() != q.rows()
+                || table.cols() != headDim || startPos + q.rows() > table.rows()) {
+            throw new IllegalArgumentException("rotaryAttention: q " + q + ", k " + k + ", v " + v + " as " + heads + "/"
+                    + kvHeads + " heads of " + headDim + " at " + startPos + " into " + kCache + ", table " + table);
+        }
+        if (!fusedAttentionSupports(q.rows(), heads, kvHeads, headDim) || !aligned(kCache, vCache, out)) {
+            throw new IllegalArgumentException("fused rotary attention takes 1.." + SPLIT_MAX_ROWS + " rows of groups"
+                    + " of at most " + NnKernels.ATTN_MAX_GROUP + " heads of at most " + NnKernels.ATTN_MAX_D
+                    + " (a multiple of 4), caches and out 16-byte aligned, got " + q.rows() + " rows of " + heads
+                    + "/" + kvHeads + " of " + headDim);
+        }
+        int chunks = (kCache.rows() + NnKernels.ATTN_CHUNK - 1) / NnKernels.ATTN_CHUNK;
+        int tiles = (q.rows() + tileRows(heads, kvHeads) - 1) / tileRows(heads, kvHeads);
+        partialScratch = grow(partialScratch, 4L * q.rows() * heads * chunks * (headDim + 2));
+        long ticketBytes = 4L * tiles * kvHeads;
+        if (attentionTickets == null || attentionTickets.byteSize() < ticketBytes) {
+            if (attentionTickets != null) {
+                stream.synchronize();
+                device.free(attentionTickets);
+            }
+            attentionTickets = device.allocate(Math.max(ticketBytes, 4096));
+            stream.zero(attentionTickets, 0, attentionTickets.byteSize());   // stream-ordered before the kernel
+        }
+        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
+                        out.buffer().address(), partialScratch.address())
+                .extra(k.buffer().address(), v.buffer().address())
+                .more(table.buffer().address(), attentionTickets.address())
+                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
+                .pos(stepPosition())
+                .launch(kernels.rotaryAttention, tiles * kvHeads * chunks, NnKernels.ATTN_THREADS, "rotary attention");
+    }
+
     /** Whether {@link #attentionOnline} takes this head layout (the same kernel body as split-K). */
     public static boolean onlineSupports(int heads, int kvHeads, int headDim) {
         return splitKSupports(heads, kvHeads, headDim);
@@ -515,7 +595,8 @@ public final class CudaTensorOps implements TensorOps {
     @Override
     public void close() {
         stream.synchronize();
-        for (DeviceBuffer b : new DeviceBuffer[] {castScratch, scoreScratch, partialScratch, tokenBuffer, gemmWorkspace}) {
+        for (DeviceBuffer b : new DeviceBuffer[] {castScratch, scoreScratch, partialScratch, attentionTickets, tokenBuffer,
+                gemmWorkspace}) {
             if (b != null) {
                 device.free(b);
             }

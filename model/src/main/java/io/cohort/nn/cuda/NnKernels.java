@@ -35,10 +35,10 @@ final class NnKernels {
     static final int THREADS = 256;
     private static final int MAX_GRID = 8192;
 
-    // struct NnArgs (x86-64 / aarch64 layout): 5 pointers, int64 n, 9 ints, 1 float, 3 pointers (pos, d, e)
+    // struct NnArgs (x86-64 / aarch64 layout): 5 pointers, int64 n, 9 ints, 1 float, 5 pointers (pos, d, e, f, g)
     private static final long A = 0, B = 8, C = 16, OUT = 24, SCRATCH = 32, N = 40, ROWS = 48, COLS = 52,
             HEADS = 56, KV_HEADS = 60, HEAD_DIM = 64, START_POS = 68, VOCAB_START = 72, TABLE_ROWS = 76,
-            MAX_SEQ = 80, EPS = 84, POS = 88, D = 96, E = 104, SIZE = 112;
+            MAX_SEQ = 80, EPS = 84, POS = 88, D = 96, E = 104, F = 112, G = 120, SIZE = 128;
     static final long ARGS_SIZE = SIZE;
     /**
      * The attention kernels' constants (nn_kernels.cu, attend): positions per chunk (a split-K chunk, a KV tile),
@@ -90,7 +90,7 @@ final class NnKernels {
     private final MemorySegment launchConfig;
     private final boolean pdl;
     final MemorySegment rotary, siluMul, siluMulPacked, add, attention, copyRowsAt, rotaryKvWrite, attentionSplit,
-            attentionCombine, attentionOnline;
+            attentionCombine, attentionOnline, rotaryAttention;
     private final MemorySegment[] rmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] addRmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] embed = new MemorySegment[DType.values().length];
@@ -142,6 +142,7 @@ final class NnKernels {
         attentionSplit = function(module, "cohort_nn_attention_split");
         attentionCombine = function(module, "cohort_nn_attention_combine");
         attentionOnline = function(module, "cohort_nn_attention_online");
+        rotaryAttention = function(module, "cohort_nn_rotary_attention");
         for (DType t : DType.values()) {
             String s = t.name().toLowerCase(java.util.Locale.ROOT);
             rmsNorm[t.ordinal()] = function(module, "cohort_nn_rmsnorm_" + s);
@@ -266,6 +267,13 @@ final class NnKernels {
     NnKernels extra(long d, long e) {
         args.set(JAVA_LONG, D, d);
         args.set(JAVA_LONG, E, e);
+        return this;
+    }
+
+    /** The fused rotary attention's table (f) and tickets (g). */
+    NnKernels more(long f, long g) {
+        args.set(JAVA_LONG, F, f);
+        args.set(JAVA_LONG, G, g);
         return this;
     }
 

@@ -136,6 +136,12 @@ public final class DecodeOpsBench {
                 rows.add(row(shape, "attn_splitk", 1, time(() -> ops.attentionSplitK(qs, keys, values, c.heads(),
                         c.kvHeads(), dh, CONTEXT - 1, ctx)), attnBytes));
             }
+            if (CudaTensorOps.fusedAttentionSupports(1, c.heads(), c.kvHeads(), dh)) {
+                // one launch for rotary_kv + attn_splitk (cohort_nn_rotary_attention, combine in the split kernel);
+                // q is read unrotated and left so
+                rows.add(row(shape, "attn_fused_rotary", 1, time(() -> ops.rotaryAttentionFused(qs, ks, vs, c.heads(),
+                        c.kvHeads(), dh, CONTEXT - 1, table, keys, values, ctx)), attnBytes + 16L * kv + 4L * dh));
+            }
             // prefill: PREFILL query rows after a cached prefix, ending at the context's last position
             Matrix pq = act(owned, PREFILL, q), pout = act(owned, PREFILL, q);
             long prefillBytes = 2L * CONTEXT * kv * 4 + 8L * PREFILL * q;
