@@ -95,46 +95,81 @@ static_assert(offsetof(GemvFusedArgs, norm_type) == 56 && offsetof(GemvFusedArgs
 // cohort_nn_add_rmsnorm's block (io.cohort.nn.cuda.NnKernels.THREADS): the epilogue replays its reduction order.
 constexpr int NORM_THREADS = 256, NORM_WARPS = NORM_THREADS / 32;
 
-__device__ __forceinline__ float norm_weight(const void* w, int type, int64_t i) {
-    if (type == 0) return F32::load(static_cast<const uint32_t*>(w)[i]);
-    if (type == 1) return F16::load(static_cast<const uint16_t*>(w)[i]);
-    return BF16::load(static_cast<const uint16_t*>(w)[i]);
-}
-
 // The last block's RMSNorm of every row of the residual r [rows, n] into normed, with the arithmetic of
 // cohort_nn_add_rmsnorm (nn_kernels.cu) launched with NORM_THREADS threads: virtual thread vt sums
-// fma(v, v, ss) over i = vt, vt + 256, ...; block_reduce: a butterfly (xor 16 .. 1) within each virtual warp,
-// then lane l < 8 takes warp l's sum (0 past) and the same butterfly; inv = rsqrt(ss / n + eps);
+// fma(v, v, ss) over i = vt, vt + 256, ... in that order; block_reduce: a butterfly (xor 16 .. 1) within each
+// virtual warp, then lane l < 8 takes warp l's sum (0 past) and the same butterfly; inv = rsqrt(ss / n + eps);
 // normed = (r * inv) * gamma. Float addition is commutative, so every lane of a butterfly holds the same sum.
+// This block has blockDim <= 256 threads (32 on short rows): thread t plays virtual threads t, t + blockDim, ...
+// (at most VT_MAX), all rows at once, so each step has rows * VT_MAX independent loads in flight.
+constexpr int VT_MAX = NORM_THREADS / 32;
+
+template <typename G, int M>
+__device__ __forceinline__ void rmsnorm_store(const float* r, int rows, int n, const typename G::bits* gamma,
+                                              const float* inv, float* normed) {
+#pragma unroll
+    for (int m = 0; m < M; m++) {
+        if (m >= rows) break;
+        const float* x = r + (int64_t)m * n;
+        float* out = normed + (int64_t)m * n;
+#pragma unroll 8
+        for (int i = threadIdx.x; i < n; i += blockDim.x) out[i] = __ldcg(x + i) * inv[m] * G::load(gamma[i]);
+    }
+}
+
+template <int M>
 __device__ __forceinline__ void rmsnorm_rows(const float* r, int rows, int n, const void* gamma, int type, float eps,
                                              float* normed) {
-    __shared__ float thread_sum[NORM_THREADS];
-    __shared__ float warp_sum[NORM_WARPS];
+    __shared__ float thread_sum[M][NORM_THREADS];
+    __shared__ float warp_sum[M][NORM_WARPS];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    for (int m = 0; m < rows; m++) {
-        const float* x = r + (int64_t)m * n;
-        for (int vt = threadIdx.x; vt < NORM_THREADS; vt += blockDim.x) {
-            float ss = 0.f;
-#pragma unroll 4
-            for (int i = vt; i < n; i += NORM_THREADS) {
-                const float v = __ldcg(x + i);
-                ss = fmaf(v, v, ss);
+    float ss[M][VT_MAX];
+#pragma unroll
+    for (int m = 0; m < M; m++)
+#pragma unroll
+        for (int q = 0; q < VT_MAX; q++) ss[m][q] = 0.f;
+    for (int j = 0; j < n; j += NORM_THREADS) {   // element vt + j of each virtual thread vt, j ascending
+#pragma unroll
+        for (int m = 0; m < M; m++) {
+            if (m >= rows) break;
+#pragma unroll
+            for (int q = 0; q < VT_MAX; q++) {
+                const int vt = threadIdx.x + q * blockDim.x, i = vt + j;
+                if (vt < NORM_THREADS && i < n) {
+                    const float v = __ldcg(r + (int64_t)m * n + i);
+                    ss[m][q] = fmaf(v, v, ss[m][q]);
+                }
             }
-            thread_sum[vt] = ss;
         }
-        __syncthreads();
-        for (int vw = warp; vw < NORM_WARPS; vw += warps) {
-            float v = thread_sum[vw * 32 + lane];
-            for (int o = 16; o > 0; o >>= 1) v = v + __shfl_xor_sync(0xffffffffu, v, o);
-            if (lane == 0) warp_sum[vw] = v;
+    }
+#pragma unroll
+    for (int m = 0; m < M; m++)
+#pragma unroll
+        for (int q = 0; q < VT_MAX; q++) {
+            const int vt = threadIdx.x + q * blockDim.x;
+            if (vt < NORM_THREADS) thread_sum[m][vt] = ss[m][q];
         }
-        __syncthreads();
-        float ss = lane < NORM_WARPS ? warp_sum[lane] : 0.f;
-        for (int o = 16; o > 0; o >>= 1) ss = ss + __shfl_xor_sync(0xffffffffu, ss, o);
-        const float inv = rsqrtf(ss / n + eps);
-        float* out = normed + (int64_t)m * n;
-        for (int i = threadIdx.x; i < n; i += blockDim.x) out[i] = __ldcg(x + i) * inv * norm_weight(gamma, type, i);
-        __syncthreads();   // thread_sum and warp_sum are rewritten for the next row
+    __syncthreads();
+    for (int vw = warp; vw < M * NORM_WARPS; vw += warps) {   // uniform per warp
+        const int m = vw / NORM_WARPS, w = vw % NORM_WARPS;
+        float v = thread_sum[m][w * 32 + lane];
+        for (int o = 16; o > 0; o >>= 1) v = v + __shfl_xor_sync(0xffffffffu, v, o);
+        if (lane == 0) warp_sum[m][w] = v;
+    }
+    __syncthreads();
+    float inv[M];
+#pragma unroll
+    for (int m = 0; m < M; m++) {
+        float t = lane < NORM_WARPS ? warp_sum[m][lane] : 0.f;
+        for (int o = 16; o > 0; o >>= 1) t = t + __shfl_xor_sync(0xffffffffu, t, o);
+        inv[m] = rsqrtf(t / n + eps);
+    }
+    if (type == 0) {
+        rmsnorm_store<F32, M>(r, rows, n, static_cast<const F32::bits*>(gamma), inv, normed);
+    } else if (type == 1) {
+        rmsnorm_store<F16, M>(r, rows, n, static_cast<const F16::bits*>(gamma), inv, normed);
+    } else {
+        rmsnorm_store<BF16, M>(r, rows, n, static_cast<const BF16::bits*>(gamma), inv, normed);
     }
 }
 
@@ -232,7 +267,7 @@ __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps
         __syncthreads();
         if (!last) return;   // uniform over the block
         __threadfence();
-        rmsnorm_rows(static_cast<const float*>(p.out), rows, (int)n, p.c, norm_type, eps, static_cast<float*>(normed));
+        rmsnorm_rows<M>(static_cast<const float*>(p.out), rows, (int)n, p.c, norm_type, eps, static_cast<float*>(normed));
     }
 }
 
