@@ -8,8 +8,25 @@
 // 8 weights is reused for every activation row (M accumulators per column). Then a warp-shuffle reduction,
 // one partial per warp in shared memory, and the first M * COLS threads sum the warps' partials.
 //
+// Fused forms (decode launches are ~3 us each, so a layer saves three; CudaTensorOps#siluMatmulT,
+// #matmulTAddRmsNorm, #siluMatmulTAddRmsNorm), the same GEMV body with a prologue and/or an epilogue:
+//  * SILU (cohort_gemv_silu_*): a is the packed gate|up output gu[m, 2k] and the activation is computed as it is
+//    loaded, x[j] = silu(gu[j]) * gu[k + j] with cohort_nn_silu_mul_packed's f32 expression, so the product is
+//    bit-identical to siluMulPacked then the plain GEMV (every block recomputes the row: 8 M silu per 16-byte
+//    weight vector of its COLS columns, cheap beside the weight stream but not free at k = 14336).
+//  * ADDNORM (cohort_gemv_addnorm_*): out is the residual [m, n]; each block adds its columns' sums into it in
+//    place (a column belongs to one block), then takes a ticket (fence, atomicAdd on a counter in scratch); the
+//    block that draws gridDim.x - 1 is the last, resets the counter to 0 (the next launch, a graph replay, finds
+//    it zeroed) and computes normed[m, i] = r[m, i] * rsqrt(mean(r^2) + eps) * gamma[i] for every row, reading
+//    the residual through L2 (__ldcg). Its reduction replays cohort_nn_add_rmsnorm's 256-thread block_reduce
+//    exactly (per-thread strided fma sums of 256 virtual threads, warp butterflies, then the 8 warps' partials),
+//    whatever this block's own size, so residual and normed are bit-identical to matmulT then addRmsNorm.
+//  * both (cohort_gemv_silu_addnorm_*): down at tp = 1.
+// Fused tiles: m = 1, 2, 4 (Gemv.FUSED_MAX_ROWS); the host falls back to the unfused ops elsewhere.
+//
 // The host (io.cohort.nn.cuda.Gemv) guarantees: k % 8 == 0, a and w 16-byte aligned, 1 <= rows <= M,
 // blockDim a multiple of 32 and <= GEMV_MAX_THREADS, grid = ceil(n / COLS). It mirrors the tile table below.
+// a must not alias out, residual or normed.
 #include "common.cuh"
 
 using namespace cohort;
@@ -53,8 +70,113 @@ __device__ __forceinline__ void widen8<F16>(const uint4& v, float* f) {
     }
 }
 
-template <typename W, int M, int GEMV_COLS, int U>
-__device__ __forceinline__ void gemv(const GemvArgs& p) {
+// NnArgs' full layout (112 bytes) for the fused kernels. Fields beyond GemvArgs' meaning:
+//   g.a       activations [m, k], or (SILU) the packed gate|up [m, 2k]
+//   g.c       (ADDNORM) the norm weight gamma [n], of type norm_type
+//   g.out     the output [m, n], or (ADDNORM) the residual [m, n], updated in place
+//   g.scratch (ADDNORM) the ticket counter: one unsigned int, 0 between launches (the last block resets it)
+//   norm_type (NnArgs.heads) 0 = f32, 1 = f16, 2 = bf16 (io.cohort.core.DType ordinals)
+//   eps       (NnArgs.eps)
+//   normed    (NnArgs.d) the norm's output [m, n]
+struct GemvFusedArgs {
+    GemvArgs g;
+    int norm_type;
+    int unused_ints[6];
+    float eps;
+    const void* unused_pos;
+    void* normed;
+    void* unused_e;
+    void* unused_f;
+    void* unused_g;
+};
+static_assert(sizeof(GemvArgs) == 56, "GemvArgs is NnArgs' first 56 bytes");
+static_assert(sizeof(GemvFusedArgs) == 128, "GemvFusedArgs is NnArgs");
+static_assert(offsetof(GemvFusedArgs, norm_type) == 56 && offsetof(GemvFusedArgs, eps) == 84
+                      && offsetof(GemvFusedArgs, normed) == 96, "NnArgs offsets");
+
+// cohort_nn_add_rmsnorm's block (io.cohort.nn.cuda.NnKernels.THREADS): the epilogue replays its reduction order.
+constexpr int NORM_THREADS = 256, NORM_WARPS = NORM_THREADS / 32;
+
+// The last block's RMSNorm of every row of the residual r [rows, n] into normed, with the arithmetic of
+// cohort_nn_add_rmsnorm (nn_kernels.cu) launched with NORM_THREADS threads: virtual thread vt sums
+// fma(v, v, ss) over i = vt, vt + 256, ... in that order; block_reduce: a butterfly (xor 16 .. 1) within each
+// virtual warp, then lane l < 8 takes warp l's sum (0 past) and the same butterfly; inv = rsqrt(ss / n + eps);
+// normed = (r * inv) * gamma. Float addition is commutative, so every lane of a butterfly holds the same sum.
+// This block has blockDim <= 256 threads (32 on short rows): thread t plays virtual threads t, t + blockDim, ...
+// (at most VT_MAX), all rows at once, so each step has rows * VT_MAX independent loads in flight.
+constexpr int VT_MAX = NORM_THREADS / 32;
+
+template <typename G, int M>
+__device__ __forceinline__ void rmsnorm_store(const float* r, int rows, int n, const typename G::bits* gamma,
+                                              const float* inv, float* normed) {
+#pragma unroll
+    for (int m = 0; m < M; m++) {
+        if (m >= rows) break;
+        const float* x = r + (int64_t)m * n;
+        float* out = normed + (int64_t)m * n;
+#pragma unroll 8
+        for (int i = threadIdx.x; i < n; i += blockDim.x) out[i] = __ldcg(x + i) * inv[m] * G::load(gamma[i]);
+    }
+}
+
+template <int M>
+__device__ __forceinline__ void rmsnorm_rows(const float* r, int rows, int n, const void* gamma, int type, float eps,
+                                             float* normed) {
+    __shared__ float thread_sum[M][NORM_THREADS];
+    __shared__ float warp_sum[M][NORM_WARPS];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    float ss[M][VT_MAX];
+#pragma unroll
+    for (int m = 0; m < M; m++)
+#pragma unroll
+        for (int q = 0; q < VT_MAX; q++) ss[m][q] = 0.f;
+    for (int j = 0; j < n; j += NORM_THREADS) {   // element vt + j of each virtual thread vt, j ascending
+#pragma unroll
+        for (int m = 0; m < M; m++) {
+            if (m >= rows) break;
+#pragma unroll
+            for (int q = 0; q < VT_MAX; q++) {
+                const int vt = threadIdx.x + q * blockDim.x, i = vt + j;
+                if (vt < NORM_THREADS && i < n) {
+                    const float v = __ldcg(r + (int64_t)m * n + i);
+                    ss[m][q] = fmaf(v, v, ss[m][q]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int m = 0; m < M; m++)
+#pragma unroll
+        for (int q = 0; q < VT_MAX; q++) {
+            const int vt = threadIdx.x + q * blockDim.x;
+            if (vt < NORM_THREADS) thread_sum[m][vt] = ss[m][q];
+        }
+    __syncthreads();
+    for (int vw = warp; vw < M * NORM_WARPS; vw += warps) {   // uniform per warp
+        const int m = vw / NORM_WARPS, w = vw % NORM_WARPS;
+        float v = thread_sum[m][w * 32 + lane];
+        for (int o = 16; o > 0; o >>= 1) v = v + __shfl_xor_sync(0xffffffffu, v, o);
+        if (lane == 0) warp_sum[m][w] = v;
+    }
+    __syncthreads();
+    float inv[M];
+#pragma unroll
+    for (int m = 0; m < M; m++) {
+        float t = lane < NORM_WARPS ? warp_sum[m][lane] : 0.f;
+        for (int o = 16; o > 0; o >>= 1) t = t + __shfl_xor_sync(0xffffffffu, t, o);
+        inv[m] = rsqrtf(t / n + eps);
+    }
+    if (type == 0) {
+        rmsnorm_store<F32, M>(r, rows, n, static_cast<const F32::bits*>(gamma), inv, normed);
+    } else if (type == 1) {
+        rmsnorm_store<F16, M>(r, rows, n, static_cast<const F16::bits*>(gamma), inv, normed);
+    } else {
+        rmsnorm_store<BF16, M>(r, rows, n, static_cast<const BF16::bits*>(gamma), inv, normed);
+    }
+}
+
+template <typename W, int M, int GEMV_COLS, int U, bool SILU, bool ADDNORM>
+__device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps, void* normed) {
     __shared__ float partial[GEMV_MAX_THREADS / 32][M * GEMV_COLS];
     const int rows = p.rows, kv = p.cols >> 3;       // kv: 16-byte vectors per weight row
     const int64_t n = p.n, a4 = p.cols >> 2;         // a4: float4s per activation row
@@ -66,6 +188,7 @@ __device__ __forceinline__ void gemv(const GemvArgs& p) {
         w[c] = static_cast<const uint4*>(p.b) + r * kv;
     }
     const float4* a = static_cast<const float4*>(p.a);
+    const int64_t row4 = SILU ? 2 * a4 : a4;         // float4s per row of a (gate|up: 2k floats)
 
     float acc[M][GEMV_COLS];
 #pragma unroll
@@ -92,8 +215,15 @@ __device__ __forceinline__ void gemv(const GemvArgs& p) {
 #pragma unroll
             for (int m = 0; m < M; m++) {
                 if (m >= rows) break;  // uniform across the block
-                const float4 x0 = __ldg(a + m * a4 + 2 * v), x1 = __ldg(a + m * a4 + 2 * v + 1);
-                const float x[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+                const float4* am = a + m * row4;
+                const float4 x0 = __ldg(am + 2 * v), x1 = __ldg(am + 2 * v + 1);
+                float x[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+                if (SILU) {   // cohort_nn_silu_mul_packed's expression: g / (1 + e^-g) * u
+                    const float4 u0 = __ldg(am + a4 + 2 * v), u1 = __ldg(am + a4 + 2 * v + 1);
+                    const float up[8] = {u0.x, u0.y, u0.z, u0.w, u1.x, u1.y, u1.z, u1.w};
+#pragma unroll
+                    for (int j = 0; j < 8; j++) x[j] = x[j] / (1.f + expf(-x[j])) * up[j];
+                }
 #pragma unroll
                 for (int c = 0; c < GEMV_COLS; c++)
 #pragma unroll
@@ -119,7 +249,27 @@ __device__ __forceinline__ void gemv(const GemvArgs& p) {
         if (m >= rows || n0 + c >= n) continue;
         float s = 0.f;
         for (int j = 0; j < warps; j++) s += partial[j][i];
-        out[m * n + n0 + c] = s;
+        if (ADDNORM) {
+            float* r = out + m * n + n0 + c;
+            *r = *r + s;   // cohort_nn_add_rmsnorm's x + delta
+        } else {
+            out[m * n + n0 + c] = s;
+        }
+    }
+    if (ADDNORM) {
+        __shared__ bool last;
+        __threadfence();   // this block's residual columns are visible device-wide before its ticket
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            unsigned int* counter = static_cast<unsigned int*>(p.scratch);
+            const bool is_last = atomicAdd(counter, 1u) == gridDim.x - 1;
+            if (is_last) atomicExch(counter, 0u);   // every block has drawn: zero for the next launch
+            last = is_last;
+        }
+        __syncthreads();
+        if (!last) return;   // uniform over the block
+        __threadfence();
+        rmsnorm_rows<M>(static_cast<const float*>(p.out), rows, (int)n, p.c, norm_type, eps, static_cast<float*>(normed));
     }
 }
 
@@ -127,7 +277,8 @@ __device__ __forceinline__ void gemv(const GemvArgs& p) {
 // the M * COLS accumulators grow (registers). Mirrored in io.cohort.nn.cuda.Gemv (COLS, UNROLL).
 #define COHORT_GEMV(T, t, M, COLS, U)                                                                        \
     extern "C" __global__ void __launch_bounds__(GEMV_MAX_THREADS) cohort_gemv_##t##_m##M(GemvArgs p) { \
-        gemv<T, M, COLS, U>(p);                                                                          \
+        pdl_wait();                                                                                      \
+        gemv<T, M, COLS, U, false, false>(p, 0, 0.f, nullptr);                                           \
     }
 COHORT_GEMV(BF16, bf16, 1, 4, 4)
 COHORT_GEMV(BF16, bf16, 2, 4, 4)
@@ -139,3 +290,22 @@ COHORT_GEMV(F16, f16, 2, 4, 4)
 COHORT_GEMV(F16, f16, 4, 8, 1)
 COHORT_GEMV(F16, f16, 8, 4, 2)
 COHORT_GEMV(F16, f16, 16, 4, 1)
+
+// The fused forms, on the same tiles (the launch configuration must be the plain kernel's: the reduction order,
+// hence the bits, depends on the block size): cohort_gemv_{silu,addnorm,silu_addnorm}_<type>_m<M>.
+#define COHORT_GEMV_FUSED(NAME, SILU, ADDNORM, T, t, M, COLS, U)                                          \
+    extern "C" __global__ void __launch_bounds__(GEMV_MAX_THREADS)                                        \
+            cohort_gemv_##NAME##_##t##_m##M(GemvFusedArgs p) {                                            \
+        pdl_wait();                                                                                       \
+        gemv<T, M, COLS, U, SILU, ADDNORM>(p.g, p.norm_type, p.eps, p.normed);                            \
+    }
+#define COHORT_GEMV_FUSED_ALL(T, t, M, COLS, U)                      \
+    COHORT_GEMV_FUSED(silu, true, false, T, t, M, COLS, U)           \
+    COHORT_GEMV_FUSED(addnorm, false, true, T, t, M, COLS, U)        \
+    COHORT_GEMV_FUSED(silu_addnorm, true, true, T, t, M, COLS, U)
+COHORT_GEMV_FUSED_ALL(BF16, bf16, 1, 4, 4)
+COHORT_GEMV_FUSED_ALL(BF16, bf16, 2, 4, 4)
+COHORT_GEMV_FUSED_ALL(BF16, bf16, 4, 8, 1)
+COHORT_GEMV_FUSED_ALL(F16, f16, 1, 4, 4)
+COHORT_GEMV_FUSED_ALL(F16, f16, 2, 4, 4)
+COHORT_GEMV_FUSED_ALL(F16, f16, 4, 8, 1)

@@ -69,9 +69,9 @@ __device__ void rmsnorm(const NnArgs& p) {
     const float inv = rsqrtf(ss / p.cols + p.eps);
     for (int i = threadIdx.x; i < p.cols; i += blockDim.x) out[i] = x[i] * inv * W::load(w[i]);
 }
-extern "C" __global__ void cohort_nn_rmsnorm_f32(NnArgs p) { rmsnorm<F32>(p); }
-extern "C" __global__ void cohort_nn_rmsnorm_f16(NnArgs p) { rmsnorm<F16>(p); }
-extern "C" __global__ void cohort_nn_rmsnorm_bf16(NnArgs p) { rmsnorm<BF16>(p); }
+extern "C" __global__ void cohort_nn_rmsnorm_f32(NnArgs p) { pdl_wait(); rmsnorm<F32>(p); }
+extern "C" __global__ void cohort_nn_rmsnorm_f16(NnArgs p) { pdl_wait(); rmsnorm<F16>(p); }
+extern "C" __global__ void cohort_nn_rmsnorm_bf16(NnArgs p) { pdl_wait(); rmsnorm<BF16>(p); }
 
 // Fused residual add + RMSNorm, one block per row: x += delta (a, in place; b = delta), then out = x / sqrt(mean(x^2)
 // + eps) * w (c). The same f32 operations in the same order as cohort_nn_add then cohort_nn_rmsnorm, one launch.
@@ -91,12 +91,13 @@ __device__ void add_rmsnorm(const NnArgs& p) {
     const float inv = rsqrtf(ss / p.cols + p.eps);
     for (int i = threadIdx.x; i < p.cols; i += blockDim.x) out[i] = x[i] * inv * W::load(w[i]);
 }
-extern "C" __global__ void cohort_nn_add_rmsnorm_f32(NnArgs p) { add_rmsnorm<F32>(p); }
-extern "C" __global__ void cohort_nn_add_rmsnorm_f16(NnArgs p) { add_rmsnorm<F16>(p); }
-extern "C" __global__ void cohort_nn_add_rmsnorm_bf16(NnArgs p) { add_rmsnorm<BF16>(p); }
+extern "C" __global__ void cohort_nn_add_rmsnorm_f32(NnArgs p) { pdl_wait(); add_rmsnorm<F32>(p); }
+extern "C" __global__ void cohort_nn_add_rmsnorm_f16(NnArgs p) { pdl_wait(); add_rmsnorm<F16>(p); }
+extern "C" __global__ void cohort_nn_add_rmsnorm_bf16(NnArgs p) { pdl_wait(); add_rmsnorm<BF16>(p); }
 
 // Rows of a (f32 [rows, cols]) into out at rows start.. (a KV cache write at the step's position).
 extern "C" __global__ void cohort_nn_copy_rows_at(NnArgs p) {
+    pdl_wait();
     const float* src = static_cast<const float*>(p.a);
     float* dst = static_cast<float*>(p.out) + (int64_t)start_of(p) * p.cols;
     const int64_t total = (int64_t)p.rows * p.cols;
@@ -107,6 +108,7 @@ extern "C" __global__ void cohort_nn_copy_rows_at(NnArgs p) {
 
 // SwiGLU over a fused gate|up projection: a = [rows, 2 cols] (gate then up per row), out = [rows, cols].
 extern "C" __global__ void cohort_nn_silu_mul_packed(NnArgs p) {
+    pdl_wait();
     const float* gu = static_cast<const float*>(p.a);
     float* out = static_cast<float*>(p.out);
     const int64_t total = (int64_t)p.rows * p.cols;
@@ -119,6 +121,7 @@ extern "C" __global__ void cohort_nn_silu_mul_packed(NnArgs p) {
 
 // In place on out ([rows, heads * head_dim]); b is the [positions, head_dim] cos|sin table. Rotate-half pairs.
 extern "C" __global__ void cohort_nn_rotary(NnArgs p) {
+    pdl_wait();
     float* x = static_cast<float*>(p.out);
     const float* table = static_cast<const float*>(p.b);
     const int half = p.head_dim / 2;
@@ -139,6 +142,7 @@ extern "C" __global__ void cohort_nn_rotary(NnArgs p) {
 }
 
 extern "C" __global__ void cohort_nn_silu_mul(NnArgs p) {
+    pdl_wait();
     const float* g = static_cast<const float*>(p.a);
     const float* u = static_cast<const float*>(p.b);
     float* out = static_cast<float*>(p.out);
@@ -149,6 +153,7 @@ extern "C" __global__ void cohort_nn_silu_mul(NnArgs p) {
 }
 
 extern "C" __global__ void cohort_nn_add(NnArgs p) {
+    pdl_wait();
     const float* a = static_cast<const float*>(p.a);
     const float* b = static_cast<const float*>(p.b);
     float* out = static_cast<float*>(p.out);
@@ -170,9 +175,9 @@ __device__ void embed(const NnArgs& p) {
         out[idx] = local >= 0 && local < p.table_rows ? T::load(table[(int64_t)local * p.cols + c]) : 0.f;
     }
 }
-extern "C" __global__ void cohort_nn_embed_f32(NnArgs p) { embed<F32>(p); }
-extern "C" __global__ void cohort_nn_embed_f16(NnArgs p) { embed<F16>(p); }
-extern "C" __global__ void cohort_nn_embed_bf16(NnArgs p) { embed<BF16>(p); }
+extern "C" __global__ void cohort_nn_embed_f32(NnArgs p) { pdl_wait(); embed<F32>(p); }
+extern "C" __global__ void cohort_nn_embed_f16(NnArgs p) { pdl_wait(); embed<F16>(p); }
+extern "C" __global__ void cohort_nn_embed_bf16(NnArgs p) { pdl_wait(); embed<BF16>(p); }
 
 template <typename T>
 __device__ void cast(const NnArgs& p) {
@@ -182,12 +187,13 @@ __device__ void cast(const NnArgs& p) {
         out[i] = T::store(in[i]);
     }
 }
-extern "C" __global__ void cohort_nn_cast_f16(NnArgs p) { cast<F16>(p); }
-extern "C" __global__ void cohort_nn_cast_bf16(NnArgs p) { cast<BF16>(p); }
+extern "C" __global__ void cohort_nn_cast_f16(NnArgs p) { pdl_wait(); cast<F16>(p); }
+extern "C" __global__ void cohort_nn_cast_bf16(NnArgs p) { pdl_wait(); cast<BF16>(p); }
 
 // One block per (query row, head). a = q [rows, heads*d], b = K cache, c = V cache ([max_seq, kv_heads*d]),
 // scratch = scores [rows*heads, max_seq]. Row t sits at position start_pos + t and sees positions 0..that.
 extern "C" __global__ void cohort_nn_attention(NnArgs p) {
+    pdl_wait();
     const int t = blockIdx.x / p.heads, h = blockIdx.x % p.heads;
     const int d = p.head_dim;
     const int g = h / (p.heads / p.kv_heads);
@@ -228,6 +234,7 @@ extern "C" __global__ void cohort_nn_attention(NnArgs p) {
 // K and V caches [max_seq, kv_heads*d]. Row t lands at cache row start + t, start read from *pos inside graphs.
 // The rotation is cohort_nn_rotary's arithmetic, so the results equal the unfused ops bit for bit.
 extern "C" __global__ void cohort_nn_rotary_kv_write(NnArgs p) {
+    pdl_wait();
     float* q = static_cast<float*>(p.out);
     const float* k = static_cast<const float*>(p.a);
     const float* v = static_cast<const float*>(p.c);
@@ -625,6 +632,7 @@ __device__ void attend(const NnArgs& p, int g, int t0, int begin, int start) {
 // tile's last position exit at once: the grid is sized by max_seq, so a graph captured at one position replays at
 // any. A row's chunks past its own last position (a tile's earlier rows) are written but never read by pass 2.
 extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_attention_split(NnArgs p) {
+    pdl_wait();
     const int chunks = (p.max_seq + ATTN_CHUNK - 1) / ATTN_CHUNK;
     const int c = blockIdx.x % chunks, tg = blockIdx.x / chunks;
     const int g = tg % p.kv_heads, t0 = tg / p.kv_heads * (ATTN_TILE / (p.heads / p.kv_heads));
@@ -639,6 +647,7 @@ extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_attention_s
 // The chunks' weights e^(m_c - M) / L are computed once into shared memory, 256 chunks at a time. Launched with
 // 128 threads (combine_last replays its sums' order).
 extern "C" __global__ void cohort_nn_attention_combine(NnArgs p) {
+    pdl_wait();
     __shared__ float w[256];
     const int t = blockIdx.x / p.heads, h = blockIdx.x % p.heads;
     const int d4 = p.head_dim / 4;
@@ -677,6 +686,7 @@ extern "C" __global__ void cohort_nn_attention_combine(NnArgs p) {
 // KV head g), block index tile * kv_heads + g, walks positions 0 .. the tile's last in tiles of ATTN_CHUNK (attend
 // above). Scratch: none.
 extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_attention_online(NnArgs p) {
+    pdl_wait();
     const int g = blockIdx.x % p.kv_heads;
     const int t0 = blockIdx.x / p.kv_heads * (ATTN_TILE / (p.heads / p.kv_heads));
     attend<false>(p, g, t0, 0, start_of(p));
@@ -693,6 +703,7 @@ extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_attention_o
 // finish combines (combine_last); a tile with one live chunk writes out at once. The position is read once per
 // block (in graphs it lives in host memory).
 extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_rotary_attention(NnArgs p) {
+    pdl_wait();
     __shared__ int start_s;
     if (threadIdx.x == 0) start_s = start_of(p);
     __syncthreads();

@@ -21,17 +21,40 @@ public final class RowParallelLinear {
 
     /**
      * The product, its all-reduce and the residual add + norm after it: {@code residual += all-reduce(x_r · W_rᵀ)},
-     * {@code normed = norm(residual)}. One collective where the backend fuses them ({@link TpComm#allReduceAddRmsNorm}:
-     * cuda-p2p at tp ≥ 2), else the all-reduce then {@link RmsNorm#addForward}. out is the product's scratch.
+     * {@code normed = norm(residual)}. At tp = 1 one op, {@link TensorOps#matmulTAddRmsNorm} (a GPU folds the add and
+     * the norm into the GEMV). At tp ≥ 2 one collective where the backend fuses them ({@link
+     * TpComm#allReduceAddRmsNorm}: cuda-p2p), else the all-reduce then {@link RmsNorm#addForward}. out is the
+     * product's scratch.
      */
     public void forwardAddNorm(TensorOps ops, Matrix x, Matrix out, Matrix residual, RmsNorm norm, Matrix normed) {
-        ops.matmulT(x, weight, out);
-        if (comm.size() > 1) {
-            if (comm.allReduceAddRmsNorm(out, residual, norm, normed)) {
-                return;
+        addNorm(ops, x, null, out, residual, norm, normed);
+    }
+
+    /**
+     * {@link #forwardAddNorm} of {@code siluMulPacked(gateUp)} (the MLP's down): the SwiGLU goes into the product
+     * ({@link TensorOps#siluMatmulT}, or {@link TensorOps#siluMatmulTAddRmsNorm} at tp = 1); g
+     * ({@code [tokens, k/tp]}) and out are scratch.
+     */
+    public void forwardSiluAddNorm(TensorOps ops, Matrix gateUp, Matrix g, Matrix out, Matrix residual, RmsNorm norm,
+                                   Matrix normed) {
+        addNorm(ops, gateUp, g, out, residual, norm, normed);
+    }
+
+    /** x is the input, or with g != null the packed gate|up whose SwiGLU is (g scratch). */
+    private void addNorm(TensorOps ops, Matrix x, Matrix g, Matrix out, Matrix residual, RmsNorm norm, Matrix normed) {
+        if (comm.size() == 1) {
+            if (g == null) {
+                ops.matmulTAddRmsNorm(x, weight, out, residual, norm.weight(), norm.eps(), normed);
+            } else {
+                ops.siluMatmulTAddRmsNorm(x, g, weight, out, residual, norm.weight(), norm.eps(), normed);
             }
-            comm.allReduceSum(out.tensor());
+            return;
         }
+        product(ops, x, g, out);
+        if (comm.allReduceAddRmsNorm(out, residual, norm, normed)) {
+            return;
+        }
+        comm.allReduceSum(out.tensor());
         norm.addForward(ops, residual, out, normed);
     }
 
@@ -40,6 +63,22 @@ public final class RowParallelLinear {
         ops.matmulT(x, weight, out);
         if (comm.size() > 1) {
             comm.allReduceSum(out.tensor());
+        }
+    }
+
+    /** {@link #forward} of {@code siluMulPacked(gateUp)} ({@link TensorOps#siluMatmulT}; g scratch). */
+    public void forwardSilu(TensorOps ops, Matrix gateUp, Matrix g, Matrix out) {
+        ops.siluMatmulT(gateUp, g, weight, out);
+        if (comm.size() > 1) {
+            comm.allReduceSum(out.tensor());
+        }
+    }
+
+    private void product(TensorOps ops, Matrix x, Matrix g, Matrix out) {
+        if (g == null) {
+            ops.matmulT(x, weight, out);
+        } else {
+            ops.siluMatmulT(x, g, weight, out);
         }
     }
 }

@@ -25,20 +25,22 @@ public final class SwiGluMlp {
     }
 
     /**
-     * out = mlp(x), full on every rank; gu is {@code [tokens, 2·intermediate/tp]} scratch (the fused gate|up
+     * out = mlp(x), full on every rank (the SwiGLU inside down's product: {@link TensorOps#siluMatmulT}); gu is {@code [tokens, 2·intermediate/tp]} scratch (the fused gate|up
      * output), g {@code [tokens, intermediate/tp]}.
      */
     public void forward(TensorOps ops, Matrix x, Matrix gu, Matrix g, Matrix out) {
         gateUp.forward(ops, x, gu);
-        ops.siluMulPacked(gu, g);
-        down.forward(ops, g, out);
+        down.forwardSilu(ops, gu, g, out);
     }
 
-    /** {@link #forward}, then {@code residual += mlp(x)}, {@code normed = norm(residual)} (one fused collective where the backend has it). */
+    /**
+     * {@link #forward}, then {@code residual += mlp(x)}, {@code normed = norm(residual)} ({@link
+     * RowParallelLinear#forwardSiluAddNorm}: at tp = 1 one GEMV with the SwiGLU, the add and the norm on a GPU; at
+     * tp ≥ 2 one fused collective where the backend has it).
+     */
     public void forwardAddNorm(TensorOps ops, Matrix x, Matrix gu, Matrix g, Matrix out, Matrix residual, RmsNorm norm,
                                Matrix normed) {
         gateUp.forward(ops, x, gu);
-        ops.siluMulPacked(gu, g);
-        down.forwardAddNorm(ops, g, out, residual, norm, normed);
+        down.forwardSiluAddNorm(ops, gu, g, out, residual, norm, normed);
     }
 }

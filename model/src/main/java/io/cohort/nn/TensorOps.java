@@ -62,6 +62,40 @@ public interface TensorOps extends AutoCloseable {
         rmsNorm(x, weight, eps, normed);
     }
 
+    /**
+     * The down projection over a fused gate|up output: {@code out = siluMulPacked(gateUp) · wᵀ}, gateUp
+     * {@code [m, 2k]}, w {@code [n, k]}, out {@code [m, n]}. The default is {@link #siluMulPacked} into g
+     * ({@code [m, k]} scratch) then {@link #matmulT}; devices may compute the activation as the product loads it
+     * (one launch, g untouched) with the same f32 operations, so out is the same either way.
+     */
+    default void siluMatmulT(Matrix gateUp, Matrix g, Matrix w, Matrix out) {
+        siluMulPacked(gateUp, g);
+        matmulT(g, w, out);
+    }
+
+    /**
+     * A projection into the residual stream, then the norm after it: {@code residual += a · wᵀ},
+     * {@code normed = rmsNorm(residual)} row-wise (a {@code [m, k]}, w {@code [n, k]}, residual and normed
+     * {@code [m, n]}, normWeight {@code [1, n]}). The default is {@link #matmulT} into out ({@code [m, n]}
+     * scratch, unspecified afterwards) then {@link #addRmsNorm}; devices may fuse both into the GEMM (one launch)
+     * with the same f32 operations. a must not alias residual or normed; normed may alias nothing else read here.
+     */
+    default void matmulTAddRmsNorm(Matrix a, Matrix w, Matrix out, Matrix residual, Matrix normWeight, float eps,
+                                   Matrix normed) {
+        matmulT(a, w, out);
+        addRmsNorm(residual, out, normWeight, eps, normed);
+    }
+
+    /**
+     * {@link #siluMatmulT} then the residual add and norm of {@link #matmulTAddRmsNorm} (the MLP's down at tp = 1):
+     * {@code residual += siluMulPacked(gateUp) · wᵀ}, {@code normed = rmsNorm(residual)}; g and out are scratch.
+     */
+    default void siluMatmulTAddRmsNorm(Matrix gateUp, Matrix g, Matrix w, Matrix out, Matrix residual,
+                                       Matrix normWeight, float eps, Matrix normed) {
+        siluMulPacked(gateUp, g);
+        matmulTAddRmsNorm(g, w, out, residual, normWeight, eps, normed);
+    }
+
     /** {@code out = a + b}, element-wise (residual connections); out may alias a or b. */
     void add(Matrix a, Matrix b, Matrix out);
 

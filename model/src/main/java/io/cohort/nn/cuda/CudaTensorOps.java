@@ -23,6 +23,10 @@ import java.lang.foreign.ValueLayout;
  * the f32 activation to the weight's type (cuBLAS needs one input type) and write f32: the product of
  * bf16-rounded inputs accumulated in f32, as bf16 inference on GPUs does, so results differ from the host's
  * (which keeps activations f32) by about the input type's roundoff.
+ *
+ * <p>Where a decode GEMM takes the GEMV, the fused ops take its fused forms (one launch instead of two:
+ * {@link #siluMatmulT}, {@link #matmulTAddRmsNorm}, {@link #siluMatmulTAddRmsNorm}; see gemv.cu), bit-identical
+ * to the unfused ops; shapes without a fused tile ({@link Gemv#fuses}) run the unfused ops.
  */
 public final class CudaTensorOps implements TensorOps {
     private final CudaDevice device;
@@ -37,6 +41,8 @@ public final class CudaTensorOps implements TensorOps {
     // launch leaves them zero (the last chunk block of a tile resets its own)
     private CudaBuffer attentionTickets;
     private DeviceBuffer tokenBuffer;
+    // the fused GEMV's ticket counter (an unsigned int the last block resets): zeroed once, at construction
+    private final DeviceBuffer gemvTicket;
     private MemorySegment tokenStaging = MemorySegment.NULL;
     // reused: a wait uses the record current when it is enqueued (CUDA event semantics)
     private final CudaEvent computeDone;
@@ -63,11 +69,13 @@ public final class CudaTensorOps implements TensorOps {
         this.stream = device.createStream();
         this.gemm = new CublasGemm(stream);
         this.kernels = new NnKernels(stream, device.computeCapability() >= 90
-                && "true".equals(System.getProperty("cohort.nn.pdl", "false")));
+                && !"false".equals(System.getProperty("cohort.nn.pdl")));
         this.computeDone = device.createEvent();
         this.otherDone = device.createEvent();
         this.step = device.allocatePinnedHost(TOKENS_AT + 4L * STEP_TOKENS);
         this.stepDevice = device.allocate(TOKENS_AT + 4L * STEP_TOKENS);
+        this.gemvTicket = device.allocate(256);
+        stream.zero(gemvTicket, 0, 256);   // ordered before every kernel of this stream
     }
 
     /**
@@ -181,11 +189,20 @@ public final class CudaTensorOps implements TensorOps {
         this.gemvEverywhere = on;
     }
 
+    /**
+     * Whether the product of {@code m = a.rows()} rows of width {@code k} by w into an {@code outType} output takes
+     * the GEMV kernels: on, supported ({@link Gemv#supports}, a's address checked) and faster than cuBLAS (or
+     * {@link #gemvEverywhere}).
+     */
+    private boolean gemvTakes(Matrix a, int k, Matrix w, DType outType) {
+        return gemvOn && Gemv.supports(a.dtype(), w.dtype(), outType, a.rows(), k, a.buffer().address(),
+                w.buffer().address()) && (gemvEverywhere || Gemv.faster(a.rows(), w.byteSize()));
+    }
+
     @Override
     public void matmulT(Matrix a, Matrix w, Matrix out) {
-        if (gemvOn && Gemv.supports(a.dtype(), w.dtype(), out.dtype(), a.rows(), a.cols(), a.buffer().address(),
-                w.buffer().address()) && (gemvEverywhere || Gemv.faster(a.rows(), w.byteSize()))) {
-            gemv(a, w, out);
+        if (gemvTakes(a, a.cols(), w, out.dtype())) {
+            gemv(null, a, w, out, null, 0, null);
             return;
         }
         if (a.dtype() == w.dtype()) {
@@ -209,7 +226,11 @@ public final class CudaTensorOps implements TensorOps {
     }
 
     private static String shape(Matrix a, Matrix w) {
-        return a.rows() + "x" + w.rows() + "x" + a.cols() + " (m x n x k)";
+        return shape(a.rows(), w.rows(), a.cols());
+    }
+
+    private static String shape(int m, int n, int k) {
+        return m + "x" + n + "x" + k + " (m x n x k)";
     }
 
     /**
@@ -225,19 +246,77 @@ public final class CudaTensorOps implements TensorOps {
         return new KernelTimeline(device, stream, launches);
     }
 
-    /** One launch, no cast: out = a · wᵀ with a f32 and w bf16/f16 (cohort_gemv_*, see {@link Gemv}). */
-    private void gemv(Matrix a, Matrix w, Matrix out) {
-        int m = a.rows(), k = a.cols(), n = w.rows();
-        if (w.cols() != k || out.rows() != m || out.cols() != n) {
-            throw new IllegalArgumentException("matmulT shapes: a " + a + ", w " + w + ", out " + out);
+    /**
+     * One launch, no cast: out = a · wᵀ with a f32 and w bf16/f16 (cohort_gemv_*, see {@link Gemv}), or a fused
+     * form of it ({@code form} non-null, cohort_gemv_&lt;form&gt;_*): with {@link Gemv.Fused#silu} a is the packed
+     * gate|up {@code [m, 2k]}; with {@link Gemv.Fused#addNorm} out is the residual (added into) and the last block
+     * writes {@code normed = rmsNorm(residual) * normWeight}. Every GEMV launch goes through here.
+     */
+    private void gemv(Gemv.Fused form, Matrix a, Matrix w, Matrix out, Matrix normWeight, float eps, Matrix normed) {
+        boolean silu = form != null && form.silu, addNorm = form != null && form.addNorm;
+        int m = a.rows(), k = w.cols(), n = w.rows();
+        if (a.cols() != (silu ? 2 * k : k) || out.rows() != m || out.cols() != n) {
+            throw new IllegalArgumentException((silu ? "siluMatmulT" : "matmulT") + " shapes: a " + a + ", w " + w
+                    + ", out " + out);
+        }
+        if (addNorm) {
+            f32(out, "residual");
+            f32(normed, "normed output");
+            if (normWeight.elements() != n || normed.rows() != m || normed.cols() != n) {
+                throw new IllegalArgumentException("matmulTAddRmsNorm shapes: residual " + out + ", norm weight "
+                        + normWeight + ", normed " + normed);
+            }
         }
         if (n == 0) {
             return;
         }
         int tile = Gemv.tile(m);
-        kernels.pointers(a.buffer().address(), w.buffer().address(), 0, out.buffer().address(), 0).sizes(n, m, k)
-                .launch(kernels.gemv(w.dtype(), tile), Gemv.blocks(tile, n), Gemv.threads(tile, k),
-                        kernels.timeline == null ? "gemv" : "gemv " + shape(a, w));
+        kernels.pointers(a.buffer().address(), w.buffer().address(), addNorm ? normWeight.buffer().address() : 0,
+                out.buffer().address(), addNorm ? gemvTicket.address() : 0).sizes(n, m, k);
+        if (addNorm) {
+            kernels.gemvNorm(normWeight.dtype(), eps, normed.buffer().address());
+        }
+        String label = form == null ? "gemv" : form.label();
+        kernels.launch(form == null ? kernels.gemv(w.dtype(), tile) : kernels.gemvFused(form, w.dtype(), tile),
+                Gemv.blocks(tile, n), Gemv.threads(tile, k),
+                kernels.timeline == null ? label : label + " " + shape(m, n, k));
+    }
+
+    /** Whether the fused form of the product of a (rows of width k) by w takes the GEMV: a fused tile and the plain rule. */
+    private boolean fusedTakes(Matrix a, int k, Matrix w) {
+        return Gemv.fuses(a.rows()) && gemvTakes(a, k, w, DType.F32);
+    }
+
+    /** One launch (cohort_gemv_silu_*) where the GEMV takes the product, else siluMulPacked then matmulT. */
+    @Override
+    public void siluMatmulT(Matrix gateUp, Matrix g, Matrix w, Matrix out) {
+        if (gateUp.cols() == 2 * w.cols() && f32(out) && fusedTakes(gateUp, w.cols(), w)) {
+            gemv(Gemv.Fused.SILU, gateUp, w, out, null, 0, null);
+            return;
+        }
+        TensorOps.super.siluMatmulT(gateUp, g, w, out);
+    }
+
+    /** One launch (cohort_gemv_addnorm_*) where the GEMV takes the product, else matmulT then addRmsNorm. */
+    @Override
+    public void matmulTAddRmsNorm(Matrix a, Matrix w, Matrix out, Matrix residual, Matrix normWeight, float eps,
+                                  Matrix normed) {
+        if (fusedTakes(a, a.cols(), w)) {
+            gemv(Gemv.Fused.ADDNORM, a, w, residual, normWeight, eps, normed);
+            return;
+        }
+        TensorOps.super.matmulTAddRmsNorm(a, w, out, residual, normWeight, eps, normed);
+    }
+
+    /** One launch (cohort_gemv_silu_addnorm_*) where the GEMV takes the product, else the unfused ops. */
+    @Override
+    public void siluMatmulTAddRmsNorm(Matrix gateUp, Matrix g, Matrix w, Matrix out, Matrix residual,
+                                      Matrix normWeight, float eps, Matrix normed) {
+        if (gateUp.cols() == 2 * w.cols() && fusedTakes(gateUp, w.cols(), w)) {
+            gemv(Gemv.Fused.SILU_ADDNORM, gateUp, w, residual, normWeight, eps, normed);
+            return;
+        }
+        TensorOps.super.siluMatmulTAddRmsNorm(gateUp, g, w, out, residual, normWeight, eps, normed);
     }
 
     @Override
@@ -596,7 +675,7 @@ public final class CudaTensorOps implements TensorOps {
     public void close() {
         stream.synchronize();
         for (DeviceBuffer b : new DeviceBuffer[] {castScratch, scoreScratch, partialScratch, attentionTickets, tokenBuffer,
-                gemmWorkspace}) {
+                gemmWorkspace, gemvTicket}) {
             if (b != null) {
                 device.free(b);
             }
@@ -620,6 +699,10 @@ public final class CudaTensorOps implements TensorOps {
             device.free(current);
         }
         return device.allocate(Math.max(bytes, 4096));
+    }
+
+    private static boolean f32(Matrix m) {
+        return m.dtype() == DType.F32;
     }
 
     private static void f32(Matrix m, String what) {

@@ -6,6 +6,11 @@ import io.cohort.core.DType;
  * The launch rules of the decode GEMM kernels (src/main/cuda/gemv.cu): when {@link CudaTensorOps#matmulT} takes
  * them instead of the cast + cuBLAS path, which tile of activation rows, and the grid. Pure functions, so the
  * dispatch is testable without a GPU. The tables mirror the kernel instantiations in gemv.cu.
+ *
+ * <p>The fused forms ({@link Fused}: SwiGLU prologue, residual add + RMSNorm epilogue, both) run the same body
+ * with the same grid and block, so their products are the plain kernel's bit for bit; they exist for tiles of
+ * up to {@value #FUSED_MAX_ROWS} rows ({@link #fuses}), and CudaTensorOps takes them where it would take the
+ * plain GEMV for the same product, else the unfused ops.
  */
 final class Gemv {
     /** Activation rows per kernel (cohort_gemv_&lt;type&gt;_m&lt;M&gt;); a call takes the smallest tile that holds m. */
@@ -19,7 +24,44 @@ final class Gemv {
     /** Weights per 16-byte vector load: k must be a multiple, and a and w 16-byte aligned. */
     static final int VECTOR = 8;
 
+    /** Rows of the largest tile the fused forms are built for (cohort_gemv_&lt;form&gt;_&lt;type&gt;_m1, _m2, _m4). */
+    static final int FUSED_MAX_ROWS = 4;
+    /** How many of {@link #TILES} (the first) have fused forms. */
+    static final int FUSED_TILES = 3;
+
+    /** The fused forms of the GEMV (their kernels: cohort_gemv_&lt;kernel&gt;_&lt;type&gt;_m&lt;M&gt;). */
+    enum Fused {
+        /** a is the packed gate|up [m, 2k]; the activation silu(gate) * up is computed as it is loaded. */
+        SILU("silu", true, false),
+        /** out is the residual, added into in place; the last block writes the RMSNorm of every row. */
+        ADDNORM("addnorm", false, true),
+        /** Both: the MLP's down at tp = 1. */
+        SILU_ADDNORM("silu_addnorm", true, true);
+
+        final String kernel;
+        final boolean silu, addNorm;
+
+        Fused(String kernel, boolean silu, boolean addNorm) {
+            this.kernel = kernel;
+            this.silu = silu;
+            this.addNorm = addNorm;
+        }
+
+        /** The profiler's label (KernelTimeline) of a launch of this form. */
+        String label() {
+            return "gemv " + kernel.replace('_', '+');
+        }
+    }
+
     private Gemv() {
+    }
+
+    /**
+     * Whether a fused form exists for {@code m} rows (1..{@value #FUSED_MAX_ROWS}); the other conditions are the
+     * plain kernel's ({@link #supports}, {@link #faster}) for the same product.
+     */
+    static boolean fuses(int m) {
+        return m >= 1 && m <= FUSED_MAX_ROWS && tile(m) < FUSED_TILES;
     }
 
     /**

@@ -27,7 +27,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 final class NnKernels {
     static final String RESOURCE = "/io/cohort/cuda/kernels/nn_kernels";
-    /** The decode GEMM module (src/main/cuda/gemv.cu); its GemvArgs is NnArgs' first 56 bytes. */
+    /**
+     * The decode GEMM module (src/main/cuda/gemv.cu); its GemvArgs is NnArgs' first 56 bytes, and the fused forms'
+     * GemvFusedArgs all of NnArgs ({@link #gemvNorm} says which later fields carry what).
+     */
     static final String GEMV_RESOURCE = "/io/cohort/cuda/kernels/gemv";
     static final long GEMV_ARGS_SIZE = 56;
     private static final int CUDA_ERROR_INVALID_IMAGE = 200;
@@ -96,6 +99,7 @@ final class NnKernels {
     private final MemorySegment[] embed = new MemorySegment[DType.values().length];
     private final MemorySegment[] cast = new MemorySegment[DType.values().length];
     private final MemorySegment[][] gemv = new MemorySegment[DType.values().length][];
+    private final MemorySegment[][][] gemvFused = new MemorySegment[Gemv.Fused.values().length][DType.values().length][];
 
     NnKernels(NativeCudaStream stream) {
         this(stream, false);
@@ -156,7 +160,22 @@ final class NnKernels {
             for (int i = 0; i < tiles.length; i++) {
                 tiles[i] = function(gemvModule, gemvName(t, Gemv.TILES[i]));
             }
+            for (Gemv.Fused f : Gemv.Fused.values()) {
+                MemorySegment[] fused = gemvFused[f.ordinal()][t.ordinal()] = new MemorySegment[Gemv.FUSED_TILES];
+                for (int i = 0; i < fused.length; i++) {
+                    fused[i] = function(gemvModule, gemvFusedName(f, t, Gemv.TILES[i]));
+                }
+            }
         }
+    }
+
+    static String gemvFusedName(Gemv.Fused form, DType weight, int rows) {
+        return "cohort_gemv_" + form.kernel + "_" + weight.name().toLowerCase(java.util.Locale.ROOT) + "_m" + rows;
+    }
+
+    /** The fused GEMV kernel of {@code form} for {@code weight} and tile index (below {@link Gemv#FUSED_TILES}). */
+    MemorySegment gemvFused(Gemv.Fused form, DType weight, int tile) {
+        return gemvFused[form.ordinal()][weight.ordinal()][tile];
     }
 
     static String gemvName(DType weight, int rows) {
@@ -274,6 +293,18 @@ final class NnKernels {
     NnKernels more(long f, long g) {
         args.set(JAVA_LONG, F, f);
         args.set(JAVA_LONG, G, g);
+        return this;
+    }
+
+    /**
+     * The fused GEMV's norm epilogue (gemv.cu, GemvFusedArgs): the norm weight's type in NnArgs.heads (its
+     * {@link DType} ordinal: 0 f32, 1 f16, 2 bf16), eps in NnArgs.eps, the normed output in NnArgs.d. The
+     * pointers: c = norm weight, out = residual (in place), scratch = the ticket counter.
+     */
+    NnKernels gemvNorm(DType weight, float eps, long normed) {
+        args.set(JAVA_INT, HEADS, weight.ordinal());
+        args.set(JAVA_FLOAT, EPS, eps);
+        args.set(JAVA_LONG, D, normed);
         return this;
     }
 

@@ -29,7 +29,9 @@ import java.util.Locale;
  * <p>Method (as {@code P2pKernelBench}): the op's stream waits behind a host-released flag while a batch of
  * calls is enqueued, so CUDA events time the device alone, not Java's launch rate; median of 5 batches.
  * Bytes per op: weights read + activations read and written (the KV cache read for attention). Every GEMM
- * row is followed by a {@code _cublas} row: the same GEMM with the GEMV kernels off (cast + cuBLAS).
+ * row is followed by a {@code _cublas} row: the same GEMM with the GEMV kernels off (cast + cuBLAS). The fused
+ * projections ({@code o_proj_addnorm}, {@code down_silu}, {@code down_silu_addnorm}) each come with the
+ * unfused sequence they replace ({@code o_proj+addnorm}, {@code silu+down}, {@code silu+down+addnorm}).
  * usage: DecodeOpsBench [out-file]   (needs a GPU; run on the GPU machine, see cuda/README.md)
  */
 public final class DecodeOpsBench {
@@ -107,6 +109,7 @@ public final class DecodeOpsBench {
         Matrix keys = act(owned, CONTEXT, kv), values = act(owned, CONTEXT, kv);
         Matrix table = RotaryTable.create(ops, CONTEXT + maxT, dh, c.ropeTheta());
         owned.add(table);
+        Matrix residual = act(owned, maxT, h), normed = act(owned, maxT, h), gScratch = act(owned, maxT, f);
         try {
             for (int t : TOKENS) {
                 gemm(rows, shape, "qkv", t, x, h, wQkv, out);
@@ -114,6 +117,7 @@ public final class DecodeOpsBench {
                 gemm(rows, shape, "gate_up", t, x, h, wGateUp, out);
                 gemm(rows, shape, "down", t, x, f, wDown, out);
                 gemm(rows, shape, "lm_head", t, x, h, wHead, out);
+                fused(rows, shape, t, x, y, out, gScratch, residual, normed, wO, wDown, norm);
             }
             Matrix xs = view(x, 1, h), ys = view(y, 1, h);
             rows.add(row(shape, "rmsnorm", 1, time(() -> ops.rmsNorm(xs, norm, 1e-5f, ys)), 8L * h + 2L * h));
@@ -168,6 +172,42 @@ public final class DecodeOpsBench {
         } finally {
             ops.useGemv(!"false".equals(System.getProperty("cohort.nn.gemv")));
         }
+    }
+
+    /**
+     * The fused projections (gemv.cu's fused forms, where the GEMV takes the product; the unfused ops elsewhere,
+     * e.g. 16 tokens) beside the unfused sequences they replace, in the same run: o_proj + addRmsNorm
+     * ({@code o_proj_addnorm} vs {@code o_proj+addnorm}), siluMulPacked + down ({@code down_silu} vs
+     * {@code silu+down}), and all three ({@code down_silu_addnorm} vs {@code silu+down+addnorm}). Bytes: the
+     * weights, the activation read (gate|up for the SwiGLU forms), the residual read and written, normed written.
+     */
+    private void fused(List<String[]> rows, Shape s, int t, Matrix x, Matrix y, Matrix out, Matrix g, Matrix residual,
+                       Matrix normed, Matrix wO, Matrix wDown, Matrix norm) {
+        int h = wO.rows(), q = wO.cols(), f = wDown.cols();
+        float eps = 1e-5f;
+        Matrix a = view(x, t, q), o = view(out, t, h), r = view(residual, t, h), nr = view(normed, t, h);
+        Matrix gu = view(y, t, 2 * f), gs = view(g, t, f);
+        long norm3 = 3L * t * h * 4 + norm.byteSize();   // residual read + written, normed written, the norm weight
+        long oBytes = wO.byteSize() + a.byteSize() + norm3;
+        rows.add(row(s, "o_proj_addnorm", t, time(() -> ops.matmulTAddRmsNorm(a, wO, o, r, norm, eps, nr)), oBytes));
+        rows.add(row(s, "o_proj+addnorm", t, time(() -> {
+            ops.matmulT(a, wO, o);
+            ops.addRmsNorm(r, o, norm, eps, nr);
+        }), oBytes));
+        long dBytes = wDown.byteSize() + gu.byteSize() + o.byteSize();
+        rows.add(row(s, "down_silu", t, time(() -> ops.siluMatmulT(gu, gs, wDown, o)), dBytes));
+        rows.add(row(s, "silu+down", t, time(() -> {
+            ops.siluMulPacked(gu, gs);
+            ops.matmulT(gs, wDown, o);
+        }), dBytes));
+        long dnBytes = wDown.byteSize() + gu.byteSize() + norm3;
+        rows.add(row(s, "down_silu_addnorm", t, time(() -> ops.siluMatmulTAddRmsNorm(gu, gs, wDown, o, r, norm, eps, nr)),
+                dnBytes));
+        rows.add(row(s, "silu+down+addnorm", t, time(() -> {
+            ops.siluMulPacked(gu, gs);
+            ops.matmulT(gs, wDown, o);
+            ops.addRmsNorm(r, o, norm, eps, nr);
+        }), dnBytes));
     }
 
     private static String[] row(Shape s, String op, int tokens, double us, long bytes) {

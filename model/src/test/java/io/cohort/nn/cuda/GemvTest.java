@@ -81,4 +81,38 @@ class GemvTest {
         assertEquals(256, Gemv.threads(4, 4096));    // 512 vectors, 1 each, capped
         assertEquals(32, Gemv.threads(0, 8));
     }
+
+    @Test
+    void fusedFormsExistForTheDecodeTilesOnly() {
+        for (int m = 1; m <= Gemv.FUSED_MAX_ROWS; m++) {
+            assertTrue(Gemv.fuses(m), "m=" + m);
+            assertTrue(Gemv.tile(m) < Gemv.FUSED_TILES, "m=" + m + " has a fused tile");
+        }
+        for (int m = Gemv.FUSED_MAX_ROWS + 1; m <= Gemv.MAX_ROWS; m++) {
+            assertFalse(Gemv.fuses(m), "m=" + m);
+        }
+        assertFalse(Gemv.fuses(0));
+        assertFalse(Gemv.fuses(17));
+        assertEquals(Gemv.FUSED_MAX_ROWS, Gemv.TILES[Gemv.FUSED_TILES - 1], "the fused tiles are the first ones");
+        // every fused decode case the plain rule takes at m = 1..4 (Gemv.faster) has a fused kernel
+        for (int m = 1; m <= Gemv.MAX_ROWS; m++) {
+            if (Gemv.faster(m, 1L << 20)) {
+                assertTrue(Gemv.fuses(m), "m=" + m + " takes the GEMV but has no fused form");
+            }
+        }
+    }
+
+    @Test
+    void fusedKernelNamesAndLabels() {
+        assertEquals("cohort_gemv_silu_bf16_m1", NnKernels.gemvFusedName(Gemv.Fused.SILU, DType.BF16, 1));
+        assertEquals("cohort_gemv_addnorm_f16_m2", NnKernels.gemvFusedName(Gemv.Fused.ADDNORM, DType.F16, 2));
+        assertEquals("cohort_gemv_silu_addnorm_bf16_m4", NnKernels.gemvFusedName(Gemv.Fused.SILU_ADDNORM, DType.BF16, 4));
+        assertEquals("gemv silu", Gemv.Fused.SILU.label());
+        assertEquals("gemv addnorm", Gemv.Fused.ADDNORM.label());
+        assertEquals("gemv silu+addnorm", Gemv.Fused.SILU_ADDNORM.label());
+        // the epilogue's norm-weight type travels as the DType ordinal (gemv.cu norm_weight: 0 f32, 1 f16, 2 bf16)
+        assertEquals(0, DType.F32.ordinal());
+        assertEquals(1, DType.F16.ordinal());
+        assertEquals(2, DType.BF16.ordinal());
+    }
 }

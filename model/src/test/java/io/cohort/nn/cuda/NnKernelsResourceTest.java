@@ -46,6 +46,15 @@ class NnKernelsResourceTest {
                 assertTrue(ptx.contains(k + "_param_0[" + NnKernels.GEMV_ARGS_SIZE + "]"),
                         k + " does not take a " + NnKernels.GEMV_ARGS_SIZE + "-byte GemvArgs");
             }
+            for (Gemv.Fused f : Gemv.Fused.values()) {
+                for (int i = 0; i < Gemv.FUSED_TILES; i++) {
+                    String k = NnKernels.gemvFusedName(f, t, Gemv.TILES[i]);
+                    assertTrue(ptx.contains(".entry " + k + "("), "missing kernel " + k);
+                    // the fused forms take all of NnArgs (GemvFusedArgs: the norm's fields past GemvArgs)
+                    assertTrue(ptx.contains(k + "_param_0[" + NnKernels.ARGS_SIZE + "]"),
+                            k + " does not take a " + NnKernels.ARGS_SIZE + "-byte GemvFusedArgs");
+                }
+            }
         }
         try (InputStream in = NnKernels.class.getResourceAsStream(NnKernels.GEMV_RESOURCE + ".fatbin")) {
             assertNotNull(in, "gemv.fatbin not on the class path");
