@@ -64,7 +64,6 @@ if [ "$part" = profile ]; then
   for f in "$out"/bench-*.txt "$out"/nsys-*.txt; do echo "== $f"; grep -v INFO "$f" | tail -60; done
 fi
 if [ "$part" = all ] || [ "$part" = bench ]; then
-  step 240 decode-ops.txt bash .device/java io.cohort.cuda.bench.DecodeOpsBench "$out/decode-ops-table.txt"
   # make-tiny, streamed (issue 18: the 8B shape in <= 40 s with a small heap)
   JAVA_OPTS=-Xmx1g step 60 make-tiny-8x1024.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/m8x1024 --layers 8 --hidden 1024 \
     --heads 16 --kv-heads 8 --intermediate 2816 --vocab 8192
@@ -73,29 +72,26 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
   # decode, eager and graph rows side by side, floor and % of floor (issue 14 targets: 0.30 / 1.3 ms, 8B no slower)
   # --profile: then the device time per kernel of one eager decode step (where the step's time goes)
   for m in m8x1024 mtiny; do
-    step 180 "bench-$m-tp1.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto \
+    step 150 "bench-$m-tp1.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto \
       --prompt-len 32 --decode 64 --graphs --profile
   done
-  # where the 8x1024 step's time goes (graphs and eager took the same 0.56 ms on 2026-12-01, the per-op sum of
-  # DecodeOpsBench is ~0.34 ms): a kernel summary from Nsight Systems, where the GPU machine has it
-  if command -v nsys > /dev/null; then
-    step 120 nsys-m8x1024.txt nsys profile --stats=true --force-overwrite true -o /tmp/nsys-m8x1024 \
-      bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/m8x1024 --devices cuda --tp 1 \
-      --backends auto --prompt-len 32 --decode 64
-  fi
-  # tp = 2 as two ranks on the one GPU (a development aid, not a multi-GPU figure): logits vs tp 1 in the tests
-  step 180 bench-mtiny-tp2-shared.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 \
-    --backends p2p --prompt-len 32 --decode 64 --graphs
+  # the same without programmatic dependent launch (the launch gap it hides)
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.pdl=false" step 120 bench-m8x1024-tp1-nopdl.txt bash .device/java io.cohort.cli.CohortCli model bench \
+    --model-dir /tmp/m8x1024 --devices cuda --tp 1 --backends auto --prompt-len 32 --decode 64 --graphs
   JAVA_OPTS=-Xmx1g step 150 make-tiny-8b.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/m8b --layers 32 --hidden 4096 \
     --heads 32 --kv-heads 8 --intermediate 14336 --vocab 128256
   step 180 bench-m8b-tp1.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/m8b --devices cuda --tp 1 --backends auto \
     --prompt-len 32 --decode 64 --graphs
-  # the same with the unfused all-reduce, then addRmsNorm (the fused p2p all-reduce + norm is the default)
-  JAVA_OPTS="$JAVA_OPTS -Dcohort.fusedAllReduce=false" step 180 bench-mtiny-tp2-shared-unfused.txt bash .device/java io.cohort.cli.CohortCli model bench \
-    --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
+  # tp = 2 as two ranks on the one GPU (a development aid, not a multi-GPU figure): logits vs tp 1 in the tests
+  step 180 bench-mtiny-tp2-shared.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 \
+    --backends p2p --prompt-len 32 --decode 64 --graphs
   # 512-token prefill at the 8B shape (issue 18 target: 25 ms)
   step 180 bench-m8b-prefill512.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/m8b --devices cuda --tp 1 --backends auto \
     --prompt-len 512 --max-batch 512 --decode 4
-  for f in "$out"/decode-ops-table.txt "$out"/make-tiny-*.txt "$out"/bench-*.txt; do echo "== $f"; grep -v INFO "$f" | tail -20; done
+  # the same with the unfused all-reduce, then addRmsNorm (the fused p2p all-reduce + norm is the default)
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.fusedAllReduce=false" step 180 bench-mtiny-tp2-shared-unfused.txt bash .device/java io.cohort.cli.CohortCli model bench \
+    --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
+  step 240 decode-ops.txt bash .device/java io.cohort.cuda.bench.DecodeOpsBench "$out/decode-ops-table.txt"
+  for f in "$out"/make-tiny-*.txt "$out"/bench-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | tail -24; done
 fi
 tar czf "${OUT:-/tmp}/batch.tgz" -C "$out" .

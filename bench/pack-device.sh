@@ -15,7 +15,10 @@ for j in "$d"/lib/*.jar; do
 done
 tar cJf "$d/lib.tar.xz" -C "$tmp" lib
 rm -rf "$tmp" "$d/lib"
-unpack='[ -d "$d/lib" ] || python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$d/lib.tar.xz" "$d"'
+# the classes too, without the kernels' PTX (the fatbins carry sm_90 code for the H200, and PTX for others)
+find "$d/classes" -path '*/io/cohort/cuda/kernels/*.ptx' -delete
+tar cJf "$d/classes.tar.xz" -C "$d" classes && rm -rf "$d/classes"
+unpack='for x in lib classes; do [ -d "$d/$x" ] || python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$d/$x.tar.xz" "$d"; done'
 # JUnit's tree is printed when the run ends: a step cut at its time limit would print nothing. testfeed prints
 # each test as it finishes.
 sed -i 's/--details=tree/--details=testfeed/' "$d/junit"

@@ -25,7 +25,8 @@ struct BF16 {
     static __device__ __forceinline__ bits store(float f) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
 };
 
-// Programmatic dependent launch (Hopper and later; io.cohort.nn.cuda.NnKernels launches with it). The first
+// Programmatic dependent launch (Hopper and later; io.cohort.nn.cuda.NnKernels launches with it when
+// cohort.nn.pdl=true). The first
 // thing every kernel of the model modules does: wait until the kernel before it on the stream has completed and
 // its writes are visible (a no-op when launched without the attribute), then let the next kernel be scheduled,
 // so its launch overlaps this kernel's run instead of following its end. All of this kernel's blocks have been

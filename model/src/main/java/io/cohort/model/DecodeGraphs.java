@@ -17,7 +17,7 @@ import java.util.List;
  * through their events, and the cuda-p2p backend launches its graph kernels (epoch and staging parity kept on
  * the device). Position and token are not baked in: while capturing, {@link CudaTensorOps#stepInputs} makes the
  * position-dependent ops read them from the rank's step block, which the host fills before every launch and the
- * graph's first node copies into device memory.
+ * step's first op copies into device memory (a copy node in the graph).
  *
  * <p>Captured at the first single-token step after an eager one (which sized every scratch buffer the step
  * uses: a capture must not allocate or synchronize). A graph holds one batch bucket: one token.
@@ -83,10 +83,7 @@ final class DecodeGraphs implements AutoCloseable {
             o.stepInputs(true);
             try {
                 graphs[r] = GraphCapture.capture(o.stream(),
-                        () -> {
-                            o.loadStep();   // the step block into device memory: the graph's first node
-                            out[0] = rank.forward(tokens, position, LlamaRank.Logits.LAST);
-                        });
+                        () -> out[0] = rank.forward(tokens, position, LlamaRank.Logits.LAST));
             } catch (RuntimeException e) {
                 instantiated.abandon();
                 throw e;

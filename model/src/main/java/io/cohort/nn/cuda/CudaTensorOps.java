@@ -52,9 +52,12 @@ public final class CudaTensorOps implements TensorOps {
     private static final int STEP_TOKENS = 256;
     private final CudaBuffer step;
     // the step block's device copy, which the kernels read: one copy node at the head of a captured step (see
-    // loadStep), where every kernel reading pinned host memory directly paid a PCIe round trip per block
+    // stepBlock), where every kernel reading pinned host memory directly paid a PCIe round trip per block
     private final DeviceBuffer stepDevice;
+    private CudaBuffer downloadStaging;
     private boolean stepInputs;
+    // whether this step (since stepInputs(true)) has enqueued the copy of the step block: its first op does
+    private boolean stepLoaded;
     private static final long GEMM_WORKSPACE = 32L << 20;
     private DeviceBuffer gemmWorkspace;
     // cohort.nn.gemv: "false" = every GEMM on cuBLAS; "always" = GEMV for every shape it supports; else (default)
@@ -62,14 +65,22 @@ public final class CudaTensorOps implements TensorOps {
     private boolean gemvOn = !"false".equals(System.getProperty("cohort.nn.gemv"));
     private boolean gemvEverywhere = "always".equals(System.getProperty("cohort.nn.gemv"));
     // cohort.nn.fusedAttention: "false" = rotaryAttention as rotaryKvWrite then attention (two or three launches)
-    private boolean fusedAttentionOn = !"false".equals(System.getProperty("cohort.nn.fusedAttention"));
+    // measured on an H200 (2026-12-02, DecodeOpsBench, graph-like batches): the single-launch kernel was no faster
+    // than rotaryKvWrite + split + combine (8x1024 11.4 vs 11.8 us, TinyLlama 14.2 vs 12.7 us), so it is opt-in
+    private boolean fusedAttentionOn = "true".equals(System.getProperty("cohort.nn.fusedAttention"));
+    // cohort.nn.fusedGemv: "true" = the GEMVs with the SwiGLU prologue and the add + RMSNorm epilogue. Opt-in:
+    // on an H200 they were slower than the separate kernels (8x1024 o_proj + add-norm 13.4 vs 5.7 us, 8B down
+    // with SwiGLU 70.6 vs 34.1 us: every block recomputes the activation, and the last block's norm is serial)
+    private boolean fusedGemvOn = "true".equals(System.getProperty("cohort.nn.fusedGemv"));
 
     public CudaTensorOps(CudaDevice device) {
         this.device = device;
         this.stream = device.createStream();
         this.gemm = new CublasGemm(stream);
+        // programmatic dependent launch is opt-in (cohort.nn.pdl=true): on an H200 graph decode at 8x1024 took
+        // 0.504 ms with it and 0.490 without (2026-12-02), and a tp = 4 test on one GPU hung with it on
         this.kernels = new NnKernels(stream, device.computeCapability() >= 90
-                && !"false".equals(System.getProperty("cohort.nn.pdl")));
+                && "true".equals(System.getProperty("cohort.nn.pdl")));
         this.computeDone = device.createEvent();
         this.otherDone = device.createEvent();
         this.step = device.allocatePinnedHost(TOKENS_AT + 4L * STEP_TOKENS);
@@ -97,6 +108,7 @@ public final class CudaTensorOps implements TensorOps {
      */
     public void stepInputs(boolean on) {
         this.stepInputs = on;
+        this.stepLoaded = false;
     }
 
     /** Writes the next replay's position and tokens into the step block (host memory; no device work). */
@@ -110,15 +122,20 @@ public final class CudaTensorOps implements TensorOps {
     }
 
     /**
-     * Enqueues the copy of the step block (what {@link #setStep} wrote) into the device memory the step's kernels
-     * read. A captured step starts with it, so each replay copies the block once; call it first inside the capture.
+     * The device copy of the step block, for an op of a step (stepInputs on): the step's first such op enqueues
+     * the copy of what {@link #setStep} wrote, so a captured step starts with it and each replay copies the block
+     * once. Ops reading pinned host memory directly paid a PCIe round trip per block.
      */
-    public void loadStep() {
-        stream.copy(step, 0, stepDevice, 0, step.byteSize());
+    private long stepBlock() {
+        if (!stepLoaded) {
+            stream.copy(step, 0, stepDevice, 0, step.byteSize());
+            stepLoaded = true;
+        }
+        return stepDevice.address();
     }
 
     private long stepPosition() {
-        return stepInputs ? stepDevice.address() : 0;
+        return stepInputs ? stepBlock() : 0;
     }
 
     /** The stream every op of these ops runs on (to capture or order around). */
@@ -167,8 +184,23 @@ public final class CudaTensorOps implements TensorOps {
 
     @Override
     public void download(DeviceBuffer src, long srcOffset, MemorySegment dst) {
-        stream.copyToHost(src, srcOffset, dst);
+        if (dst.isNative()) {
+            stream.copyToHost(src, srcOffset, dst);
+            stream.synchronize();
+            return;
+        }
+        // a heap array (the logits of every decode step): through pinned staging, reused, so the copy runs at
+        // the link's speed and nothing is allocated per call (pageable copies stage through the driver)
+        long bytes = dst.byteSize();
+        if (downloadStaging == null || downloadStaging.byteSize() < bytes) {
+            if (downloadStaging != null) {
+                device.free(downloadStaging);
+            }
+            downloadStaging = device.allocatePinnedHost(Math.max(bytes, 64 << 10));
+        }
+        stream.copy(src, srcOffset, downloadStaging, 0, bytes);
         stream.synchronize();
+        MemorySegment.copy(downloadStaging.segment(), 0, dst, 0, bytes);
     }
 
     /** Whether decode GEMMs take the GEMV kernels (default: system property cohort.nn.gemv, true unless "false"). */
@@ -178,10 +210,15 @@ public final class CudaTensorOps implements TensorOps {
 
     /**
      * Whether {@link #rotaryAttention} takes the fused kernel where it can (default: system property
-     * cohort.nn.fusedAttention, true unless "false"); off, it is rotaryKvWrite then attention.
+     * cohort.nn.fusedAttention, false unless "true"); off, it is rotaryKvWrite then attention.
      */
     public void useFusedAttention(boolean on) {
         this.fusedAttentionOn = on;
+    }
+
+    /** Whether the fused GEMV forms are used where they apply (default: system property cohort.nn.fusedGemv). */
+    public void useFusedGemv(boolean on) {
+        this.fusedGemvOn = on;
     }
 
     /** GEMV for every shape it supports, not only where it measured faster (tests; cohort.nn.gemv=always). */
@@ -284,7 +321,7 @@ public final class CudaTensorOps implements TensorOps {
 
     /** Whether the fused form of the product of a (rows of width k) by w takes the GEMV: a fused tile and the plain rule. */
     private boolean fusedTakes(Matrix a, int k, Matrix w) {
-        return Gemv.fuses(a.rows()) && gemvTakes(a, k, w, DType.F32);
+        return fusedGemvOn && Gemv.fuses(a.rows()) && gemvTakes(a, k, w, DType.F32);
     }
 
     /** One launch (cohort_gemv_silu_*) where the GEMV takes the product, else siluMulPacked then matmulT. */
@@ -405,7 +442,7 @@ public final class CudaTensorOps implements TensorOps {
             throw new IllegalArgumentException("writePositions: " + src + " into " + cache);
         }
         kernels.pointers(src.buffer().address(), 0, 0, cache.buffer().address(), 0).sizes(0, src.rows(), src.cols())
-                .pos(stepDevice.address())
+                .pos(stepBlock())
                 .launch(kernels.copyRowsAt, NnKernels.gridFor(src.elements()), NnKernels.THREADS, "cache write");
     }
 
@@ -448,7 +485,7 @@ public final class CudaTensorOps implements TensorOps {
             if (tokens.length > STEP_TOKENS) {
                 throw new IllegalArgumentException("a graph step takes at most " + STEP_TOKENS + " tokens");
             }
-            kernels.pointers(table.buffer().address(), stepDevice.address() + TOKENS_AT, 0, out.buffer().address(), 0)
+            kernels.pointers(table.buffer().address(), stepBlock() + TOKENS_AT, 0, out.buffer().address(), 0)
                     .sizes(0, tokens.length, table.cols()).vocab(vocabStart, table.rows())
                     .launch(kernels.embed(table.dtype()), NnKernels.gridFor(out.elements()), NnKernels.THREADS, "embed");
             return;
@@ -685,6 +722,9 @@ public final class CudaTensorOps implements TensorOps {
         otherDone.close();
         device.free(step);
         device.free(stepDevice);
+        if (downloadStaging != null) {
+            device.free(downloadStaging);
+        }
         stream.close();
         arena.close();
     }

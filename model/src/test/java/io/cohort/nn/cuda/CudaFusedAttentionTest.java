@@ -54,6 +54,7 @@ class CudaFusedAttentionTest {
         gpu = CudaDevices.open(0);
         host = HostDevice.open(0);
         g = new CudaTensorOps(gpu);
+        g.useFusedAttention(true);   // opt-in in production; these tests check its results
         h = new HostTensorOps(host, 1);
     }
 

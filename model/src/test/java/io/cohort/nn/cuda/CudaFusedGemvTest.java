@@ -50,6 +50,7 @@ class CudaFusedGemvTest {
         assumeTrue(CudaDevices.count() > 0, "needs a GPU: " + CudaDevices.unavailableReason());
         assumeTrue(CublasLibrary.isAvailable(), "needs " + CublasLibrary.SONAME);
         ops = new CudaTensorOps(CudaDevices.open(0));
+        ops.useFusedGemv(true);   // opt-in in production (slower on an H200); these tests check its results
         ops.gemvEverywhere(true);
         arena = Arena.ofConfined();
     }
