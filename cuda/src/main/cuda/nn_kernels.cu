@@ -5,6 +5,7 @@
 // tables are f32, f16 or bf16 (widened on load).
 // GEMMs are cuBLAS's. Every kernel takes one NnArgs by value, so the host packs one struct per launch.
 #include "common.cuh"
+#include <mma.h>
 
 using namespace cohort;
 
@@ -715,3 +716,244 @@ extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_rotary_atte
     if (c * ATTN_CHUNK > last_max) return;   // uniform over the block, before attend's __syncthreads
     attend<true, true>(p, g, t0, c * ATTN_CHUNK, start);
 }
+
+// Prefill attention on tensor cores (flash-attention 2, causal, grouped-query), TF32 inputs with f32 accumulation
+// (WMMA m16n16k8). One block of TC_THREADS (4 warps) per (tile of TC_QV = 64 query vectors, KV head g): query vector
+// qv is row t0 + qv / group, head g * group + qv % group (the mapping of attend above), so a tile holds 64 / group
+// query rows and every K and V row brought into shared memory serves all the group's heads. Warp w owns query
+// vectors 16w .. 16w + 15 (the M of its WMMA tiles); qv sees positions 0 .. start + its row. Blocks run the longest
+// tiles (the last rows) first. The block walks positions 0 .. its last row's position in KV tiles of TC_KV = 64:
+//   S = Q K^T (Q's tf32 fragments stay in registers), stored to the warp's S buffer; online softmax in f32 by
+//   the warp, two lanes per row (running max m, sum l, rescale f = 2^(m_old - m_new), scores in log2 units);
+//   P (rounded to tf32) written back over S; O (accumulator fragments in registers) scaled by f row by row; then
+//   O += P V. At the end O / l, staged through the S buffer, stored as float4s.
+// The accumulator's element-to-row map is not documented, so the kernel reads it once: it loads an accumulator
+// fragment from a 16 x 16 matrix whose every element is its row index (rows_of). K and V come in by cp.async into
+// one buffer each, the next K tile loading during the softmax and P V, the next V tile during the next S, then
+// each thread rounds the chunks it copied to tf32 in place (so fragments need no conversion). Rows past the tile's
+// valid count are zero-filled (0 * garbage could be NaN); masked scores are -inf by selection, base 0 while a
+// row has seen no position (e^-inf = 0, no NaN). Precision: q, k, v and p are rounded to tf32 (u = 2^-11), products
+// accumulate in f32, softmax in f32; see CudaPrefillAttentionTest for the bound.
+// Limits (the host checks, CudaTensorOps.prefillTcSupports): head_dim 64 or 128 (one kernel each), group <= TC_QV,
+// every matrix 16-byte aligned; blockDim = TC_THREADS; dynamic shared memory 4 tc_smem_floats(head_dim) bytes
+// (NnKernels.tcSharedBytes; over 48 KB, so the host raises the function's limit with cuFuncSetAttribute; too little
+// and the kernel traps).
+namespace wmma = nvcuda::wmma;
+constexpr int TC_QV = 64, TC_KV = 64, TC_THREADS = 128, TC_WARPS = TC_THREADS / 32, TC_LDS = TC_KV + 4;
+static_assert(TC_QV == 16 * TC_WARPS, "16 query vectors per warp");
+using TcAcc = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
+
+// Shared memory (floats): K tile [TC_KV][D + 4] (also Q's staging), V tile [TC_KV][D + 8], S [warps][16][TC_LDS],
+// per-warp row factors [warps][16]. Pads: K and S rows 4 floats (mod 32 banks) for the col-major/row-major A and B
+// loads, V rows 8 floats for the row-major B loads. Every fragment pointer is 32-byte aligned.
+__host__ __device__ constexpr int tc_smem_floats(int d) {
+    return TC_KV * (d + 4) + TC_KV * (d + 8) + TC_WARPS * 16 * TC_LDS + TC_WARPS * 16;
+}
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+    const unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+
+// K or V rows from .. from + TC_KV - 1 into dst (row stride LD), rows n.. zero-filled. Thread x copies float4
+// column x % (D / 4) of rows x / (D / 4) + u * (TC_THREADS / (D / 4)); tc_round touches exactly those.
+template <int D, int LD>
+__device__ __forceinline__ void tc_load(float* dst, const float* src, int from, int n, int kv_cols) {
+    constexpr int D4 = D / 4, RP = TC_THREADS / D4;
+    const int r0 = threadIdx.x / D4, c = threadIdx.x % D4;
+    const float* row0 = src + (int64_t)from * kv_cols + 4 * c;
+    const float* g = row0 + (int64_t)r0 * kv_cols;
+    float* s = dst + r0 * LD + 4 * c;
+#pragma unroll
+    for (int u = 0; u < TC_KV / RP; u++) {
+        const bool ok = r0 + u * RP < n;
+        cp_async16(s + u * RP * LD, ok ? g : row0, ok);
+        g += (int64_t)RP * kv_cols;
+    }
+}
+
+__device__ __forceinline__ float4 tf32x4(float4 x) {
+    return make_float4(wmma::__float_to_tf32(x.x), wmma::__float_to_tf32(x.y), wmma::__float_to_tf32(x.z),
+                       wmma::__float_to_tf32(x.w));
+}
+
+template <int D, int LD>
+__device__ __forceinline__ void tc_round(float* dst) {
+    constexpr int D4 = D / 4, RP = TC_THREADS / D4;
+    float* s = dst + (threadIdx.x / D4) * LD + 4 * (threadIdx.x % D4);
+#pragma unroll
+    for (int u = 0; u < TC_KV / RP; u++) {
+        float4* at = reinterpret_cast<float4*>(s + u * RP * LD);
+        *at = tf32x4(*at);
+    }
+}
+
+template <int D>
+__device__ void attend_tc(const NnArgs& p) {
+    constexpr int LDK = D + 4, LDV = D + 8, D4 = D / 4, KSTEPS = D / 8, ON = D / 16, SN = TC_KV / 16;
+    static_assert(TC_THREADS % D4 == 0 && TC_KV % (TC_THREADS / D4) == 0 && ON % 4 == 0, "whole tiles");
+    extern __shared__ __align__(128) float tc_smem[];
+    {
+        unsigned have;
+        asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(have));
+        if (have < tc_smem_floats(D) * sizeof(float)) __trap();
+    }
+    float* ks = tc_smem;
+    float* vs = ks + TC_KV * LDK;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    float* sw = vs + TC_KV * LDV + warp * 16 * TC_LDS;                 // this warp's S / P / staging
+    float* fw = vs + TC_KV * LDV + TC_WARPS * 16 * TC_LDS + warp * 16;   // this warp's per-row factors
+    const int group = p.heads / p.kv_heads, tq = TC_QV / group, kv_cols = p.kv_heads * D;
+    const int tiles = (p.rows + tq - 1) / tq;
+    const int g = blockIdx.x % p.kv_heads, t0 = (tiles - 1 - (int)(blockIdx.x / p.kv_heads)) * tq;
+    const int start = start_of(p);
+    const int qn = min(tq, p.rows - t0) * group;           // valid query vectors of this tile
+    const int stop = start + t0 + qn / group - 1;          // the tile's last row's last position
+    const float* k = static_cast<const float*>(p.b) + (int64_t)g * D;
+    const float* v = static_cast<const float*>(p.c) + (int64_t)g * D;
+
+    // Q tile (rounded to tf32, zeros past qn) staged in the K buffer; the row-index matrix in the S buffer
+    const float4* q = static_cast<const float4*>(p.a);
+    for (int i = threadIdx.x; i < TC_QV * D4; i += TC_THREADS) {
+        const int qv = i / D4, c = i - qv * D4;
+        float4 x = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (qv < qn) x = q[((int64_t)(t0 + qv / group) * p.heads + g * group + qv % group) * D4 + c];
+        reinterpret_cast<float4*>(ks + qv * LDK)[c] = tf32x4(x);
+    }
+    for (int i = lane; i < 16 * 16; i += 32) sw[(i / 16) * TC_LDS + i % 16] = (float)(i / 16);
+    __syncthreads();
+    wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> qa[KSTEPS];
+#pragma unroll
+    for (int kk = 0; kk < KSTEPS; kk++) wmma::load_matrix_sync(qa[kk], ks + warp * 16 * LDK + kk * 8, LDK);
+    int rows_of[TcAcc::num_elements];
+    {
+        TcAcc rm;
+        wmma::load_matrix_sync(rm, sw, TC_LDS, wmma::mem_row_major);
+#pragma unroll
+        for (int i = 0; i < TcAcc::num_elements; i++) rows_of[i] = (int)rm.x[i];
+    }
+    TcAcc o[ON];
+#pragma unroll
+    for (int nn = 0; nn < ON; nn++) wmma::fill_fragment(o[nn], 0.f);
+    __syncthreads();   // Q is in registers: the K buffer is free
+
+    tc_load<D, LDK>(ks, k, 0, min(stop + 1, TC_KV), kv_cols);
+    cp_async_commit();
+    tc_load<D, LDV>(vs, v, 0, min(stop + 1, TC_KV), kv_cols);
+    cp_async_commit();
+    // softmax layout: lane's row r (query vector warp * 16 + r), columns half * 32 .. + 31 visited from a rotated
+    // start so the 32 lanes hit 32 different banks
+    const int r = lane & 15, half = lane >> 4, rot = r + 16 * half;
+    const int qv = warp * 16 + r;
+    const int last = qv < qn ? start + t0 + qv / group : -1;
+    const float scale = rsqrtf((float)D) * 1.4426950408889634f;   // scores in log2 units: e^x = 2^(x log2 e)
+    float m = -INFINITY, l = 0.f;
+    const int ntiles = stop / TC_KV + 1;
+    for (int j = 0; j < ntiles; j++) {
+        const int from = j * TC_KV;
+        const bool more = j + 1 < ntiles;
+        const int n_next = min(stop - from - TC_KV + 1, TC_KV);
+        cp_async_wait<1>();   // K tile j (V tile j may still be in flight)
+        tc_round<D, LDK>(ks);
+        __syncthreads();
+        {
+            TcAcc s[SN];
+#pragma unroll
+            for (int nn = 0; nn < SN; nn++) wmma::fill_fragment(s[nn], 0.f);
+#pragma unroll
+            for (int kk = 0; kk < KSTEPS; kk++) {
+#pragma unroll
+                for (int nn = 0; nn < SN; nn++) {
+                    wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> kb;
+                    wmma::load_matrix_sync(kb, ks + nn * 16 * LDK + kk * 8, LDK);
+                    wmma::mma_sync(s[nn], qa[kk], kb, s[nn]);
+                }
+            }
+#pragma unroll
+            for (int nn = 0; nn < SN; nn++) wmma::store_matrix_sync(sw + nn * 16, s[nn], TC_LDS, wmma::mem_row_major);
+        }
+        __syncthreads();   // every warp is done with the K buffer (and its S stores are visible to its lanes)
+        if (more) tc_load<D, LDK>(ks, k, from + TC_KV, n_next, kv_cols);
+        cp_async_commit();   // possibly empty: one group per half-iteration keeps wait<1> counting right
+        {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int jj = 0; jj < 32; jj++) {
+                const int c = half * 32 + ((jj + rot) & 31);
+                mx = fmaxf(mx, from + c <= last ? sw[r * TC_LDS + c] * scale : -INFINITY);
+            }
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+            const float m_new = fmaxf(m, mx), base = m_new == -INFINITY ? 0.f : m_new;
+            float sum = 0.f;
+#pragma unroll
+            for (int jj = 0; jj < 32; jj++) {
+                const int c = half * 32 + ((jj + rot) & 31);
+                const float x = from + c <= last ? sw[r * TC_LDS + c] * scale : -INFINITY;
+                const float e = wmma::__float_to_tf32(exp2f(x - base));   // P as the tensor cores see it
+                sw[r * TC_LDS + c] = e;
+                sum += e;
+            }
+            sum += __shfl_xor_sync(0xffffffffu, sum, 16);
+            const float f = exp2f(m - base);
+            l = l * f + sum;
+            m = m_new;
+            if (half == 0) fw[r] = f;
+        }
+        __syncwarp();
+#pragma unroll
+        for (int i = 0; i < TcAcc::num_elements; i++) {
+            const float f = fw[rows_of[i]];
+#pragma unroll
+            for (int nn = 0; nn < ON; nn++) o[nn].x[i] *= f;
+        }
+        cp_async_wait<1>();   // V tile j (K tile j + 1 may still be in flight)
+        tc_round<D, LDV>(vs);
+        __syncthreads();      // V visible to all, and P to the warp's lanes
+#pragma unroll 2
+        for (int kk = 0; kk < TC_KV / 8; kk++) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> pa;
+            wmma::load_matrix_sync(pa, sw + kk * 8, TC_LDS);
+#pragma unroll
+            for (int nn = 0; nn < ON; nn++) {
+                wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> vb;
+                wmma::load_matrix_sync(vb, vs + kk * 8 * LDV + nn * 16, LDV);
+                wmma::mma_sync(o[nn], pa, vb, o[nn]);
+            }
+        }
+        __syncthreads();   // every warp is done with the V buffer, its P and its factors
+        if (more) tc_load<D, LDV>(vs, v, from + TC_KV, n_next, kv_cols);
+        cp_async_commit();
+    }
+    cp_async_wait<0>();   // nothing is pending (the last groups are empty); leave no copy behind
+
+    // out = O / l (l > 0 for every valid query vector: it sees position 0), 64 columns at a time through sw
+    if (half == 0) fw[r] = l > 0.f ? 1.f / l : 0.f;
+    __syncwarp();
+#pragma unroll
+    for (int i = 0; i < TcAcc::num_elements; i++) {
+        const float f = fw[rows_of[i]];
+#pragma unroll
+        for (int nn = 0; nn < ON; nn++) o[nn].x[i] *= f;
+    }
+    float4* out = static_cast<float4*>(p.out);
+#pragma unroll
+    for (int c0 = 0; c0 < ON; c0 += 4) {
+#pragma unroll
+        for (int nn = 0; nn < 4; nn++) wmma::store_matrix_sync(sw + nn * 16, o[c0 + nn], TC_LDS, wmma::mem_row_major);
+        __syncwarp();
+        for (int i = lane; i < 16 * 16; i += 32) {   // 16 rows x 16 float4s
+            const int rr = i / 16, c4 = i % 16, qv2 = warp * 16 + rr;
+            if (qv2 < qn) {
+                const int64_t row = (int64_t)(t0 + qv2 / group) * p.heads + g * group + qv2 % group;   // (t, h)
+                out[row * D4 + c0 * 4 + c4] = reinterpret_cast<const float4*>(sw + rr * TC_LDS)[c4];
+            }
+        }
+        __syncwarp();
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(TC_THREADS) cohort_nn_attention_prefill_tc64(NnArgs p) { pdl_wait(); attend_tc<64>(p); }
+extern "C" __global__ void __launch_bounds__(TC_THREADS) cohort_nn_attention_prefill_tc128(NnArgs p) { pdl_wait(); attend_tc<128>(p); }

@@ -72,6 +72,9 @@ public final class CudaTensorOps implements TensorOps {
     // on an H200 they were slower than the separate kernels (8x1024 o_proj + add-norm 13.4 vs 5.7 us, 8B down
     // with SwiGLU 70.6 vs 34.1 us: every block recomputes the activation, and the last block's norm is serial)
     private boolean fusedGemvOn = "true".equals(System.getProperty("cohort.nn.fusedGemv"));
+    // cohort.nn.prefill-attention: "simt" = prefill on the f32 online kernel (for comparison); else (default) on
+    // the tensor-core kernel where it applies (attentionKernel)
+    private final boolean prefillTensorCores = !"simt".equals(System.getProperty("cohort.nn.prefill-attention"));
 
     public CudaTensorOps(CudaDevice device) {
         this.device = device;
@@ -512,23 +515,43 @@ public final class CudaTensorOps implements TensorOps {
         stream.copy(src.buffer(), 0, dst.buffer(), (long) dstRow * dst.cols() * dst.dtype().bytes(), src.byteSize());
     }
 
-    /** Decode (up to this many query rows) takes the split-K kernels; prefill the online kernel. */
+    /** Decode (up to this many query rows) takes the split-K kernels; prefill the tensor-core or online kernel. */
     static final int SPLIT_MAX_ROWS = 16;
 
+    /** The attention kernels {@link #attention} chooses from. */
+    enum AttentionKernel { SPLIT_K, PREFILL_TC, ONLINE, PER_HEAD }
+
     /**
-     * {@link #attentionSplitK} for decode steps, {@link #attentionOnline} for prefill, where the layout allows
-     * (the kernels' limits and 16-byte aligned matrices), else {@link #attentionPerHead}.
+     * Which kernel {@link #attention} takes for {@code rows} query rows of this head layout: split-K for decode
+     * (up to {@value #SPLIT_MAX_ROWS} rows), the tensor-core kernel for prefill where it applies and
+     * {@code tensorCores} (its kernel loaded, not turned off by {@code cohort.nn.prefill-attention=simt}), else
+     * the online kernel, where the layout allows each; {@code aligned}: every matrix starts on 16 bytes.
+     * Anything else takes the per-head kernel.
      */
+    static AttentionKernel attentionKernel(int rows, int heads, int kvHeads, int headDim, boolean aligned,
+                                           boolean tensorCores) {
+        if (aligned && rows <= SPLIT_MAX_ROWS && splitKSupports(heads, kvHeads, headDim)) {
+            return AttentionKernel.SPLIT_K;
+        }
+        if (aligned && rows > SPLIT_MAX_ROWS && tensorCores && prefillTcSupports(heads, kvHeads, headDim)) {
+            return AttentionKernel.PREFILL_TC;
+        }
+        if (aligned && onlineSupports(heads, kvHeads, headDim)) {
+            return AttentionKernel.ONLINE;
+        }
+        return AttentionKernel.PER_HEAD;
+    }
+
+    /** See {@link #attentionKernel}. */
     @Override
     public void attention(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim, int startPos,
                           Matrix out) {
-        boolean aligned = aligned(q, kCache, vCache, out);
-        if (aligned && q.rows() <= SPLIT_MAX_ROWS && splitKSupports(heads, kvHeads, headDim)) {
-            attentionSplitK(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-        } else if (aligned && onlineSupports(heads, kvHeads, headDim)) {
-            attentionOnline(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-        } else {
-            attentionPerHead(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+        boolean tensorCores = prefillTensorCores && kernels.attentionTc(headDim) != null;
+        switch (attentionKernel(q.rows(), heads, kvHeads, headDim, aligned(q, kCache, vCache, out), tensorCores)) {
+            case SPLIT_K -> attentionSplitK(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+            case PREFILL_TC -> attentionPrefillTc(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+            case ONLINE -> attentionOnline(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+            case PER_HEAD -> attentionPerHead(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
         }
     }
 
@@ -674,6 +697,54 @@ public final class CudaTensorOps implements TensorOps {
                 .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
                 .pos(stepPosition())
                 .launch(kernels.attentionOnline, tiles * kvHeads, NnKernels.ATTN_THREADS, "attention online");
+    }
+
+    /**
+     * Whether {@link #attentionPrefillTc} takes this head layout: head_dim 64 or 128 (a kernel each), groups of at
+     * most {@value NnKernels#TC_QV} heads (a block's query vectors hold at least one row).
+     */
+    public static boolean prefillTcSupports(int heads, int kvHeads, int headDim) {
+        if (kvHeads <= 0 || heads % kvHeads != 0 || heads / kvHeads > NnKernels.TC_QV) {
+            return false;
+        }
+        for (int d : NnKernels.TC_HEAD_DIMS) {
+            if (d == headDim) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether this device runs {@link #attentionPrefillTc} for {@code headDim} (the kernel got its shared memory). */
+    public boolean prefillTcAvailable(int headDim) {
+        return kernels.attentionTc(headDim) != null;
+    }
+
+    /**
+     * Prefill attention on tensor cores (cohort_nn_attention_prefill_tc64 / _tc128, flash-attention 2 with TF32
+     * WMMA and f32 accumulation and softmax): one block of {@value NnKernels#TC_THREADS} threads per (tile of
+     * {@value NnKernels#TC_QV} query vectors = 64 / group rows times the group's heads, KV head) walks KV tiles of
+     * {@value NnKernels#TC_KV} positions in shared memory; no scratch. The prefill default of {@link #attention}.
+     * TF32 rounds q, k, v and the softmax weights to 10 mantissa bits (u = 2^-11): outputs differ from f32
+     * attention by about 1e-3 of their magnitude (bound in CudaPrefillAttentionTest).
+     */
+    public void attentionPrefillTc(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
+                                   int startPos, Matrix out) {
+        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+        MemorySegment kernel = kernels.attentionTc(headDim);
+        if (!prefillTcSupports(heads, kvHeads, headDim) || !aligned(q, kCache, vCache, out) || kernel == null) {
+            throw new IllegalArgumentException("tensor-core prefill attention takes groups of at most "
+                    + NnKernels.TC_QV + " heads of 64 or 128, 16-byte aligned, on a device that grants its shared"
+                    + " memory, got " + heads + "/" + kvHeads + " of " + headDim);
+        }
+        int tileRows = NnKernels.TC_QV / (heads / kvHeads);
+        int tiles = (q.rows() + tileRows - 1) / tileRows;
+        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
+                        out.buffer().address(), 0)
+                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
+                .pos(stepPosition())
+                .launch(kernel, tiles * kvHeads, NnKernels.TC_THREADS, NnKernels.tcSharedBytes(headDim),
+                        "attention prefill (tensor cores)");
     }
 
     /** One block per (query row, head) over the whole row, scores in scratch (cohort_nn_attention). */

@@ -49,6 +49,23 @@ final class NnKernels {
      * per block: a block serves ATTN_TILE / group query rows.
      */
     static final int ATTN_CHUNK = 32, ATTN_MAX_GROUP = 16, ATTN_MAX_D = 128, ATTN_THREADS = 128, ATTN_TILE = 16;
+    /**
+     * The tensor-core prefill attention's constants (nn_kernels.cu, attend_tc): query vectors (rows x group heads)
+     * per block, KV positions per tile, block size; one kernel per head_dim of {@link #TC_HEAD_DIMS}.
+     */
+    static final int TC_QV = 64, TC_KV = 64, TC_THREADS = 128;
+    static final int[] TC_HEAD_DIMS = {64, 128};
+    private static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+
+    /** Dynamic shared memory of the tensor-core prefill kernel for {@code headDim} (nn_kernels.cu tc_smem_floats). */
+    static int tcSharedBytes(int headDim) {
+        int warps = TC_THREADS / 32, lds = TC_KV + 4;
+        return 4 * (TC_KV * (headDim + 4) + TC_KV * (headDim + 8) + warps * 16 * lds + warps * 16);
+    }
+
+    static String tcName(int headDim) {
+        return "cohort_nn_attention_prefill_tc" + headDim;
+    }
 
     private static volatile Driver driver;
 
@@ -57,7 +74,7 @@ final class NnKernels {
      * (before CUDA 12).
      */
     private record Driver(MethodHandle moduleLoadData, MethodHandle moduleGetFunction, MethodHandle launchKernel,
-                          MethodHandle launchKernelEx) {
+                          MethodHandle launchKernelEx, MethodHandle funcSetAttribute) {
         static Driver bind() {
             SymbolLookup lib;
             try {
@@ -73,7 +90,9 @@ final class NnKernels {
                     l.downcallHandle(lib.find("cuLaunchKernel").orElseThrow(), FunctionDescriptor.of(JAVA_INT, ADDRESS,
                             JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS)),
                     lib.find("cuLaunchKernelEx").map(f -> l.downcallHandle(f,
-                            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS))).orElse(null));
+                            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS))).orElse(null),
+                    l.downcallHandle(lib.find("cuFuncSetAttribute").orElseThrow(),
+                            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT)));
         }
     }
 
@@ -87,7 +106,7 @@ final class NnKernels {
     // one before it on the stream finishes, and waits on the device (pdl_wait in common.cuh, the first thing
     // every kernel of these modules does) for its completion. Hides the launch gap between the small decode
     // kernels. CUlaunchConfig (56 bytes) and one CUlaunchAttribute (72 bytes), rewritten per launch.
-    private static final long CFG_GRID_X = 0, CFG_BLOCK_X = 12, CFG_STREAM = 32, CFG_ATTRS = 40, CFG_NUM_ATTRS = 48,
+    private static final long CFG_GRID_X = 0, CFG_BLOCK_X = 12, CFG_SHARED = 24, CFG_STREAM = 32, CFG_ATTRS = 40, CFG_NUM_ATTRS = 48,
             CFG_SIZE = 56, ATTR_SIZE = 72;
     private static final int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
     private final MemorySegment launchConfig;
@@ -100,6 +119,9 @@ final class NnKernels {
     private final MemorySegment[] cast = new MemorySegment[DType.values().length];
     private final MemorySegment[][] gemv = new MemorySegment[DType.values().length][];
     private final MemorySegment[][][] gemvFused = new MemorySegment[Gemv.Fused.values().length][DType.values().length][];
+    // the tensor-core prefill attention per head_dim (index in TC_HEAD_DIMS); null where the device refused its
+    // dynamic shared memory
+    private final MemorySegment[] attentionTc = new MemorySegment[TC_HEAD_DIMS.length];
 
     NnKernels(NativeCudaStream stream) {
         this(stream, false);
@@ -147,6 +169,13 @@ final class NnKernels {
         attentionCombine = function(module, "cohort_nn_attention_combine");
         attentionOnline = function(module, "cohort_nn_attention_online");
         rotaryAttention = function(module, "cohort_nn_rotary_attention");
+        for (int i = 0; i < TC_HEAD_DIMS.length; i++) {
+            MemorySegment f = function(module, tcName(TC_HEAD_DIMS[i]));
+            int bytes = tcSharedBytes(TC_HEAD_DIMS[i]);
+            int r = call(() -> (int) cu.funcSetAttribute.invokeExact(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    bytes));
+            attentionTc[i] = r == 0 ? f : null;
+        }
         for (DType t : DType.values()) {
             String s = t.name().toLowerCase(java.util.Locale.ROOT);
             rmsNorm[t.ordinal()] = function(module, "cohort_nn_rmsnorm_" + s);
@@ -185,6 +214,19 @@ final class NnKernels {
     /** The GEMV kernel for {@code weight} (BF16 or F16) and tile index (see {@link Gemv#tile}). */
     MemorySegment gemv(DType weight, int tile) {
         return gemv[weight.ordinal()][tile];
+    }
+
+    /**
+     * The tensor-core prefill attention for {@code headDim}, or null: no kernel for that head_dim, or the device
+     * does not grant its {@link #tcSharedBytes} of shared memory.
+     */
+    MemorySegment attentionTc(int headDim) {
+        for (int i = 0; i < TC_HEAD_DIMS.length; i++) {
+            if (TC_HEAD_DIMS[i] == headDim) {
+                return attentionTc[i];
+            }
+        }
+        return null;
     }
 
     MemorySegment rmsNorm(DType weight) {
@@ -322,15 +364,21 @@ final class NnKernels {
     KernelTimeline timeline;
 
     void launch(MemorySegment function, int grid, int block, String what) {
+        launch(function, grid, block, 0, what);
+    }
+
+    /** A launch with {@code sharedBytes} of dynamic shared memory (beyond 48 KB the function's limit must allow it). */
+    void launch(MemorySegment function, int grid, int block, int sharedBytes, String what) {
         stream.makeContextCurrent();
         boolean timed = timeline != null && timeline.begin();
         int r;
         if (pdl) {
             launchConfig.set(JAVA_INT, CFG_GRID_X, grid);
             launchConfig.set(JAVA_INT, CFG_BLOCK_X, block);
+            launchConfig.set(JAVA_INT, CFG_SHARED, sharedBytes);
             r = call(() -> (int) cu.launchKernelEx.invokeExact(launchConfig, function, params, MemorySegment.NULL));
         } else {
-            r = call(() -> (int) cu.launchKernel.invokeExact(function, grid, 1, 1, block, 1, 1, 0, streamHandle, params,
+            r = call(() -> (int) cu.launchKernel.invokeExact(function, grid, 1, 1, block, 1, 1, sharedBytes, streamHandle, params,
                     MemorySegment.NULL));
         }
         check(r, "launch of " + what + " (" + grid + " x " + block + ")");

@@ -32,6 +32,9 @@ import java.util.Locale;
  * row is followed by a {@code _cublas} row: the same GEMM with the GEMV kernels off (cast + cuBLAS). The fused
  * projections ({@code o_proj_addnorm}, {@code down_silu}, {@code down_silu_addnorm}) each come with the
  * unfused sequence they replace ({@code o_proj+addnorm}, {@code silu+down}, {@code silu+down+addnorm}).
+ * Prefill attention: {@code attn_prefill_*} rows are {@value #PREFILL} query rows ending at the context's last
+ * position (online = f32 SIMT kernel, tc = tensor cores), {@code attn_prefill0_*} a whole {@value #CONTEXT}-token
+ * prompt from position 0 (the prefill target's case).
  * usage: DecodeOpsBench [out-file]   (needs a GPU; run on the GPU machine, see cuda/README.md)
  */
 public final class DecodeOpsBench {
@@ -154,6 +157,21 @@ public final class DecodeOpsBench {
             if (CudaTensorOps.onlineSupports(c.heads(), c.kvHeads(), dh)) {
                 rows.add(row(shape, "attn_prefill_online", PREFILL, time(() -> ops.attentionOnline(pq, keys, values,
                         c.heads(), c.kvHeads(), dh, CONTEXT - PREFILL, pout)), prefillBytes));
+            }
+            if (CudaTensorOps.prefillTcSupports(c.heads(), c.kvHeads(), dh) && ops.prefillTcAvailable(dh)) {
+                rows.add(row(shape, "attn_prefill_tc", PREFILL, time(() -> ops.attentionPrefillTc(pq, keys, values,
+                        c.heads(), c.kvHeads(), dh, CONTEXT - PREFILL, pout)), prefillBytes));
+            }
+            // the prefill target's case: a whole CONTEXT-token prompt from position 0, both kernels
+            Matrix wq = act(owned, CONTEXT, q), wout = act(owned, CONTEXT, q);
+            long wholeBytes = 2L * CONTEXT * kv * 4 + 8L * CONTEXT * q;
+            if (CudaTensorOps.onlineSupports(c.heads(), c.kvHeads(), dh)) {
+                rows.add(row(shape, "attn_prefill0_online", CONTEXT, time(() -> ops.attentionOnline(wq, keys, values,
+                        c.heads(), c.kvHeads(), dh, 0, wout)), wholeBytes));
+            }
+            if (CudaTensorOps.prefillTcSupports(c.heads(), c.kvHeads(), dh) && ops.prefillTcAvailable(dh)) {
+                rows.add(row(shape, "attn_prefill0_tc", CONTEXT, time(() -> ops.attentionPrefillTc(wq, keys, values,
+                        c.heads(), c.kvHeads(), dh, 0, wout)), wholeBytes));
             }
         } finally {
             owned.forEach(ops::free);

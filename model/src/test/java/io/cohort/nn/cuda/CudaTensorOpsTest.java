@@ -145,7 +145,9 @@ class CudaTensorOpsTest {
      * Prefill attention without the score matrix (online softmax over KV tiles of ATTN_CHUNK positions, a block
      * per tile of query rows) against its host mirror and the one-block-per-head kernel: prompts inside one tile,
      * across tiles, after a cached prefix (128 and 200 rows, a partial last row tile), groups of 1 to 16, and
-     * attention() taking it for prefill. Bound as for split-K: 2e-5 absolute on O(1) outputs.
+     * attention() for prefill. Bound as for split-K: 2e-5 absolute on O(1) outputs. Where attention() takes the
+     * tensor-core kernel (TF32) it must equal attentionPrefillTc bit for bit and the mirror to 2e-2 (its own
+     * bound is CudaPrefillAttentionTest's).
      */
     @ParameterizedTest
     @ValueSource(strings = {"32,8,128,0,40", "32,4,64,0,300", "8,8,128,600,5", "16,2,64,100,257", "16,8,64,384,128",
@@ -168,7 +170,23 @@ class CudaTensorOpsTest {
         assertClose(hostOnline, perHead, 2e-5, "per-head vs the online host mirror");
         if (rows > CudaTensorOps.SPLIT_MAX_ROWS) {
             cuda.attention(q[1], k[1], v[1], heads, kv, d, start, viaAttention);
-            assertClose(hostOnline, viaAttention, 2e-5, "attention() for prefill");
+            boolean tc = !"simt".equals(System.getProperty("cohort.nn.prefill-attention")) && cuda.prefillTcAvailable(d);
+            if (CudaTensorOps.attentionKernel(rows, heads, kv, d, true, tc) == CudaTensorOps.AttentionKernel.PREFILL_TC) {
+                // attention() took the tensor-core kernel (TF32; its bound is CudaPrefillAttentionTest's): its very
+                // bits, and near the f32 mirror (4e-3 of a vector's max magnitude, outputs here below ~4)
+                Matrix tcOut = g.allocate(DType.F32, rows, heads * d);
+                cuda.attentionPrefillTc(q[1], k[1], v[1], heads, kv, d, start, tcOut);
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment a = arena.allocate(tcOut.byteSize()), b = arena.allocate(tcOut.byteSize());
+                    g.download(tcOut.buffer(), 0, a);
+                    g.download(viaAttention.buffer(), 0, b);
+                    assertTrue(a.mismatch(b) < 0, "attention() for prefill is attentionPrefillTc, bit for bit");
+                }
+                g.free(tcOut);
+                assertClose(hostOnline, viaAttention, 2e-2, "attention() for prefill (tensor cores)");
+            } else {
+                assertClose(hostOnline, viaAttention, 2e-5, "attention() for prefill");
+            }
         }
     }
 

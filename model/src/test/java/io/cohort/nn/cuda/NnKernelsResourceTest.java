@@ -21,7 +21,8 @@ class NnKernelsResourceTest {
         for (String k : List.of("rotary", "silu_mul", "add", "attention", "rmsnorm_f32", "rmsnorm_f16", "rmsnorm_bf16",
                 "embed_f32", "embed_f16", "embed_bf16", "cast_f16", "cast_bf16", "silu_mul_packed", "add_rmsnorm_f32",
                 "add_rmsnorm_f16", "add_rmsnorm_bf16", "copy_rows_at", "rotary_kv_write", "attention_split",
-                "attention_combine", "attention_online", "rotary_attention")) {
+                "attention_combine", "attention_online", "rotary_attention", "attention_prefill_tc64",
+                "attention_prefill_tc128")) {
             assertTrue(ptx.contains(".entry cohort_nn_" + k + "("), "missing kernel cohort_nn_" + k);
             // the struct the host packs has the size the kernels take (a field added on one side only shows here)
             assertTrue(ptx.contains("cohort_nn_" + k + "_param_0[" + NnKernels.ARGS_SIZE + "]"),
