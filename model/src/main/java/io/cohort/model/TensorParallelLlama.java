@@ -306,6 +306,11 @@ public final class TensorParallelLlama implements AutoCloseable {
     /** Copies a rank's logits slice into its columns of the full rows (ranks write disjoint columns). */
     private static void gather(LlamaRank rank, Matrix logits, float[][] out, int rowBase) {
         Partition vocab = rank.vocab();
+        if (logits.rows() == 1) {   // a decode step: straight into its columns, no slice array
+            rank.ops().download(logits.buffer(), 0, MemorySegment.ofArray(out[rowBase])
+                    .asSlice((long) vocab.start() * Float.BYTES, (long) vocab.length() * Float.BYTES));
+            return;
+        }
         float[] slice = new float[logits.rows() * logits.cols()];
         rank.ops().download(logits.buffer(), 0, MemorySegment.ofArray(slice));
         for (int row = 0; row < logits.rows(); row++) {

@@ -80,16 +80,51 @@ public final class CudaTensorOps implements TensorOps {
         this.device = device;
         this.stream = device.createStream();
         this.gemm = new CublasGemm(stream);
-        // programmatic dependent launch is opt-in (cohort.nn.pdl=true): on an H200 graph decode at 8x1024 took
-        // 0.504 ms with it and 0.490 without (2026-12-02), and a tp = 4 test on one GPU hung with it on
-        this.kernels = new NnKernels(stream, device.computeCapability() >= 90
-                && "true".equals(System.getProperty("cohort.nn.pdl")));
+        this.kernels = new NnKernels(stream, false);
+        register();
         this.computeDone = device.createEvent();
         this.otherDone = device.createEvent();
         this.step = device.allocatePinnedHost(TOKENS_AT + 4L * STEP_TOKENS);
         this.stepDevice = device.allocate(TOKENS_AT + 4L * STEP_TOKENS);
         this.gemvTicket = device.allocate(256);
         stream.zero(gemvTicket, 0, 256);   // ordered before every kernel of this stream
+    }
+
+    // cohort.nn.pdl: programmatic dependent launch (Hopper and later). "auto" (default): while these ops are the
+    // only ones open on their GPU (graph decode at 8x1024 on an H200: 0.313 ms with it, 0.336 without,
+    // 2026-12-02); ranks sharing a GPU (cuda:0*N) spin on each other inside the P2P kernels, and a tp = 4 run on
+    // one GPU hung once with it on, so they launch without. "true": always; "false": never.
+    private static final String PDL = System.getProperty("cohort.nn.pdl", "auto");
+    private static final java.util.Map<Integer, java.util.List<CudaTensorOps>> OPEN = new java.util.HashMap<>();
+
+    private void register() {
+        synchronized (OPEN) {
+            java.util.List<CudaTensorOps> same = OPEN.computeIfAbsent(device.ordinal(), o -> new java.util.ArrayList<>());
+            same.add(this);
+            boolean capable = device.computeCapability() >= 90;
+            boolean on = capable && switch (PDL) {
+                case "true" -> true;
+                case "false" -> false;
+                default -> same.size() == 1;
+            };
+            for (CudaTensorOps o : same) {
+                o.kernels.pdl(on);
+            }
+        }
+    }
+
+    private void unregister() {
+        synchronized (OPEN) {
+            java.util.List<CudaTensorOps> same = OPEN.get(device.ordinal());
+            if (same != null) {
+                same.remove(this);
+            }
+        }
+    }
+
+    /** Whether kernels launch with programmatic dependent launch (cohort.nn.pdl; see there). */
+    public boolean programmaticLaunch() {
+        return kernels.pdl();
     }
 
     /**
@@ -781,6 +816,7 @@ public final class CudaTensorOps implements TensorOps {
 
     @Override
     public void close() {
+        unregister();
         stream.synchronize();
         for (DeviceBuffer b : new DeviceBuffer[] {castScratch, scoreScratch, partialScratch, attentionTickets, tokenBuffer,
                 gemmWorkspace, gemvTicket}) {

@@ -110,7 +110,8 @@ final class NnKernels {
             CFG_SIZE = 56, ATTR_SIZE = 72;
     private static final int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
     private final MemorySegment launchConfig;
-    private final boolean pdl;
+    private final boolean pdlSupported;
+    private boolean pdl;
     final MemorySegment rotary, siluMul, siluMulPacked, add, attention, copyRowsAt, rotaryKvWrite, attentionSplit,
             attentionCombine, attentionOnline, rotaryAttention;
     private final MemorySegment[] rmsNorm = new MemorySegment[DType.values().length];
@@ -144,7 +145,8 @@ final class NnKernels {
         this.args = arena.allocate(SIZE, 16);
         this.params = arena.allocate(ADDRESS);
         params.set(ADDRESS, 0, args);
-        this.pdl = pdl && d.launchKernelEx() != null;
+        this.pdlSupported = d.launchKernelEx() != null;
+        this.pdl = pdl && pdlSupported;
         this.launchConfig = arena.allocate(CFG_SIZE + ATTR_SIZE, 16);
         MemorySegment attr = launchConfig.asSlice(CFG_SIZE, ATTR_SIZE);
         attr.set(JAVA_INT, 0, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
@@ -284,6 +286,11 @@ final class NnKernels {
     /** Whether launches use programmatic dependent launch. */
     boolean pdl() {
         return pdl;
+    }
+
+    /** Turns programmatic dependent launch on or off for the next launches (on only where the driver has it). */
+    void pdl(boolean on) {
+        this.pdl = on && pdlSupported;
     }
 
     /** Sets the struct's fields; unused ones are zero. Then {@link #launch}. */

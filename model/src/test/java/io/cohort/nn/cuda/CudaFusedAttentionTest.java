@@ -277,6 +277,9 @@ class CudaFusedAttentionTest {
         h.rotaryAttention(q, k, v, heads, kv, d, start, ht, kc, vc, expected);   // the default: write, then attention
         assertClose(kc, gkc, 1e-6, "K cache");
         assertClose(vc, gvc, 0, "V cache");
-        assertClose(expected, out, 2e-5, "output");
+        // more rows than a decode step take the prefill kernel: on tensor cores (TF32 inputs, 2^-11 relative
+        // rounding; CudaPrefillAttentionTest derives 4e-3) where it applies, else f32
+        boolean tensorCores = rows > 16 && aligned && CudaTensorOps.prefillTcSupports(heads, kv, d);
+        assertClose(expected, out, tensorCores ? 4e-3 : 2e-5, "output");
     }
 }
