@@ -52,7 +52,7 @@ if [ "$part" = profile ]; then
     --heads 16 --kv-heads 8 --intermediate 2816 --vocab 8192
   JAVA_OPTS=-Xmx1g step 90 make-tiny-tinyllama.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/mtiny --layers 22 --hidden 2048 \
     --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
-  for m in m8x1024 mtiny; do
+  for m in m8x1024 mtiny; do   # tp 1: programmatic dependent launch on (cohort.nn.pdl=auto)
     step 150 "bench-$m-tp1.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto \
       --prompt-len 32 --decode 64 --graphs --profile
   done
@@ -71,16 +71,19 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
     --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
   # decode, eager and graph rows side by side, floor and % of floor (issue 14 targets: 0.30 / 1.3 ms, 8B no slower)
   # --profile: then the device time per kernel of one eager decode step (where the step's time goes)
-  for m in m8x1024 mtiny; do
+  for m in m8x1024 mtiny; do   # tp 1: programmatic dependent launch on (cohort.nn.pdl=auto)
     step 150 "bench-$m-tp1.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto \
       --prompt-len 32 --decode 64 --graphs --profile
   done
-  # the same with programmatic dependent launch (opt-in) and with the fused GEMVs + single-launch attention (opt-in)
-  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.pdl=true" step 120 bench-m8x1024-tp1-pdl.txt bash .device/java io.cohort.cli.CohortCli model bench \
+  # the same without programmatic dependent launch (on by default for one rank per GPU), and with the fused GEMVs
+  # + single-launch attention (opt-in)
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.pdl=false" step 120 bench-m8x1024-tp1-nopdl.txt bash .device/java io.cohort.cli.CohortCli model bench \
     --model-dir /tmp/m8x1024 --devices cuda --tp 1 --backends auto --prompt-len 32 --decode 64 --graphs
   JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.fusedGemv=true -Dcohort.nn.fusedAttention=true" step 120 bench-m8x1024-tp1-fused.txt \
     bash .device/java io.cohort.cli.CohortCli model bench \
     --model-dir /tmp/m8x1024 --devices cuda --tp 1 --backends auto --prompt-len 32 --decode 64 --graphs
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.fusedAttention=true" step 120 bench-mtiny-tp1-fusedattn.txt bash .device/java io.cohort.cli.CohortCli \
+    model bench --model-dir /tmp/mtiny --devices cuda --tp 1 --backends auto --prompt-len 32 --decode 64 --graphs
   JAVA_OPTS=-Xmx1g step 150 make-tiny-8b.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/m8b --layers 32 --hidden 4096 \
     --heads 32 --kv-heads 8 --intermediate 14336 --vocab 128256
   step 180 bench-m8b-tp1.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/m8b --devices cuda --tp 1 --backends auto \
