@@ -58,17 +58,38 @@ __device__ float block_reduce(float v) {
     return v;
 }
 
+// The norms keep a row's values in registers between the sum of squares and the scaling, with every load of a
+// thread issued at once (a decode step's norm is one row: latency, not bandwidth). Thread t takes elements
+// t, t + blockDim, ... in that order, as the plain loop does, so the sums, hence the bits, are the same; rows
+// longer than NORM_PER_THREAD * blockDim (hidden > 4096 at 256 threads) take the plain loop.
+constexpr int NORM_PER_THREAD = 16;
+
 // One block per row: out = x / sqrt(mean(x^2) + eps) * w.
 template <typename W>
 __device__ void rmsnorm(const NnArgs& p) {
     const float* x = static_cast<const float*>(p.a) + (int64_t)blockIdx.x * p.cols;
     const auto* w = static_cast<const typename W::bits*>(p.b);
     float* out = static_cast<float*>(p.out) + (int64_t)blockIdx.x * p.cols;
+    const int n = p.cols, t = threadIdx.x, b = blockDim.x;
     float ss = 0.f;
-    for (int i = threadIdx.x; i < p.cols; i += blockDim.x) ss += x[i] * x[i];
+    if (n <= NORM_PER_THREAD * b) {
+        float v[NORM_PER_THREAD];
+#pragma unroll
+        for (int j = 0; j < NORM_PER_THREAD; j++) v[j] = t + j * b < n ? x[t + j * b] : 0.f;
+#pragma unroll
+        for (int j = 0; j < NORM_PER_THREAD; j++)
+            if (t + j * b < n) ss += v[j] * v[j];
+        ss = block_reduce<false>(ss);
+        const float inv = rsqrtf(ss / n + p.eps);
+#pragma unroll
+        for (int j = 0; j < NORM_PER_THREAD; j++)
+            if (t + j * b < n) out[t + j * b] = v[j] * inv * W::load(w[t + j * b]);
+        return;
+    }
+    for (int i = t; i < n; i += b) ss += x[i] * x[i];
     ss = block_reduce<false>(ss);
-    const float inv = rsqrtf(ss / p.cols + p.eps);
-    for (int i = threadIdx.x; i < p.cols; i += blockDim.x) out[i] = x[i] * inv * W::load(w[i]);
+    const float inv = rsqrtf(ss / n + p.eps);
+    for (int i = t; i < n; i += b) out[i] = x[i] * inv * W::load(w[i]);
 }
 extern "C" __global__ void cohort_nn_rmsnorm_f32(NnArgs p) { pdl_wait(); rmsnorm<F32>(p); }
 extern "C" __global__ void cohort_nn_rmsnorm_f16(NnArgs p) { pdl_wait(); rmsnorm<F16>(p); }
@@ -82,15 +103,33 @@ __device__ void add_rmsnorm(const NnArgs& p) {
     const float* delta = static_cast<const float*>(p.b) + (int64_t)blockIdx.x * p.cols;
     const auto* w = static_cast<const typename W::bits*>(p.c);
     float* out = static_cast<float*>(p.out) + (int64_t)blockIdx.x * p.cols;
+    const int n = p.cols, t = threadIdx.x, b = blockDim.x;
     float ss = 0.f;
-    for (int i = threadIdx.x; i < p.cols; i += blockDim.x) {
+    if (n <= NORM_PER_THREAD * b) {   // registers between the passes (see NORM_PER_THREAD)
+        float v[NORM_PER_THREAD];
+#pragma unroll
+        for (int j = 0; j < NORM_PER_THREAD; j++) v[j] = t + j * b < n ? x[t + j * b] + delta[t + j * b] : 0.f;
+#pragma unroll
+        for (int j = 0; j < NORM_PER_THREAD; j++)
+            if (t + j * b < n) {
+                x[t + j * b] = v[j];
+                ss += v[j] * v[j];
+            }
+        ss = block_reduce<false>(ss);
+        const float inv = rsqrtf(ss / n + p.eps);
+#pragma unroll
+        for (int j = 0; j < NORM_PER_THREAD; j++)
+            if (t + j * b < n) out[t + j * b] = v[j] * inv * W::load(w[t + j * b]);
+        return;
+    }
+    for (int i = t; i < n; i += b) {
         const float v = x[i] + delta[i];
         x[i] = v;
         ss += v * v;
     }
     ss = block_reduce<false>(ss);
-    const float inv = rsqrtf(ss / p.cols + p.eps);
-    for (int i = threadIdx.x; i < p.cols; i += blockDim.x) out[i] = x[i] * inv * W::load(w[i]);
+    const float inv = rsqrtf(ss / n + p.eps);
+    for (int i = t; i < n; i += b) out[i] = x[i] * inv * W::load(w[i]);
 }
 extern "C" __global__ void cohort_nn_add_rmsnorm_f32(NnArgs p) { pdl_wait(); add_rmsnorm<F32>(p); }
 extern "C" __global__ void cohort_nn_add_rmsnorm_f16(NnArgs p) { pdl_wait(); add_rmsnorm<F16>(p); }
