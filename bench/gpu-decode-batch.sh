@@ -46,23 +46,6 @@ if [ "$part" = all ] || [ "$part" = rt ]; then
   step 120 rt-jmh.txt bash .device/java org.openjdk.jmh.Main ActorApiRoundTripBenchmark $jmh
   for f in "$out"/p2p-kernels-table.txt "$out"/rt-*.txt; do echo "== $f"; grep -v INFO "$f" | tail -12; done
 fi
-if [ "$part" = profile ]; then
-  # where a decode step's time goes, without the rest of the bench: small models, --profile, nsys
-  JAVA_OPTS=-Xmx1g step 60 make-tiny-8x1024.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/m8x1024 --layers 8 --hidden 1024 \
-    --heads 16 --kv-heads 8 --intermediate 2816 --vocab 8192
-  JAVA_OPTS=-Xmx1g step 90 make-tiny-tinyllama.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/mtiny --layers 22 --hidden 2048 \
-    --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
-  for m in m8x1024 mtiny; do   # tp 1: programmatic dependent launch on (cohort.nn.pdl=auto)
-    step 150 "bench-$m-tp1.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto \
-      --prompt-len 32 --decode 64 --graphs --profile
-  done
-  if command -v nsys > /dev/null; then
-    step 120 nsys-m8x1024.txt nsys profile --stats=true --force-overwrite true -o /tmp/nsys-m8x1024 \
-      bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/m8x1024 --devices cuda --tp 1 \
-      --backends auto --prompt-len 32 --decode 64 --graphs
-  else echo "no nsys" > "$out/nsys-m8x1024.txt"; fi
-  for f in "$out"/bench-*.txt "$out"/nsys-*.txt; do echo "== $f"; grep -v INFO "$f" | tail -60; done
-fi
 if [ "$part" = all ] || [ "$part" = bench ]; then
   # make-tiny, streamed (issue 18: the 8B shape in <= 40 s with a small heap)
   JAVA_OPTS=-Xmx1g step 60 make-tiny-8x1024.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/m8x1024 --layers 8 --hidden 1024 \
