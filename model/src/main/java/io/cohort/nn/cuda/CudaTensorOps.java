@@ -80,7 +80,7 @@ public final class CudaTensorOps implements TensorOps {
         this.device = device;
         this.stream = device.createStream();
         this.gemm = new CublasGemm(stream);
-        this.kernels = new NnKernels(stream, false);
+        this.kernels = new NnKernels(stream);
         register();
         this.computeDone = device.createEvent();
         this.otherDone = device.createEvent();
@@ -120,11 +120,6 @@ public final class CudaTensorOps implements TensorOps {
                 same.remove(this);
             }
         }
-    }
-
-    /** Whether kernels launch with programmatic dependent launch (cohort.nn.pdl; see there). */
-    public boolean programmaticLaunch() {
-        return kernels.pdl();
     }
 
     /**

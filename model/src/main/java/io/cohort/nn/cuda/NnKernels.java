@@ -124,12 +124,8 @@ final class NnKernels {
     // dynamic shared memory
     private final MemorySegment[] attentionTc = new MemorySegment[TC_HEAD_DIMS.length];
 
+    /** Launches without programmatic dependent launch until {@link #pdl(boolean)} turns it on. */
     NnKernels(NativeCudaStream stream) {
-        this(stream, false);
-    }
-
-    /** {@code pdl}: launch with programmatic dependent launch where the driver has cuLaunchKernelEx. */
-    NnKernels(NativeCudaStream stream, boolean pdl) {
         Driver d = driver;
         if (d == null) {
             synchronized (NnKernels.class) {
@@ -146,7 +142,7 @@ final class NnKernels {
         this.params = arena.allocate(ADDRESS);
         params.set(ADDRESS, 0, args);
         this.pdlSupported = d.launchKernelEx() != null;
-        this.pdl = pdl && pdlSupported;
+
         this.launchConfig = arena.allocate(CFG_SIZE + ATTR_SIZE, 16);
         MemorySegment attr = launchConfig.asSlice(CFG_SIZE, ATTR_SIZE);
         attr.set(JAVA_INT, 0, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
@@ -281,11 +277,6 @@ final class NnKernels {
         } catch (IOException e) {
             throw new CohortException("cannot read kernel resource " + name + suffix, e);
         }
-    }
-
-    /** Whether launches use programmatic dependent launch. */
-    boolean pdl() {
-        return pdl;
     }
 
     /** Turns programmatic dependent launch on or off for the next launches (on only where the driver has it). */
