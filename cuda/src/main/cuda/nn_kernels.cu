@@ -64,6 +64,18 @@ __device__ float block_reduce(float v) {
 // longer than NORM_PER_THREAD * blockDim (hidden > 4096 at 256 threads) take the plain loop.
 constexpr int NORM_PER_THREAD = 16;
 
+// The second pass of both norms over a row held in registers: out = v * rsqrt(sum / n + eps) * w.
+template <typename W>
+__device__ __forceinline__ void scale_row(const float (&v)[NORM_PER_THREAD], float ss, int n, float eps,
+                                          const typename W::bits* w, float* out) {
+    const int t = threadIdx.x, b = blockDim.x;
+    ss = block_reduce<false>(ss);
+    const float inv = rsqrtf(ss / n + eps);
+#pragma unroll
+    for (int j = 0; j < NORM_PER_THREAD; j++)
+        if (t + j * b < n) out[t + j * b] = v[j] * inv * W::load(w[t + j * b]);
+}
+
 // One block per row: out = x / sqrt(mean(x^2) + eps) * w.
 template <typename W>
 __device__ void rmsnorm(const NnArgs& p) {
@@ -79,11 +91,7 @@ __device__ void rmsnorm(const NnArgs& p) {
 #pragma unroll
         for (int j = 0; j < NORM_PER_THREAD; j++)
             if (t + j * b < n) ss += v[j] * v[j];
-        ss = block_reduce<false>(ss);
-        const float inv = rsqrtf(ss / n + p.eps);
-#pragma unroll
-        for (int j = 0; j < NORM_PER_THREAD; j++)
-            if (t + j * b < n) out[t + j * b] = v[j] * inv * W::load(w[t + j * b]);
+        scale_row<W>(v, ss, n, p.eps, w, out);
         return;
     }
     for (int i = t; i < n; i += b) ss += x[i] * x[i];
@@ -115,11 +123,7 @@ __device__ void add_rmsnorm(const NnArgs& p) {
                 x[t + j * b] = v[j];
                 ss += v[j] * v[j];
             }
-        ss = block_reduce<false>(ss);
-        const float inv = rsqrtf(ss / n + p.eps);
-#pragma unroll
-        for (int j = 0; j < NORM_PER_THREAD; j++)
-            if (t + j * b < n) out[t + j * b] = v[j] * inv * W::load(w[t + j * b]);
+        scale_row<W>(v, ss, n, p.eps, w, out);
         return;
     }
     for (int i = t; i < n; i += b) {
