@@ -17,7 +17,9 @@ if [ -z "$nvcc" ]; then
 fi
 for cu in "$here"/src/main/cuda/*.cu; do
   name=$(basename "$cu" .cu)
-  if [ "$out/$name.fatbin" -nt "$cu" ] && [ "$out/$name.fatbin" -nt "$here/src/main/cuda/common.cuh" ]; then continue; fi
+  fresh=1
+  for dep in "$cu" "$here"/src/main/cuda/*.cuh; do [ "$out/$name.fatbin" -nt "$dep" ] || fresh=0; done
+  [ $fresh = 1 ] && continue
   echo "[cohort-cuda] nvcc $name.cu"
   "$nvcc" -O3 -std=c++17 -ptx -arch=compute_80 -o "$out/$name.ptx" "$cu"
   "$nvcc" -O3 -std=c++17 -fatbin -Xfatbin -compress-all \

@@ -28,20 +28,10 @@
 // blockDim a multiple of 32 and <= GEMV_MAX_THREADS, grid = ceil(n / COLS). It mirrors the tile table below.
 // a must not alias out, residual or normed.
 #include "common.cuh"
+#include "nn_args.cuh"
 
 using namespace cohort;
 
-// The leading fields of NnArgs (nn_kernels.cu), so io.cohort.nn.cuda.NnKernels packs this struct as it packs
-// NnArgs: a = activations, b = weights, out = output, n = weight rows, rows = m, cols = k.
-struct GemvArgs {
-    const void* a;
-    const void* b;
-    const void* c;
-    void* out;
-    void* scratch;
-    int64_t n;
-    int rows, cols;
-};
 
 constexpr int GEMV_MAX_THREADS = 256;
 
@@ -70,29 +60,14 @@ __device__ __forceinline__ void widen8<F16>(const uint4& v, float* f) {
     }
 }
 
-// NnArgs' full layout (112 bytes) for the fused kernels. Fields beyond GemvArgs' meaning:
-//   g.a       activations [m, k], or (SILU) the packed gate|up [m, 2k]
-//   g.c       (ADDNORM) the norm weight gamma [n], of type norm_type
-//   g.out     the output [m, n], or (ADDNORM) the residual [m, n], updated in place
-//   g.scratch (ADDNORM) the ticket counter: one unsigned int, 0 between launches (the last block resets it)
-//   norm_type (NnArgs.heads) 0 = f32, 1 = f16, 2 = bf16 (io.cohort.core.DType ordinals)
-//   eps       (NnArgs.eps)
-//   normed    (NnArgs.d) the norm's output [m, n]
-struct GemvFusedArgs {
-    GemvArgs g;
-    int norm_type;
-    int unused_ints[6];
-    float eps;
-    const void* unused_pos;
-    void* normed;
-    void* unused_e;
-    void* unused_f;
-    void* unused_g;
-};
-static_assert(sizeof(GemvArgs) == 56, "GemvArgs is NnArgs' first 56 bytes");
-static_assert(sizeof(GemvFusedArgs) == 128, "GemvFusedArgs is NnArgs");
-static_assert(offsetof(GemvFusedArgs, norm_type) == 56 && offsetof(GemvFusedArgs, eps) == 84
-                      && offsetof(GemvFusedArgs, normed) == 96, "NnArgs offsets");
+// The fused kernels take all of NnArgs. Fields beyond GemvArgs' meaning there:
+//   a       activations [m, k], or (SILU) the packed gate|up [m, 2k]
+//   c       (ADDNORM) the norm weight gamma [n], of type heads
+//   out     the output [m, n], or (ADDNORM) the residual [m, n], updated in place
+//   scratch (ADDNORM) the ticket counter: one unsigned int, 0 between launches (the last block resets it)
+//   heads   the norm weight's type: 0 = f32, 1 = f16, 2 = bf16 (io.cohort.core.DType ordinals)
+//   eps     the norm's eps
+//   d       the norm's output [m, n]
 
 // cohort_nn_add_rmsnorm's block (io.cohort.nn.cuda.NnKernels.THREADS): the epilogue replays its reduction order.
 constexpr int NORM_THREADS = 256, NORM_WARPS = NORM_THREADS / 32;
@@ -295,9 +270,9 @@ COHORT_GEMV(F16, f16, 16, 4, 1)
 // hence the bits, depends on the block size): cohort_gemv_{silu,addnorm,silu_addnorm}_<type>_m<M>.
 #define COHORT_GEMV_FUSED(NAME, SILU, ADDNORM, T, t, M, COLS, U)                                          \
     extern "C" __global__ void __launch_bounds__(GEMV_MAX_THREADS)                                        \
-            cohort_gemv_##NAME##_##t##_m##M(GemvFusedArgs p) {                                            \
+            cohort_gemv_##NAME##_##t##_m##M(NnArgs p) {                                                  \
         pdl_wait();                                                                                       \
-        gemv<T, M, COLS, U, SILU, ADDNORM>(p.g, p.norm_type, p.eps, p.normed);                            \
+        gemv<T, M, COLS, U, SILU, ADDNORM>(reinterpret_cast<const GemvArgs&>(p), p.heads, p.eps, p.d);      \
     }
 #define COHORT_GEMV_FUSED_ALL(T, t, M, COLS, U)                      \
     COHORT_GEMV_FUSED(silu, true, false, T, t, M, COLS, U)           \

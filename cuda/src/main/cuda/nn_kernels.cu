@@ -5,26 +5,11 @@
 // tables are f32, f16 or bf16 (widened on load).
 // GEMMs are cuBLAS's. Every kernel takes one NnArgs by value, so the host packs one struct per launch.
 #include "common.cuh"
+#include "nn_args.cuh"
 #include <mma.h>
 
 using namespace cohort;
 
-struct NnArgs {
-    const void* a;
-    const void* b;
-    const void* c;
-    void* out;
-    void* scratch;
-    int64_t n;
-    int rows, cols, heads, kv_heads, head_dim, start_pos, vocab_start, table_rows, max_seq;
-    float eps;
-    const int* pos;  // when set, the step's position is *pos (a step block the host fills before a graph
-                     // replay), not start_pos: a captured decode step replays at any position
-    void* d;         // extra outputs of the ops with more than one (the fused rotary + KV write: K and V caches)
-    void* e;
-    const void* f;   // the fused rotary attention's cos|sin table
-    void* g;         // the fused rotary attention's tickets (unsigned per (row tile, KV head), zero between launches)
-};
 
 __device__ __forceinline__ int start_of(const NnArgs& p) { return p.pos ? *p.pos : p.start_pos; }
 

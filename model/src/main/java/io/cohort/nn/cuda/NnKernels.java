@@ -29,7 +29,7 @@ final class NnKernels {
     static final String RESOURCE = "/io/cohort/cuda/kernels/nn_kernels";
     /**
      * The decode GEMM module (src/main/cuda/gemv.cu); its GemvArgs is NnArgs' first 56 bytes, and the fused forms'
-     * GemvFusedArgs all of NnArgs ({@link #gemvNorm} says which later fields carry what).
+     * the fused forms all of NnArgs ({@link #gemvNorm} says which later fields carry what).
      */
     static final String GEMV_RESOURCE = "/io/cohort/cuda/kernels/gemv";
     static final long GEMV_ARGS_SIZE = 56;
@@ -38,7 +38,7 @@ final class NnKernels {
     static final int THREADS = 256;
     private static final int MAX_GRID = 8192;
 
-    // struct NnArgs (x86-64 / aarch64 layout): 5 pointers, int64 n, 9 ints, 1 float, 5 pointers (pos, d, e, f, g)
+    // struct NnArgs (src/main/cuda/nn_args.cuh; x86-64 / aarch64 layout): 5 pointers, int64 n, 9 ints, 1 float, 5 pointers (pos, d, e, f, g)
     private static final long A = 0, B = 8, C = 16, OUT = 24, SCRATCH = 32, N = 40, ROWS = 48, COLS = 52,
             HEADS = 56, KV_HEADS = 60, HEAD_DIM = 64, START_POS = 68, VOCAB_START = 72, TABLE_ROWS = 76,
             MAX_SEQ = 80, EPS = 84, POS = 88, D = 96, E = 104, F = 112, G = 120, SIZE = 128;
@@ -337,7 +337,7 @@ final class NnKernels {
     }
 
     /**
-     * The fused GEMV's norm epilogue (gemv.cu, GemvFusedArgs): the norm weight's type in NnArgs.heads (its
+     * The fused GEMV's norm epilogue (gemv.cu; NnArgs): the norm weight's type in NnArgs.heads (its
      * {@link DType} ordinal: 0 f32, 1 f16, 2 bf16), eps in NnArgs.eps, the normed output in NnArgs.d. The
      * pointers: c = norm weight, out = residual (in place), scratch = the ticket counter.
      */

@@ -51,9 +51,9 @@ class NnKernelsResourceTest {
                 for (int i = 0; i < Gemv.FUSED_TILES; i++) {
                     String k = NnKernels.gemvFusedName(f, t, Gemv.TILES[i]);
                     assertTrue(ptx.contains(".entry " + k + "("), "missing kernel " + k);
-                    // the fused forms take all of NnArgs (GemvFusedArgs: the norm's fields past GemvArgs)
+                    // the fused forms take all of NnArgs (the norm's fields past GemvArgs)
                     assertTrue(ptx.contains(k + "_param_0[" + NnKernels.ARGS_SIZE + "]"),
-                            k + " does not take a " + NnKernels.ARGS_SIZE + "-byte GemvFusedArgs");
+                            k + " does not take a " + NnKernels.ARGS_SIZE + "-byte NnArgs");
                 }
             }
         }
