@@ -28,8 +28,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 final class NnKernels {
     static final String RESOURCE = "/io/cohort/cuda/kernels/nn_kernels";
     /**
-     * The decode GEMM module (src/main/cuda/gemv.cu); its GemvArgs is NnArgs' first 56 bytes, and the fused forms'
-     * the fused forms all of NnArgs ({@link #gemvNorm} says which later fields carry what).
+     * The decode GEMM module (src/main/cuda/gemv.cu); its GemvArgs is NnArgs' first 56 bytes, and the fused forms take
+     * all of NnArgs ({@link #gemvNorm} says which later fields carry what).
      */
     static final String GEMV_RESOURCE = "/io/cohort/cuda/kernels/gemv";
     static final long GEMV_ARGS_SIZE = 56;
