@@ -39,20 +39,15 @@ final class CollectiveFuture extends CompletableFuture<CollectiveResult> {
         }
         // while this caller polls or waits on the devices, the poller stays out of the way (one busy thread
         // fewer competing with the stream threads for a core)
-        if (group.completesOnStreams()) {
-            // the ranks' stream threads complete it: watch the stage for a moment (no polling, no CAS contention
-            // with them), then park in super.join(), which their completion unparks
-            for (int round = 0; !isDone(); round++) {
-                if (!idle.idle(round)) {
-                    return;
-                }
-            }
-            return;
-        }
         group.helperArrives();
         try {
             for (int round = 0; !isDone(); round++) {
-                group.poll(System.nanoTime());
+                // poll (an exclusive round) only once its own collective could be finished: watching the events
+                // is a read, and leaves the stream threads their cores on a small machine
+                GroupSequencer.Slot watched = slot;
+                if (watched == null || group.finishable(watched, ticket)) {
+                    group.poll(System.nanoTime());
+                }
                 if (isDone()) {
                     return;
                 }

@@ -26,7 +26,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedDeque;
-import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
@@ -100,8 +99,8 @@ public final class GroupSequencer implements Pollable {
         final Function<CollectiveCall, String> algorithms;
         final DeviceStream[] streams;
         /**
-         * Every stream runs callbacks ({@link DeviceStream#enqueueCallback}: host streams): the ranks' stream
-         * threads complete the collectives, and the poller only watches deadlines.
+         * Every stream runs callbacks ({@link DeviceStream#enqueueCallback}: host streams): each rank's stream
+         * says when its part is done, so the poller sleeps between those instead of spinning.
          */
         final boolean callbacks;
         long seq;
@@ -171,11 +170,20 @@ public final class GroupSequencer implements Pollable {
     /** Held by whoever polls (the poller, or a caller waiting for its own collective): one at a time. */
     private final AtomicBoolean polling = new AtomicBoolean();
     /** Someone asked for a poll while another thread held {@link #polling}: the holder polls again. */
-    private volatile boolean pollRequested;
-    /** The current exclusive round runs on a rank's stream thread (read and written under {@link #polling}). */
-    private boolean fromStream;
+    /**
+     * A rank's stream finished its part of a collective since the last round (host epochs): the poller has
+     * something to finish. Set before the wake, cleared by the round, so a wake is never lost.
+     */
+    private volatile boolean streamDone;
+    // the stage a polling round finished, completed by the polling thread once the round has released the group
+    // (under polling; roundThread: the thread whose round runs now, so that a failure raised elsewhere, e.g. the
+    // coordinator aborting what is in flight, completes at once)
+    private Thread roundThread;
+    private CompletableFuture<CollectiveResult> finished;
+    private CollectiveResult finishedResult;
+    private Throwable finishedError;
     /** What a rank's stream thread runs once its part of a collective is done (host streams; one instance). */
-    private final Runnable devicePoll = this::pollFromStream;
+    private final Runnable streamDoneWaker = this::streamDone;
     /** Callers busy-waiting on a stage of this group (they poll it themselves). */
     private final java.util.concurrent.atomic.AtomicInteger helpers = new java.util.concurrent.atomic.AtomicInteger();
 
@@ -370,10 +378,9 @@ public final class GroupSequencer implements Pollable {
             s.enqueuedNanos = System.nanoTime();
             s.recorded = true;
             if (e.callbacks) {
-                // host streams: each rank's stream thread polls once its part is done; the last one finishes
-                // the collective (no poller round, no hand-off)
+                // host streams say when each rank's part is done: the poller need not spin meanwhile
                 for (DeviceStream stream : e.streams) {
-                    stream.enqueueCallback(devicePoll);
+                    stream.enqueueCallback(streamDoneWaker);
                 }
             }
         } catch (RuntimeException ex) {
@@ -431,22 +438,20 @@ public final class GroupSequencer implements Pollable {
             return false;
         }
         Epoch e = epoch;
-        // stream threads complete a host epoch's collectives; the poller's idle rounds still watch deadlines
-        return e == null || !e.callbacks || !parked.isEmpty();
+        // a host epoch's streams say when a part is done (streamDone): the poller sleeps between those
+        return e == null || !e.callbacks || streamDone || !parked.isEmpty();
     }
 
-    /** Whether the epoch in use completes its collectives on the ranks' stream threads (host devices). */
-    boolean completesOnStreams() {
-        Epoch e = epoch;
-        return e != null && e.callbacks;
-    }
-
-    private void pollFromStream() {
-        pollRequested = true;
-        try {
-            pollWhileAsked(System.nanoTime(), true);
-        } catch (RuntimeException | Error ex) {
-            LOG.error("group {}: completing from a stream thread failed", id, ex);
+    /**
+     * A rank's stream thread, its part of a collective done: the caller blocked on the stage is woken by the
+     * stream itself (it waits on the devices, {@link #awaitDevices}); with none, the poller finishes it. Never
+     * completes the stage here: its dependent stages would run on the stream thread, and one that blocks on a
+     * later collective of the group would stop the stream that collective needs.
+     */
+    private void streamDone() {
+        if (helpers.get() == 0) {
+            streamDone = true;
+            poller.wake();
         }
     }
 
@@ -476,6 +481,11 @@ public final class GroupSequencer implements Pollable {
         poll(System.nanoTime());
     }
 
+    /** Whether a round could finish slot {@code s} now: every rank's part is done, or it is no longer {@code ticket}'s. */
+    boolean finishable(Slot s, long ticket) {
+        return s.ticket != ticket || s.recorded && allComplete(s) || System.nanoTime() - s.deadlineNanos > 0;
+    }
+
     /** A caller starts busy-waiting on one of this group's stages (and polls meanwhile). */
     void helperArrives() {
         helpers.incrementAndGet();
@@ -495,29 +505,38 @@ public final class GroupSequencer implements Pollable {
      */
     @Override
     public boolean poll(long now) {
-        return pollWhileAsked(now, false);
-    }
-
-    /**
-     * One exclusive round, repeated while a stream thread asked for one meanwhile: its request is set before its
-     * attempt, and the holder rereads it after releasing, so a rank's completion during someone else's round is
-     * never lost. Only stream threads ask (a finite number of times); callers and the poller just try.
-     */
-    private boolean pollWhileAsked(long now, boolean streamThread) {
         boolean progress = false;
-        do {
-            if (!polling.compareAndSet(false, true)) {
-                return progress;
-            }
-            pollRequested = false;
-            fromStream = streamThread;
+        while (polling.compareAndSet(false, true)) {
+            CompletableFuture<CollectiveResult> f;
+            CollectiveResult result;
+            Throwable error;
             try {
+                streamDone = false; // this round sees every part done before it
+                roundThread = Thread.currentThread();
                 progress |= pollExclusively(now);
             } finally {
+                roundThread = null;
+                f = finished;
+                result = finishedResult;
+                error = finishedError;
+                finished = null;
+                finishedResult = null;
+                finishedError = null;
                 polling.set(false);
             }
+            if (f == null) {
+                return progress;
+            }
+            // completed outside the round: the stage's dependents run here and may wait on this group, whose
+            // next collectives this thread (or another) then polls
+            if (error != null) {
+                f.completeExceptionally(error);
+            } else {
+                f.complete(result);
+            }
+            progress = true;
             now = System.nanoTime();
-        } while (pollRequested);
+        }
         return progress;
     }
 
@@ -534,11 +553,17 @@ public final class GroupSequencer implements Pollable {
                 if (!s.recorded || !allComplete(s)) {
                     if (now - s.deadlineNanos > 0) {
                         timedOut(s, ticket);
+                        if (finished != null) {
+                            break; // its stage is completed once this round has released the group
+                        }
                         continue; // finished now: released below on the next round of this loop
                     }
                     break;
                 }
                 completed(s, ticket);
+                if (finished != null) {
+                    break; // its stage is completed once this round has released the group
+                }
                 continue;
             }
             s.clear();
@@ -596,10 +621,9 @@ public final class GroupSequencer implements Pollable {
         CollectiveResult result = new CollectiveResult(s.call.collective(), s.seq, e.choice.chosen(), s.algorithm,
                 s.bytes, devices.length, enqueue, elapsed);
         s.ticket = 0;
-        if (fromStream && f.getNumberOfDependents() > 0) {
-            // stages chained on it would run on this rank's stream thread, and one that blocks on a later
-            // collective of the group would stop the stream it waits for: they run on the common pool instead
-            f.completeAsync(() -> result, ForkJoinPool.commonPool());
+        if (roundThread == Thread.currentThread()) {
+            finished = f;
+            finishedResult = result;
         } else {
             f.complete(result);
         }
@@ -639,7 +663,13 @@ public final class GroupSequencer implements Pollable {
         commitJfr(s, false);
         LOG.warn(message);
         s.ticket = 0;
-        f.completeExceptionally(new CollectiveFailedException(message, devicesAtFault, cause));
+        CollectiveFailedException error = new CollectiveFailedException(message, devicesAtFault, cause);
+        if (roundThread == Thread.currentThread()) {
+            finished = f;
+            finishedError = error;
+        } else {
+            f.completeExceptionally(error);
+        }
     }
 
     private void commitJfr(Slot s, boolean succeeded) {
