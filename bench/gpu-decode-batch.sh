@@ -58,15 +58,11 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
     step 150 "bench-$m-tp1.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto \
       --prompt-len 32 --decode 64 --graphs --profile
   done
-  # the same without programmatic dependent launch (on by default for one rank per GPU), and with the fused GEMVs
-  # + single-launch attention (opt-in)
-  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.pdl=false" step 120 bench-m8x1024-tp1-nopdl.txt bash .device/java io.cohort.cli.CohortCli model bench \
-    --model-dir /tmp/m8x1024 --devices cuda --tp 1 --backends auto --prompt-len 32 --decode 64 --graphs
-  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.fusedGemv=true -Dcohort.nn.fusedAttention=true" step 120 bench-m8x1024-tp1-fused.txt \
-    bash .device/java io.cohort.cli.CohortCli model bench \
-    --model-dir /tmp/m8x1024 --devices cuda --tp 1 --backends auto --prompt-len 32 --decode 64 --graphs
-  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.fusedAttention=true" step 120 bench-mtiny-tp1-fusedattn.txt bash .device/java io.cohort.cli.CohortCli \
-    model bench --model-dir /tmp/mtiny --devices cuda --tp 1 --backends auto --prompt-len 32 --decode 64 --graphs
+  # the same with the norms and adds as separate kernels (cohort.nn.normInGemv=false: the layer as 10 launches)
+  for m in m8x1024 mtiny; do
+    JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.normInGemv=false" step 120 "bench-$m-tp1-unfusednorm.txt" bash .device/java io.cohort.cli.CohortCli \
+      model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto --prompt-len 32 --decode 64 --graphs
+  done
   JAVA_OPTS=-Xmx1g step 150 make-tiny-8b.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/m8b --layers 32 --hidden 4096 \
     --heads 32 --kv-heads 8 --intermediate 14336 --vocab 128256
   step 180 bench-m8b-tp1.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/m8b --devices cuda --tp 1 --backends auto \
@@ -77,11 +73,8 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
   # 512-token prefill at the 8B shape (issue 18 target: 25 ms)
   step 180 bench-m8b-prefill512.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/m8b --devices cuda --tp 1 --backends auto \
     --prompt-len 512 --max-batch 512 --decode 4
-  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.prefill-attention=simt" step 120 bench-m8b-prefill512-simt.txt bash .device/java io.cohort.cli.CohortCli \
-    model bench --model-dir /tmp/m8b --devices cuda --tp 1 --backends auto --prompt-len 512 --max-batch 512 --decode 4
-  # the same with the unfused all-reduce, then addRmsNorm (the fused p2p all-reduce + norm is the default)
-  JAVA_OPTS="$JAVA_OPTS -Dcohort.fusedAllReduce=false" step 180 bench-mtiny-tp2-shared-unfused.txt bash .device/java io.cohort.cli.CohortCli model bench \
-    --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.normInGemv=false" step 180 bench-m8b-tp1-unfusednorm.txt bash .device/java io.cohort.cli.CohortCli \
+    model bench --model-dir /tmp/m8b --devices cuda --tp 1 --backends auto --prompt-len 32 --decode 64 --graphs
   step 240 decode-ops.txt bash .device/java io.cohort.cuda.bench.DecodeOpsBench "$out/decode-ops-table.txt"
   for f in "$out"/make-tiny-*.txt "$out"/bench-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | tail -24; done
 fi

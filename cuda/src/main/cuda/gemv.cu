@@ -21,7 +21,12 @@
 //    the residual through L2 (__ldcg). Its reduction replays cohort_nn_add_rmsnorm's 256-thread block_reduce
 //    exactly (per-thread strided fma sums of 256 virtual threads, warp butterflies, then the 8 warps' partials),
 //    whatever this block's own size, so residual and normed are bit-identical to matmulT then addRmsNorm.
-//  * both (cohort_gemv_silu_addnorm_*): down at tp = 1.
+//  * both (cohort_gemv_silu_addnorm_*).
+//  * NORM (cohort_gemv_norm_*): the RMSNorm of a in the prologue (see gemv below): the projection after a norm
+//    (qkv, gate|up, the LM head) reads the raw residual, so no norm kernel runs between the layers' GEMVs.
+//  * ADD (cohort_gemv_add_*, cohort_gemv_silu_add_*): out is the residual, each block adds its columns' sums
+//    into it in place and nothing else (the norm is the next GEMV's prologue). With NORM, a layer at tp = 1 is
+//    qkv (norm) -> rotary + KV write -> attention -> o_proj (add) -> gate|up (norm) -> down (silu, add).
 // Fused tiles: m = 1, 2, 4 (Gemv.FUSED_MAX_ROWS); the host falls back to the unfused ops elsewhere.
 //
 // The host (io.cohort.nn.cuda.Gemv) guarantees: k % 8 == 0, a and w 16-byte aligned, 1 <= rows <= M,
@@ -150,9 +155,31 @@ __device__ __forceinline__ void rmsnorm_rows(const float* r, int rows, int n, co
     }
 }
 
-template <typename W, int M, int GEMV_COLS, int U, bool SILU, bool ADDNORM>
+// What a GEMV does with its column sums: store them, add them into out in place (the residual), or add them and
+// then (the last block) write the RMSNorm of every row.
+enum Epilogue { STORE = 0, ADD = 1, ADDNORM = 2 };
+
+// U * COLS weight vectors of this thread, from vector v0 on (columns' rows w[c]); past kv: zeros, never used.
+template <int GEMV_COLS, int U>
+__device__ __forceinline__ void gemv_fetch(uint4 (&wv)[U][GEMV_COLS], const uint4* const (&w)[GEMV_COLS], int v0,
+                                           int kv, int stride) {
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+        const int v = v0 + u * stride;
+#pragma unroll
+        for (int c = 0; c < GEMV_COLS; c++) wv[u][c] = v < kv ? __ldcs(w[c] + v) : make_uint4(0, 0, 0, 0);
+    }
+}
+
+// NORM (the RMSNorm before the product, in its prologue): a is the raw residual x, p.c the norm weight gamma [k]
+// (type W), and out = rmsnorm(x) . w^T is computed as inv * sum_j (x_j gamma_j) w_j with inv = rsqrt(mean(x^2) +
+// eps): every block sums x^2 over the whole row anyway (its threads cover k once), so the norm costs one more
+// partial per row instead of a launch. Not the bits of rmsNorm then matmulT (inv is applied after the sum).
+template <typename W, int M, int GEMV_COLS, int U, bool SILU, bool NORM, int EPI>
 __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps, void* normed) {
-    __shared__ float partial[GEMV_MAX_THREADS / 32][M * GEMV_COLS];
+    static_assert(!(SILU && NORM), "one prologue");
+    constexpr int PARTS = M * GEMV_COLS + (NORM ? M : 0);
+    __shared__ float partial[GEMV_MAX_THREADS / 32][PARTS];
     const int rows = p.rows, kv = p.cols >> 3;       // kv: 16-byte vectors per weight row
     const int64_t n = p.n, a4 = p.cols >> 2;         // a4: float4s per activation row
     const int64_t n0 = (int64_t)blockIdx.x * GEMV_COLS;
@@ -164,22 +191,24 @@ __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps
     }
     const float4* a = static_cast<const float4*>(p.a);
     const int64_t row4 = SILU ? 2 * a4 : a4;         // float4s per row of a (gate|up: 2k floats)
+    const uint4* gamma = static_cast<const uint4*>(p.c);
 
-    float acc[M][GEMV_COLS];
+    float acc[M][GEMV_COLS], ss[M];
 #pragma unroll
-    for (int m = 0; m < M; m++)
+    for (int m = 0; m < M; m++) {
+        ss[m] = 0.f;
 #pragma unroll
         for (int c = 0; c < GEMV_COLS; c++) acc[m][c] = 0.f;
+    }
 
+    // The weights never depend on the kernel before this one on the stream: the first round of loads is issued
+    // before pdl_wait, so under programmatic dependent launch the blocks resident early stream their weights
+    // while that kernel finishes (at k = 4096 the first round is a block's whole slice).
     const int stride = blockDim.x;
-    for (int v0 = threadIdx.x; v0 < kv; v0 += U * stride) {
-        uint4 wv[U][GEMV_COLS];
-#pragma unroll
-        for (int u = 0; u < U; u++) {  // every load first: U * COLS in flight
-            const int v = v0 + u * stride;
-#pragma unroll
-            for (int c = 0; c < GEMV_COLS; c++) wv[u][c] = v < kv ? __ldcs(w[c] + v) : make_uint4(0, 0, 0, 0);
-        }
+    uint4 wv[U][GEMV_COLS];
+    gemv_fetch<GEMV_COLS, U>(wv, w, threadIdx.x, kv, stride);
+    pdl_wait();
+    for (int v0 = threadIdx.x; v0 < kv;) {
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int v = v0 + u * stride;
@@ -187,6 +216,8 @@ __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps
             float wf[GEMV_COLS][8];
 #pragma unroll
             for (int c = 0; c < GEMV_COLS; c++) widen8<W>(wv[u][c], wf[c]);
+            float g[8];
+            if (NORM) widen8<W>(__ldg(gamma + v), g);
 #pragma unroll
             for (int m = 0; m < M; m++) {
                 if (m >= rows) break;  // uniform across the block
@@ -199,17 +230,26 @@ __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps
 #pragma unroll
                     for (int j = 0; j < 8; j++) x[j] = x[j] / (1.f + expf(-x[j])) * up[j];
                 }
+                if (NORM) {
+#pragma unroll
+                    for (int j = 0; j < 8; j++) {
+                        ss[m] = fmaf(x[j], x[j], ss[m]);
+                        x[j] *= g[j];
+                    }
+                }
 #pragma unroll
                 for (int c = 0; c < GEMV_COLS; c++)
 #pragma unroll
                     for (int j = 0; j < 8; j++) acc[m][c] = fmaf(x[j], wf[c][j], acc[m][c]);
             }
         }
+        v0 += U * stride;
+        if (v0 < kv) gemv_fetch<GEMV_COLS, U>(wv, w, v0, kv, stride);
     }
 
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
 #pragma unroll
-    for (int m = 0; m < M; m++)
+    for (int m = 0; m < M; m++) {
 #pragma unroll
         for (int c = 0; c < GEMV_COLS; c++) {
             float s = acc[m][c];
@@ -217,6 +257,13 @@ __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps
             for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
             if (lane == 0) partial[warp][m * GEMV_COLS + c] = s;
         }
+        if (NORM) {
+            float s = ss[m];
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+            if (lane == 0) partial[warp][M * GEMV_COLS + m] = s;
+        }
+    }
     __syncthreads();
     float* out = static_cast<float*>(p.out);
     for (int i = threadIdx.x; i < M * GEMV_COLS; i += blockDim.x) {
@@ -224,14 +271,19 @@ __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps
         if (m >= rows || n0 + c >= n) continue;
         float s = 0.f;
         for (int j = 0; j < warps; j++) s += partial[j][i];
-        if (ADDNORM) {
+        if (NORM) {
+            float t = 0.f;
+            for (int j = 0; j < warps; j++) t += partial[j][M * GEMV_COLS + m];
+            s *= rsqrtf(t / p.cols + eps);
+        }
+        if (EPI != STORE) {
             float* r = out + m * n + n0 + c;
             *r = *r + s;   // cohort_nn_add_rmsnorm's x + delta
         } else {
             out[m * n + n0 + c] = s;
         }
     }
-    if (ADDNORM) {
+    if (EPI == ADDNORM) {
         __shared__ bool last;
         __threadfence();   // this block's residual columns are visible device-wide before its ticket
         __syncthreads();
@@ -252,8 +304,7 @@ __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps
 // the M * COLS accumulators grow (registers). Mirrored in io.cohort.nn.cuda.Gemv (COLS, UNROLL).
 #define COHORT_GEMV(T, t, M, COLS, U)                                                                        \
     extern "C" __global__ void __launch_bounds__(GEMV_MAX_THREADS) cohort_gemv_##t##_m##M(GemvArgs p) { \
-        pdl_wait();                                                                                      \
-        gemv<T, M, COLS, U, false, false>(p, 0, 0.f, nullptr);                                           \
+        gemv<T, M, COLS, U, false, false, STORE>(p, 0, 0.f, nullptr);   /* pdl_wait inside */            \
     }
 COHORT_GEMV(BF16, bf16, 1, 4, 4)
 COHORT_GEMV(BF16, bf16, 2, 4, 4)
@@ -268,16 +319,18 @@ COHORT_GEMV(F16, f16, 16, 4, 1)
 
 // The fused forms, on the same tiles (the launch configuration must be the plain kernel's: the reduction order,
 // hence the bits, depends on the block size): cohort_gemv_{silu,addnorm,silu_addnorm}_<type>_m<M>.
-#define COHORT_GEMV_FUSED(NAME, SILU, ADDNORM, T, t, M, COLS, U)                                          \
+#define COHORT_GEMV_FUSED(NAME, SILU, NORM, EPI, T, t, M, COLS, U)                                      \
     extern "C" __global__ void __launch_bounds__(GEMV_MAX_THREADS)                                        \
             cohort_gemv_##NAME##_##t##_m##M(NnArgs p) {                                                  \
-        pdl_wait();                                                                                       \
-        gemv<T, M, COLS, U, SILU, ADDNORM>(reinterpret_cast<const GemvArgs&>(p), p.heads, p.eps, p.d);      \
+        gemv<T, M, COLS, U, SILU, NORM, EPI>(reinterpret_cast<const GemvArgs&>(p), p.heads, p.eps, p.d);   \
     }
-#define COHORT_GEMV_FUSED_ALL(T, t, M, COLS, U)                      \
-    COHORT_GEMV_FUSED(silu, true, false, T, t, M, COLS, U)           \
-    COHORT_GEMV_FUSED(addnorm, false, true, T, t, M, COLS, U)        \
-    COHORT_GEMV_FUSED(silu_addnorm, true, true, T, t, M, COLS, U)
+#define COHORT_GEMV_FUSED_ALL(T, t, M, COLS, U)                           \
+    COHORT_GEMV_FUSED(silu, true, false, STORE, T, t, M, COLS, U)         \
+    COHORT_GEMV_FUSED(addnorm, false, false, ADDNORM, T, t, M, COLS, U)   \
+    COHORT_GEMV_FUSED(silu_addnorm, true, false, ADDNORM, T, t, M, COLS, U) \
+    COHORT_GEMV_FUSED(norm, false, true, STORE, T, t, M, COLS, U)         \
+    COHORT_GEMV_FUSED(add, false, false, ADD, T, t, M, COLS, U)           \
+    COHORT_GEMV_FUSED(silu_add, true, false, ADD, T, t, M, COLS, U)
 COHORT_GEMV_FUSED_ALL(BF16, bf16, 1, 4, 4)
 COHORT_GEMV_FUSED_ALL(BF16, bf16, 2, 4, 4)
 COHORT_GEMV_FUSED_ALL(BF16, bf16, 4, 8, 1)

@@ -30,6 +30,7 @@ public final class LlamaRank implements AutoCloseable {
     private final LlamaConfig config;
     private final TensorOps ops;
     private final int maxBatch;
+    private final int tp;
     private final Map<String, Matrix> weights;
     private final VocabParallelEmbedding embedding;
     private final List<Layer> layers = new ArrayList<>();
@@ -57,7 +58,7 @@ public final class LlamaRank implements AutoCloseable {
         this.ops = ops;
         this.maxBatch = maxBatch;
         this.weights = weights;
-        int tp = comm.size();
+        this.tp = comm.size();
         int rank = comm.rank();
         float eps = (float) c.rmsNormEps();
         Partition vocab = c.vocab(tp, rank);
@@ -135,6 +136,9 @@ public final class LlamaRank implements AutoCloseable {
         }
         Matrix xs = x.firstRows(t), ns = normed.firstRows(t), ps = proj.firstRows(t);
         embedding.forward(ops, tokens, xs);
+        if (tp == 1) {
+            return forwardResidual(t, startPos, wanted, xs, ns, ps);
+        }
         // the residual add after each block is fused with the norm that follows it (the next layer's
         // attention norm, or the final norm), so each layer launches two norms, not two norms and two adds; at
         // tp >= 2 on cuda-p2p the block's all-reduce joins them too (one kernel: all-reduce, add, norm)
@@ -158,6 +162,28 @@ public final class LlamaRank implements AutoCloseable {
         Matrix normedLast = wanted == Logits.ALL ? ns : ns.rows(t - 1, 1);
         Matrix out = logits.firstRows(normedLast.rows());
         head.forward(ops, normedLast, out);
+        return out;
+    }
+
+    /**
+     * tp = 1: each norm goes into the projection after it, each residual add into the projection before it
+     * ({@link ParallelAttention#forwardResidual}, {@link SwiGluMlp#forwardResidual}), so on a GPU a decode layer is
+     * qkv (norm) -> rotary + KV write -> attention -> o (add) -> gate|up (norm) -> down (SwiGLU, add), with no
+     * norm or add kernel between them (at tp >= 2 the all-reduce sits between the product and the add).
+     */
+    private Matrix forwardResidual(int t, int startPos, Logits wanted, Matrix xs, Matrix ns, Matrix ps) {
+        Matrix gus = gateUp.firstRows(t), gs = gate.firstRows(t);
+        for (Layer layer : layers) {
+            layer.attention.forwardResidual(ops, xs, layer.attnNorm, ns, startPos, qkv.firstRows(t), q.firstRows(t),
+                    k.firstRows(t), v.firstRows(t), ctx.firstRows(t), ps);
+            layer.mlp.forwardResidual(ops, xs, layer.mlpNorm, ns, gus, gs, ps);
+        }
+        if (wanted == Logits.NONE) {
+            return null;
+        }
+        Matrix last = wanted == Logits.ALL ? xs : xs.rows(t - 1, 1);
+        Matrix out = logits.firstRows(last.rows());
+        head.forwardNormed(ops, last, finalNorm, wanted == Logits.ALL ? ns : ns.rows(t - 1, 1), out);
         return out;
     }
 

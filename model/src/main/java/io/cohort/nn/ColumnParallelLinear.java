@@ -25,4 +25,12 @@ public final class ColumnParallelLinear {
     public void forward(TensorOps ops, Matrix x, Matrix out) {
         ops.matmulT(x, weight, out);
     }
+
+    /**
+     * out = norm(x) · this rank's weightᵀ, x the raw residual stream ({@link TensorOps#rmsNormMatmulT}: a GPU
+     * applies the norm in the GEMV's prologue); normed ({@code [tokens, k]}) is scratch.
+     */
+    public void forwardNormed(TensorOps ops, Matrix x, RmsNorm norm, Matrix normed, Matrix out) {
+        ops.rmsNormMatmulT(x, norm.weight(), norm.eps(), normed, weight, out);
+    }
 }

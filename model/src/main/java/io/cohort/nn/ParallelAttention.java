@@ -79,11 +79,29 @@ public final class ParallelAttention {
         o.forwardAddNorm(ops, ctx, out, residual, norm, normed);
     }
 
+    /**
+     * The block on the residual stream, norm included: {@code residual += attention(norm(residual))} (the norm in
+     * the qkv GEMV, the add in o's: {@link ColumnParallelLinear#forwardNormed}, {@link RowParallelLinear#forwardAdd});
+     * normed ({@code [tokens, hidden]}) and out are scratch, the rest as in {@link #forward}.
+     */
+    public void forwardResidual(TensorOps ops, Matrix residual, RmsNorm norm, Matrix normed, int startPos, Matrix qkvs,
+                                Matrix qs, Matrix ks, Matrix vs, Matrix ctx, Matrix out) {
+        qkv.forwardNormed(ops, residual, norm, normed, qkvs);
+        attendProjected(ops, residual.rows(), startPos, qkvs, qs, ks, vs, ctx);
+        o.forwardAdd(ops, ctx, out, residual);
+    }
+
     /** Everything before the output projection: ctx = this rank's heads' attention output. */
     private void attend(TensorOps ops, Matrix x, int startPos, Matrix qkvs, Matrix qs, Matrix ks, Matrix vs, Matrix ctx) {
         qkv.forward(ops, x, qkvs);
+        attendProjected(ops, x.rows(), startPos, qkvs, qs, ks, vs, ctx);
+    }
+
+    /** Attention from the projections in qkvs ({@code rows} tokens) to ctx. */
+    private void attendProjected(TensorOps ops, int rows, int startPos, Matrix qkvs, Matrix qs, Matrix ks, Matrix vs,
+                                 Matrix ctx) {
         int qw = localQueryWidth(), kvw = localKvWidth();
-        if (x.rows() == 1) {
+        if (rows == 1) {
             qs = qkvs.columnsOfRow(0, qw);
             ks = qkvs.columnsOfRow(qw, kvw);
             vs = qkvs.columnsOfRow(qw + kvw, kvw);

@@ -58,6 +58,30 @@ public final class RowParallelLinear {
         norm.addForward(ops, residual, out, normed);
     }
 
+    /**
+     * {@code residual += all-reduce(x_r · W_rᵀ)}, the norm left to the next projection ({@link
+     * ColumnParallelLinear#forwardNormed}). At tp = 1 one op, {@link TensorOps#matmulTAdd} (a GPU adds in the
+     * GEMV's epilogue); else the product, its all-reduce, then the add. out is the product's scratch.
+     */
+    public void forwardAdd(TensorOps ops, Matrix x, Matrix out, Matrix residual) {
+        if (comm.size() == 1) {
+            ops.matmulTAdd(x, weight, out, residual);
+            return;
+        }
+        forward(ops, x, out);
+        ops.add(residual, out, residual);
+    }
+
+    /** {@link #forwardAdd} of {@code siluMulPacked(gateUp)} ({@link TensorOps#siluMatmulTAdd} at tp = 1; g scratch). */
+    public void forwardSiluAdd(TensorOps ops, Matrix gateUp, Matrix g, Matrix out, Matrix residual) {
+        if (comm.size() == 1) {
+            ops.siluMatmulTAdd(gateUp, g, weight, out, residual);
+            return;
+        }
+        forwardSilu(ops, gateUp, g, out);
+        ops.add(residual, out, residual);
+    }
+
     /** out ({@code [tokens, n]}, full on every rank) = all-reduce(x_r · W_rᵀ). */
     public void forward(TensorOps ops, Matrix x, Matrix out) {
         ops.matmulT(x, weight, out);

@@ -43,4 +43,15 @@ public final class SwiGluMlp {
         gateUp.forward(ops, x, gu);
         down.forwardSiluAddNorm(ops, gu, g, out, residual, norm, normed);
     }
+
+    /**
+     * The block on the residual stream, norm included: {@code residual += mlp(norm(residual))} (the norm in gate|up's
+     * GEMV, the add in down's: {@link ColumnParallelLinear#forwardNormed}, {@link RowParallelLinear#forwardSiluAdd});
+     * normed, gu, g and out are scratch.
+     */
+    public void forwardResidual(TensorOps ops, Matrix residual, RmsNorm norm, Matrix normed, Matrix gu, Matrix g,
+                                Matrix out) {
+        gateUp.forwardNormed(ops, residual, norm, normed, gu);
+        down.forwardSiluAdd(ops, gu, g, out, residual);
+    }
 }

@@ -96,6 +96,35 @@ public interface TensorOps extends AutoCloseable {
         matmulTAddRmsNorm(g, w, out, residual, normWeight, eps, normed);
     }
 
+    /**
+     * The projection after a norm, reading the raw residual stream: {@code out = rmsNorm(x) · wᵀ} (x
+     * {@code [m, k]}, normWeight {@code [1, k]}, w {@code [n, k]}, out {@code [m, n]}). The default is
+     * {@link #rmsNorm} into normed ({@code [m, k]} scratch, unspecified afterwards) then {@link #matmulT}; devices
+     * may apply the norm inside the product (one launch; the sums are then scaled once per row, which rounds
+     * differently from scaling the inputs). x must not alias out.
+     */
+    default void rmsNormMatmulT(Matrix x, Matrix normWeight, float eps, Matrix normed, Matrix w, Matrix out) {
+        rmsNorm(x, normWeight, eps, normed);
+        matmulT(normed, w, out);
+    }
+
+    /**
+     * A projection into the residual stream: {@code residual += a · wᵀ} (a {@code [m, k]}, w {@code [n, k]},
+     * residual {@code [m, n]}). The default is {@link #matmulT} into out ({@code [m, n]} scratch) then
+     * {@link #add}; devices may add in the product's epilogue (one launch, the same f32 operations). a must not
+     * alias residual.
+     */
+    default void matmulTAdd(Matrix a, Matrix w, Matrix out, Matrix residual) {
+        matmulT(a, w, out);
+        add(residual, out, residual);
+    }
+
+    /** {@link #siluMatmulT} into the residual stream: {@code residual += siluMulPacked(gateUp) · wᵀ}; g, out scratch. */
+    default void siluMatmulTAdd(Matrix gateUp, Matrix g, Matrix w, Matrix out, Matrix residual) {
+        siluMatmulT(gateUp, g, w, out);
+        add(residual, out, residual);
+    }
+
     /** {@code out = a + b}, element-wise (residual connections); out may alias a or b. */
     void add(Matrix a, Matrix b, Matrix out);
 

@@ -25,4 +25,9 @@ public final class VocabParallelLmHead {
     public void forward(TensorOps ops, Matrix hidden, Matrix logits) {
         projection.forward(ops, hidden, logits);
     }
+
+    /** logits of {@code norm(residual)} ({@link ColumnParallelLinear#forwardNormed}; normed is scratch). */
+    public void forwardNormed(TensorOps ops, Matrix residual, RmsNorm norm, Matrix normed, Matrix logits) {
+        projection.forwardNormed(ops, residual, norm, normed, logits);
+    }
 }

@@ -72,6 +72,9 @@ public final class CudaTensorOps implements TensorOps {
     // on an H200 they were slower than the separate kernels (8x1024 o_proj + add-norm 13.4 vs 5.7 us, 8B down
     // with SwiGLU 70.6 vs 34.1 us: every block recomputes the activation, and the last block's norm is serial)
     private boolean fusedGemvOn = "true".equals(System.getProperty("cohort.nn.fusedGemv"));
+    // cohort.nn.normInGemv: the residual stream's norms in the prologue of the GEMV after them and its adds in the
+    // epilogue of the GEMV before them (the decode layer at tp = 1: 7 launches instead of 10). On unless "false".
+    private boolean normInGemvOn = !"false".equals(System.getProperty("cohort.nn.normInGemv"));
     // cohort.nn.prefill-attention: "simt" = prefill on the f32 online kernel (for comparison); else (default) on
     // the tensor-core kernel where it applies (attentionKernel)
     private final boolean prefillTensorCores = !"simt".equals(System.getProperty("cohort.nn.prefill-attention"));
@@ -249,6 +252,14 @@ public final class CudaTensorOps implements TensorOps {
         this.fusedAttentionOn = on;
     }
 
+    /**
+     * Whether {@link #rmsNormMatmulT}, {@link #matmulTAdd} and {@link #siluMatmulTAdd} take the fused GEMVs where
+     * the GEMV takes the product (default: on, unless system property cohort.nn.normInGemv is "false").
+     */
+    public void useNormInGemv(boolean on) {
+        this.normInGemvOn = on;
+    }
+
     /** Whether the fused GEMV forms are used where they apply (default: system property cohort.nn.fusedGemv). */
     public void useFusedGemv(boolean on) {
         this.fusedGemvOn = on;
@@ -319,37 +330,87 @@ public final class CudaTensorOps implements TensorOps {
     /**
      * One launch, no cast: out = a · wᵀ with a f32 and w bf16/f16 (cohort_gemv_*, see {@link Gemv}), or a fused
      * form of it ({@code form} non-null, cohort_gemv_&lt;form&gt;_*): with {@link Gemv.Fused#silu} a is the packed
-     * gate|up {@code [m, 2k]}; with {@link Gemv.Fused#addNorm} out is the residual (added into) and the last block
-     * writes {@code normed = rmsNorm(residual) * normWeight}. Every GEMV launch goes through here.
+     * gate|up {@code [m, 2k]}; with {@link Gemv.Fused#norm} a is the raw residual and the product is of its
+     * RMSNorm by normWeight (the weights' type); with {@link Gemv.Fused#add} out is the residual (added into),
+     * and with {@link Gemv.Fused#addNorm} the last block then writes {@code normed = rmsNorm(residual) *
+     * normWeight}. Every GEMV launch goes through here.
      */
     private void gemv(Gemv.Fused form, Matrix a, Matrix w, Matrix out, Matrix normWeight, float eps, Matrix normed) {
         boolean silu = form != null && form.silu, addNorm = form != null && form.addNorm;
+        boolean norm = form != null && form.norm, add = form != null && form.add;
         int m = a.rows(), k = w.cols(), n = w.rows();
         if (a.cols() != (silu ? 2 * k : k) || out.rows() != m || out.cols() != n) {
             throw new IllegalArgumentException((silu ? "siluMatmulT" : "matmulT") + " shapes: a " + a + ", w " + w
                     + ", out " + out);
         }
-        if (addNorm) {
+        if (add) {
             f32(out, "residual");
+        }
+        if (addNorm) {
             f32(normed, "normed output");
             if (normWeight.elements() != n || normed.rows() != m || normed.cols() != n) {
                 throw new IllegalArgumentException("matmulTAddRmsNorm shapes: residual " + out + ", norm weight "
                         + normWeight + ", normed " + normed);
             }
         }
+        if (norm && (normWeight.elements() != k || normWeight.dtype() != w.dtype())) {
+            throw new IllegalArgumentException("rmsNormMatmulT: norm weight " + normWeight + " for weight " + w);
+        }
         if (n == 0) {
             return;
         }
         int tile = Gemv.tile(m);
-        kernels.pointers(a.buffer().address(), w.buffer().address(), addNorm ? normWeight.buffer().address() : 0,
-                out.buffer().address(), addNorm ? gemvTicket.address() : 0).sizes(n, m, k);
+        kernels.pointers(a.buffer().address(), w.buffer().address(),
+                addNorm || norm ? normWeight.buffer().address() : 0, out.buffer().address(),
+                addNorm ? gemvTicket.address() : 0).sizes(n, m, k);
         if (addNorm) {
             kernels.gemvNorm(normWeight.dtype(), eps, normed.buffer().address());
+        } else if (norm) {
+            kernels.eps(eps);
         }
         String label = form == null ? "gemv" : form.label();
         kernels.launch(form == null ? kernels.gemv(w.dtype(), tile) : kernels.gemvFused(form, w.dtype(), tile),
                 Gemv.blocks(tile, n), Gemv.threads(tile, k),
                 kernels.timeline == null ? label : label + " " + shape(m, n, k));
+    }
+
+    /**
+     * Whether the residual-stream forms (norm prologue, add epilogue) take the product of a (rows of width k) by
+     * w: on ({@link #useNormInGemv}), a fused tile and the plain rule.
+     */
+    private boolean residualTakes(Matrix a, int k, Matrix w) {
+        return normInGemvOn && Gemv.fuses(a.rows()) && gemvTakes(a, k, w, DType.F32);
+    }
+
+    /** One launch (cohort_gemv_norm_*) where the GEMV takes the product, else rmsNorm into normed then matmulT. */
+    @Override
+    public void rmsNormMatmulT(Matrix x, Matrix normWeight, float eps, Matrix normed, Matrix w, Matrix out) {
+        if (x.cols() == w.cols() && normWeight.dtype() == w.dtype() && normWeight.elements() == w.cols() && f32(out)
+                && residualTakes(x, w.cols(), w)) {
+            gemv(Gemv.Fused.NORM, x, w, out, normWeight, eps, null);
+            return;
+        }
+        TensorOps.super.rmsNormMatmulT(x, normWeight, eps, normed, w, out);
+    }
+
+    /** One launch (cohort_gemv_add_*) where the GEMV takes the product, else matmulT then add. */
+    @Override
+    public void matmulTAdd(Matrix a, Matrix w, Matrix out, Matrix residual) {
+        if (a.cols() == w.cols() && residualTakes(a, w.cols(), w)) {
+            gemv(Gemv.Fused.ADD, a, w, residual, null, 0, null);
+            return;
+        }
+        TensorOps.super.matmulTAdd(a, w, out, residual);
+    }
+
+    /** One launch (cohort_gemv_silu_add_*) where the GEMV takes the product, else the unfused ops. */
+    @Override
+    public void siluMatmulTAdd(Matrix gateUp, Matrix g, Matrix w, Matrix out, Matrix residual) {
+        if (gateUp.cols() == 2 * w.cols() && residualTakes(gateUp, w.cols(), w)) {
+            gemv(Gemv.Fused.SILU_ADD, gateUp, w, residual, null, 0, null);
+            return;
+        }
+        TensorOps.super.siluMatmulTAdd(gateUp, g, w, out, residual);
     }
 
     /** Whether the fused form of the product of a (rows of width k) by w takes the GEMV: a fused tile and the plain rule. */

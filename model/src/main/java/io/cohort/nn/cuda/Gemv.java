@@ -7,8 +7,9 @@ import io.cohort.core.DType;
  * them instead of the cast + cuBLAS path, which tile of activation rows, and the grid. Pure functions, so the
  * dispatch is testable without a GPU. The tables mirror the kernel instantiations in gemv.cu.
  *
- * <p>The fused forms ({@link Fused}: SwiGLU prologue, residual add + RMSNorm epilogue, both) run the same body
- * with the same grid and block, so their products are the plain kernel's bit for bit; they exist for tiles of
+ * <p>The fused forms ({@link Fused}: SwiGLU or RMSNorm prologue, residual add or add + RMSNorm epilogue) run the
+ * same body with the same grid and block; except for the norm prologue (which scales the sums, not the inputs)
+ * their products are the plain kernel's bit for bit. They exist for tiles of
  * up to {@value #FUSED_MAX_ROWS} rows ({@link #fuses}), and CudaTensorOps takes them where it would take the
  * plain GEMV for the same product, else the unfused ops.
  */
@@ -32,18 +33,27 @@ final class Gemv {
     /** The fused forms of the GEMV (their kernels: cohort_gemv_&lt;kernel&gt;_&lt;type&gt;_m&lt;M&gt;). */
     enum Fused {
         /** a is the packed gate|up [m, 2k]; the activation silu(gate) * up is computed as it is loaded. */
-        SILU("silu", true, false),
+        SILU("silu", true, false, false, false),
         /** out is the residual, added into in place; the last block writes the RMSNorm of every row. */
-        ADDNORM("addnorm", false, true),
-        /** Both: the MLP's down at tp = 1. */
-        SILU_ADDNORM("silu_addnorm", true, true);
+        ADDNORM("addnorm", false, false, true, true),
+        /** Both: the MLP's down at tp = 1 (opt-in, cohort.nn.fusedGemv). */
+        SILU_ADDNORM("silu_addnorm", true, false, true, true),
+        /** a is the raw residual; its RMSNorm (norm weight of the weights' type) is applied in the prologue. */
+        NORM("norm", false, true, false, false),
+        /** out is the residual, added into in place (the next GEMV's prologue does the norm). */
+        ADD("add", false, false, true, false),
+        /** SILU's prologue and ADD's epilogue: the MLP's down at tp = 1. */
+        SILU_ADD("silu_add", true, false, true, false);
 
         final String kernel;
-        final boolean silu, addNorm;
+        /** silu: SwiGLU prologue; norm: RMSNorm prologue; add: out is the residual; addNorm: then its norm. */
+        final boolean silu, norm, add, addNorm;
 
-        Fused(String kernel, boolean silu, boolean addNorm) {
+        Fused(String kernel, boolean silu, boolean norm, boolean add, boolean addNorm) {
             this.kernel = kernel;
             this.silu = silu;
+            this.norm = norm;
+            this.add = add;
             this.addNorm = addNorm;
         }
 

@@ -62,6 +62,7 @@ public final class DecodeOpsBench {
     private DecodeOpsBench(CudaDevice d) {
         this.d = d;
         this.ops = new CudaTensorOps(d);
+        ops.useFusedGemv(true);   // the *_addnorm rows time the opt-in fused kernels, not the unfused fallback
         this.stream = ops.stream();
         this.timer = d.createStream();
         this.start = d.createTimingEvent();
@@ -120,7 +121,7 @@ public final class DecodeOpsBench {
                 gemm(rows, shape, "gate_up", t, x, h, wGateUp, out);
                 gemm(rows, shape, "down", t, x, f, wDown, out);
                 gemm(rows, shape, "lm_head", t, x, h, wHead, out);
-                fused(rows, shape, t, x, y, out, gScratch, residual, normed, wO, wDown, norm);
+                fused(rows, shape, t, x, y, out, gScratch, residual, normed, wQkv, wO, wDown, norm);
             }
             Matrix xs = view(x, 1, h), ys = view(y, 1, h);
             rows.add(row(shape, "rmsnorm", 1, time(() -> ops.rmsNorm(xs, norm, 1e-5f, ys)), 8L * h + 2L * h));
@@ -200,7 +201,7 @@ public final class DecodeOpsBench {
      * weights, the activation read (gate|up for the SwiGLU forms), the residual read and written, normed written.
      */
     private void fused(List<String[]> rows, Shape s, int t, Matrix x, Matrix y, Matrix out, Matrix g, Matrix residual,
-                       Matrix normed, Matrix wO, Matrix wDown, Matrix norm) {
+                       Matrix normed, Matrix wQkv, Matrix wO, Matrix wDown, Matrix norm) {
         int h = wO.rows(), q = wO.cols(), f = wDown.cols();
         float eps = 1e-5f;
         Matrix a = view(x, t, q), o = view(out, t, h), r = view(residual, t, h), nr = view(normed, t, h);
@@ -226,6 +227,28 @@ public final class DecodeOpsBench {
             ops.matmulT(gs, wDown, o);
             ops.addRmsNorm(r, o, norm, eps, nr);
         }), dnBytes));
+        // the residual stream's forms (the model's decode at tp = 1, cohort.nn.normInGemv): the norm in the
+        // projection's prologue, the add in its epilogue, each beside the separate kernels it replaces
+        Matrix xr = view(residual, t, h), qkv = view(out, t, wQkv.rows());
+        long qBytes = wQkv.byteSize() + xr.byteSize() + qkv.byteSize() + norm.byteSize();
+        rows.add(row(s, "norm_qkv", t, time(() -> ops.rmsNormMatmulT(xr, norm, eps, nr, wQkv, qkv)), qBytes));
+        rows.add(row(s, "rmsnorm+qkv", t, time(() -> {
+            ops.rmsNorm(xr, norm, eps, nr);
+            ops.matmulT(nr, wQkv, qkv);
+        }), qBytes));
+        long aBytes = wO.byteSize() + a.byteSize() + 2L * r.byteSize();
+        rows.add(row(s, "o_proj_add", t, time(() -> ops.matmulTAdd(a, wO, o, r)), aBytes));
+        rows.add(row(s, "o_proj+add", t, time(() -> {
+            ops.matmulT(a, wO, o);
+            ops.add(r, o, r);
+        }), aBytes));
+        long daBytes = wDown.byteSize() + gu.byteSize() + 2L * r.byteSize();
+        rows.add(row(s, "down_silu_add", t, time(() -> ops.siluMatmulTAdd(gu, gs, wDown, o, r)), daBytes));
+        rows.add(row(s, "silu+down+add", t, time(() -> {
+            ops.siluMulPacked(gu, gs);
+            ops.matmulT(gs, wDown, o);
+            ops.add(r, o, r);
+        }), daBytes));
     }
 
     private static String[] row(Shape s, String op, int tokens, double us, long bytes) {

@@ -115,6 +115,93 @@ class CudaFusedGemvTest {
         }
     }
 
+    /**
+     * The residual stream's forms (tp = 1 decode): the norm prologue (qkv and gate|up shapes) against rmsNorm then
+     * matmulT within f32 rounding of the sums (the fused kernel scales each row's sums by the norm's inverse instead
+     * of scaling its inputs), and the add epilogues (o_proj, down with SwiGLU) bit for bit against matmulT then add.
+     */
+    @ParameterizedTest
+    @CsvSource({"2048,1024,BF16", "5632,1024,F16", "2560,2048,BF16", "11264,2048,BF16", "6144,4096,BF16", "6144,4096,F16"})
+    void normPrologueMatchesRmsNormThenMatmul(int n, int k, DType wt) {
+        SplittableRandom rnd = new SplittableRandom(n * 13L + k + wt.ordinal());
+        Matrix w = random(wt, n, k, rnd, 1), nw = normWeight(wt, k, rnd);
+        for (int m : new int[] {1, 2, 4}) {
+            Matrix x = random(DType.F32, m, k, rnd, 2), normed1 = zeros(m, k), normed2 = sentinel(m, k);
+            Matrix out1 = zeros(m, n), out2 = sentinel(m, n);
+            ops.rmsNorm(x, nw, EPS, normed1);
+            ops.matmulT(normed1, w, out1);
+            ops.rmsNormMatmulT(x, nw, EPS, normed2, w, out2);
+            String what = "norm " + m + "x" + n + "x" + k + " " + wt;
+            assertSentinel(normed2, what + ": normed was written, the fused kernel did not run");
+            assertCloseToLargest(out1, out2, what);
+        }
+    }
+
+    /** Every element within 1e-5 of the largest |expected| (f32 rounding of k-term sums, k <= 14336). */
+    private void assertCloseToLargest(Matrix expected, Matrix got, String what) {
+        MemorySegment e = download(expected), g = download(got);
+        double scale = 0, worst = 0;
+        for (long i = 0; i < expected.elements(); i++) {
+            scale = Math.max(scale, Math.abs(e.getAtIndex(ValueLayout.JAVA_FLOAT, i)));
+        }
+        for (long i = 0; i < expected.elements(); i++) {
+            worst = Math.max(worst, Math.abs(e.getAtIndex(ValueLayout.JAVA_FLOAT, i) - g.getAtIndex(ValueLayout.JAVA_FLOAT, i)));
+        }
+        assertTrue(worst <= 1e-5 * scale, what + ": worst error " + worst + " of outputs up to " + scale);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1024,1024,BF16", "1024,2816,BF16", "2048,5632,F16", "4096,4096,BF16", "4096,14336,BF16"})
+    void addEpiloguesAreBitIdenticalToMatmulThenAdd(int n, int k, DType wt) {
+        SplittableRandom rnd = new SplittableRandom(n * 7L + k + wt.ordinal());
+        Matrix w = random(wt, n, k, rnd, 1);
+        for (int m : new int[] {1, 2, 4}) {
+            Matrix a = random(DType.F32, m, k, rnd, 1), residual = random(DType.F32, m, n, rnd, 1);
+            Matrix r1 = copy(residual), r2 = copy(residual), out1 = zeros(m, n), out2 = sentinel(m, n);
+            ops.matmulT(a, w, out1);
+            ops.add(r1, out1, r1);
+            ops.matmulTAdd(a, w, out2, r2);
+            String what = "add " + m + "x" + n + "x" + k + " " + wt;
+            assertSentinel(out2, what + ": the product scratch was written, the fused kernel did not run");
+            assertBits(r1, r2, what + " residual");
+
+            Matrix gu = random(DType.F32, m, 2 * k, rnd, 3), g1 = zeros(m, k), g2 = sentinel(m, k);
+            Matrix r3 = copy(residual), r4 = copy(residual), out3 = zeros(m, n), out4 = sentinel(m, n);
+            ops.siluMulPacked(gu, g1);
+            ops.matmulT(g1, w, out3);
+            ops.add(r3, out3, r3);
+            ops.siluMatmulTAdd(gu, g2, w, out4, r4);
+            what = "silu+add " + m + "x" + n + "x" + k + " " + wt;
+            assertSentinel(g2, what + ": g was written, the fused kernel did not run");
+            assertSentinel(out4, what + ": the product scratch was written");
+            assertBits(r3, r4, what + " residual");
+        }
+    }
+
+    /** With cohort.nn.normInGemv off (or a row count past the fused tiles) the same ops run unfused and agree. */
+    @Test
+    void residualFormsFallBackWhenOff() {
+        int n = 1024, k = 1024;
+        SplittableRandom rnd = new SplittableRandom(11);
+        Matrix w = random(DType.BF16, n, k, rnd, 1), nw = normWeight(DType.BF16, k, rnd);
+        for (int m : new int[] {1, 16}) {
+            Matrix x = random(DType.F32, m, k, rnd, 1), normed = zeros(m, k), out1 = zeros(m, n), out2 = zeros(m, n);
+            ops.useNormInGemv(false);
+            ops.rmsNormMatmulT(x, nw, EPS, normed, w, out1);
+            Matrix expected = zeros(m, n), n2 = zeros(m, k);
+            ops.rmsNorm(x, nw, EPS, n2);
+            ops.matmulT(n2, w, expected);
+            assertBits(expected, out1, "off, m=" + m);
+            ops.useNormInGemv(true);
+            ops.rmsNormMatmulT(x, nw, EPS, normed, w, out2);
+            if (m > 4) {
+                assertBits(expected, out2, "on, m=" + m + " (unfused)");
+            } else {
+                assertCloseToLargest(expected, out2, "on, m=" + m);
+            }
+        }
+    }
+
     /** 100 launches in a row on one stream, both forms sharing the ticket counter: every one finds it zeroed. */
     @Test
     void hundredLaunchesInARowStayRight() {
