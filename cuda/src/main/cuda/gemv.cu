@@ -26,7 +26,9 @@
 //    (qkv, gate|up, the LM head) reads the raw residual, so no norm kernel runs between the layers' GEMVs.
 //  * ADD (cohort_gemv_add_*, cohort_gemv_silu_add_*): out is the residual, each block adds its columns' sums
 //    into it in place and nothing else (the norm is the next GEMV's prologue). With NORM, a layer at tp = 1 is
-//    qkv (norm) -> rotary + KV write -> attention -> o_proj (add) -> gate|up (norm) -> down (silu, add).
+//    qkv (norm) -> rotary + KV write -> attention -> o_proj (add) -> gate|up (norm) -> silu -> down (add). The
+//    SILU prologue is opt-in only (cohort.nn.fusedGemv): every block recomputes the SwiGLU of the whole row
+//    (expf and a division per element), which doubled the 8B down (65.0 vs 33.3 us on an H200).
 // Fused tiles: m = 1, 2, 4 (Gemv.FUSED_MAX_ROWS); the host falls back to the unfused ops elsewhere.
 //
 // The host (io.cohort.nn.cuda.Gemv) guarantees: k % 8 == 0, a and w 16-byte aligned, 1 <= rows <= M,

@@ -341,6 +341,20 @@ __device__ __forceinline__ void kv_fetch(KvTile& t, const float* k, const float*
     }
 }
 
+// kv_fetch of rows lo .. hi - 1 of the tile only (rows from + r); the tile's other registers are left as they are.
+__device__ __forceinline__ void kv_fetch_range(KvTile& t, const float* k, const float* v, int from, int lo, int hi,
+                                               int d4, int kv_cols) {
+#pragma unroll
+    for (int u = 0; u < ATTN_LOADS; u++) {
+        const int idx = u * ATTN_THREADS + threadIdx.x, r = idx / d4, c = idx - r * d4;
+        if (r >= lo && r < hi) {
+            const int64_t off = (int64_t)(from + r) * kv_cols + 4 * c;
+            t.k[u] = *reinterpret_cast<const float4*>(k + off);
+            t.v[u] = *reinterpret_cast<const float4*>(v + off);
+        }
+    }
+}
+
 // K rows are padded by one float4 (stride d4 + 1): lanes reading 32 different rows hit different banks.
 __device__ __forceinline__ void kv_store(const KvTile& t, float4* ks, float4* vs, int n, int d4) {
 #pragma unroll
@@ -481,8 +495,10 @@ __device__ __forceinline__ void combine_last(const NnArgs& p, int g, int t0, int
 // the fused rotary attention (cohort_nn_rotary_attention): q rotated on its way into shared memory, the step's
 // own positions from its k and v (kv_fetch_new), and the combine done here by the tile's last chunk to finish.
 // start: the step's position (start_of(p), read once by the caller).
+// tile, have: the first KV tile's rows 0 .. have - 1 (positions begin ..) are already in tile (the split kernel
+// fetches the cache rows before the step's own ahead of its pdl_wait); attend fetches the rest.
 template <bool SPLIT, bool FUSED = false>
-__device__ void attend(const NnArgs& p, int g, int t0, int begin, int start) {
+__device__ void attend(const NnArgs& p, int g, int t0, int begin, int start, KvTile& tile, int have) {
     static_assert(SPLIT || !FUSED, "the fused kernel is a split one");
     __shared__ float4 qs[ATTN_TILE * ATTN_MAX_D4];
     __shared__ float4 ks[ATTN_CHUNK * (ATTN_MAX_D4 + 1)];
@@ -497,13 +513,12 @@ __device__ void attend(const NnArgs& p, int g, int t0, int begin, int start) {
     const float* k = static_cast<const float*>(p.b) + (int64_t)g * d;
     const float* v = static_cast<const float*>(p.c) + (int64_t)g * d;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    KvTile tile;
     if (FUSED) {   // one KV tile (SPLIT): rows before start from the caches, the step's rows from k and v
         const int n = stop - begin + 1, old = max(0, min(n, start - begin));
         kv_fetch(tile, k, v, begin, old, d4, kv_cols);
         kv_fetch_new(tile, p, g, begin, old, n, start, t0, tq);
     } else {
-        kv_fetch(tile, k, v, begin, min(stop - begin + 1, ATTN_CHUNK), d4, kv_cols);
+        kv_fetch_range(tile, k, v, begin, have, min(stop - begin + 1, ATTN_CHUNK), d4, kv_cols);
     }
     if (FUSED) {   // rotate-half on the way in (rot_lo / rot_hi: the bits cohort_nn_rotary_kv_write leaves in q)
         const float* qin = static_cast<const float*>(p.a);
@@ -660,15 +675,25 @@ __device__ void attend(const NnArgs& p, int g, int t0, int begin, int start) {
 // [rows * heads, chunks, d] (unnormalized, relative to m), then m, l [rows * heads, chunks, 2]. Chunks past the
 // tile's last position exit at once: the grid is sized by max_seq, so a graph captured at one position replays at
 // any. A row's chunks past its own last position (a tile's earlier rows) are written but never read by pass 2.
+// Before its pdl_wait a block reads only what kernels before the previous one wrote (they are complete once the
+// previous kernel runs, which is when this one is scheduled): the step's position and the cache rows before it.
+// So the first tile's old rows stream in while the kernel before (rotary + KV write of the step's rows, and q)
+// finishes; the step's own rows and q come after the wait.
 extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_attention_split(NnArgs p) {
-    pdl_wait();
     const int chunks = (p.max_seq + ATTN_CHUNK - 1) / ATTN_CHUNK;
     const int c = blockIdx.x % chunks, tg = blockIdx.x / chunks;
     const int g = tg % p.kv_heads, t0 = tg / p.kv_heads * (ATTN_TILE / (p.heads / p.kv_heads));
     const int start = start_of(p);
     const int last_max = start + min(t0 + ATTN_TILE / (p.heads / p.kv_heads), p.rows) - 1;
     if (c * ATTN_CHUNK > last_max) return;   // uniform over the block, before any __syncthreads
-    attend<true>(p, g, t0, c * ATTN_CHUNK, start);
+    const int begin = c * ATTN_CHUNK, n = min(last_max - begin + 1, ATTN_CHUNK);
+    const int old = max(0, min(n, start - begin));   // the tile's rows before the step's own
+    KvTile tile;
+    kv_fetch_range(tile, static_cast<const float*>(p.b) + (int64_t)g * p.head_dim,
+                   static_cast<const float*>(p.c) + (int64_t)g * p.head_dim, begin, 0, old, p.head_dim / 4,
+                   p.kv_heads * p.head_dim);
+    pdl_wait();
+    attend<true>(p, g, t0, begin, start, tile, old);
 }
 
 // Pass 2 of the split attention, one block per (query row, head): M = max of the chunks' m, L = sum l_c e^(m_c - M),
@@ -711,6 +736,154 @@ extern "C" __global__ void cohort_nn_attention_combine(NnArgs p) {
     if ((int)threadIdx.x < d4) static_cast<float4*>(p.out)[row * d4 + threadIdx.x] = o;
 }
 
+// Decode attention for one query row in one launch, warp-level flash-decoding (cohort_nn_attention_decode_d64 /
+// _d128): one block of DEC_WARPS warps per query head h (KV head g = h / group). Warp w takes the chunks of 32
+// positions w, w + DEC_WARPS, ... up to the step's position; lane l holds head_dim / 32 = DPL consecutive
+// elements of q, of each key and value row it reads, and of its running output. Per chunk: every lane's partial
+// dots with the 32 keys (loads in rounds of 8 rows), a reduce-scatter over the warp's shuffles (31 of them) that
+// leaves lane r with key r's full dot, the online softmax update with warp max / sum, then acc += p_r v_r with
+// p_r broadcast from lane r. The warps' (m, l, acc) are combined in shared memory at the end: no scratch, no
+// second launch, no __syncthreads inside the loop. The grid is the query heads, whatever the position, so a
+// captured step replays at any; the work per warp grows with the context, hence CudaTensorOps takes it for
+// caches of up to DECODE_MAX_SEQ positions (then split-K). Limits (the host checks): rows == 1, head_dim 64 or
+// 128, caches, q and out 16-byte aligned. Different rounding from cohort_nn_attention_split (tested against it
+// within f32 rounding).
+constexpr int DEC_WARPS = 8, DEC_ROUND = 8;
+
+template <int DPL>
+__device__ __forceinline__ void load_dpl(float (&x)[DPL], const float* p) {
+    if (DPL == 4) {
+        const float4 v = *reinterpret_cast<const float4*>(p);
+        x[0] = v.x; x[1] = v.y; x[2] = v.z; x[3] = v.w;
+    } else {
+        const float2 v = *reinterpret_cast<const float2*>(p);
+        x[0] = v.x; x[1] = v.y;
+    }
+}
+
+// One level of the reduce-scatter (offset O, compile-time so part[] stays in registers).
+template <int O>
+__device__ __forceinline__ void scatter_level(float (&part)[32], int lane) {
+    const bool upper = (lane & O) != 0;
+#pragma unroll
+    for (int i = 0; i < O; i++) {
+        const float send = upper ? part[i] : part[i + O];
+        const float keep = upper ? part[i + O] : part[i];
+        part[i] = keep + __shfl_xor_sync(0xffffffffu, send, O);
+    }
+}
+
+template <int DPL>
+__device__ void attend_decode(const NnArgs& p) {
+    __shared__ float wm[DEC_WARPS], wl[DEC_WARPS];
+    __shared__ float wacc[DEC_WARPS][32 * DPL];
+    constexpr int D = 32 * DPL;
+    const int h = blockIdx.x, g = h / (p.heads / p.kv_heads), kv_cols = p.kv_heads * D;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const unsigned full = 0xffffffffu;
+    const int start = start_of(p);   // the step's position: keys 0 .. start (written long before this kernel)
+    const float* kb = static_cast<const float*>(p.b) + (int64_t)g * D + lane * DPL;
+    const float* vb = static_cast<const float*>(p.c) + (int64_t)g * D + lane * DPL;
+    pdl_wait();   // q, and the cache row at start, come from the kernel before
+    float q[DPL], acc[DPL];
+    load_dpl<DPL>(q, static_cast<const float*>(p.a) + (int64_t)h * D + lane * DPL);
+#pragma unroll
+    for (int e = 0; e < DPL; e++) acc[e] = 0.f;
+    const float scale = rsqrtf((float)D);
+    float m = -INFINITY, l = 0.f;
+    for (int base = warp * 32; base <= start; base += DEC_WARPS * 32) {
+        float part[32];
+#pragma unroll
+        for (int r0 = 0; r0 < 32; r0 += DEC_ROUND) {
+            float k[DEC_ROUND][DPL];
+#pragma unroll
+            for (int j = 0; j < DEC_ROUND; j++) {
+                const int pos = base + r0 + j;
+                if (pos <= start) {
+                    load_dpl<DPL>(k[j], kb + (int64_t)pos * kv_cols);
+                } else {
+#pragma unroll
+                    for (int e = 0; e < DPL; e++) k[j][e] = 0.f;
+                }
+            }
+#pragma unroll
+            for (int j = 0; j < DEC_ROUND; j++) {
+                float x = q[0] * k[j][0];
+#pragma unroll
+                for (int e = 1; e < DPL; e++) x = fmaf(q[e], k[j][e], x);
+                part[r0 + j] = x;
+            }
+        }
+        // reduce-scatter: at offset o a lane keeps the half of its 2o values its bit o selects and adds its
+        // partner's copy of that half; after offset 1, lane r holds the sum over lanes of part[r]
+        scatter_level<16>(part, lane);
+        scatter_level<8>(part, lane);
+        scatter_level<4>(part, lane);
+        scatter_level<2>(part, lane);
+        scatter_level<1>(part, lane);
+        const float sc = base + lane <= start ? part[0] * scale : -INFINITY;
+        float mx = sc;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(full, mx, o));
+        const float m_new = fmaxf(m, mx);                // finite: key base <= start is valid
+        const float pr = expf(sc - m_new), f = expf(m - m_new);
+        float sum = pr;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(full, sum, o);
+        l = fmaf(l, f, sum);
+        m = m_new;
+#pragma unroll
+        for (int e = 0; e < DPL; e++) acc[e] *= f;
+#pragma unroll
+        for (int r0 = 0; r0 < 32; r0 += DEC_ROUND) {
+            float v[DEC_ROUND][DPL];
+#pragma unroll
+            for (int j = 0; j < DEC_ROUND; j++) {
+                const int pos = base + r0 + j;
+                if (pos <= start) {
+                    load_dpl<DPL>(v[j], vb + (int64_t)pos * kv_cols);
+                } else {
+#pragma unroll
+                    for (int e = 0; e < DPL; e++) v[j][e] = 0.f;
+                }
+            }
+#pragma unroll
+            for (int j = 0; j < DEC_ROUND; j++) {
+                const float w = __shfl_sync(full, pr, r0 + j);   // 0 past start
+#pragma unroll
+                for (int e = 0; e < DPL; e++) acc[e] = fmaf(w, v[j][e], acc[e]);
+            }
+        }
+    }
+    if (lane == 0) {
+        wm[warp] = m;   // -inf, 0 for a warp without chunks: weight 0 below
+        wl[warp] = l;
+    }
+#pragma unroll
+    for (int e = 0; e < DPL; e++) wacc[warp][lane * DPL + e] = acc[e];
+    __syncthreads();
+    if (threadIdx.x < D) {
+        float mm = wm[0];
+#pragma unroll
+        for (int w = 1; w < DEC_WARPS; w++) mm = fmaxf(mm, wm[w]);
+        float lsum = 0.f, o = 0.f;
+#pragma unroll
+        for (int w = 0; w < DEC_WARPS; w++) {
+            const float f = expf(wm[w] - mm);
+            lsum = fmaf(wl[w], f, lsum);
+            o = fmaf(wacc[w][threadIdx.x], f, o);
+        }
+        static_cast<float*>(p.out)[(int64_t)h * D + threadIdx.x] = o / lsum;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) cohort_nn_attention_decode_d64(NnArgs p) {
+    attend_decode<2>(p);
+}
+extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) cohort_nn_attention_decode_d128(NnArgs p) {
+    attend_decode<4>(p);
+}
+
 // Prefill attention that never materializes the score matrix (flash-attention): one block per (tile of query rows,
 // KV head g), block index tile * kv_heads + g, walks positions 0 .. the tile's last in tiles of ATTN_CHUNK (attend
 // above). Scratch: none.
@@ -718,7 +891,8 @@ extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_attention_o
     pdl_wait();
     const int g = blockIdx.x % p.kv_heads;
     const int t0 = blockIdx.x / p.kv_heads * (ATTN_TILE / (p.heads / p.kv_heads));
-    attend<false>(p, g, t0, 0, start_of(p));
+    KvTile tile;
+    attend<false>(p, g, t0, 0, start_of(p), tile, 0);
 }
 
 // Decode attention in one launch: rotary of q and k, the KV-cache write of the step's k and v, split-K attention
@@ -742,7 +916,8 @@ extern "C" __global__ void __launch_bounds__(ATTN_THREADS) cohort_nn_rotary_atte
     const int g = tg % p.kv_heads, t0 = tg / p.kv_heads * (ATTN_TILE / (p.heads / p.kv_heads));
     const int last_max = start + min(t0 + ATTN_TILE / (p.heads / p.kv_heads), p.rows) - 1;
     if (c * ATTN_CHUNK > last_max) return;   // uniform over the block, before attend's __syncthreads
-    attend<true, true>(p, g, t0, c * ATTN_CHUNK, start);
+    KvTile tile;
+    attend<true, true>(p, g, t0, c * ATTN_CHUNK, start, tile, 0);
 }
 
 // Prefill attention on tensor cores (flash-attention 2, causal, grouped-query), TF32 inputs with f32 accumulation

@@ -168,7 +168,7 @@ public final class LlamaRank implements AutoCloseable {
     /**
      * tp = 1: each norm goes into the projection after it, each residual add into the projection before it
      * ({@link ParallelAttention#forwardResidual}, {@link SwiGluMlp#forwardResidual}), so on a GPU a decode layer is
-     * qkv (norm) -> rotary + KV write -> attention -> o (add) -> gate|up (norm) -> down (SwiGLU, add), with no
+     * qkv (norm) -> rotary + KV write -> attention -> o (add) -> gate|up (norm) -> SwiGLU -> down (add), with no
      * norm or add kernel between them (at tp >= 2 the all-reduce sits between the product and the add).
      */
     private Matrix forwardResidual(int t, int startPos, Logits wanted, Matrix xs, Matrix ns, Matrix ps) {

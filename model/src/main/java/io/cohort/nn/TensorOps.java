@@ -119,10 +119,13 @@ public interface TensorOps extends AutoCloseable {
         add(residual, out, residual);
     }
 
-    /** {@link #siluMatmulT} into the residual stream: {@code residual += siluMulPacked(gateUp) · wᵀ}; g, out scratch. */
+    /**
+     * {@link #siluMatmulT} into the residual stream: {@code residual += siluMulPacked(gateUp) · wᵀ}; g
+     * ({@code [m, k]}) and out are scratch. The default is {@link #siluMulPacked} into g then {@link #matmulTAdd}.
+     */
     default void siluMatmulTAdd(Matrix gateUp, Matrix g, Matrix w, Matrix out, Matrix residual) {
-        siluMatmulT(gateUp, g, w, out);
-        add(residual, out, residual);
+        siluMulPacked(gateUp, g);
+        matmulTAdd(g, w, out, residual);
     }
 
     /** {@code out = a + b}, element-wise (residual connections); out may alias a or b. */

@@ -73,11 +73,14 @@ public final class CudaTensorOps implements TensorOps {
     // with SwiGLU 70.6 vs 34.1 us: every block recomputes the activation, and the last block's norm is serial)
     private boolean fusedGemvOn = "true".equals(System.getProperty("cohort.nn.fusedGemv"));
     // cohort.nn.normInGemv: the residual stream's norms in the prologue of the GEMV after them and its adds in the
-    // epilogue of the GEMV before them (the decode layer at tp = 1: 7 launches instead of 10). On unless "false".
+    // epilogue of the GEMV before them (the decode layer at tp = 1: 8 launches instead of 10). On unless "false".
     private boolean normInGemvOn = !"false".equals(System.getProperty("cohort.nn.normInGemv"));
     // cohort.nn.prefill-attention: "simt" = prefill on the f32 online kernel (for comparison); else (default) on
     // the tensor-core kernel where it applies (attentionKernel)
     private final boolean prefillTensorCores = !"simt".equals(System.getProperty("cohort.nn.prefill-attention"));
+    // cohort.nn.decode-attention: "split" = one-row decode on split-K + combine (two launches, scratch); else
+    // (default) on the one-launch decode kernel where it applies (attentionKernel)
+    private boolean decodeAttention = !"split".equals(System.getProperty("cohort.nn.decode-attention"));
 
     public CudaTensorOps(CudaDevice device) {
         this.device = device;
@@ -260,6 +263,11 @@ public final class CudaTensorOps implements TensorOps {
         this.normInGemvOn = on;
     }
 
+    /** Whether one-row {@link #attention} takes the one-launch decode kernel where it applies (default: on). */
+    public void useDecodeAttention(boolean on) {
+        this.decodeAttention = on;
+    }
+
     /** Whether the fused GEMV forms are used where they apply (default: system property cohort.nn.fusedGemv). */
     public void useFusedGemv(boolean on) {
         this.fusedGemvOn = on;
@@ -403,10 +411,15 @@ public final class CudaTensorOps implements TensorOps {
         TensorOps.super.matmulTAdd(a, w, out, residual);
     }
 
-    /** One launch (cohort_gemv_silu_add_*) where the GEMV takes the product, else the unfused ops. */
+    /**
+     * siluMulPacked then the add-epilogue GEMV ({@link #matmulTAdd}); one launch (cohort_gemv_silu_add_*) only with
+     * the opt-in fused forms ({@link #useFusedGemv}): its prologue recomputes the SwiGLU of the whole row in every
+     * block, which on an H200 made the 8B down 65.0 us against 33.3 us for silu, then the GEMV with the add
+     * (DecodeOpsBench, 2026-12-02).
+     */
     @Override
     public void siluMatmulTAdd(Matrix gateUp, Matrix g, Matrix w, Matrix out, Matrix residual) {
-        if (gateUp.cols() == 2 * w.cols() && residualTakes(gateUp, w.cols(), w)) {
+        if (gateUp.cols() == 2 * w.cols() && fusedTakes(gateUp, w.cols(), w)) {
             gemv(Gemv.Fused.SILU_ADD, gateUp, w, residual, null, 0, null);
             return;
         }
@@ -609,18 +622,29 @@ public final class CudaTensorOps implements TensorOps {
     /** Decode (up to this many query rows) takes the split-K kernels; prefill the tensor-core or online kernel. */
     static final int SPLIT_MAX_ROWS = 16;
 
+    /**
+     * The one-launch decode kernel takes caches of up to this many positions: its warps walk the context
+     * (DEC_WARPS chunks of 32 positions at a time per head), so past this split-K's wider grid is faster.
+     */
+    static final int DECODE_MAX_SEQ = 2048;
+
     /** The attention kernels {@link #attention} chooses from. */
-    enum AttentionKernel { SPLIT_K, PREFILL_TC, ONLINE, PER_HEAD }
+    enum AttentionKernel { DECODE, SPLIT_K, PREFILL_TC, ONLINE, PER_HEAD }
 
     /**
-     * Which kernel {@link #attention} takes for {@code rows} query rows of this head layout: split-K for decode
-     * (up to {@value #SPLIT_MAX_ROWS} rows), the tensor-core kernel for prefill where it applies and
-     * {@code tensorCores} (its kernel loaded, not turned off by {@code cohort.nn.prefill-attention=simt}), else
-     * the online kernel, where the layout allows each; {@code aligned}: every matrix starts on 16 bytes.
-     * Anything else takes the per-head kernel.
+     * Which kernel {@link #attention} takes for {@code rows} query rows of this head layout over a cache of
+     * {@code maxSeq} positions: one query row takes the one-launch decode kernel where {@code decode} (not turned
+     * off by {@code cohort.nn.decode-attention=split}), the head size is 64 or 128 and the cache at most
+     * {@value #DECODE_MAX_SEQ}; else split-K for decode (up to {@value #SPLIT_MAX_ROWS} rows), the tensor-core
+     * kernel for prefill where it applies and {@code tensorCores} (its kernel loaded, not turned off by
+     * {@code cohort.nn.prefill-attention=simt}), else the online kernel, where the layout allows each;
+     * {@code aligned}: every matrix starts on 16 bytes. Anything else takes the per-head kernel.
      */
-    static AttentionKernel attentionKernel(int rows, int heads, int kvHeads, int headDim, boolean aligned,
-                                           boolean tensorCores) {
+    static AttentionKernel attentionKernel(int rows, int heads, int kvHeads, int headDim, int maxSeq, boolean aligned,
+                                           boolean tensorCores, boolean decode) {
+        if (aligned && decode && rows == 1 && maxSeq <= DECODE_MAX_SEQ && decodeSupports(heads, kvHeads, headDim)) {
+            return AttentionKernel.DECODE;
+        }
         if (aligned && rows <= SPLIT_MAX_ROWS && splitKSupports(heads, kvHeads, headDim)) {
             return AttentionKernel.SPLIT_K;
         }
@@ -638,12 +662,40 @@ public final class CudaTensorOps implements TensorOps {
     public void attention(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim, int startPos,
                           Matrix out) {
         boolean tensorCores = prefillTensorCores && kernels.attentionTc(headDim) != null;
-        switch (attentionKernel(q.rows(), heads, kvHeads, headDim, aligned(q, kCache, vCache, out), tensorCores)) {
+        switch (attentionKernel(q.rows(), heads, kvHeads, headDim, kCache.rows(), aligned(q, kCache, vCache, out),
+                tensorCores, decodeAttention)) {
+            case DECODE -> attentionDecode(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
             case SPLIT_K -> attentionSplitK(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
             case PREFILL_TC -> attentionPrefillTc(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
             case ONLINE -> attentionOnline(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
             case PER_HEAD -> attentionPerHead(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
         }
+    }
+
+    /** Whether {@link #attentionDecode} takes this head layout: whole groups, head size 64 or 128. */
+    public static boolean decodeSupports(int heads, int kvHeads, int headDim) {
+        return kvHeads > 0 && heads % kvHeads == 0 && (headDim == 64 || headDim == 128);
+    }
+
+    /**
+     * Decode attention for one query row in one launch (cohort_nn_attention_decode_d64 / _d128): one block per
+     * query head whose warps split the context in chunks of 32 positions and combine in shared memory, no
+     * scratch. The grid is the heads, so a captured step replays at any position. Where {@link #decodeSupports}
+     * and every matrix is 16-byte aligned.
+     */
+    public void attentionDecode(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
+                                int startPos, Matrix out) {
+        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+        if (q.rows() != 1 || !decodeSupports(heads, kvHeads, headDim) || !aligned(q, kCache, vCache, out)) {
+            throw new IllegalArgumentException("decode attention takes one row of whole groups of heads of 64 or 128,"
+                    + " 16-byte aligned, got " + q.rows() + " rows of " + heads + "/" + kvHeads + " of " + headDim);
+        }
+        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
+                        out.buffer().address(), 0)
+                .sizes(0, 1, q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
+                .pos(stepPosition())
+                .launch(headDim == 64 ? kernels.attentionDecode64 : kernels.attentionDecode128, heads,
+                        NnKernels.DECODE_THREADS, "attention decode");
     }
 
     /** Whether {@link #attentionSplitK} takes this head layout (the kernels' shared-memory limits, float4 rows). */

@@ -49,6 +49,8 @@ final class NnKernels {
      * per block: a block serves ATTN_TILE / group query rows.
      */
     static final int ATTN_CHUNK = 32, ATTN_MAX_GROUP = 16, ATTN_MAX_D = 128, ATTN_THREADS = 128, ATTN_TILE = 16;
+    /** The one-launch decode attention's block (nn_kernels.cu DEC_WARPS warps; one block per query head). */
+    static final int DECODE_THREADS = 8 * 32;
     /**
      * The tensor-core prefill attention's constants (nn_kernels.cu, attend_tc): query vectors (rows x group heads)
      * per block, KV positions per tile, block size; one kernel per head_dim of {@link #TC_HEAD_DIMS}.
@@ -113,7 +115,7 @@ final class NnKernels {
     private final boolean pdlSupported;
     private boolean pdl;
     final MemorySegment rotary, siluMul, siluMulPacked, add, attention, copyRowsAt, rotaryKvWrite, attentionSplit,
-            attentionCombine, attentionOnline, rotaryAttention;
+            attentionCombine, attentionOnline, rotaryAttention, attentionDecode64, attentionDecode128;
     private final MemorySegment[] rmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] addRmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] embed = new MemorySegment[DType.values().length];
@@ -167,6 +169,8 @@ final class NnKernels {
         attentionCombine = function(module, "cohort_nn_attention_combine");
         attentionOnline = function(module, "cohort_nn_attention_online");
         rotaryAttention = function(module, "cohort_nn_rotary_attention");
+        attentionDecode64 = function(module, "cohort_nn_attention_decode_d64");
+        attentionDecode128 = function(module, "cohort_nn_attention_decode_d128");
         for (int i = 0; i < TC_HEAD_DIMS.length; i++) {
             MemorySegment f = function(module, tcName(TC_HEAD_DIMS[i]));
             int bytes = tcSharedBytes(TC_HEAD_DIMS[i]);

@@ -40,7 +40,8 @@ import java.util.Locale;
 public final class DecodeOpsBench {
     private static final int RUNS = 5;
     private static final int CONTEXT = 512;   // KV positions attention reads
-    private static final int PREFILL = 128;   // query rows of the prefill attention rows
+    private static final int PREFILL = 128;
+    private static final int SHORT = 64;      // the decode rows' short context (the model bench's positions)   // query rows of the prefill attention rows
     private static final int[] TOKENS = {1, 4, 16};
 
     record Shape(String name, LlamaConfig config) {
@@ -149,6 +150,27 @@ public final class DecodeOpsBench {
                 // q is read unrotated and left so
                 rows.add(row(shape, "attn_fused_rotary", 1, time(() -> ops.rotaryAttentionFused(qs, ks, vs, c.heads(),
                         c.kvHeads(), dh, CONTEXT - 1, table, keys, values, ctx)), attnBytes + 16L * kv + 4L * dh));
+            }
+            // the decode bench's contexts (cohort model bench --prompt-len 32 --decode 64: positions 32..95), one
+            // step at position SHORT - 1: rotary + KV write and attention as the model launches them, and the
+            // single-launch alternatives
+            int p = SHORT - 1;
+            long shortBytes = 2L * SHORT * kv * 4 + 8L * q;
+            rows.add(row(shape, "attention@" + SHORT, 1, time(() -> ops.attention(qs, keys, values, c.heads(),
+                    c.kvHeads(), dh, p, ctx)), shortBytes));
+            rows.add(row(shape, "rotary_kv+attn@" + SHORT, 1, time(() -> {
+                ops.rotaryKvWrite(qs, ks, vs, c.heads(), c.kvHeads(), dh, p, table, keys, values);
+                ops.attention(qs, keys, values, c.heads(), c.kvHeads(), dh, p, ctx);
+            }), shortBytes + 16L * kv));
+            if (CudaTensorOps.splitKSupports(c.heads(), c.kvHeads(), dh)) {
+                rows.add(row(shape, "attn_splitk@" + SHORT, 1, time(() -> ops.attentionSplitK(qs, keys, values,
+                        c.heads(), c.kvHeads(), dh, p, ctx)), shortBytes));
+            }
+            rows.add(row(shape, "attn_online@" + SHORT, 1, time(() -> ops.attentionOnline(qs, keys, values, c.heads(),
+                    c.kvHeads(), dh, p, ctx)), shortBytes));
+            if (CudaTensorOps.fusedAttentionSupports(1, c.heads(), c.kvHeads(), dh)) {
+                rows.add(row(shape, "attn_fused_rot@" + SHORT, 1, time(() -> ops.rotaryAttentionFused(qs, ks, vs,
+                        c.heads(), c.kvHeads(), dh, p, table, keys, values, ctx)), shortBytes + 16L * kv));
             }
             // prefill: PREFILL query rows after a cached prefix, ending at the context's last position
             Matrix pq = act(owned, PREFILL, q), pout = act(owned, PREFILL, q);

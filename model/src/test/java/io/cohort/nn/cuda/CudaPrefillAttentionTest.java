@@ -123,7 +123,7 @@ class CudaPrefillAttentionTest {
         {
             int heads = 12, kvHeads = 4, d = 80;
             assertEquals(CudaTensorOps.AttentionKernel.ONLINE,
-                    CudaTensorOps.attentionKernel(rows, heads, kvHeads, d, true, true));
+                    CudaTensorOps.attentionKernel(rows, heads, kvHeads, d, capacity, true, true, true));
             float[] q = gaussian(rows * heads * d, rnd);
             float[] k = cache(capacity, kvHeads * d, start + rows, rnd), v = cache(capacity, kvHeads * d, start + rows, rnd);
             Matrix gq = upload(q, rows, heads * d), gk = upload(k, capacity, kvHeads * d), gv = upload(v, capacity, kvHeads * d);

@@ -171,7 +171,7 @@ class CudaTensorOpsTest {
         if (rows > CudaTensorOps.SPLIT_MAX_ROWS) {
             cuda.attention(q[1], k[1], v[1], heads, kv, d, start, viaAttention);
             boolean tc = !"simt".equals(System.getProperty("cohort.nn.prefill-attention")) && cuda.prefillTcAvailable(d);
-            if (CudaTensorOps.attentionKernel(rows, heads, kv, d, true, tc) == CudaTensorOps.AttentionKernel.PREFILL_TC) {
+            if (CudaTensorOps.attentionKernel(rows, heads, kv, d, capacity, true, tc, true) == CudaTensorOps.AttentionKernel.PREFILL_TC) {
                 // attention() took the tensor-core kernel (TF32; its bound is CudaPrefillAttentionTest's): its very
                 // bits, and near the f32 mirror (4e-3 of a vector's max magnitude, outputs here below ~4)
                 Matrix tcOut = g.allocate(DType.F32, rows, heads * d);

@@ -1,0 +1,170 @@
+package io.cohort.nn.cuda;
+
+import static io.cohort.nn.cuda.CudaPrefillAttentionTest.assertVectorsClose;
+import static io.cohort.nn.cuda.CudaPrefillAttentionTest.reference;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.cohort.core.DType;
+import io.cohort.cuda.CudaDevices;
+import io.cohort.nn.Matrix;
+import io.cohort.nn.TensorOpsFactory;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The one-launch decode attention (cohort_nn_attention_decode_d64 / _d128) for one query row against causal
+ * grouped-query attention in double on the host and against the split-K kernels, at the three model shapes
+ * (16/8/64, 32/4/64, 32/8/128) and a group of 64 heads, at positions around the chunk and warp boundaries (32
+ * positions a chunk, 8 warps: 256 a round) up to a 2048-position cache. Cache rows past the position are NaN, so
+ * a read of any of them fails the test. Bound: the f32 kernels' 1e-4 of each vector's max magnitude
+ * ({@link CudaPrefillAttentionTest#F32_TOL}). Also: attention() takes this kernel for one row (the same bits) and
+ * split-K past {@link CudaTensorOps#DECODE_MAX_SEQ}; layouts it does not take are refused with the reason.
+ */
+@Tag("gpu")
+class CudaDecodeAttentionTest {
+    private CudaTensorOps g;
+    private final List<Matrix> owned = new ArrayList<>();
+
+    @BeforeEach
+    void open() {
+        assumeTrue(CudaDevices.count() > 0, "needs a GPU: " + CudaDevices.unavailableReason());
+        assumeTrue(CublasLibrary.isAvailable(), "needs " + CublasLibrary.SONAME);
+        g = (CudaTensorOps) TensorOpsFactory.forDevice(CudaDevices.open(0), 1);
+    }
+
+    @AfterEach
+    void close() {
+        if (g != null) {
+            owned.forEach(g::free);
+            g.close();
+        }
+    }
+
+    static Stream<Arguments> cases() {
+        List<Arguments> out = new ArrayList<>();
+        int[][] shapes = {{16, 8, 64}, {32, 4, 64}, {32, 8, 128}, {64, 1, 128}};
+        for (int[] s : shapes) {
+            for (int pos : new int[] {0, 1, 31, 32, 95, 255, 256, 257, 1000, 2047}) {
+                out.add(Arguments.of(s[0], s[1], s[2], pos));
+            }
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0}/{1} heads of {2} at position {3}")
+    @MethodSource("cases")
+    void matchesF64AndSplitK(int heads, int kvHeads, int d, int pos) {
+        int capacity = CudaTensorOps.DECODE_MAX_SEQ;
+        Random rnd = new Random(17L * heads + 5L * d + pos);
+        float[] q = gaussian(heads * d, rnd);
+        float[] k = cache(capacity, kvHeads * d, pos + 1, rnd), v = cache(capacity, kvHeads * d, pos + 1, rnd);
+        Matrix gq = upload(q, 1, heads * d), gk = upload(k, capacity, kvHeads * d), gv = upload(v, capacity, kvHeads * d);
+        Matrix decode = nanMatrix(1, heads * d), split = nanMatrix(1, heads * d), via = nanMatrix(1, heads * d);
+        g.attentionDecode(gq, gk, gv, heads, kvHeads, d, pos, decode);
+        g.attentionSplitK(gq, gk, gv, heads, kvHeads, d, pos, split);
+        g.attention(gq, gk, gv, heads, kvHeads, d, pos, via);
+        float[] out = download(decode);
+        assertVectorsClose(reference(q, k, v, 1, heads, kvHeads, d, pos), out, d, CudaPrefillAttentionTest.F32_TOL,
+                "decode kernel vs f64 attention");
+        assertVectorsClose(toDouble(download(split)), out, d, CudaPrefillAttentionTest.F32_TOL, "decode vs split-K");
+        boolean off = "split".equals(System.getProperty("cohort.nn.decode-attention"));
+        assertSameBits(off ? download(split) : out, download(via), "attention() took the " + (off ? "split-K" : "decode")
+                + " kernel");
+    }
+
+    /** A cache longer than DECODE_MAX_SEQ: attention() takes split-K (the same bits as attentionSplitK). */
+    @Test
+    void longCachesTakeSplitK() {
+        int heads = 32, kvHeads = 8, d = 128, capacity = CudaTensorOps.DECODE_MAX_SEQ + 1, pos = capacity - 1;
+        assertEquals(CudaTensorOps.AttentionKernel.SPLIT_K,
+                CudaTensorOps.attentionKernel(1, heads, kvHeads, d, capacity, true, true, true));
+        Random rnd = new Random(3);
+        float[] q = gaussian(heads * d, rnd);
+        float[] k = cache(capacity, kvHeads * d, pos + 1, rnd), v = cache(capacity, kvHeads * d, pos + 1, rnd);
+        Matrix gq = upload(q, 1, heads * d), gk = upload(k, capacity, kvHeads * d), gv = upload(v, capacity, kvHeads * d);
+        Matrix split = nanMatrix(1, heads * d), via = nanMatrix(1, heads * d), decode = nanMatrix(1, heads * d);
+        g.attentionSplitK(gq, gk, gv, heads, kvHeads, d, pos, split);
+        g.attention(gq, gk, gv, heads, kvHeads, d, pos, via);
+        assertSameBits(download(split), download(via), "attention() on a long cache");
+        // the decode kernel itself still computes it right when asked (slower there, not wrong)
+        g.attentionDecode(gq, gk, gv, heads, kvHeads, d, pos, decode);
+        assertVectorsClose(reference(q, k, v, 1, heads, kvHeads, d, pos), download(decode), d,
+                CudaPrefillAttentionTest.F32_TOL, "decode kernel on a long cache");
+    }
+
+    @Test
+    void refusesLayoutsItDoesNotTake() {
+        Matrix q2 = nanMatrix(2, 32 * 128), q96 = nanMatrix(1, 32 * 96), out2 = nanMatrix(2, 32 * 128);
+        Matrix k = nanMatrix(64, 8 * 128), k96 = nanMatrix(64, 8 * 96), out96 = nanMatrix(1, 32 * 96);
+        IllegalArgumentException rows = assertThrows(IllegalArgumentException.class,
+                () -> g.attentionDecode(q2, k, k, 32, 8, 128, 3, out2));
+        assertEquals(true, rows.getMessage().contains("one row"), rows.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> g.attentionDecode(q96, k96, k96, 32, 8, 96, 3, out96));
+    }
+
+    private static void assertSameBits(float[] expected, float[] actual, String what) {
+        for (int i = 0; i < expected.length; i++) {
+            if (Float.floatToRawIntBits(expected[i]) != Float.floatToRawIntBits(actual[i])) {
+                throw new AssertionError(what + ": differs at " + i + ": " + actual[i] + " vs " + expected[i]);
+            }
+        }
+    }
+
+    private static float[] gaussian(int n, Random rnd) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) rnd.nextGaussian();
+        }
+        return a;
+    }
+
+    private static float[] cache(int capacity, int cols, int filled, Random rnd) {
+        float[] a = gaussian(capacity * cols, rnd);
+        Arrays.fill(a, filled * cols, a.length, Float.NaN);
+        return a;
+    }
+
+    private static double[] toDouble(float[] a) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            d[i] = a[i];
+        }
+        return d;
+    }
+
+    private Matrix upload(float[] data, int rows, int cols) {
+        Matrix m = g.allocate(DType.F32, rows, cols);
+        owned.add(m);
+        g.upload(MemorySegment.ofArray(data), m.buffer(), 0);
+        return m;
+    }
+
+    private Matrix nanMatrix(int rows, int cols) {
+        float[] nan = new float[rows * cols];
+        Arrays.fill(nan, Float.NaN);
+        return upload(nan, rows, cols);
+    }
+
+    private float[] download(Matrix m) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(m.byteSize(), 16);
+            g.download(m.buffer(), 0, s);
+            return s.toArray(ValueLayout.JAVA_FLOAT);
+        }
+    }
+}
