@@ -30,10 +30,6 @@ if [ "$part" = all ] || [ "$part" = tests ]; then
   # p2p all-reduce + norm (FusedAllReduceNormTest), a rank stalled in a graph (P2pAllReduceTest)
   step 200 gpu-tests.log bash .device/junit --include-tag gpu
   sed 's/\x1b\[[0-9;]*m//g' "$out/gpu-tests.log" | grep -E "tests (successful|failed|aborted|skipped)|✘|FAILED|ABORTED" | head -30
-  # the ranks-sharing-a-GPU tests with programmatic dependent launch forced on (a hang ends at the step's limit)
-  JAVA_OPTS="-Dcohort.nn.pdl=true" step 100 gpu-tests-pdl.log bash .device/junit --include-tag gpu \
-    --include-classname '.*(SharedGpuTensorParallelTest|FusedAllReduceNormTest)'
-  sed 's/\x1b\[[0-9;]*m//g' "$out/gpu-tests-pdl.log" | grep -E "tests (successful|failed|aborted|skipped)|✘|FAILED|ABORTED" | head -10
 fi
 if [ "$part" = all ] || [ "$part" = rt ]; then
   # issue 13 on the GPU: the API round trip at 8 KiB on 1 GPU (target 15 us p50) and on cuda:0*2 (target: the
@@ -62,11 +58,9 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
     step 150 "bench-$m-tp1.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto \
       --prompt-len 32 --decode 64 --graphs --profile
   done
-  # the same with decode attention on split-K + combine (cohort.nn.decode-attention=split: two launches a layer)
-  for m in m8x1024 mtiny; do
-    JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.decode-attention=split" step 120 "bench-$m-tp1-splitattn.txt" bash .device/java io.cohort.cli.CohortCli \
-      model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto --prompt-len 32 --decode 64 --graphs
-  done
+  # the same without programmatic dependent launch (cohort.nn.pdl=false)
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.pdl=false" step 120 bench-mtiny-tp1-nopdl.txt bash .device/java io.cohort.cli.CohortCli \
+    model bench --model-dir /tmp/mtiny --devices cuda --tp 1 --backends auto --prompt-len 32 --decode 64 --graphs
   JAVA_OPTS=-Xmx1g step 150 make-tiny-8b.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/m8b --layers 32 --hidden 4096 \
     --heads 32 --kv-heads 8 --intermediate 14336 --vocab 128256
   step 180 bench-m8b-tp1.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/m8b --devices cuda --tp 1 --backends auto \
@@ -77,8 +71,8 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
   # 512-token prefill at the 8B shape (issue 18 target: 25 ms)
   step 180 bench-m8b-prefill512.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/m8b --devices cuda --tp 1 --backends auto \
     --prompt-len 512 --max-batch 512 --decode 4
-  # ranks sharing the GPU with programmatic dependent launch forced on (auto leaves it off for them)
-  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.pdl=true" step 120 bench-mtiny-tp2-shared-pdl.txt bash .device/java io.cohort.cli.CohortCli model bench \
+  # ranks sharing the GPU without programmatic dependent launch (the default has it since 2026-12-02)
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.pdl=false" step 120 bench-mtiny-tp2-shared-nopdl.txt bash .device/java io.cohort.cli.CohortCli model bench \
     --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
   step 240 decode-ops.txt bash .device/java io.cohort.cuda.bench.DecodeOpsBench "$out/decode-ops-table.txt"
   for f in "$out"/make-tiny-*.txt "$out"/bench-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | tail -24; done

@@ -25,8 +25,10 @@
 //  * NORM (cohort_gemv_norm_*): the RMSNorm of a in the prologue (see gemv below): the projection after a norm
 //    (qkv, gate|up, the LM head) reads the raw residual, so no norm kernel runs between the layers' GEMVs.
 //  * ADD (cohort_gemv_add_*, cohort_gemv_silu_add_*): out is the residual, each block adds its columns' sums
-//    into it in place and nothing else (the norm is the next GEMV's prologue). With NORM, a layer at tp = 1 is
-//    qkv (norm) -> rotary + KV write -> attention -> o_proj (add) -> gate|up (norm) -> silu -> down (add). The
+//    into it in place and nothing else (the norm is the next GEMV's prologue).
+//  * SWIGLU (cohort_gemv_swiglu_*, cohort_gemv_norm_swiglu_*): gate|up writing g = silu(gate) * up (see gemv).
+//    With these a layer at tp = 1 is
+//    qkv (norm) -> rotary + KV write -> attention -> o_proj (add) -> gate|up (norm, swiglu) -> down (add). The
 //    SILU prologue is opt-in only (cohort.nn.fusedGemv): every block recomputes the SwiGLU of the whole row
 //    (expf and a division per element), which doubled the 8B down (65.0 vs 33.3 us on an H200).
 // Fused tiles: m = 1, 2, 4 (Gemv.FUSED_MAX_ROWS); the host falls back to the unfused ops elsewhere.
@@ -177,18 +179,31 @@ __device__ __forceinline__ void gemv_fetch(uint4 (&wv)[U][GEMV_COLS], const uint
 // (type W), and out = rmsnorm(x) . w^T is computed as inv * sum_j (x_j gamma_j) w_j with inv = rsqrt(mean(x^2) +
 // eps): every block sums x^2 over the whole row anyway (its threads cover k once), so the norm costs one more
 // partial per row instead of a launch. Not the bits of rmsNorm then matmulT (inv is applied after the sum).
-template <typename W, int M, int GEMV_COLS, int U, bool SILU, bool NORM, int EPI>
+// SWIGLU (the epilogue of gate|up; w is the stacked [2F, k] gate then up rows, out is g [m, F]): block b owns
+// gate rows b * COLS/2 .. and the up rows F later, and writes g = silu(gate) * up for its COLS/2 features with
+// cohort_nn_silu_mul_packed's f32 expression, so g has the bits of the GEMV then siluMulPacked, and the SwiGLU
+// needs no launch of its own. Its grid is the plain GEMV's (ceil(2F / COLS) blocks).
+template <typename W, int M, int GEMV_COLS, int U, bool SILU, bool NORM, int EPI, bool SWIGLU = false>
 __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps, void* normed) {
     static_assert(!(SILU && NORM), "one prologue");
+    static_assert(!SWIGLU || (EPI == STORE && GEMV_COLS % 2 == 0), "the SwiGLU epilogue stores pairs of columns");
     constexpr int PARTS = M * GEMV_COLS + (NORM ? M : 0);
     __shared__ float partial[GEMV_MAX_THREADS / 32][PARTS];
     const int rows = p.rows, kv = p.cols >> 3;       // kv: 16-byte vectors per weight row
     const int64_t n = p.n, a4 = p.cols >> 2;         // a4: float4s per activation row
     const int64_t n0 = (int64_t)blockIdx.x * GEMV_COLS;
+    constexpr int HALF = GEMV_COLS / 2;
+    const int64_t feats = n / 2, f0 = (int64_t)blockIdx.x * HALF;   // SWIGLU: features F, this block's first
     const uint4* w[GEMV_COLS];
 #pragma unroll
     for (int c = 0; c < GEMV_COLS; c++) {  // columns past n read row n - 1 (in bounds) and are not stored
-        const int64_t r = n0 + c < n ? n0 + c : n - 1;
+        int64_t r;
+        if (SWIGLU) {   // gate rows f0 .., then the matching up rows
+            const int64_t f = f0 + (c % HALF) < feats ? f0 + (c % HALF) : feats - 1;
+            r = c < HALF ? f : feats + f;
+        } else {
+            r = n0 + c < n ? n0 + c : n - 1;
+        }
         w[c] = static_cast<const uint4*>(p.b) + r * kv;
     }
     const float4* a = static_cast<const float4*>(p.a);
@@ -268,6 +283,26 @@ __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps
     }
     __syncthreads();
     float* out = static_cast<float*>(p.out);
+    if (SWIGLU) {
+        for (int i = threadIdx.x; i < M * HALF; i += blockDim.x) {
+            const int m = i / HALF, c = i % HALF;
+            if (m >= rows || f0 + c >= feats) continue;
+            float g = 0.f, u = 0.f;
+            for (int j = 0; j < warps; j++) {
+                g += partial[j][m * GEMV_COLS + c];
+                u += partial[j][m * GEMV_COLS + HALF + c];
+            }
+            if (NORM) {
+                float t = 0.f;
+                for (int j = 0; j < warps; j++) t += partial[j][M * GEMV_COLS + m];
+                const float inv = rsqrtf(t / p.cols + eps);
+                g *= inv;
+                u *= inv;
+            }
+            out[m * feats + f0 + c] = g / (1.f + expf(-g)) * u;   // cohort_nn_silu_mul_packed's expression
+        }
+        return;
+    }
     for (int i = threadIdx.x; i < M * GEMV_COLS; i += blockDim.x) {
         const int m = i / GEMV_COLS, c = i % GEMV_COLS;
         if (m >= rows || n0 + c >= n) continue;
@@ -321,10 +356,11 @@ COHORT_GEMV(F16, f16, 16, 4, 1)
 
 // The fused forms, on the same tiles (the launch configuration must be the plain kernel's: the reduction order,
 // hence the bits, depends on the block size): cohort_gemv_{silu,addnorm,silu_addnorm}_<type>_m<M>.
-#define COHORT_GEMV_FUSED(NAME, SILU, NORM, EPI, T, t, M, COLS, U)                                      \
+#define COHORT_GEMV_FUSED(NAME, SILU, NORM, EPI, T, t, M, COLS, U) COHORT_GEMV_FUSED_SW(NAME, SILU, NORM, EPI, false, T, t, M, COLS, U)
+#define COHORT_GEMV_FUSED_SW(NAME, SILU, NORM, EPI, SW, T, t, M, COLS, U)                                   \
     extern "C" __global__ void __launch_bounds__(GEMV_MAX_THREADS)                                        \
             cohort_gemv_##NAME##_##t##_m##M(NnArgs p) {                                                  \
-        gemv<T, M, COLS, U, SILU, NORM, EPI>(reinterpret_cast<const GemvArgs&>(p), p.heads, p.eps, p.d);   \
+        gemv<T, M, COLS, U, SILU, NORM, EPI, SW>(reinterpret_cast<const GemvArgs&>(p), p.heads, p.eps, p.d);   \
     }
 #define COHORT_GEMV_FUSED_ALL(T, t, M, COLS, U)                           \
     COHORT_GEMV_FUSED(silu, true, false, STORE, T, t, M, COLS, U)         \
@@ -332,7 +368,9 @@ COHORT_GEMV(F16, f16, 16, 4, 1)
     COHORT_GEMV_FUSED(silu_addnorm, true, false, ADDNORM, T, t, M, COLS, U) \
     COHORT_GEMV_FUSED(norm, false, true, STORE, T, t, M, COLS, U)         \
     COHORT_GEMV_FUSED(add, false, false, ADD, T, t, M, COLS, U)           \
-    COHORT_GEMV_FUSED(silu_add, true, false, ADD, T, t, M, COLS, U)
+    COHORT_GEMV_FUSED(silu_add, true, false, ADD, T, t, M, COLS, U)       \
+    COHORT_GEMV_FUSED_SW(swiglu, false, false, STORE, true, T, t, M, COLS, U) \
+    COHORT_GEMV_FUSED_SW(norm_swiglu, false, true, STORE, true, T, t, M, COLS, U)
 COHORT_GEMV_FUSED_ALL(BF16, bf16, 1, 4, 4)
 COHORT_GEMV_FUSED_ALL(BF16, bf16, 2, 4, 4)
 COHORT_GEMV_FUSED_ALL(BF16, bf16, 4, 8, 1)

@@ -33,4 +33,17 @@ public final class ColumnParallelLinear {
     public void forwardNormed(TensorOps ops, Matrix x, RmsNorm norm, Matrix normed, Matrix out) {
         ops.rmsNormMatmulT(x, norm.weight(), norm.eps(), normed, weight, out);
     }
+
+    /**
+     * g = silu(gate) * up of {@code norm(x)} (or of x when norm is null) with this weight the stacked gate|up
+     * ({@link TensorOps#rmsNormMatmulTSwiGlu}, {@link TensorOps#matmulTSwiGlu}: a GPU applies the SwiGLU in the
+     * GEMV's epilogue); normed and gu ({@code [tokens, n/tp]}) are scratch.
+     */
+    public void forwardSwiGlu(TensorOps ops, Matrix x, RmsNorm norm, Matrix normed, Matrix gu, Matrix g) {
+        if (norm == null) {
+            ops.matmulTSwiGlu(x, weight, gu, g);
+        } else {
+            ops.rmsNormMatmulTSwiGlu(x, norm.weight(), norm.eps(), normed, weight, gu, g);
+        }
+    }
 }

@@ -27,30 +27,11 @@ public final class RowParallelLinear {
      * product's scratch.
      */
     public void forwardAddNorm(TensorOps ops, Matrix x, Matrix out, Matrix residual, RmsNorm norm, Matrix normed) {
-        addNorm(ops, x, null, out, residual, norm, normed);
-    }
-
-    /**
-     * {@link #forwardAddNorm} of {@code siluMulPacked(gateUp)} (the MLP's down): the SwiGLU goes into the product
-     * ({@link TensorOps#siluMatmulT}, or {@link TensorOps#siluMatmulTAddRmsNorm} at tp = 1); g
-     * ({@code [tokens, k/tp]}) and out are scratch.
-     */
-    public void forwardSiluAddNorm(TensorOps ops, Matrix gateUp, Matrix g, Matrix out, Matrix residual, RmsNorm norm,
-                                   Matrix normed) {
-        addNorm(ops, gateUp, g, out, residual, norm, normed);
-    }
-
-    /** x is the input, or with g != null the packed gate|up whose SwiGLU is (g scratch). */
-    private void addNorm(TensorOps ops, Matrix x, Matrix g, Matrix out, Matrix residual, RmsNorm norm, Matrix normed) {
         if (comm.size() == 1) {
-            if (g == null) {
-                ops.matmulTAddRmsNorm(x, weight, out, residual, norm.weight(), norm.eps(), normed);
-            } else {
-                ops.siluMatmulTAddRmsNorm(x, g, weight, out, residual, norm.weight(), norm.eps(), normed);
-            }
+            ops.matmulTAddRmsNorm(x, weight, out, residual, norm.weight(), norm.eps(), normed);
             return;
         }
-        product(ops, x, g, out);
+        ops.matmulT(x, weight, out);
         if (comm.allReduceAddRmsNorm(out, residual, norm, normed)) {
             return;
         }
@@ -72,37 +53,11 @@ public final class RowParallelLinear {
         ops.add(residual, out, residual);
     }
 
-    /** {@link #forwardAdd} of {@code siluMulPacked(gateUp)} ({@link TensorOps#siluMatmulTAdd} at tp = 1; g scratch). */
-    public void forwardSiluAdd(TensorOps ops, Matrix gateUp, Matrix g, Matrix out, Matrix residual) {
-        if (comm.size() == 1) {
-            ops.siluMatmulTAdd(gateUp, g, weight, out, residual);
-            return;
-        }
-        forwardSilu(ops, gateUp, g, out);
-        ops.add(residual, out, residual);
-    }
-
     /** out ({@code [tokens, n]}, full on every rank) = all-reduce(x_r · W_rᵀ). */
     public void forward(TensorOps ops, Matrix x, Matrix out) {
         ops.matmulT(x, weight, out);
         if (comm.size() > 1) {
             comm.allReduceSum(out.tensor());
-        }
-    }
-
-    /** {@link #forward} of {@code siluMulPacked(gateUp)} ({@link TensorOps#siluMatmulT}; g scratch). */
-    public void forwardSilu(TensorOps ops, Matrix gateUp, Matrix g, Matrix out) {
-        ops.siluMatmulT(gateUp, g, weight, out);
-        if (comm.size() > 1) {
-            comm.allReduceSum(out.tensor());
-        }
-    }
-
-    private void product(TensorOps ops, Matrix x, Matrix g, Matrix out) {
-        if (g == null) {
-            ops.matmulT(x, weight, out);
-        } else {
-            ops.siluMatmulT(x, g, weight, out);
         }
     }
 }

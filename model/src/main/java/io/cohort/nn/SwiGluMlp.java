@@ -25,33 +25,33 @@ public final class SwiGluMlp {
     }
 
     /**
-     * out = mlp(x), full on every rank (the SwiGLU inside down's product: {@link TensorOps#siluMatmulT}); gu is {@code [tokens, 2·intermediate/tp]} scratch (the fused gate|up
-     * output), g {@code [tokens, intermediate/tp]}.
+     * out = mlp(x), full on every rank; the SwiGLU is gate|up's epilogue ({@link ColumnParallelLinear#forwardSwiGlu}:
+     * one GEMV on a GPU). gu is {@code [tokens, 2·intermediate/tp]} scratch (the unfused gate|up output), g
+     * {@code [tokens, intermediate/tp]} the activation.
      */
     public void forward(TensorOps ops, Matrix x, Matrix gu, Matrix g, Matrix out) {
-        gateUp.forward(ops, x, gu);
-        down.forwardSilu(ops, gu, g, out);
+        gateUp.forwardSwiGlu(ops, x, null, null, gu, g);
+        down.forward(ops, g, out);
     }
 
     /**
      * {@link #forward}, then {@code residual += mlp(x)}, {@code normed = norm(residual)} ({@link
-     * RowParallelLinear#forwardSiluAddNorm}: at tp = 1 one GEMV with the SwiGLU, the add and the norm on a GPU; at
-     * tp ≥ 2 one fused collective where the backend has it).
+     * RowParallelLinear#forwardAddNorm}: one fused collective at tp ≥ 2 where the backend has it).
      */
     public void forwardAddNorm(TensorOps ops, Matrix x, Matrix gu, Matrix g, Matrix out, Matrix residual, RmsNorm norm,
                                Matrix normed) {
-        gateUp.forward(ops, x, gu);
-        down.forwardSiluAddNorm(ops, gu, g, out, residual, norm, normed);
+        gateUp.forwardSwiGlu(ops, x, null, null, gu, g);
+        down.forwardAddNorm(ops, g, out, residual, norm, normed);
     }
 
     /**
-     * The block on the residual stream, norm included: {@code residual += mlp(norm(residual))} (the norm in gate|up's
-     * GEMV, the add in down's: {@link ColumnParallelLinear#forwardNormed}, {@link RowParallelLinear#forwardSiluAdd});
-     * normed, gu, g and out are scratch.
+     * The block on the residual stream, norm included: {@code residual += mlp(norm(residual))} (the norm and the
+     * SwiGLU in gate|up's GEMV, the add in down's: {@link ColumnParallelLinear#forwardSwiGlu},
+     * {@link RowParallelLinear#forwardAdd}); normed, gu, g and out are scratch.
      */
     public void forwardResidual(TensorOps ops, Matrix residual, RmsNorm norm, Matrix normed, Matrix gu, Matrix g,
                                 Matrix out) {
-        gateUp.forwardNormed(ops, residual, norm, normed, gu);
-        down.forwardSiluAdd(ops, gu, g, out, residual);
+        gateUp.forwardSwiGlu(ops, residual, norm, normed, gu, g);
+        down.forwardAdd(ops, g, out, residual);
     }
 }

@@ -109,6 +109,23 @@ public interface TensorOps extends AutoCloseable {
     }
 
     /**
+     * The MLP's gate|up with its SwiGLU: {@code g = siluMulPacked(x · wᵀ)}, w the stacked gate then up rows
+     * {@code [2F, k]}, g {@code [m, F]}. The default is {@link #matmulT} into gu ({@code [m, 2F]} scratch) then
+     * {@link #siluMulPacked}; devices may apply the SwiGLU in the product's epilogue (the same f32 operations).
+     */
+    default void matmulTSwiGlu(Matrix x, Matrix w, Matrix gu, Matrix g) {
+        matmulT(x, w, gu);
+        siluMulPacked(gu, g);
+    }
+
+    /** {@link #matmulTSwiGlu} of {@code rmsNorm(x)} (see {@link #rmsNormMatmulT}); normed and gu are scratch. */
+    default void rmsNormMatmulTSwiGlu(Matrix x, Matrix normWeight, float eps, Matrix normed, Matrix w, Matrix gu,
+                                      Matrix g) {
+        rmsNormMatmulT(x, normWeight, eps, normed, w, gu);
+        siluMulPacked(gu, g);
+    }
+
+    /**
      * A projection into the residual stream: {@code residual += a · wᵀ} (a {@code [m, k]}, w {@code [n, k]},
      * residual {@code [m, n]}). The default is {@link #matmulT} into out ({@code [m, n]} scratch) then
      * {@link #add}; devices may add in the product's epilogue (one launch, the same f32 operations). a must not

@@ -29,7 +29,7 @@ class FusedProjectionSeamTest {
     /** Host ops that count the fused calls (the defaults run, so the math is the unfused ops'). */
     private static final class Counting implements TensorOps {
         final TensorOps d;
-        int silu, addNorm, siluAddNorm, plainMatmul, siluMulPacked, addRmsNorm;
+        int silu, addNorm, siluAddNorm, plainMatmul, siluMulPacked, addRmsNorm, swiGlu, normSwiGlu, matmulAdd;
 
         Counting(TensorOps d) {
             this.d = d;
@@ -39,6 +39,24 @@ class FusedProjectionSeamTest {
         public void siluMatmulT(Matrix gu, Matrix g, Matrix w, Matrix out) {
             silu++;
             TensorOps.super.siluMatmulT(gu, g, w, out);
+        }
+
+        @Override
+        public void matmulTSwiGlu(Matrix x, Matrix w, Matrix gu, Matrix g) {
+            swiGlu++;
+            TensorOps.super.matmulTSwiGlu(x, w, gu, g);
+        }
+
+        @Override
+        public void rmsNormMatmulTSwiGlu(Matrix x, Matrix nw, float eps, Matrix n, Matrix w, Matrix gu, Matrix g) {
+            normSwiGlu++;
+            TensorOps.super.rmsNormMatmulTSwiGlu(x, nw, eps, n, w, gu, g);
+        }
+
+        @Override
+        public void matmulTAdd(Matrix a, Matrix w, Matrix out, Matrix residual) {
+            matmulAdd++;
+            TensorOps.super.matmulTAdd(a, w, out, residual);
         }
 
         @Override
@@ -157,7 +175,8 @@ class FusedProjectionSeamTest {
         new RowParallelLinear(wO, comm).forwardAddNorm(ops, x, out, residual, norm, normed);
         assertEquals(1, ops.addNorm);
         mlp.forwardAddNorm(ops, x, gu, g, out, residual, norm, normed);
-        assertEquals(1, ops.siluAddNorm);
+        assertEquals(1, ops.swiGlu, "gate|up takes the SwiGLU");
+        assertEquals(2, ops.addNorm, "down: the product, the add and the norm");
         assertEquals(0, comm.allReduces()[0]);
 
         // and the result is the unfused sequence's
@@ -172,7 +191,20 @@ class FusedProjectionSeamTest {
         assertSame(nr, normed, "normed");
 
         mlp.forward(ops, x, gu, g, out);
-        assertEquals(1, ops.silu, "forward: down's product takes the SwiGLU");
+        assertEquals(2, ops.swiGlu, "forward: gate|up's product takes the SwiGLU");
+        assertEquals(0, ops.silu);
+
+        // the residual stream (LlamaRank at tp = 1): the norm and the SwiGLU in gate|up, the add in down
+        Matrix r2 = copy(before), r3 = copy(before), n3 = host.allocate(DType.F32, t, h);
+        mlp.forwardResidual(ops, r2, norm, normed, gu, g, out);
+        assertEquals(1, ops.normSwiGlu);
+        assertEquals(1, ops.matmulAdd);
+        host.rmsNorm(r3, norm.weight(), norm.eps(), n3);
+        host.matmulT(n3, wGateUp, gu);
+        host.siluMulPacked(gu, g);
+        host.matmulT(g, wDown, p);
+        host.add(r3, p, r3);
+        assertSame(r3, r2, "residual stream");
     }
 
     @Test
@@ -187,8 +219,8 @@ class FusedProjectionSeamTest {
         Matrix x = random(t, h, rnd), residual = random(t, h, rnd);
         mlp.forwardAddNorm(ops, x, host.allocate(DType.F32, t, 2 * f), host.allocate(DType.F32, t, f),
                 host.allocate(DType.F32, t, h), residual, norm, host.allocate(DType.F32, t, h));
-        assertEquals(1, ops.silu);
-        assertEquals(0, ops.siluAddNorm + ops.addNorm);
+        assertEquals(1, ops.swiGlu);
+        assertEquals(0, ops.silu + ops.siluAddNorm + ops.addNorm);
         assertEquals(1, comm.allReduces()[0]);
         assertEquals(1, ops.addRmsNorm, "the unfused collective's add + norm");
     }

@@ -87,7 +87,7 @@ public final class CudaTensorOps implements TensorOps {
         this.stream = device.createStream();
         this.gemm = new CublasGemm(stream);
         this.kernels = new NnKernels(stream);
-        register();
+        kernels.pdl(device.computeCapability() >= 90 && !"false".equals(PDL));
         this.computeDone = device.createEvent();
         this.otherDone = device.createEvent();
         this.step = device.allocatePinnedHost(TOKENS_AT + 4L * STEP_TOKENS);
@@ -96,38 +96,13 @@ public final class CudaTensorOps implements TensorOps {
         stream.zero(gemvTicket, 0, 256);   // ordered before every kernel of this stream
     }
 
-    // cohort.nn.pdl: programmatic dependent launch (Hopper and later). "auto" (default): while these ops are the
-    // only ones open on their GPU (graph decode at 8x1024 on an H200: 0.313 ms with it, 0.336 without,
-    // 2026-12-02); ranks sharing a GPU (cuda:0*N) spin on each other inside the P2P kernels, and a tp = 4 run on
-    // one GPU hung once with it on, so they launch without. "true": always; "false": never.
+    // cohort.nn.pdl: programmatic dependent launch (Hopper and later). "auto" (default) and "true": on where the
+    // device has it (graph decode at 8x1024 on an H200: 0.313 ms with it, 0.336 without, 2026-12-02); "false":
+    // never. Ranks sharing a GPU (cuda:0*N) take it too: the P2P all-reduce kernels, which spin on each other, are
+    // launched without the attribute and never trigger early, so no kernel waiting on the device holds the SMs an
+    // all-reduce's peer needs (tp 2 on one H200, TinyLlama, graphs: 1.485 vs 1.610 ms, 2026-12-02; the shared-GPU
+    // tests at tp 2 and 4 pass with it). An earlier tp 4 hang with it was with the opt-in fused kernels on.
     private static final String PDL = System.getProperty("cohort.nn.pdl", "auto");
-    private static final java.util.Map<Integer, java.util.List<CudaTensorOps>> OPEN = new java.util.HashMap<>();
-
-    private void register() {
-        synchronized (OPEN) {
-            java.util.List<CudaTensorOps> same = OPEN.computeIfAbsent(device.ordinal(), o -> new java.util.ArrayList<>());
-            same.add(this);
-            boolean capable = device.computeCapability() >= 90;
-            boolean on = capable && switch (PDL) {
-                case "true" -> true;
-                case "false" -> false;
-                default -> same.size() == 1;
-            };
-            for (CudaTensorOps o : same) {
-                o.kernels.pdl(on);
-            }
-        }
-    }
-
-    private void unregister() {
-        synchronized (OPEN) {
-            java.util.List<CudaTensorOps> same = OPEN.get(device.ordinal());
-            if (same != null) {
-                same.remove(this);
-            }
-        }
-    }
-
     /**
      * Readies these ops for capture: cuBLAS gets a workspace of its own (32 MiB), since a capture must not
      * allocate. Idempotent; call before capturing.
@@ -346,8 +321,10 @@ public final class CudaTensorOps implements TensorOps {
     private void gemv(Gemv.Fused form, Matrix a, Matrix w, Matrix out, Matrix normWeight, float eps, Matrix normed) {
         boolean silu = form != null && form.silu, addNorm = form != null && form.addNorm;
         boolean norm = form != null && form.norm, add = form != null && form.add;
+        boolean swiglu = form != null && form.swiglu;
         int m = a.rows(), k = w.cols(), n = w.rows();
-        if (a.cols() != (silu ? 2 * k : k) || out.rows() != m || out.cols() != n) {
+        if (a.cols() != (silu ? 2 * k : k) || out.rows() != m || out.cols() != (swiglu ? n / 2 : n)
+                || (swiglu && n % 2 != 0)) {
             throw new IllegalArgumentException((silu ? "siluMatmulT" : "matmulT") + " shapes: a " + a + ", w " + w
                     + ", out " + out);
         }
@@ -399,6 +376,27 @@ public final class CudaTensorOps implements TensorOps {
             return;
         }
         TensorOps.super.rmsNormMatmulT(x, normWeight, eps, normed, w, out);
+    }
+
+    /** One launch (cohort_gemv_swiglu_*, the same bits) where the GEMV takes the product, else matmulT then siluMulPacked. */
+    @Override
+    public void matmulTSwiGlu(Matrix x, Matrix w, Matrix gu, Matrix g) {
+        if (x.cols() == w.cols() && w.rows() % 2 == 0 && f32(g) && residualTakes(x, w.cols(), w)) {
+            gemv(Gemv.Fused.SWIGLU, x, w, g, null, 0, null);
+            return;
+        }
+        TensorOps.super.matmulTSwiGlu(x, w, gu, g);
+    }
+
+    /** One launch (cohort_gemv_norm_swiglu_*) where the GEMV takes the product, else the unfused ops. */
+    @Override
+    public void rmsNormMatmulTSwiGlu(Matrix x, Matrix normWeight, float eps, Matrix normed, Matrix w, Matrix gu, Matrix g) {
+        if (x.cols() == w.cols() && w.rows() % 2 == 0 && normWeight.dtype() == w.dtype()
+                && normWeight.elements() == w.cols() && f32(g) && residualTakes(x, w.cols(), w)) {
+            gemv(Gemv.Fused.NORM_SWIGLU, x, w, g, normWeight, eps, null);
+            return;
+        }
+        TensorOps.super.rmsNormMatmulTSwiGlu(x, normWeight, eps, normed, w, gu, g);
     }
 
     /** One launch (cohort_gemv_add_*) where the GEMV takes the product, else matmulT then add. */
@@ -924,7 +922,6 @@ public final class CudaTensorOps implements TensorOps {
 
     @Override
     public void close() {
-        unregister();
         stream.synchronize();
         for (DeviceBuffer b : new DeviceBuffer[] {castScratch, scoreScratch, partialScratch, attentionTickets, tokenBuffer,
                 gemmWorkspace, gemvTicket}) {

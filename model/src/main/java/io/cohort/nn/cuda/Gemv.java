@@ -33,28 +33,39 @@ final class Gemv {
     /** The fused forms of the GEMV (their kernels: cohort_gemv_&lt;kernel&gt;_&lt;type&gt;_m&lt;M&gt;). */
     enum Fused {
         /** a is the packed gate|up [m, 2k]; the activation silu(gate) * up is computed as it is loaded. */
-        SILU("silu", true, false, false, false),
+        SILU("silu", true, false, false, false, false),
         /** out is the residual, added into in place; the last block writes the RMSNorm of every row. */
-        ADDNORM("addnorm", false, false, true, true),
+        ADDNORM("addnorm", false, false, true, true, false),
         /** Both: the MLP's down at tp = 1 (opt-in, cohort.nn.fusedGemv). */
-        SILU_ADDNORM("silu_addnorm", true, false, true, true),
+        SILU_ADDNORM("silu_addnorm", true, false, true, true, false),
         /** a is the raw residual; its RMSNorm (norm weight of the weights' type) is applied in the prologue. */
-        NORM("norm", false, true, false, false),
+        NORM("norm", false, true, false, false, false),
         /** out is the residual, added into in place (the next GEMV's prologue does the norm). */
-        ADD("add", false, false, true, false),
+        ADD("add", false, false, true, false, false),
         /** SILU's prologue and ADD's epilogue: the MLP's down at tp = 1. */
-        SILU_ADD("silu_add", true, false, true, false);
+        SILU_ADD("silu_add", true, false, true, false, false),
+        /**
+         * w is the stacked gate|up [2F, k], out is g [m, F] = silu(gate) * up: each block's columns are a run of
+         * gate rows and the matching up rows (the same bits as the GEMV then siluMulPacked).
+         */
+        SWIGLU("swiglu", false, false, false, false, true),
+        /** NORM's prologue and SWIGLU's epilogue: gate|up at tp = 1. */
+        NORM_SWIGLU("norm_swiglu", false, true, false, false, true);
 
         final String kernel;
-        /** silu: SwiGLU prologue; norm: RMSNorm prologue; add: out is the residual; addNorm: then its norm. */
-        final boolean silu, norm, add, addNorm;
+        /**
+         * silu: SwiGLU prologue; norm: RMSNorm prologue; add: out is the residual; addNorm: then its norm; swiglu:
+         * the SwiGLU of the stacked gate|up product as the epilogue.
+         */
+        final boolean silu, norm, add, addNorm, swiglu;
 
-        Fused(String kernel, boolean silu, boolean norm, boolean add, boolean addNorm) {
+        Fused(String kernel, boolean silu, boolean norm, boolean add, boolean addNorm, boolean swiglu) {
             this.kernel = kernel;
             this.silu = silu;
             this.norm = norm;
             this.add = add;
             this.addNorm = addNorm;
+            this.swiglu = swiglu;
         }
 
         /** The profiler's label (KernelTimeline) of a launch of this form. */

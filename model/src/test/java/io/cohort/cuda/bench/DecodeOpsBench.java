@@ -122,7 +122,7 @@ public final class DecodeOpsBench {
                 gemm(rows, shape, "gate_up", t, x, h, wGateUp, out);
                 gemm(rows, shape, "down", t, x, f, wDown, out);
                 gemm(rows, shape, "lm_head", t, x, h, wHead, out);
-                fused(rows, shape, t, x, y, out, gScratch, residual, normed, wQkv, wO, wDown, norm);
+                fused(rows, shape, t, x, y, out, gScratch, residual, normed, wQkv, wGateUp, wO, wDown, norm);
             }
             Matrix xs = view(x, 1, h), ys = view(y, 1, h);
             rows.add(row(shape, "rmsnorm", 1, time(() -> ops.rmsNorm(xs, norm, 1e-5f, ys)), 8L * h + 2L * h));
@@ -223,7 +223,7 @@ public final class DecodeOpsBench {
      * weights, the activation read (gate|up for the SwiGLU forms), the residual read and written, normed written.
      */
     private void fused(List<String[]> rows, Shape s, int t, Matrix x, Matrix y, Matrix out, Matrix g, Matrix residual,
-                       Matrix normed, Matrix wQkv, Matrix wO, Matrix wDown, Matrix norm) {
+                       Matrix normed, Matrix wQkv, Matrix wGateUp, Matrix wO, Matrix wDown, Matrix norm) {
         int h = wO.rows(), q = wO.cols(), f = wDown.cols();
         float eps = 1e-5f;
         Matrix a = view(x, t, q), o = view(out, t, h), r = view(residual, t, h), nr = view(normed, t, h);
@@ -258,6 +258,14 @@ public final class DecodeOpsBench {
             ops.rmsNorm(xr, norm, eps, nr);
             ops.matmulT(nr, wQkv, qkv);
         }), qBytes));
+        Matrix gup = view(out, t, wGateUp.rows());
+        long guBytes = wGateUp.byteSize() + xr.byteSize() + gs.byteSize() + norm.byteSize();
+        rows.add(row(s, "norm_gate_up_swiglu", t, time(() -> ops.rmsNormMatmulTSwiGlu(xr, norm, eps, nr, wGateUp, gup, gs)),
+                guBytes));
+        rows.add(row(s, "norm_gate_up+silu", t, time(() -> {
+            ops.rmsNormMatmulT(xr, norm, eps, nr, wGateUp, gup);
+            ops.siluMulPacked(gup, gs);
+        }), guBytes));
         long aBytes = wO.byteSize() + a.byteSize() + 2L * r.byteSize();
         rows.add(row(s, "o_proj_add", t, time(() -> ops.matmulTAdd(a, wO, o, r)), aBytes));
         rows.add(row(s, "o_proj+add", t, time(() -> {

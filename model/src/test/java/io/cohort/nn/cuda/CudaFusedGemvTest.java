@@ -178,6 +178,36 @@ class CudaFusedGemvTest {
         }
     }
 
+    /**
+     * gate|up with the SwiGLU epilogue: bit for bit the GEMV then siluMulPacked, with and without the norm prologue
+     * (against the norm-prologue GEMV then siluMulPacked); gu, the unfused product's scratch, stays untouched.
+     */
+    @ParameterizedTest
+    @CsvSource({"5632,1024,BF16", "11264,2048,BF16", "11264,2048,F16", "28672,4096,BF16", "6,1024,BF16"})
+    void swiGluEpilogueIsBitIdenticalToMatmulThenSiluMulPacked(int n, int k, DType wt) {
+        SplittableRandom rnd = new SplittableRandom(n * 3L + k + wt.ordinal());
+        Matrix w = random(wt, n, k, rnd, 1), nw = normWeight(wt, k, rnd);
+        int f = n / 2;
+        for (int m : new int[] {1, 2, 4}) {
+            Matrix x = random(DType.F32, m, k, rnd, 1), gu1 = zeros(m, n), gu2 = sentinel(m, n);
+            Matrix g1 = zeros(m, f), g2 = sentinel(m, f);
+            ops.matmulT(x, w, gu1);
+            ops.siluMulPacked(gu1, g1);
+            ops.matmulTSwiGlu(x, w, gu2, g2);
+            String what = "swiglu " + m + "x" + n + "x" + k + " " + wt;
+            assertSentinel(gu2, what + ": gu was written, the fused kernel did not run");
+            assertBits(g1, g2, what);
+
+            Matrix normed = sentinel(m, k), g3 = zeros(m, f), g4 = sentinel(m, f);
+            ops.rmsNormMatmulT(x, nw, EPS, normed, w, gu1);
+            ops.siluMulPacked(gu1, g3);
+            ops.rmsNormMatmulTSwiGlu(x, nw, EPS, normed, w, gu2, g4);
+            what = "norm+swiglu " + m + "x" + n + "x" + k + " " + wt;
+            assertSentinel(gu2, what + ": gu was written, the fused kernel did not run");
+            assertBits(g3, g4, what);
+        }
+    }
+
     /** With cohort.nn.normInGemv off (or a row count past the fused tiles) the same ops run unfused and agree. */
     @Test
     void residualFormsFallBackWhenOff() {
