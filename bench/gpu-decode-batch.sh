@@ -39,6 +39,10 @@ if [ "$part" = all ] || [ "$part" = rt ]; then
     --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda1.csv"
   step 90 rt-cuda0x2.txt bash .device/java io.cohort.cli.CohortCli bench --devices 'cuda:0*2' --backends p2p --collectives all-reduce -d f32 -b 8K -e 8K \
     --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda0x2.csv"
+  # the same with the blocked caller spinning 1000x longer before it waits on the devices (is the wait the cost?)
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.idle.caller.spins=100000" step 90 rt-cuda0x2-spin.txt bash .device/java io.cohort.cli.CohortCli bench \
+    --devices 'cuda:0*2' --backends p2p --collectives all-reduce -d f32 -b 8K -e 8K \
+    --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda0x2-spin.csv"
   step 90 rt-host2.txt bash .device/java io.cohort.cli.CohortCli bench --devices host:2 --backends auto,native --collectives all-reduce -d f32 -b 8K \
     -e 8K --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s
   # the JMH round trip of issue 13 (CohortGroup beside LocalGroup, host:2), on 16 cores

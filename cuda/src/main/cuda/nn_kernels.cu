@@ -773,7 +773,13 @@ __device__ __forceinline__ void scatter_level(float (&part)[32], int lane) {
     }
 }
 
-template <int DPL>
+// ROTARY (cohort_nn_rotary_attention_decode_*): the step's rotary and KV write too, so the decode layer needs no
+// cohort_nn_rotary_kv_write. q (a) and the step's k (d) and v (e) come unrotated from the qkv row, f is the
+// cos|sin table. Lane l holds elements l * DPL .. of a row, so rotate-half's partner of each is in lane l ^ 16:
+// one shuffle, then rot_lo / rot_hi (the bits of cohort_nn_rotary_kv_write). Every warp rotates q and the step's
+// k itself and uses that k and v for the step's position, never its cache row, which only the block of each
+// group's first head writes (warp 0): no block reads what another writes.
+template <int DPL, bool ROTARY = false>
 __device__ void attend_decode(const NnArgs& p) {
     __shared__ float wm[DEC_WARPS], wl[DEC_WARPS];
     __shared__ float wacc[DEC_WARPS][32 * DPL];
@@ -785,8 +791,33 @@ __device__ void attend_decode(const NnArgs& p) {
     const float* kb = static_cast<const float*>(p.b) + (int64_t)g * D + lane * DPL;
     const float* vb = static_cast<const float*>(p.c) + (int64_t)g * D + lane * DPL;
     pdl_wait();   // q, and the cache row at start, come from the kernel before
-    float q[DPL], acc[DPL];
+    float q[DPL], acc[DPL], knew[DPL], vnew[DPL];
     load_dpl<DPL>(q, static_cast<const float*>(p.a) + (int64_t)h * D + lane * DPL);
+    if (ROTARY) {
+        const float* kin = static_cast<const float*>(p.d) + (int64_t)g * D + lane * DPL;
+        load_dpl<DPL>(knew, kin);
+        load_dpl<DPL>(vnew, static_cast<const float*>(p.e) + (int64_t)g * D + lane * DPL);
+        float tab[DPL];
+        load_dpl<DPL>(tab, static_cast<const float*>(p.f) + (int64_t)start * D + lane * DPL);
+        const bool lo = lane < 16;   // elements j < D / 2: the low halves of their pairs
+#pragma unroll
+        for (int e = 0; e < DPL; e++) {
+            const float tp = __shfl_xor_sync(full, tab[e], 16);
+            const float qp = __shfl_xor_sync(full, q[e], 16), kp = __shfl_xor_sync(full, knew[e], 16);
+            // low j: rot_lo(x[j], x[j + half], cs = tab[j], sn = tab[j + half]); high j: rot_hi(x[j - half], x[j],
+            // cs = tab[j - half], sn = tab[j])
+            q[e] = lo ? rot_lo(q[e], qp, tab[e], tp) : rot_hi(qp, q[e], tp, tab[e]);
+            knew[e] = lo ? rot_lo(knew[e], kp, tab[e], tp) : rot_hi(kp, knew[e], tp, tab[e]);
+        }
+        if (warp == 0 && h % (p.heads / p.kv_heads) == 0) {   // the group's first head writes the cache rows
+            const int64_t off = (int64_t)start * kv_cols + (int64_t)g * D + lane * DPL;
+#pragma unroll
+            for (int e = 0; e < DPL; e++) {
+                static_cast<float*>(const_cast<void*>(p.b))[off + e] = knew[e];
+                static_cast<float*>(const_cast<void*>(p.c))[off + e] = vnew[e];
+            }
+        }
+    }
 #pragma unroll
     for (int e = 0; e < DPL; e++) acc[e] = 0.f;
     const float scale = rsqrtf((float)D);
@@ -799,7 +830,10 @@ __device__ void attend_decode(const NnArgs& p) {
 #pragma unroll
             for (int j = 0; j < DEC_ROUND; j++) {
                 const int pos = base + r0 + j;
-                if (pos <= start) {
+                if (ROTARY && pos == start) {   // uniform over the warp
+#pragma unroll
+                    for (int e = 0; e < DPL; e++) k[j][e] = knew[e];
+                } else if (pos <= start) {
                     load_dpl<DPL>(k[j], kb + (int64_t)pos * kv_cols);
                 } else {
 #pragma unroll
@@ -840,7 +874,10 @@ __device__ void attend_decode(const NnArgs& p) {
 #pragma unroll
             for (int j = 0; j < DEC_ROUND; j++) {
                 const int pos = base + r0 + j;
-                if (pos <= start) {
+                if (ROTARY && pos == start) {
+#pragma unroll
+                    for (int e = 0; e < DPL; e++) v[j][e] = vnew[e];
+                } else if (pos <= start) {
                     load_dpl<DPL>(v[j], vb + (int64_t)pos * kv_cols);
                 } else {
 #pragma unroll
@@ -882,6 +919,12 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) cohort_nn_attention
 }
 extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) cohort_nn_attention_decode_d128(NnArgs p) {
     attend_decode<4>(p);
+}
+extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) cohort_nn_rotary_attention_decode_d64(NnArgs p) {
+    attend_decode<2, true>(p);
+}
+extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) cohort_nn_rotary_attention_decode_d128(NnArgs p) {
+    attend_decode<4, true>(p);
 }
 
 // Prefill attention that never materializes the score matrix (flash-attention): one block per (tile of query rows,

@@ -765,12 +765,47 @@ public final class CudaTensorOps implements TensorOps {
     @Override
     public void rotaryAttention(Matrix q, Matrix k, Matrix v, int heads, int kvHeads, int headDim, int startPos,
                                 Matrix table, Matrix kCache, Matrix vCache, Matrix out) {
+        if (decodeAttention && q.rows() == 1 && kCache.rows() <= DECODE_MAX_SEQ && decodeSupports(heads, kvHeads, headDim)
+                && aligned(q, k, v, table, kCache, vCache, out)) {
+            rotaryAttentionDecode(q, k, v, heads, kvHeads, headDim, startPos, table, kCache, vCache, out);
+            return;
+        }
         if (!fusedAttentionOn || !fusedAttentionSupports(q.rows(), heads, kvHeads, headDim)
                 || !aligned(kCache, vCache, out)) {
             TensorOps.super.rotaryAttention(q, k, v, heads, kvHeads, headDim, startPos, table, kCache, vCache, out);
             return;
         }
         rotaryAttentionFused(q, k, v, heads, kvHeads, headDim, startPos, table, kCache, vCache, out);
+    }
+
+    /**
+     * One decode step's rotary of q and k, its K and V into the caches and its attention in one launch
+     * (cohort_nn_rotary_attention_decode_d64 / _d128: {@link #attentionDecode}'s kernel, rotating as it loads): the
+     * caches and out have the bits of {@link #rotaryKvWrite} then {@link #attentionDecode}; q is left unrotated.
+     * Taken by {@link #rotaryAttention} for one row where the decode kernel applies (and it is on).
+     */
+    public void rotaryAttentionDecode(Matrix q, Matrix k, Matrix v, int heads, int kvHeads, int headDim, int startPos,
+                                      Matrix table, Matrix kCache, Matrix vCache, Matrix out) {
+        for (Matrix m : new Matrix[] {k, v, table}) {
+            f32(m, "rotaryAttention operand");
+        }
+        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
+        int kvw = kvHeads * headDim;
+        if (q.rows() != 1 || k.rows() != 1 || v.rows() != 1 || k.cols() != kvw || v.cols() != kvw
+                || table.cols() != headDim || startPos + 1 > table.rows() || !decodeSupports(heads, kvHeads, headDim)
+                || !aligned(q, k, v, table, kCache, vCache, out)) {
+            throw new IllegalArgumentException("rotary decode attention takes one row of whole groups of heads of 64 or"
+                    + " 128, 16-byte aligned: q " + q + ", k " + k + ", v " + v + " as " + heads + "/" + kvHeads
+                    + " heads of " + headDim + " at " + startPos + ", table " + table);
+        }
+        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
+                        out.buffer().address(), 0)
+                .extra(k.buffer().address(), v.buffer().address())
+                .more(table.buffer().address(), 0)
+                .sizes(0, 1, q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
+                .pos(stepPosition())
+                .launch(headDim == 64 ? kernels.rotaryAttentionDecode64 : kernels.rotaryAttentionDecode128, heads,
+                        NnKernels.DECODE_THREADS, "rotary attention decode");
     }
 
     /** The fused kernel itself (tests and the bench call it directly; throws where it does not apply). */

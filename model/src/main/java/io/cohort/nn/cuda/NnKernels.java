@@ -115,7 +115,8 @@ final class NnKernels {
     private final boolean pdlSupported;
     private boolean pdl;
     final MemorySegment rotary, siluMul, siluMulPacked, add, attention, copyRowsAt, rotaryKvWrite, attentionSplit,
-            attentionCombine, attentionOnline, rotaryAttention, attentionDecode64, attentionDecode128;
+            attentionCombine, attentionOnline, rotaryAttention, attentionDecode64, attentionDecode128,
+            rotaryAttentionDecode64, rotaryAttentionDecode128;
     private final MemorySegment[] rmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] addRmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] embed = new MemorySegment[DType.values().length];
@@ -171,6 +172,8 @@ final class NnKernels {
         rotaryAttention = function(module, "cohort_nn_rotary_attention");
         attentionDecode64 = function(module, "cohort_nn_attention_decode_d64");
         attentionDecode128 = function(module, "cohort_nn_attention_decode_d128");
+        rotaryAttentionDecode64 = function(module, "cohort_nn_rotary_attention_decode_d64");
+        rotaryAttentionDecode128 = function(module, "cohort_nn_rotary_attention_decode_d128");
         for (int i = 0; i < TC_HEAD_DIMS.length; i++) {
             MemorySegment f = function(module, tcName(TC_HEAD_DIMS[i]));
             int bytes = tcSharedBytes(TC_HEAD_DIMS[i]);

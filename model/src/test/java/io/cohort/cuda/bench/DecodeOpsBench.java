@@ -166,6 +166,10 @@ public final class DecodeOpsBench {
                 rows.add(row(shape, "attn_splitk@" + SHORT, 1, time(() -> ops.attentionSplitK(qs, keys, values,
                         c.heads(), c.kvHeads(), dh, p, ctx)), shortBytes));
             }
+            if (CudaTensorOps.decodeSupports(c.heads(), c.kvHeads(), dh)) {
+                rows.add(row(shape, "rotary_attn_decode@" + SHORT, 1, time(() -> ops.rotaryAttentionDecode(qs, ks, vs,
+                        c.heads(), c.kvHeads(), dh, p, table, keys, values, ctx)), shortBytes + 16L * kv));
+            }
             rows.add(row(shape, "attn_online@" + SHORT, 1, time(() -> ops.attentionOnline(qs, keys, values, c.heads(),
                     c.kvHeads(), dh, p, ctx)), shortBytes));
             if (CudaTensorOps.fusedAttentionSupports(1, c.heads(), c.kvHeads(), dh)) {

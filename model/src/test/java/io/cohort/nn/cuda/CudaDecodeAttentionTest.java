@@ -92,6 +92,36 @@ class CudaDecodeAttentionTest {
         }
     }
 
+    /**
+     * The decode kernel with the step's rotary and KV write (rotaryAttention's one-row path) against rotaryKvWrite
+     * then the decode kernel: the caches and the output bit for bit, and rotaryAttention() took it.
+     */
+    @ParameterizedTest(name = "{0}/{1} heads of {2} at position {3}")
+    @MethodSource("cases")
+    void rotaryDecodeIsRotaryKvWriteThenDecode(int heads, int kvHeads, int d, int pos) {
+        int capacity = CudaTensorOps.DECODE_MAX_SEQ;
+        Random rnd = new Random(23L * heads + 3L * d + pos);
+        float[] q = gaussian(heads * d, rnd), k = gaussian(kvHeads * d, rnd), v = gaussian(kvHeads * d, rnd);
+        float[] kc = cache(capacity, kvHeads * d, pos, rnd), vc = cache(capacity, kvHeads * d, pos, rnd);
+        Matrix table = io.cohort.nn.RotaryTable.create(g, capacity, d, 500000.0);
+        owned.add(table);
+        Matrix q1 = upload(q, 1, heads * d), q2 = upload(q, 1, heads * d), q3 = upload(q, 1, heads * d);
+        Matrix gk = upload(k, 1, kvHeads * d), gv = upload(v, 1, kvHeads * d);
+        Matrix kc1 = upload(kc, capacity, kvHeads * d), vc1 = upload(vc, capacity, kvHeads * d);
+        Matrix kc2 = upload(kc, capacity, kvHeads * d), vc2 = upload(vc, capacity, kvHeads * d);
+        Matrix kc3 = upload(kc, capacity, kvHeads * d), vc3 = upload(vc, capacity, kvHeads * d);
+        Matrix ref = nanMatrix(1, heads * d), fused = nanMatrix(1, heads * d), via = nanMatrix(1, heads * d);
+        g.rotaryKvWrite(q1, gk, gv, heads, kvHeads, d, pos, table, kc1, vc1);
+        g.attentionDecode(q1, kc1, vc1, heads, kvHeads, d, pos, ref);
+        g.rotaryAttentionDecode(q2, gk, gv, heads, kvHeads, d, pos, table, kc2, vc2, fused);
+        g.rotaryAttention(q3, gk, gv, heads, kvHeads, d, pos, table, kc3, vc3, via);
+        String what = heads + "/" + kvHeads + " of " + d + " at " + pos;
+        assertSameBits(download(ref), download(fused), what + ": output");
+        assertSameBits(download(kc1), download(kc2), what + ": K cache");
+        assertSameBits(download(vc1), download(vc2), what + ": V cache");
+        assertSameBits(download(ref), download(via), what + ": rotaryAttention() took the fused decode kernel");
+    }
+
     /** A cache longer than DECODE_MAX_SEQ: attention() takes split-K (the same bits as attentionSplitK). */
     @Test
     void longCachesTakeSplitK() {

@@ -55,6 +55,7 @@ class CudaFusedAttentionTest {
         host = HostDevice.open(0);
         g = new CudaTensorOps(gpu);
         g.useFusedAttention(true);   // opt-in in production; these tests check its results
+        g.useDecodeAttention(false);   // one-row steps would take the one-launch decode kernel first
         h = new HostTensorOps(host, 1);
     }
 
