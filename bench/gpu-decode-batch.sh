@@ -3,7 +3,8 @@
 # device machine from the repository root, with .device made by /work/shared/device/bundle.sh and packed by
 # bench/pack-device.sh. Every step is bounded (SIGQUIT first: the JVM prints its threads) and logs into $OUT.
 # Part "tests" (~3 min), part "bench" (~6 min): run them as two device calls if one would pass 10 minutes:
-#   bash bench/gpu-decode-batch.sh tests ; bash bench/gpu-decode-batch.sh bench   (part "rt": issue 13 round trips)
+#   bash bench/gpu-decode-batch.sh tests ; bash bench/gpu-decode-batch.sh bench   (part "rt": issue 13 round trips;
+#   part "repeat": the decode benches twice each, for the run-to-run spread)
 set -u
 # every log goes to one folder, packed into $OUT/batch.tgz at the end (the device tool returns few files)
 out=/tmp/cohort-out
@@ -80,5 +81,23 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
     --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
   step 240 decode-ops.txt bash .device/java io.cohort.cuda.bench.DecodeOpsBench "$out/decode-ops-table.txt"
   for f in "$out"/make-tiny-*.txt "$out"/bench-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | tail -24; done
+fi
+if [ "$part" = repeat ]; then
+  # the decode figures again on a fresh machine, each twice (run-to-run spread), no tests
+  JAVA_OPTS=-Xmx1g step 60 make-tiny-8x1024.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/m8x1024 --layers 8 --hidden 1024 \
+    --heads 16 --kv-heads 8 --intermediate 2816 --vocab 8192
+  JAVA_OPTS=-Xmx1g step 90 make-tiny-tinyllama.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/mtiny --layers 22 --hidden 2048 \
+    --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
+  JAVA_OPTS=-Xmx1g step 150 make-tiny-8b.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/m8b --layers 32 --hidden 4096 \
+    --heads 32 --kv-heads 8 --intermediate 14336 --vocab 128256
+  for i in 1 2; do
+    for m in m8x1024 mtiny m8b; do
+      step 150 "repeat$i-$m-tp1.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto \
+        --prompt-len 32 --decode 64 --graphs
+    done
+    step 150 "repeat$i-mtiny-tp2-shared.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 \
+      --backends p2p --prompt-len 32 --decode 64 --graphs
+  done
+  for f in "$out"/repeat*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep graphs; done
 fi
 tar czf "${OUT:-/tmp}/batch.tgz" -C "$out" .
