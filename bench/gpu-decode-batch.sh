@@ -63,6 +63,12 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
     step 150 "bench-$m-tp1.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto \
       --prompt-len 32 --decode 64 --graphs --profile
   done
+  # the same with every step's logits brought to the host for the argmax (the loop before 2026-12-02's greedy
+  # on the devices)
+  for m in m8x1024 mtiny; do
+    step 120 "bench-$m-tp1-hostargmax.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/$m --devices cuda \
+      --tp 1 --backends auto --prompt-len 32 --decode 64 --graphs --host-argmax
+  done
   # the same without programmatic dependent launch (cohort.nn.pdl=false)
   JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.pdl=false" step 120 bench-mtiny-tp1-nopdl.txt bash .device/java io.cohort.cli.CohortCli \
     model bench --model-dir /tmp/mtiny --devices cuda --tp 1 --backends auto --prompt-len 32 --decode 64 --graphs
@@ -70,6 +76,8 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
     --heads 32 --kv-heads 8 --intermediate 14336 --vocab 128256
   step 180 bench-m8b-tp1.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/m8b --devices cuda --tp 1 --backends auto \
     --prompt-len 32 --decode 64 --graphs
+  step 180 bench-m8b-tp1-hostargmax.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/m8b --devices cuda --tp 1 \
+    --backends auto --prompt-len 32 --decode 64 --graphs --host-argmax
   # tp = 2 as two ranks on the one GPU (a development aid, not a multi-GPU figure): logits vs tp 1 in the tests
   step 180 bench-mtiny-tp2-shared.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 \
     --backends p2p --prompt-len 32 --decode 64 --graphs

@@ -773,6 +773,26 @@ __device__ __forceinline__ void scatter_level(float (&part)[32], int lane) {
     }
 }
 
+// One round of DEC_ROUND cache rows from position pos0 (this lane's DPL elements of each): the step's own row
+// (ROTARY) from registers, rows past the step zeros, never read. Uniform over the warp.
+template <int DPL, bool ROTARY>
+__device__ __forceinline__ void fetch_round(float (&x)[DEC_ROUND][DPL], const float* cache, int pos0, int start,
+                                            int kv_cols, const float (&step)[DPL]) {
+#pragma unroll
+    for (int j = 0; j < DEC_ROUND; j++) {
+        const int pos = pos0 + j;
+        if (ROTARY && pos == start) {
+#pragma unroll
+            for (int e = 0; e < DPL; e++) x[j][e] = step[e];
+        } else if (pos <= start) {
+            load_dpl<DPL>(x[j], cache + (int64_t)pos * kv_cols);
+        } else {
+#pragma unroll
+            for (int e = 0; e < DPL; e++) x[j][e] = 0.f;
+        }
+    }
+}
+
 // ROTARY (cohort_nn_rotary_attention_decode_*): the step's rotary and KV write too, so the decode layer needs no
 // cohort_nn_rotary_kv_write. q (a) and the step's k (d) and v (e) come unrotated from the qkv row, f is the
 // cos|sin table. Lane l holds elements l * DPL .. of a row, so rotate-half's partner of each is in lane l ^ 16:
@@ -827,19 +847,7 @@ __device__ void attend_decode(const NnArgs& p) {
 #pragma unroll
         for (int r0 = 0; r0 < 32; r0 += DEC_ROUND) {
             float k[DEC_ROUND][DPL];
-#pragma unroll
-            for (int j = 0; j < DEC_ROUND; j++) {
-                const int pos = base + r0 + j;
-                if (ROTARY && pos == start) {   // uniform over the warp
-#pragma unroll
-                    for (int e = 0; e < DPL; e++) k[j][e] = knew[e];
-                } else if (pos <= start) {
-                    load_dpl<DPL>(k[j], kb + (int64_t)pos * kv_cols);
-                } else {
-#pragma unroll
-                    for (int e = 0; e < DPL; e++) k[j][e] = 0.f;
-                }
-            }
+            fetch_round<DPL, ROTARY>(k, kb, base + r0, start, kv_cols, knew);
 #pragma unroll
             for (int j = 0; j < DEC_ROUND; j++) {
                 float x = q[0] * k[j][0];
@@ -871,19 +879,7 @@ __device__ void attend_decode(const NnArgs& p) {
 #pragma unroll
         for (int r0 = 0; r0 < 32; r0 += DEC_ROUND) {
             float v[DEC_ROUND][DPL];
-#pragma unroll
-            for (int j = 0; j < DEC_ROUND; j++) {
-                const int pos = base + r0 + j;
-                if (ROTARY && pos == start) {
-#pragma unroll
-                    for (int e = 0; e < DPL; e++) v[j][e] = vnew[e];
-                } else if (pos <= start) {
-                    load_dpl<DPL>(v[j], vb + (int64_t)pos * kv_cols);
-                } else {
-#pragma unroll
-                    for (int e = 0; e < DPL; e++) v[j][e] = 0.f;
-                }
-            }
+            fetch_round<DPL, ROTARY>(v, vb, base + r0, start, kv_cols, vnew);
 #pragma unroll
             for (int j = 0; j < DEC_ROUND; j++) {
                 const float w = __shfl_sync(full, pr, r0 + j);   // 0 past start
@@ -925,6 +921,60 @@ extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) cohort_nn_rotary_at
 }
 extern "C" __global__ void __launch_bounds__(DEC_WARPS * 32) cohort_nn_rotary_attention_decode_d128(NnArgs p) {
     attend_decode<4, true>(p);
+}
+
+// Greedy sampling on the device (TensorOps.argmax): the largest of the cols floats of a (one logits row) and its
+// first index, NaN never winning (every element NaN: index 0), as the host's scan (io.cohort.nn.ArgMax). One block of
+// ARGMAX_THREADS: thread t scans t, t + blockDim, ... ascending (strict >, so its first maximum), then warp and
+// block reductions keep the larger value, on ties the smaller index. out: {float bits of the max, int index}.
+constexpr int ARGMAX_THREADS = 1024;
+
+__device__ __forceinline__ void argmax_take(float& v, int& i, float v2, int i2) {
+    if (v2 > v || (v2 == v && i2 < i)) {
+        v = v2;
+        i = i2;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(ARGMAX_THREADS) cohort_nn_argmax(NnArgs p) {
+    pdl_wait();
+    __shared__ float wv[ARGMAX_THREADS / 32];
+    __shared__ int wi[ARGMAX_THREADS / 32];
+    const float* x = static_cast<const float*>(p.a);
+    float best = -INFINITY;
+    int idx = INT_MAX;
+    for (int i = threadIdx.x; i < p.cols; i += blockDim.x) {
+        const float v = x[i];
+        if (v > best || (idx == INT_MAX && v == v)) {   // the first non-NaN, then strictly larger ones
+            best = v;
+            idx = i;
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        const float v2 = __shfl_xor_sync(0xffffffffu, best, o);
+        const int i2 = __shfl_xor_sync(0xffffffffu, idx, o);
+        argmax_take(best, idx, v2, i2);
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    if (lane == 0) {
+        wv[warp] = best;
+        wi[warp] = idx;
+    }
+    __syncthreads();
+    if (warp == 0) {
+        best = lane < warps ? wv[lane] : -INFINITY;
+        idx = lane < warps ? wi[lane] : INT_MAX;
+        for (int o = 16; o > 0; o >>= 1) {
+            const float v2 = __shfl_xor_sync(0xffffffffu, best, o);
+            const int i2 = __shfl_xor_sync(0xffffffffu, idx, o);
+            argmax_take(best, idx, v2, i2);
+        }
+        if (lane == 0) {
+            unsigned* out = static_cast<unsigned*>(p.out);
+            out[0] = __float_as_uint(idx == INT_MAX ? x[0] : best);
+            out[1] = idx == INT_MAX ? 0u : (unsigned)idx;
+        }
+    }
 }
 
 // Prefill attention that never materializes the score matrix (flash-attention): one block per (tile of query rows,

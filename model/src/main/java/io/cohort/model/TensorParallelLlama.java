@@ -3,6 +3,7 @@ package io.cohort.model;
 import io.cohort.core.CohortException;
 import io.cohort.device.Device;
 import io.cohort.nn.AllReduceGroup;
+import io.cohort.nn.ArgMax;
 import io.cohort.nn.Matrix;
 import io.cohort.nn.Partition;
 import io.cohort.nn.RankThreads;
@@ -83,6 +84,8 @@ public final class TensorParallelLlama implements AutoCloseable {
     private int position;
     // decode graphs: one per rank, captured at the second single-token step, replayed after
     private final DecodeGraphs graphs;
+    // nextGreedy: each rank's ArgMax of its vocabulary slice
+    private final long[] tops;
     private boolean useGraphs;
 
     private TensorParallelLlama(LlamaConfig config, AllReduceGroup group, List<TensorOps> ops, TpGroup tpGroup,
@@ -96,6 +99,7 @@ public final class TensorParallelLlama implements AutoCloseable {
         this.maxSeq = maxSeq;
         this.graphs = graphs;
         this.useGraphs = graphs != null;
+        this.tops = new long[ranks.size()];
     }
 
     /**
@@ -225,6 +229,46 @@ public final class TensorParallelLlama implements AutoCloseable {
     }
 
     /**
+     * Appends {@code token} and returns the greedy choice for the next position: the index of the largest logit
+     * (the first on ties; {@link ArgMax}), what {@code ArgMax.of(next(token))} returns. Each rank
+     * scans its vocabulary slice on its device ({@link io.cohort.nn.TensorOps#argmax}) and the host compares one
+     * value per rank, so the logits never leave the devices.
+     */
+    public int nextGreedy(int token) {
+        int[] one = {token};
+        check(one);
+        int start = position;
+        if (useGraphs && graphs.ready(position)) {
+            threads.onEveryRank(r -> {
+                tops[r] = ranks.get(r).ops().argmax(graphs.step(r, ranks.get(r), one, start));
+                return null;
+            });
+        } else {
+            threads.onEveryRank(r -> {
+                LlamaRank rank = ranks.get(r);
+                tops[r] = rank.ops().argmax(rank.forward(one, start, LlamaRank.Logits.LAST));
+                return null;
+            });
+            if (graphs != null) {
+                graphs.warmed();
+            }
+        }
+        position++;
+        // the ranks' slices ascend through the vocabulary, so a later rank wins only with a larger value (or over
+        // a slice of NaN): the first of equal maxima is the lowest index, as ArgMax.of over the whole row
+        int best = 0;
+        float max = Float.NaN;
+        for (int r = 0; r < tops.length; r++) {
+            float v = ArgMax.value(tops[r]);
+            if (r == 0 || v > max || (Float.isNaN(max) && !Float.isNaN(v))) {
+                max = v;
+                best = ranks.get(r).vocab().start() + ArgMax.index(tops[r]);
+            }
+        }
+        return best;
+    }
+
+    /**
      * Device time per kernel of one eager decode step of {@code token} on rank 0 (`cohort model bench
      * --profile`), the sequence advancing by that token. CUDA ranks only.
      */
@@ -253,22 +297,7 @@ public final class TensorParallelLlama implements AutoCloseable {
      * new position when {@code allPositions} ({@code [tokens][vocab]}), else of the last ({@code [1][vocab]}).
      */
     public float[][] forward(int[] tokens, boolean allPositions) {
-        if (tokens.length == 0) {
-            throw new IllegalArgumentException("no tokens");
-        }
-        String broken = tpGroup.broken();
-        if (broken != null) {
-            throw new CohortException("the model's rank group " + broken + "; load it again");
-        }
-        if (position + tokens.length > maxSeq) {
-            throw new CohortException("sequence of " + (position + tokens.length) + " tokens exceeds the KV cache of "
-                    + maxSeq + " (max-seq)");
-        }
-        for (int t : tokens) {
-            if (t < 0 || t >= config.vocabSize()) {
-                throw new IllegalArgumentException("token " + t + " outside the vocabulary 0.." + (config.vocabSize() - 1));
-            }
-        }
+        check(tokens);
         int step = ranks.getFirst().maxBatch();
         float[][] out = new float[allPositions ? tokens.length : 1][config.vocabSize()];
         if (useGraphs && tokens.length == 1 && !allPositions && graphs.ready(position)) {
@@ -301,6 +330,26 @@ public final class TensorParallelLlama implements AutoCloseable {
             graphs.warmed(); // an eager single-token step has sized every scratch buffer a decode step needs
         }
         return out;
+    }
+
+    /** Refuses what no step can take: no tokens, a broken rank group, past the KV cache, outside the vocabulary. */
+    private void check(int[] tokens) {
+        if (tokens.length == 0) {
+            throw new IllegalArgumentException("no tokens");
+        }
+        String broken = tpGroup.broken();
+        if (broken != null) {
+            throw new CohortException("the model's rank group " + broken + "; load it again");
+        }
+        if (position + tokens.length > maxSeq) {
+            throw new CohortException("sequence of " + (position + tokens.length) + " tokens exceeds the KV cache of "
+                    + maxSeq + " (max-seq)");
+        }
+        for (int t : tokens) {
+            if (t < 0 || t >= config.vocabSize()) {
+                throw new IllegalArgumentException("token " + t + " outside the vocabulary 0.." + (config.vocabSize() - 1));
+            }
+        }
     }
 
     /** Copies a rank's logits slice into its columns of the full rows (ranks write disjoint columns). */

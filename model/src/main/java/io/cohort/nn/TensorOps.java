@@ -145,6 +145,17 @@ public interface TensorOps extends AutoCloseable {
         matmulTAdd(g, w, out, residual);
     }
 
+    /**
+     * Greedy sampling without moving the row: the largest of {@code row}'s f32 elements and its first index
+     * ({@link ArgMax}: packed, NaN never wins). The default downloads the row; a device scans it in place and
+     * returns 8 bytes.
+     */
+    default long argmax(Matrix row) {
+        float[] values = new float[(int) row.elements()];
+        download(row.buffer(), 0, java.lang.foreign.MemorySegment.ofArray(values));
+        return ArgMax.of(values, 0, values.length);
+    }
+
     /** {@code out = a + b}, element-wise (residual connections); out may alias a or b. */
     void add(Matrix a, Matrix b, Matrix out);
 

@@ -15,6 +15,7 @@ import io.cohort.model.ProgressBar;
 import io.cohort.model.TensorParallelLlama;
 import io.cohort.model.TinyLlama;
 import io.cohort.nn.AllReduceGroup;
+import io.cohort.nn.ArgMax;
 import io.cohort.nn.HostAllReduce;
 import io.cohort.nn.LocalGroupAllReduce;
 import java.io.PrintWriter;
@@ -176,13 +177,7 @@ public final class ModelCommand implements Runnable {
     }
 
     static int argmax(float[] logits) {
-        int best = 0;
-        for (int i = 1; i < logits.length; i++) {
-            if (logits[i] > logits[best]) {
-                best = i;
-            }
-        }
-        return best;
+        return ArgMax.of(logits);
     }
 
     /** "id:logit" of the {@code k} largest logits, largest first. */
@@ -253,7 +248,8 @@ public final class ModelCommand implements Runnable {
     }
 
     @Command(name = "bench", mixinStandardHelpOptions = true,
-            description = "Time prefill and decode per token on one model with each all-reduce backend.")
+            description = "Time prefill and decode per token on one model with each all-reduce backend. Decode is "
+                    + "greedy, its argmax on the devices; the last step's logits come to the host for max |dlogit|.")
     static final class Bench implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -280,6 +276,10 @@ public final class ModelCommand implements Runnable {
         @Option(names = "--profile", description = "Also print the device time per kernel of one eager decode step "
                 + "on rank 0 (CUDA events around every launch).")
         boolean profile;
+
+        @Option(names = "--host-argmax", description = "Bring every decode step's logits to the host and take the "
+                + "argmax there (by default only the devices' argmax comes back).")
+        boolean hostArgmax;
 
         @Override
         public Integer call() throws Exception {
@@ -335,8 +335,14 @@ public final class ModelCommand implements Runnable {
                 long t0 = System.nanoTime();
                 float[] logits = s.model().next(prompt);
                 long t1 = System.nanoTime();
-                for (int d = 0; d < decode; d++) {
-                    logits = s.model().next(argmax(logits));
+                // greedy decode with the argmax on the devices (nextGreedy: the logits stay there); the last step
+                // brings its logits to the host for the comparison across backends
+                int token = argmax(logits);
+                for (int d = 0; d + 1 < decode; d++) {
+                    token = hostArgmax ? argmax(s.model().next(token)) : s.model().nextGreedy(token);
+                }
+                if (decode > 0) {
+                    logits = s.model().next(token);
                 }
                 long t2 = System.nanoTime();
                 if (it >= warmup) {

@@ -8,6 +8,7 @@ import io.cohort.cuda.CudaStream;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
 import io.cohort.device.DeviceStream;
+import io.cohort.nn.ArgMax;
 import io.cohort.nn.Matrix;
 import io.cohort.nn.TensorOps;
 import java.lang.foreign.Arena;
@@ -43,6 +44,9 @@ public final class CudaTensorOps implements TensorOps {
     private DeviceBuffer tokenBuffer;
     // the fused GEMV's ticket counter (an unsigned int the last block resets): zeroed once, at construction
     private final DeviceBuffer gemvTicket;
+    // argmax: the kernel's 8-byte answer on the device and its pinned copy on the host
+    private final DeviceBuffer argmaxOut;
+    private final CudaBuffer argmaxHost;
     private MemorySegment tokenStaging = MemorySegment.NULL;
     // reused: a wait uses the record current when it is enqueued (CUDA event semantics)
     private final CudaEvent computeDone;
@@ -73,7 +77,8 @@ public final class CudaTensorOps implements TensorOps {
     // with SwiGLU 70.6 vs 34.1 us: every block recomputes the activation, and the last block's norm is serial)
     private boolean fusedGemvOn = "true".equals(System.getProperty("cohort.nn.fusedGemv"));
     // cohort.nn.normInGemv: the residual stream's norms in the prologue of the GEMV after them and its adds in the
-    // epilogue of the GEMV before them (the decode layer at tp = 1: 8 launches instead of 10). On unless "false".
+    // epilogue of the GEMV before them, and the SwiGLU in gate|up's epilogue (with the one-launch decode attention,
+    // the decode layer at tp = 1 is 5 launches instead of 10). On unless "false".
     private boolean normInGemvOn = !"false".equals(System.getProperty("cohort.nn.normInGemv"));
     // cohort.nn.prefill-attention: "simt" = prefill on the f32 online kernel (for comparison); else (default) on
     // the tensor-core kernel where it applies (attentionKernel)
@@ -93,6 +98,8 @@ public final class CudaTensorOps implements TensorOps {
         this.step = device.allocatePinnedHost(TOKENS_AT + 4L * STEP_TOKENS);
         this.stepDevice = device.allocate(TOKENS_AT + 4L * STEP_TOKENS);
         this.gemvTicket = device.allocate(256);
+        this.argmaxOut = device.allocate(256);
+        this.argmaxHost = device.allocatePinnedHost(64);
         stream.zero(gemvTicket, 0, 256);   // ordered before every kernel of this stream
     }
 
@@ -217,6 +224,24 @@ public final class CudaTensorOps implements TensorOps {
         MemorySegment.copy(downloadStaging.segment(), 0, dst, 0, bytes);
     }
 
+    /**
+     * One block scans the row on the device (cohort_nn_argmax) and 8 bytes come back: greedy decoding without the
+     * logits' download (0.5 MB a token at a 128k vocabulary) or a host scan of them.
+     */
+    @Override
+    public long argmax(Matrix row) {
+        f32(row, "argmax input");
+        if (row.elements() == 0 || row.elements() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("argmax of " + row + ": 1 .. 2^31 - 1 elements");
+        }
+        kernels.pointers(row.buffer().address(), 0, 0, argmaxOut.address(), 0).sizes(0, 1, (int) row.elements())
+                .launch(kernels.argmax, 1, NnKernels.ARGMAX_THREADS, "argmax");
+        stream.copy(argmaxOut, 0, argmaxHost, 0, 8);
+        stream.synchronize();
+        MemorySegment s = argmaxHost.segment();
+        return ArgMax.pack(s.get(ValueLayout.JAVA_FLOAT, 0), s.get(ValueLayout.JAVA_INT, 4));
+    }
+
     /** Whether decode GEMMs take the GEMV kernels (default: system property cohort.nn.gemv, true unless "false"). */
     public void useGemv(boolean on) {
         this.gemvOn = on;
@@ -231,8 +256,9 @@ public final class CudaTensorOps implements TensorOps {
     }
 
     /**
-     * Whether {@link #rmsNormMatmulT}, {@link #matmulTAdd} and {@link #siluMatmulTAdd} take the fused GEMVs where
-     * the GEMV takes the product (default: on, unless system property cohort.nn.normInGemv is "false").
+     * Whether {@link #rmsNormMatmulT}, {@link #matmulTAdd}, {@link #matmulTSwiGlu} and {@link #rmsNormMatmulTSwiGlu}
+     * take the fused GEMVs where the GEMV takes the product (default: on, unless system property
+     * cohort.nn.normInGemv is "false").
      */
     public void useNormInGemv(boolean on) {
         this.normInGemvOn = on;
@@ -959,7 +985,7 @@ public final class CudaTensorOps implements TensorOps {
     public void close() {
         stream.synchronize();
         for (DeviceBuffer b : new DeviceBuffer[] {castScratch, scoreScratch, partialScratch, attentionTickets, tokenBuffer,
-                gemmWorkspace, gemvTicket}) {
+                gemmWorkspace, gemvTicket, argmaxOut, argmaxHost}) {
             if (b != null) {
                 device.free(b);
             }

@@ -42,7 +42,7 @@ final class Gemv {
         NORM("norm", false, true, false, false, false),
         /** out is the residual, added into in place (the next GEMV's prologue does the norm). */
         ADD("add", false, false, true, false, false),
-        /** SILU's prologue and ADD's epilogue: the MLP's down at tp = 1. */
+        /** SILU's prologue and ADD's epilogue (opt-in, cohort.nn.fusedGemv: the prologue is slower). */
         SILU_ADD("silu_add", true, false, true, false, false),
         /**
          * w is the stacked gate|up [2F, k], out is g [m, F] = silu(gate) * up: each block's columns are a run of

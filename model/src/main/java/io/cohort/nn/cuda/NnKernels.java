@@ -51,6 +51,8 @@ final class NnKernels {
     static final int ATTN_CHUNK = 32, ATTN_MAX_GROUP = 16, ATTN_MAX_D = 128, ATTN_THREADS = 128, ATTN_TILE = 16;
     /** The one-launch decode attention's block (nn_kernels.cu DEC_WARPS warps; one block per query head). */
     static final int DECODE_THREADS = 8 * 32;
+    /** The argmax kernel's one block (nn_kernels.cu ARGMAX_THREADS). */
+    static final int ARGMAX_THREADS = 1024;
     /**
      * The tensor-core prefill attention's constants (nn_kernels.cu, attend_tc): query vectors (rows x group heads)
      * per block, KV positions per tile, block size; one kernel per head_dim of {@link #TC_HEAD_DIMS}.
@@ -116,7 +118,7 @@ final class NnKernels {
     private boolean pdl;
     final MemorySegment rotary, siluMul, siluMulPacked, add, attention, copyRowsAt, rotaryKvWrite, attentionSplit,
             attentionCombine, attentionOnline, rotaryAttention, attentionDecode64, attentionDecode128,
-            rotaryAttentionDecode64, rotaryAttentionDecode128;
+            rotaryAttentionDecode64, rotaryAttentionDecode128, argmax;
     private final MemorySegment[] rmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] addRmsNorm = new MemorySegment[DType.values().length];
     private final MemorySegment[] embed = new MemorySegment[DType.values().length];
@@ -173,6 +175,7 @@ final class NnKernels {
         attentionDecode64 = function(module, "cohort_nn_attention_decode_d64");
         attentionDecode128 = function(module, "cohort_nn_attention_decode_d128");
         rotaryAttentionDecode64 = function(module, "cohort_nn_rotary_attention_decode_d64");
+        argmax = function(module, "cohort_nn_argmax");
         rotaryAttentionDecode128 = function(module, "cohort_nn_rotary_attention_decode_d128");
         for (int i = 0; i < TC_HEAD_DIMS.length; i++) {
             MemorySegment f = function(module, tcName(TC_HEAD_DIMS[i]));

@@ -6,15 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.cohort.core.DType;
 import io.cohort.cuda.CudaDevices;
 import io.cohort.nn.Matrix;
 import io.cohort.nn.TensorOpsFactory;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -38,19 +33,20 @@ import org.junit.jupiter.params.provider.MethodSource;
 @Tag("gpu")
 class CudaDecodeAttentionTest {
     private CudaTensorOps g;
-    private final List<Matrix> owned = new ArrayList<>();
+    private TestMatrices m;
 
     @BeforeEach
     void open() {
         assumeTrue(CudaDevices.count() > 0, "needs a GPU: " + CudaDevices.unavailableReason());
         assumeTrue(CublasLibrary.isAvailable(), "needs " + CublasLibrary.SONAME);
         g = (CudaTensorOps) TensorOpsFactory.forDevice(CudaDevices.open(0), 1);
+        m = new TestMatrices(g);
     }
 
     @AfterEach
     void close() {
         if (g != null) {
-            owned.forEach(g::free);
+            m.close();
             g.close();
         }
     }
@@ -71,24 +67,24 @@ class CudaDecodeAttentionTest {
     void matchesF64AndSplitK(int heads, int kvHeads, int d, int pos) {
         int capacity = CudaTensorOps.DECODE_MAX_SEQ;
         Random rnd = new Random(17L * heads + 5L * d + pos);
-        float[] q = gaussian(heads * d, rnd);
-        float[] k = cache(capacity, kvHeads * d, pos + 1, rnd), v = cache(capacity, kvHeads * d, pos + 1, rnd);
-        Matrix gq = upload(q, 1, heads * d), gk = upload(k, capacity, kvHeads * d), gv = upload(v, capacity, kvHeads * d);
-        Matrix decode = nanMatrix(1, heads * d), split = nanMatrix(1, heads * d), via = nanMatrix(1, heads * d);
+        float[] q = TestMatrices.gaussian(heads * d, rnd);
+        float[] k = TestMatrices.cache(capacity, kvHeads * d, pos + 1, rnd), v = TestMatrices.cache(capacity, kvHeads * d, pos + 1, rnd);
+        Matrix gq = m.upload(q, 1, heads * d), gk = m.upload(k, capacity, kvHeads * d), gv = m.upload(v, capacity, kvHeads * d);
+        Matrix decode = m.nan(1, heads * d), split = m.nan(1, heads * d), via = m.nan(1, heads * d);
         g.attentionDecode(gq, gk, gv, heads, kvHeads, d, pos, decode);
         g.attention(gq, gk, gv, heads, kvHeads, d, pos, via);
-        float[] out = download(decode);
+        float[] out = m.download(decode);
         assertVectorsClose(reference(q, k, v, 1, heads, kvHeads, d, pos), out, d, CudaPrefillAttentionTest.F32_TOL,
                 "decode kernel vs f64 attention");
         boolean splitK = CudaTensorOps.splitKSupports(heads, kvHeads, d);   // groups of at most 16 heads
         if (splitK) {
             g.attentionSplitK(gq, gk, gv, heads, kvHeads, d, pos, split);
-            assertVectorsClose(toDouble(download(split)), out, d, CudaPrefillAttentionTest.F32_TOL, "decode vs split-K");
+            assertVectorsClose(TestMatrices.toDouble(m.download(split)), out, d, CudaPrefillAttentionTest.F32_TOL, "decode vs split-K");
         }
         if (!"split".equals(System.getProperty("cohort.nn.decode-attention"))) {
-            assertSameBits(out, download(via), "attention() took the decode kernel");
+            assertSameBits(out, m.download(via), "attention() took the decode kernel");
         } else if (splitK) {
-            assertSameBits(download(split), download(via), "attention() took split-K (cohort.nn.decode-attention=split)");
+            assertSameBits(m.download(split), m.download(via), "attention() took split-K (cohort.nn.decode-attention=split)");
         }
     }
 
@@ -101,25 +97,25 @@ class CudaDecodeAttentionTest {
     void rotaryDecodeIsRotaryKvWriteThenDecode(int heads, int kvHeads, int d, int pos) {
         int capacity = CudaTensorOps.DECODE_MAX_SEQ;
         Random rnd = new Random(23L * heads + 3L * d + pos);
-        float[] q = gaussian(heads * d, rnd), k = gaussian(kvHeads * d, rnd), v = gaussian(kvHeads * d, rnd);
-        float[] kc = cache(capacity, kvHeads * d, pos, rnd), vc = cache(capacity, kvHeads * d, pos, rnd);
+        float[] q = TestMatrices.gaussian(heads * d, rnd), k = TestMatrices.gaussian(kvHeads * d, rnd), v = TestMatrices.gaussian(kvHeads * d, rnd);
+        float[] kc = TestMatrices.cache(capacity, kvHeads * d, pos, rnd), vc = TestMatrices.cache(capacity, kvHeads * d, pos, rnd);
         Matrix table = io.cohort.nn.RotaryTable.create(g, capacity, d, 500000.0);
-        owned.add(table);
-        Matrix q1 = upload(q, 1, heads * d), q2 = upload(q, 1, heads * d), q3 = upload(q, 1, heads * d);
-        Matrix gk = upload(k, 1, kvHeads * d), gv = upload(v, 1, kvHeads * d);
-        Matrix kc1 = upload(kc, capacity, kvHeads * d), vc1 = upload(vc, capacity, kvHeads * d);
-        Matrix kc2 = upload(kc, capacity, kvHeads * d), vc2 = upload(vc, capacity, kvHeads * d);
-        Matrix kc3 = upload(kc, capacity, kvHeads * d), vc3 = upload(vc, capacity, kvHeads * d);
-        Matrix ref = nanMatrix(1, heads * d), fused = nanMatrix(1, heads * d), via = nanMatrix(1, heads * d);
+        m.own(table);
+        Matrix q1 = m.upload(q, 1, heads * d), q2 = m.upload(q, 1, heads * d), q3 = m.upload(q, 1, heads * d);
+        Matrix gk = m.upload(k, 1, kvHeads * d), gv = m.upload(v, 1, kvHeads * d);
+        Matrix kc1 = m.upload(kc, capacity, kvHeads * d), vc1 = m.upload(vc, capacity, kvHeads * d);
+        Matrix kc2 = m.upload(kc, capacity, kvHeads * d), vc2 = m.upload(vc, capacity, kvHeads * d);
+        Matrix kc3 = m.upload(kc, capacity, kvHeads * d), vc3 = m.upload(vc, capacity, kvHeads * d);
+        Matrix ref = m.nan(1, heads * d), fused = m.nan(1, heads * d), via = m.nan(1, heads * d);
         g.rotaryKvWrite(q1, gk, gv, heads, kvHeads, d, pos, table, kc1, vc1);
         g.attentionDecode(q1, kc1, vc1, heads, kvHeads, d, pos, ref);
         g.rotaryAttentionDecode(q2, gk, gv, heads, kvHeads, d, pos, table, kc2, vc2, fused);
         g.rotaryAttention(q3, gk, gv, heads, kvHeads, d, pos, table, kc3, vc3, via);
         String what = heads + "/" + kvHeads + " of " + d + " at " + pos;
-        assertSameBits(download(ref), download(fused), what + ": output");
-        assertSameBits(download(kc1), download(kc2), what + ": K cache");
-        assertSameBits(download(vc1), download(vc2), what + ": V cache");
-        assertSameBits(download(ref), download(via), what + ": rotaryAttention() took the fused decode kernel");
+        assertSameBits(m.download(ref), m.download(fused), what + ": output");
+        assertSameBits(m.download(kc1), m.download(kc2), what + ": K cache");
+        assertSameBits(m.download(vc1), m.download(vc2), what + ": V cache");
+        assertSameBits(m.download(ref), m.download(via), what + ": rotaryAttention() took the fused decode kernel");
     }
 
     /** A cache longer than DECODE_MAX_SEQ: attention() takes split-K (the same bits as attentionSplitK). */
@@ -129,23 +125,23 @@ class CudaDecodeAttentionTest {
         assertEquals(CudaTensorOps.AttentionKernel.SPLIT_K,
                 CudaTensorOps.attentionKernel(1, heads, kvHeads, d, capacity, true, true, true));
         Random rnd = new Random(3);
-        float[] q = gaussian(heads * d, rnd);
-        float[] k = cache(capacity, kvHeads * d, pos + 1, rnd), v = cache(capacity, kvHeads * d, pos + 1, rnd);
-        Matrix gq = upload(q, 1, heads * d), gk = upload(k, capacity, kvHeads * d), gv = upload(v, capacity, kvHeads * d);
-        Matrix split = nanMatrix(1, heads * d), via = nanMatrix(1, heads * d), decode = nanMatrix(1, heads * d);
+        float[] q = TestMatrices.gaussian(heads * d, rnd);
+        float[] k = TestMatrices.cache(capacity, kvHeads * d, pos + 1, rnd), v = TestMatrices.cache(capacity, kvHeads * d, pos + 1, rnd);
+        Matrix gq = m.upload(q, 1, heads * d), gk = m.upload(k, capacity, kvHeads * d), gv = m.upload(v, capacity, kvHeads * d);
+        Matrix split = m.nan(1, heads * d), via = m.nan(1, heads * d), decode = m.nan(1, heads * d);
         g.attentionSplitK(gq, gk, gv, heads, kvHeads, d, pos, split);
         g.attention(gq, gk, gv, heads, kvHeads, d, pos, via);
-        assertSameBits(download(split), download(via), "attention() on a long cache");
+        assertSameBits(m.download(split), m.download(via), "attention() on a long cache");
         // the decode kernel itself still computes it right when asked (slower there, not wrong)
         g.attentionDecode(gq, gk, gv, heads, kvHeads, d, pos, decode);
-        assertVectorsClose(reference(q, k, v, 1, heads, kvHeads, d, pos), download(decode), d,
+        assertVectorsClose(reference(q, k, v, 1, heads, kvHeads, d, pos), m.download(decode), d,
                 CudaPrefillAttentionTest.F32_TOL, "decode kernel on a long cache");
     }
 
     @Test
     void refusesLayoutsItDoesNotTake() {
-        Matrix q2 = nanMatrix(2, 32 * 128), q96 = nanMatrix(1, 32 * 96), out2 = nanMatrix(2, 32 * 128);
-        Matrix k = nanMatrix(64, 8 * 128), k96 = nanMatrix(64, 8 * 96), out96 = nanMatrix(1, 32 * 96);
+        Matrix q2 = m.nan(2, 32 * 128), q96 = m.nan(1, 32 * 96), out2 = m.nan(2, 32 * 128);
+        Matrix k = m.nan(64, 8 * 128), k96 = m.nan(64, 8 * 96), out96 = m.nan(1, 32 * 96);
         IllegalArgumentException rows = assertThrows(IllegalArgumentException.class,
                 () -> g.attentionDecode(q2, k, k, 32, 8, 128, 3, out2));
         assertEquals(true, rows.getMessage().contains("one row"), rows.getMessage());
@@ -160,46 +156,9 @@ class CudaDecodeAttentionTest {
         }
     }
 
-    private static float[] gaussian(int n, Random rnd) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) rnd.nextGaussian();
-        }
-        return a;
-    }
 
-    private static float[] cache(int capacity, int cols, int filled, Random rnd) {
-        float[] a = gaussian(capacity * cols, rnd);
-        Arrays.fill(a, filled * cols, a.length, Float.NaN);
-        return a;
-    }
 
-    private static double[] toDouble(float[] a) {
-        double[] d = new double[a.length];
-        for (int i = 0; i < a.length; i++) {
-            d[i] = a[i];
-        }
-        return d;
-    }
 
-    private Matrix upload(float[] data, int rows, int cols) {
-        Matrix m = g.allocate(DType.F32, rows, cols);
-        owned.add(m);
-        g.upload(MemorySegment.ofArray(data), m.buffer(), 0);
-        return m;
-    }
 
-    private Matrix nanMatrix(int rows, int cols) {
-        float[] nan = new float[rows * cols];
-        Arrays.fill(nan, Float.NaN);
-        return upload(nan, rows, cols);
-    }
 
-    private float[] download(Matrix m) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = arena.allocate(m.byteSize(), 16);
-            g.download(m.buffer(), 0, s);
-            return s.toArray(ValueLayout.JAVA_FLOAT);
-        }
-    }
 }

@@ -10,9 +10,7 @@ import io.cohort.cuda.CudaDevice;
 import io.cohort.cuda.CudaDevices;
 import io.cohort.nn.Matrix;
 import io.cohort.nn.TensorOpsFactory;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -55,7 +53,7 @@ class CudaPrefillAttentionTest {
 
     private CudaDevice gpu;
     private CudaTensorOps g;
-    private final List<Matrix> owned = new ArrayList<>();
+    private TestMatrices m;
 
     @BeforeEach
     void open() {
@@ -63,12 +61,13 @@ class CudaPrefillAttentionTest {
         assumeTrue(CublasLibrary.isAvailable(), "needs " + CublasLibrary.SONAME);
         gpu = CudaDevices.open(0);
         g = (CudaTensorOps) TensorOpsFactory.forDevice(gpu, 1);
+        m = new TestMatrices(g);
     }
 
     @AfterEach
     void close() {
         if (g != null) {
-            owned.forEach(g::free);
+            m.close();
             g.close();
         }
     }
@@ -91,22 +90,22 @@ class CudaPrefillAttentionTest {
         assertTrue(g.prefillTcAvailable(d), "the tensor-core kernel for head_dim " + d + " did not get its shared memory");
         int capacity = start + rows + 64;
         Random rnd = new Random(31L * heads + 7L * d + 131L * rows + start);
-        float[] q = gaussian(rows * heads * d, rnd);
+        float[] q = TestMatrices.gaussian(rows * heads * d, rnd);
         // positions past the prompt are NaN: a read of any of them poisons the outputs
-        float[] k = cache(capacity, kvHeads * d, start + rows, rnd), v = cache(capacity, kvHeads * d, start + rows, rnd);
-        Matrix gq = upload(q, rows, heads * d), gk = upload(k, capacity, kvHeads * d), gv = upload(v, capacity, kvHeads * d);
-        Matrix tc = nanMatrix(rows, heads * d), online = nanMatrix(rows, heads * d), via = nanMatrix(rows, heads * d);
+        float[] k = TestMatrices.cache(capacity, kvHeads * d, start + rows, rnd), v = TestMatrices.cache(capacity, kvHeads * d, start + rows, rnd);
+        Matrix gq = m.upload(q, rows, heads * d), gk = m.upload(k, capacity, kvHeads * d), gv = m.upload(v, capacity, kvHeads * d);
+        Matrix tc = m.nan(rows, heads * d), online = m.nan(rows, heads * d), via = m.nan(rows, heads * d);
         g.attentionPrefillTc(gq, gk, gv, heads, kvHeads, d, start, tc);
         g.attentionOnline(gq, gk, gv, heads, kvHeads, d, start, online);
         g.attention(gq, gk, gv, heads, kvHeads, d, start, via);
         double[] ref = reference(q, k, v, rows, heads, kvHeads, d, start);
-        float[] tcOut = download(tc), onlineOut = download(online);
+        float[] tcOut = m.download(tc), onlineOut = m.download(online);
         assertVectorsClose(ref, tcOut, d, TOL, "tensor cores vs f64 attention");
-        assertVectorsClose(toDouble(onlineOut), tcOut, d, TOL, "tensor cores vs the online kernel");
+        assertVectorsClose(TestMatrices.toDouble(onlineOut), tcOut, d, TOL, "tensor cores vs the online kernel");
         assertVectorsClose(ref, onlineOut, d, F32_TOL, "online kernel vs f64 attention (f32 bound)");
         // attention() took this very kernel (the online one under -Dcohort.nn.prefill-attention=simt): the same bits
         boolean simt = "simt".equals(System.getProperty("cohort.nn.prefill-attention"));
-        float[] viaOut = download(via), expected = simt ? onlineOut : tcOut;
+        float[] viaOut = m.download(via), expected = simt ? onlineOut : tcOut;
         for (int i = 0; i < expected.length; i++) {
             if (Float.floatToRawIntBits(viaOut[i]) != Float.floatToRawIntBits(expected[i])) {
                 throw new AssertionError("attention() differs from attention" + (simt ? "Online" : "PrefillTc") + " at "
@@ -124,28 +123,27 @@ class CudaPrefillAttentionTest {
             int heads = 12, kvHeads = 4, d = 80;
             assertEquals(CudaTensorOps.AttentionKernel.ONLINE,
                     CudaTensorOps.attentionKernel(rows, heads, kvHeads, d, capacity, true, true, true));
-            float[] q = gaussian(rows * heads * d, rnd);
-            float[] k = cache(capacity, kvHeads * d, start + rows, rnd), v = cache(capacity, kvHeads * d, start + rows, rnd);
-            Matrix gq = upload(q, rows, heads * d), gk = upload(k, capacity, kvHeads * d), gv = upload(v, capacity, kvHeads * d);
-            Matrix out = nanMatrix(rows, heads * d);
+            float[] q = TestMatrices.gaussian(rows * heads * d, rnd);
+            float[] k = TestMatrices.cache(capacity, kvHeads * d, start + rows, rnd), v = TestMatrices.cache(capacity, kvHeads * d, start + rows, rnd);
+            Matrix gq = m.upload(q, rows, heads * d), gk = m.upload(k, capacity, kvHeads * d), gv = m.upload(v, capacity, kvHeads * d);
+            Matrix out = m.nan(rows, heads * d);
             assertThrows(IllegalArgumentException.class, () -> g.attentionPrefillTc(gq, gk, gv, heads, kvHeads, d, start, out));
             g.attention(gq, gk, gv, heads, kvHeads, d, start, out);
-            assertVectorsClose(reference(q, k, v, rows, heads, kvHeads, d, start), download(out), d, F32_TOL, "head_dim 80");
+            assertVectorsClose(reference(q, k, v, rows, heads, kvHeads, d, start), m.download(out), d, F32_TOL, "head_dim 80");
         }
         {
             int heads = 32, kvHeads = 8, d = 128;
-            float[] q = gaussian(rows * heads * d, rnd);
-            float[] k = cache(capacity, kvHeads * d, start + rows, rnd), v = cache(capacity, kvHeads * d, start + rows, rnd);
+            float[] q = TestMatrices.gaussian(rows * heads * d, rnd);
+            float[] k = TestMatrices.cache(capacity, kvHeads * d, start + rows, rnd), v = TestMatrices.cache(capacity, kvHeads * d, start + rows, rnd);
             // q 4 bytes past a 16-byte boundary
-            Matrix big = g.allocate(DType.F32, 1, rows * heads * d + 4);
-            owned.add(big);
+            Matrix big = m.own(g.allocate(DType.F32, 1, rows * heads * d + 4));
             Matrix gq = new Matrix(big.buffer().slice(4, 4L * rows * heads * d), DType.F32, rows, heads * d);
             g.upload(MemorySegment.ofArray(q), gq.buffer(), 0);
-            Matrix gk = upload(k, capacity, kvHeads * d), gv = upload(v, capacity, kvHeads * d);
-            Matrix out = nanMatrix(rows, heads * d);
+            Matrix gk = m.upload(k, capacity, kvHeads * d), gv = m.upload(v, capacity, kvHeads * d);
+            Matrix out = m.nan(rows, heads * d);
             assertThrows(IllegalArgumentException.class, () -> g.attentionPrefillTc(gq, gk, gv, heads, kvHeads, d, start, out));
             g.attention(gq, gk, gv, heads, kvHeads, d, start, out);
-            assertVectorsClose(reference(q, k, v, rows, heads, kvHeads, d, start), download(out), d, F32_TOL, "unaligned q");
+            assertVectorsClose(reference(q, k, v, rows, heads, kvHeads, d, start), m.download(out), d, F32_TOL, "unaligned q");
         }
     }
 
@@ -207,46 +205,9 @@ class CudaPrefillAttentionTest {
                 + worstAt + " (row x heads + head); bound " + tol);
     }
 
-    private static float[] gaussian(int n, Random rnd) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) rnd.nextGaussian();
-        }
-        return a;
-    }
 
-    private static float[] cache(int capacity, int cols, int filled, Random rnd) {
-        float[] a = gaussian(capacity * cols, rnd);
-        java.util.Arrays.fill(a, filled * cols, a.length, Float.NaN);
-        return a;
-    }
 
-    private static double[] toDouble(float[] a) {
-        double[] d = new double[a.length];
-        for (int i = 0; i < a.length; i++) {
-            d[i] = a[i];
-        }
-        return d;
-    }
 
-    private Matrix upload(float[] data, int rows, int cols) {
-        Matrix m = g.allocate(DType.F32, rows, cols);
-        owned.add(m);
-        g.upload(MemorySegment.ofArray(data), m.buffer(), 0);
-        return m;
-    }
 
-    private Matrix nanMatrix(int rows, int cols) {
-        float[] nan = new float[rows * cols];
-        java.util.Arrays.fill(nan, Float.NaN);
-        return upload(nan, rows, cols);
-    }
 
-    private float[] download(Matrix m) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment s = arena.allocate(m.byteSize(), 16);
-            g.download(m.buffer(), 0, s);
-            return s.toArray(ValueLayout.JAVA_FLOAT);
-        }
-    }
 }

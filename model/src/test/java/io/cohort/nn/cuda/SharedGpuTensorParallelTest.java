@@ -84,6 +84,44 @@ class SharedGpuTensorParallelTest {
         }
     }
 
+    /**
+     * Greedy decode with the argmax on the devices (nextGreedy: cohort_nn_argmax per rank, eager and in graph
+     * steps) picks the token the host's argmax of the downloaded logits picks, 100 steps, at tp 1 and 2.
+     */
+    @ParameterizedTest
+    @CsvSource({"1", "2"})
+    void greedyOnTheDevicesPicksTheHostsArgmax(int tp) {
+        LlamaConfig c = TinyLlama.defaultConfig();
+        TinyLlama.write(dir, c, DType.F32, 13, 1);
+        TensorParallelLlama.Options o = TensorParallelLlama.Options.defaults().withProgress(ProgressBar.Mode.SILENT)
+                .withGraphs(true);
+        Devices.Selection ranks = Devices.open(DeviceSpec.parse("cuda:0*" + tp),
+                com.typesafe.config.ConfigFactory.load().getConfig("cohort"));
+        try (LocalGroup group = LocalGroup.builder(ranks.devices()).backend(BackendKind.P2P).sharedDevices().open();
+             TensorParallelLlama m = TensorParallelLlama.load(dir, ranks.devices(), new LocalGroupAllReduce(group), o)) {
+            for (boolean graphs : new boolean[] {false, true}) {
+                m.useGraphs(graphs);
+                m.reset();   // warm: the graph is captured, so both runs below replay it at the same steps
+                m.next(m.next(PROMPT).length > 0 ? 1 : 0);
+                m.next(2);
+                int steps = 100;
+                int[] expected = new int[steps];
+                m.reset();
+                int token = io.cohort.nn.ArgMax.of(m.next(PROMPT));
+                for (int i = 0; i < steps; i++) {
+                    token = io.cohort.nn.ArgMax.of(m.next(token));
+                    expected[i] = token;
+                }
+                m.reset();
+                token = io.cohort.nn.ArgMax.of(m.next(PROMPT));
+                for (int i = 0; i < steps; i++) {
+                    token = m.nextGreedy(token);
+                    assertEquals(expected[i], token, "tp=" + tp + (graphs ? " graphs" : " eager") + ", step " + i);
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"2,P2P", "4,P2P", "2,AUTO"})
     void ranksOnOneGpuMatchOneRank(int tp, String backend) {
