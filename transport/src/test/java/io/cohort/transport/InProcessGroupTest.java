@@ -162,10 +162,12 @@ class InProcessGroupTest {
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment buf = arena.allocate(count * 4, 64);
                 MemorySegment verdict = arena.allocate(4, 64);
-                // until the JIT has compiled the hot path (later on a busy machine), the Vector API boxes: measure
-                // rounds until one is clean; the ranks agree on the worst of each round so they stop together
+                // until the JIT has compiled the hot path, the Vector API boxes: measure rounds until one is clean;
+                // the ranks agree on the worst of each round so they stop together. Alone this takes about 12
+                // rounds (each dtype's path compiles in turn); in a CI build on 2 cores it once took more than 60,
+                // so the bound is 400 rounds (about a minute there), reached only by a real per-call allocation
                 long worst = Long.MAX_VALUE;
-                for (int round = 0; round < 60 && worst >= 16 * 1024; round++) {
+                for (int round = 0; round < 400 && worst >= 16 * 1024; round++) {
                     long before = threads.getCurrentThreadAllocatedBytes();
                     for (DType type : DType.values()) {
                         for (int i = 0; i < 5; i++) {
