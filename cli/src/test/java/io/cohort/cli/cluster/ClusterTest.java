@@ -374,7 +374,10 @@ class ClusterTest {
         long cliMillis = (System.nanoTime() - killed) / 1_000_000;
         assertEquals(1, cliExit, benchCli.tail());
         assertTrue(cliError.contains(victim), "the CLI's error names " + victim + ":\n" + benchCli.tail());
-        assertTrue(errorMillis < 5_000, "the coordinator CLI reported the kill " + errorMillis + " ms after it:\n"
+        // the CLI hears of it from the data plane (about a second) or, when no collective of its own was on the
+        // dead node's transport at the time, from Pekko's failure detector (acceptable-heartbeat-pause 4 s here:
+        // once 5.6 s on the loaded 2-core CI machine); either way long before the split brain resolver (~15 s)
+        assertTrue(errorMillis < 8_000, "the coordinator CLI reported the kill " + errorMillis + " ms after it:\n"
                 + benchCli.tail());
         assertTrue(cliMillis < 10_000, "the coordinator CLI exited " + cliMillis + " ms after the kill (its error "
                 + errorMillis + " ms after):\n" + benchCli.tail());
