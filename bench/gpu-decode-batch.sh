@@ -90,6 +90,29 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
   step 240 decode-ops.txt bash .device/java io.cohort.cuda.bench.DecodeOpsBench "$out/decode-ops-table.txt"
   for f in "$out"/make-tiny-*.txt "$out"/bench-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | tail -24; done
 fi
+if [ "$part" = tp2 ]; then
+  # issue 14's tp 2 ratio: TinyLlama, graphs, tp 1 and tp 2 on cuda:0*2, the all-reduces with programmatic
+  # dependent launch (the default since 2026-12-02 s15) and without
+  JAVA_OPTS=-Xmx1g step 90 make-tiny-tinyllama.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/mtiny --layers 22 --hidden 2048 \
+    --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
+  step 120 tp2-mtiny-tp1.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda --tp 1 --backends auto \
+    --prompt-len 32 --decode 64 --graphs
+  step 120 tp2-mtiny-tp2.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 \
+    --backends p2p --prompt-len 32 --decode 64 --graphs
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.p2p.programmatic-launch=off" step 120 tp2-mtiny-tp2-arnopdl.txt bash .device/java io.cohort.cli.CohortCli \
+    model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
+  for f in "$out"/tp2-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep -E "graphs|Exception|rror" | head -5; done
+fi
+if [ "$part" = hostpath ]; then
+  # issue 13 below the actor API: where one small all-reduce's host time goes (HostPathBench), then the API round
+  # trip on 1 GPU and on cuda:0*2
+  step 90 hostpath.txt bash .device/java io.cohort.cuda.bench.HostPathBench "$out/hostpath-table.txt"
+  step 60 rt-cuda1.txt bash .device/java io.cohort.cli.CohortCli bench --devices cuda --collectives all-reduce -d f32 -b 8K -e 8K --warmup 10000 \
+    --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda1.csv"
+  step 60 rt-cuda0x2.txt bash .device/java io.cohort.cli.CohortCli bench --devices 'cuda:0*2' --backends p2p --collectives all-reduce -d f32 -b 8K -e 8K \
+    --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda0x2.csv"
+  for f in "$out"/hostpath-table.txt "$out"/rt-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | tail -18; done
+fi
 if [ "$part" = repeat ]; then
   # the decode figures again on a fresh machine, each twice (run-to-run spread), no tests
   JAVA_OPTS=-Xmx1g step 60 make-tiny-8x1024.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/m8x1024 --layers 8 --hidden 1024 \

@@ -11,6 +11,11 @@
 // waits for block b of its peers (the flag slot [b][peer] of the waiter's signal array).
 //
 // Reduction order is rank 0, 1, ..., n-1 in float on every rank, so all ranks produce identical bits.
+//
+// Programmatic dependent launch (CudaP2pBackend launches with it where cohort.cuda.p2p.programmatic-launch
+// allows): a kernel may be scheduled while the one before it on the stream runs, and waits (pdl_grid_wait)
+// before it reads anything; it lets the next kernel in (pdl_launch_dependents) only after its last barrier,
+// so an early next kernel waits on this rank alone. Without the attribute both are no-ops.
 #include "common.cuh"
 
 using namespace cohort;
@@ -106,8 +111,10 @@ __device__ __forceinline__ void one_shot(const ArArgs& a) {
     const B* send = static_cast<const B*>(a.send);
     B* mine = static_cast<B*>(a.stage[a.rank]);
     const bool send_aligned = aligned16(send);
+    pdl_grid_wait();
     for (uint64_t u = tid; u < units; u += stride) copy_unit<T>(send, mine, u, a.count, send_aligned);
     block_barrier(a, a.epoch);
+    pdl_launch_dependents();
     B* recv = static_cast<B*>(a.recv);
     const bool recv_aligned = aligned16(recv);
     for (uint64_t u = tid; u < units; u += stride) {
@@ -131,6 +138,7 @@ __device__ __forceinline__ void two_shot(const ArArgs& a) {
     const B* send = static_cast<const B*>(a.send);
     B* mine = static_cast<B*>(a.stage[a.rank]);
     const bool send_aligned = aligned16(send);
+    pdl_grid_wait();
     // phase 0: block b stages, in every slice, exactly the units block b of each peer reduces next
     for (uint64_t j = tid; j < slice; j += stride)
         for (int s = 0; s < n; s++) {
@@ -150,6 +158,7 @@ __device__ __forceinline__ void two_shot(const ArArgs& a) {
         reinterpret_cast<uint4*>(my_mid)[j] = out.raw;
     }
     block_barrier(a, a.epoch + 1);
+    pdl_launch_dependents();
     // phase 2: gather every rank's reduced slice into recv
     B* recv = static_cast<B*>(a.recv);
     const bool recv_aligned = aligned16(recv);
@@ -182,6 +191,7 @@ struct GraphArArgs {
 template <typename T, int OP, bool TWO_SHOT>
 __device__ __forceinline__ void graph_all_reduce(const GraphArArgs& g) {
     __shared__ uint64_t launch;
+    pdl_grid_wait();   // the counter was bumped by the previous all-reduce, which may still be finishing
     if (threadIdx.x == 0) launch = g.launches[blockIdx.x];
     __syncthreads();
     ArArgs a = g.a;
@@ -258,9 +268,11 @@ __device__ __forceinline__ void all_reduce_add_rmsnorm(const ArArgs& a, const Fu
     const int64_t cols = f.cols, rows = (int64_t)a.count / cols;
     const float* send = static_cast<const float*>(a.send);
     float* mine = static_cast<float*>(a.stage[a.rank]);
+    pdl_grid_wait();
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x)
         for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) mine[r * cols + i] = send[r * cols + i];
     block_barrier(a, a.epoch);
+    pdl_launch_dependents();
     const auto* w = static_cast<const typename W::bits*>(f.weight);
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
         float* x = f.residual + r * cols;
@@ -284,6 +296,7 @@ __device__ __forceinline__ void all_reduce_add_rmsnorm(const ArArgs& a, const Fu
 template <typename W>
 __device__ __forceinline__ void graph_all_reduce_add_rmsnorm(const FusedArArgs& p) {
     __shared__ uint64_t launch;
+    pdl_grid_wait();
     if (threadIdx.x == 0) launch = p.g.launches[blockIdx.x];
     __syncthreads();
     ArArgs a = p.g.a;

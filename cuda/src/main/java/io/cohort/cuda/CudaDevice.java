@@ -343,11 +343,28 @@ public final class CudaDevice implements Device {
 
     /** Launches {@code f} (1-D grid) with the argument block {@code args}: one native call, no allocation. */
     public void launch(CUfunction f, int grid, int block, long stream, KernelArgs args, String what) {
+        launch(f, grid, block, stream, args, what, false);
+    }
+
+    /**
+     * A launch that may, with {@code programmatic}, be scheduled while the kernel before it on the stream still
+     * runs (programmatic dependent launch): the kernel must wait for it on the device (griddepcontrol.wait)
+     * before touching what it wrote. Ignored where {@link #hasProgrammaticLaunch} is false.
+     */
+    public void launch(CUfunction f, int grid, int block, long stream, KernelArgs args, String what,
+                       boolean programmatic) {
         makeCurrent();
-        int r = DriverCalls.launch(Jcu.handle(f), grid, block, stream, args.params());
+        int r = programmatic && hasProgrammaticLaunch()
+                ? DriverCalls.launchProgrammatic(Jcu.handle(f), grid, block, stream, args.programmaticConfig(), args.params())
+                : DriverCalls.launch(Jcu.handle(f), grid, block, stream, args.params());
         if (r != CUresult.CUDA_SUCCESS) {
             throw Cu.error(r, name, "launch of " + what + " (" + grid + " x " + block + ")");
         }
+    }
+
+    /** Whether this device and driver have programmatic dependent launch (compute capability 9.0 and later). */
+    public boolean hasProgrammaticLaunch() {
+        return computeCapability >= 90 && DriverCalls.hasLaunchEx();
     }
 
     /** Address of the 32-bit word kernels report errors into (see {@link KernelError}). */

@@ -18,6 +18,7 @@ import java.lang.invoke.MethodHandle;
 final class DriverCalls {
 
     private static final MethodHandle LAUNCH;
+    private static final MethodHandle LAUNCH_EX;   // null where the driver lacks cuLaunchKernelEx (before CUDA 12)
     private static final MethodHandle CTX_SET_CURRENT;
     private static final MethodHandle MEMCPY_ASYNC;
     private static final MethodHandle MEMCPY_PEER_ASYNC;
@@ -32,6 +33,9 @@ final class DriverCalls {
         LAUNCH = linker.downcallHandle(cuda.find("cuLaunchKernel").orElseThrow(),
                 FunctionDescriptor.of(u32, ValueLayout.JAVA_LONG, u32, u32, u32, u32, u32, u32, u32,
                         ValueLayout.JAVA_LONG, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+        // CUresult cuLaunchKernelEx(const CUlaunchConfig*, CUfunction, void** params, void** extra)
+        LAUNCH_EX = cuda.find("cuLaunchKernelEx").map(f -> linker.downcallHandle(f, FunctionDescriptor.of(u32,
+                ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS, ValueLayout.ADDRESS))).orElse(null);
         CTX_SET_CURRENT = linker.downcallHandle(cuda.find("cuCtxSetCurrent").orElseThrow(),
                 FunctionDescriptor.of(u32, ValueLayout.JAVA_LONG));
         ValueLayout.OfLong u64 = ValueLayout.JAVA_LONG;
@@ -94,6 +98,25 @@ final class DriverCalls {
             return (int) LAUNCH.invokeExact(function, grid, 1, 1, block, 1, 1, 0, stream, params, MemorySegment.NULL);
         } catch (Throwable t) {
             throw new IllegalStateException("cuLaunchKernel downcall failed", t);
+        }
+    }
+
+    /** Whether {@link #launchProgrammatic} is available (the driver has cuLaunchKernelEx). */
+    static boolean hasLaunchEx() {
+        return LAUNCH_EX != null;
+    }
+
+    /**
+     * cuLaunchKernelEx with programmatic stream serialization: {@code config} is the launch's CUlaunchConfig with
+     * its one attribute ({@link KernelArgs#programmaticConfig}), rewritten here with grid, block and stream.
+     */
+    static int launchProgrammatic(long function, int grid, int block, long stream, MemorySegment config,
+                                  MemorySegment params) {
+        KernelArgs.setLaunch(config, grid, block, stream);
+        try {
+            return (int) LAUNCH_EX.invokeExact(config, function, params, MemorySegment.NULL);
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuLaunchKernelEx downcall failed", t);
         }
     }
 

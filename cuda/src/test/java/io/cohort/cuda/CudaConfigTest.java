@@ -25,6 +25,7 @@ class CudaConfigTest {
         assertEquals(256 * 1024, p.oneShotMaxBytes());
         assertEquals(16L << 20, p.chunkBytes());
         assertEquals(Duration.ofSeconds(30), p.timeout());
+        assertTrue(p.programmaticLaunch(), "where the device has it");
     }
 
     @Test
@@ -35,10 +36,12 @@ class CudaConfigTest {
         assertEquals(FlagOps.KERNELS, c.flagOps());
         assertEquals(false, c.probeLinks());
         P2pConfig p = P2pConfig.from(ConfigFactory.parseString(
-                "cuda.p2p { algorithm = two-shot, one-shot-max-bytes = 1MiB, chunk-bytes = 4MiB, max-blocks = 8 }"));
+                "cuda.p2p { algorithm = two-shot, one-shot-max-bytes = 1MiB, chunk-bytes = 4MiB, max-blocks = 8,"
+                        + " programmatic-launch = off }"));
         assertEquals(P2pConfig.Path.TWO_SHOT, p.algorithm());
         assertEquals(1 << 20, p.oneShotMaxBytes());
         assertEquals(8, p.maxBlocks());
+        assertEquals(false, p.programmaticLaunch());
         assertEquals(P2pConfig.Path.TWO_SHOT, p.pathFor(16));
     }
 

@@ -374,7 +374,8 @@ public final class CudaP2pBackend implements CollectiveBackend {
         a.setFloat(FARG_RESIDUAL + 4, eps);
         int grid = (int) Math.min(rows, blockCap);
         r.device.launch(r.device.kernels().addRmsNorm(weightType, graph), grid, config.threads(), r.stream.nativeHandle(),
-                a, graph ? "fused P2P all-reduce + RMSNorm (graph)" : "fused P2P all-reduce + RMSNorm");
+                a, graph ? "fused P2P all-reduce + RMSNorm (graph)" : "fused P2P all-reduce + RMSNorm",
+                config.programmaticLaunch());
     }
 
     private void allReduce(Rank r, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {
@@ -421,7 +422,8 @@ public final class CudaP2pBackend implements CollectiveBackend {
         a.set(1, recv);
         a.set(ARG_COUNT, count);
         a.setFloat(ARG_COUNT + 4, scale);
-        r.device.launch(f, grid(path, count, t), config.threads(), r.stream.nativeHandle(), a, "P2P all-reduce (graph)");
+        r.device.launch(f, grid(path, count, t), config.threads(), r.stream.nativeHandle(), a, "P2P all-reduce (graph)",
+                config.programmaticLaunch());
     }
 
     private void launch(Rank r, CUfunction f, P2pConfig.Path path, long send, long recv, long count, DType t, float scale) {
@@ -438,7 +440,8 @@ public final class CudaP2pBackend implements CollectiveBackend {
         a.set(ARG_COUNT, count);
         a.set(ARG_COUNT + 1, epoch);
         a.setFloat(ARG_COUNT + 4, scale);
-        r.device.launch(f, grid(path, count, t), config.threads(), r.stream.nativeHandle(), r.args, "P2P all-reduce");
+        r.device.launch(f, grid(path, count, t), config.threads(), r.stream.nativeHandle(), r.args, "P2P all-reduce",
+                config.programmaticLaunch());
     }
 
     /** Blocks for a launch: the same on every rank. */

@@ -105,10 +105,11 @@ public final class CudaTensorOps implements TensorOps {
 
     // cohort.nn.pdl: programmatic dependent launch (Hopper and later). "auto" (default) and "true": on where the
     // device has it (graph decode at 8x1024 on an H200: 0.313 ms with it, 0.336 without, 2026-12-02); "false":
-    // never. Ranks sharing a GPU (cuda:0*N) take it too: the P2P all-reduce kernels, which spin on each other, are
-    // launched without the attribute and never trigger early, so no kernel waiting on the device holds the SMs an
-    // all-reduce's peer needs (tp 2 on one H200, TinyLlama, graphs: 1.485 vs 1.610 ms, 2026-12-02; the shared-GPU
-    // tests at tp 2 and 4 pass with it). An earlier tp 4 hang with it was with the opt-in fused kernels on.
+    // never. Ranks sharing a GPU (cuda:0*N) take it too: the P2P all-reduce kernels, which spin on each other, let
+    // the next kernel in only once their barrier has passed (allreduce.cu; their own attribute is
+    // cohort.cuda.p2p.programmatic-launch), so no kernel waiting on the device holds the SMs an all-reduce's peer
+    // needs (tp 2 on one H200, TinyLlama, graphs: 1.485 vs 1.610 ms, 2026-12-02; the shared-GPU tests at tp 2 and
+    // 4 pass with it). An earlier tp 4 hang with it was with the opt-in fused kernels on.
     private static final String PDL = System.getProperty("cohort.nn.pdl", "auto");
     /**
      * Readies these ops for capture: cuBLAS gets a workspace of its own (32 MiB), since a capture must not

@@ -1,0 +1,153 @@
+package io.cohort.cuda.bench;
+
+import com.typesafe.config.ConfigFactory;
+import io.cohort.backend.CollectiveBackend;
+import io.cohort.backend.CollectiveCall;
+import io.cohort.backend.GroupContext;
+import io.cohort.backend.RankContext;
+import io.cohort.core.DType;
+import io.cohort.core.ReduceOp;
+import io.cohort.cuda.CudaBuffer;
+import io.cohort.cuda.CudaDevice;
+import io.cohort.cuda.CudaDevices;
+import io.cohort.cuda.CudaEvent;
+import io.cohort.cuda.CudaStream;
+import io.cohort.cuda.p2p.CudaP2pBackendProvider;
+import io.cohort.cuda.topology.CudaTopologyDetector;
+import java.io.IOException;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Where the host's time goes in one small all-reduce on CUDA ranks, below the actor API (issue 13: the
+ * {@code cohort bench} round trip on {@code cuda:0*2} is about 28 us against a one-shot kernel of about 6 us).
+ * One thread, 8 KiB f32, {@value #CALLS} calls after {@value #WARMUP} warm-up calls, p50 and p99 of each step:
+ * <ul>
+ *   <li>{@code enqueue}: the backend's enqueue for every rank;</li>
+ *   <li>{@code record}: an event record per rank (what the group sequencer does behind the enqueue);</li>
+ *   <li>{@code query}: one cuEventQuery of an event that has completed;</li>
+ *   <li>{@code rt_events}: enqueue, record, then poll every rank's event until complete (the sequencer's loop
+ *       without the actors' bookkeeping);</li>
+ *   <li>{@code rt_flags}: enqueue, then each stream writes the call's number into pinned host memory
+ *       (cuStreamWriteValue64), and the host spins on that memory: no driver call while waiting.</li>
+ * </ul>
+ * Ranks are virtual (several on the one GPU): a test of the host path, not a multi-GPU figure.
+ * usage: HostPathBench [out-file]
+ */
+public final class HostPathBench {
+    private static final int WARMUP = 20_000;
+    private static final int CALLS = 20_000;
+    private static final long BYTES = 8 << 10;
+
+    public static void main(String[] args) throws IOException {
+        CudaDevice d = CudaDevices.open(0);
+        StringBuilder out = new StringBuilder();
+        out.append("# host path of one 8 KiB f32 all-reduce, ranks on one GPU (virtual: not a multi-GPU figure); ")
+                .append(d.name()).append("; ").append(Instant.now()).append('\n')
+                .append("# ").append(CALLS).append(" calls after ").append(WARMUP).append(" warm-up calls; us\n");
+        out.append(String.format("%-6s %-12s %9s %9s%n", "ranks", "step", "p50_us", "p99_us"));
+        for (int n : new int[]{1, 2, 4}) {
+            run(d, n, out);
+        }
+        System.out.print(out);
+        if (args.length > 0) {
+            Files.writeString(Path.of(args[0]), out.toString());
+        }
+    }
+
+    private static void run(CudaDevice d, int n, StringBuilder out) {
+        List<CudaStream> streams = new ArrayList<>();
+        List<RankContext> ranks = new ArrayList<>();
+        List<CudaBuffer> bufs = new ArrayList<>();
+        List<CudaEvent> events = new ArrayList<>();
+        for (int r = 0; r < n; r++) {
+            CudaStream s = d.createStream();
+            streams.add(s);
+            events.add(d.createEvent());
+            ranks.add(new RankContext(r, d, s, null));
+            bufs.add(d.allocate(BYTES));
+            s.zero(bufs.get(r), 0, BYTES);
+        }
+        CudaBuffer flags = d.allocatePinnedHost(64L * n);
+        GroupContext group = new GroupContext(new CudaTopologyDetector(false, 0).detect(Collections.nCopies(n, d)), ranks,
+                ConfigFactory.load().getConfig("cohort"));
+        CollectiveBackend backend = new CudaP2pBackendProvider().create(group);
+        CollectiveCall call = CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, BYTES / 4);
+        Histogram enqueue = histogram(), record = histogram(), query = histogram(), rtEvents = histogram(),
+                rtFlags = histogram();
+        long seq = 0;
+        try {
+            for (int phase = 0; phase < 2; phase++) {   // warm-up, then measured
+                int calls = phase == 0 ? WARMUP : CALLS;
+                boolean measure = phase == 1;
+                for (int i = 0; i < calls; i++) {
+                    seq++;
+                    long t0 = System.nanoTime();
+                    for (int r = 0; r < n; r++) {
+                        backend.enqueue(r, seq, call, bufs.get(r), bufs.get(r));
+                    }
+                    long t1 = System.nanoTime();
+                    for (int r = 0; r < n; r++) {
+                        streams.get(r).record(events.get(r));
+                    }
+                    long t2 = System.nanoTime();
+                    for (int r = 0; r < n; r++) {
+                        while (!events.get(r).isComplete()) {
+                            Thread.onSpinWait();
+                        }
+                    }
+                    long t3 = System.nanoTime();
+                    events.get(0).isComplete();
+                    long t4 = System.nanoTime();
+                    if (measure) {
+                        enqueue.recordValue(t1 - t0);
+                        record.recordValue(t2 - t1);
+                        rtEvents.recordValue(t3 - t0);
+                        query.recordValue(t4 - t3);
+                    }
+                }
+                for (int i = 0; i < calls; i++) {
+                    seq++;
+                    long t0 = System.nanoTime();
+                    for (int r = 0; r < n; r++) {
+                        backend.enqueue(r, seq, call, bufs.get(r), bufs.get(r));
+                        streams.get(r).writeValue(flags, 64L * r, seq);
+                    }
+                    for (int r = 0; r < n; r++) {
+                        while ((long) ValueLayout.JAVA_LONG.varHandle().getVolatile(flags.segment(), 64L * r) < seq) {
+                            Thread.onSpinWait();
+                        }
+                    }
+                    long t1 = System.nanoTime();
+                    if (measure) {
+                        rtFlags.recordValue(t1 - t0);
+                    }
+                }
+            }
+        } finally {
+            backend.close();
+            for (int r = 0; r < n; r++) {
+                d.free(bufs.get(r));
+                streams.get(r).close();
+                events.get(r).close();
+            }
+            d.free(flags);
+        }
+        for (Object[] row : new Object[][]{{"enqueue", enqueue}, {"record", record}, {"query", query},
+                {"rt_events", rtEvents}, {"rt_flags", rtFlags}}) {
+            Histogram h = (Histogram) row[1];
+            out.append(String.format("%-6d %-12s %9.2f %9.2f%n", n, row[0], h.getValueAtPercentile(50) / 1e3,
+                    h.getValueAtPercentile(99) / 1e3));
+        }
+    }
+
+    private static Histogram histogram() {
+        return new Histogram(3_600_000_000_000L, 3);
+    }
+}
