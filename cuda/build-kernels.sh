@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the CUDA kernels (src/main/cuda/*.cu) into classpath resources io/cohort/cuda/kernels/<name>.{fatbin,ptx}.
 #   fatbin: sm_90 machine code (Hopper) + compute_80 PTX that the driver JIT-compiles for other GPUs
-#   ptx:    the same PTX alone (fallback for cuModuleLoadData, and readable)
-# Where nvcc is missing, the committed copies in src/main/kernels/ are used instead.
+#   ptx:    the same PTX alone (readable; the loaders' fallback should a fatbin be refused)
+# Where nvcc is missing, the committed fatbins in src/main/kernels/ are used instead (the PTX is not committed:
+# the fatbin carries it).
 # usage: build-kernels.sh <output dir> [--update-prebuilt]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,7 +13,7 @@ nvcc=${NVCC:-$(command -v nvcc || true)}
 [ -n "$nvcc" ] || { [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc; }
 if [ -z "$nvcc" ]; then
   echo "[cohort-cuda] nvcc not found: using prebuilt kernels from src/main/kernels"
-  cp "$here"/src/main/kernels/*.fatbin "$here"/src/main/kernels/*.ptx "$out"/
+  cp "$here"/src/main/kernels/*.fatbin "$out"/
   exit 0
 fi
 for cu in "$here"/src/main/cuda/*.cu; do
@@ -24,10 +25,10 @@ for cu in "$here"/src/main/cuda/*.cu; do
   "$nvcc" -O3 -std=c++17 -ptx -arch=compute_80 -o "$out/$name.ptx" "$cu"
   "$nvcc" -O3 -std=c++17 -fatbin -Xfatbin -compress-all \
       -gencode arch=compute_80,code=compute_80 -gencode arch=compute_90,code=sm_90 -o "$out/$name.fatbin" "$cu"
-  cmp -s "$out/$name.ptx" "$here/src/main/kernels/$name.ptx" ||
-    echo "[cohort-cuda] warning: src/main/kernels/$name.ptx differs from the fresh build; refresh with --update-prebuilt"
+  cmp -s "$out/$name.fatbin" "$here/src/main/kernels/$name.fatbin" ||
+    echo "[cohort-cuda] warning: src/main/kernels/$name.fatbin differs from the fresh build; refresh with --update-prebuilt"
 done
 if [ "${2:-}" = "--update-prebuilt" ]; then
-  cp "$out"/*.fatbin "$out"/*.ptx "$here"/src/main/kernels/
+  cp "$out"/*.fatbin "$here"/src/main/kernels/
   echo "[cohort-cuda] updated src/main/kernels"
 fi
