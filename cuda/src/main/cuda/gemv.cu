@@ -377,3 +377,213 @@ COHORT_GEMV_FUSED_ALL(BF16, bf16, 4, 8, 1)
 COHORT_GEMV_FUSED_ALL(F16, f16, 1, 4, 4)
 COHORT_GEMV_FUSED_ALL(F16, f16, 2, 4, 4)
 COHORT_GEMV_FUSED_ALL(F16, f16, 4, 8, 1)
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tensor-core skinny GEMM (cohort_tcgemv_<type>_m<8|16>_v<i>; io.cohort.nn.cuda.TcGemv mirrors the table below):
+// out[m, n] (f32) = a[m, k] (f32) · w[n, k]^T, w bf16 or f16 [n, k], 1 <= m <= 16 (m8 kernels: m <= 8), k % 8 == 0,
+// a and w 16-byte aligned, any n. At 16 rows the CUDA-core GEMV needs 16 FMAs per weight (about the fp32 peak at
+// HBM speed); mma.sync.m16n8k16 (f32 accumulate) does them on the tensor cores.
+//
+// Operands: the mma's A (16 x 16) is 16 weight rows by 16 k, its B (16 x 8) is 16 k by 8 tokens (tokens >= m
+// zero), C (16 x 8, f32) is rows x tokens; m16 kernels run two n8 tiles (tokens 0-7, 8-15) on the same A.
+// Fragments (PTX ISA, "Matrix Fragments for mma.m16n8k16 with floating point type"; lane = 4 g + t):
+//   A: reg0 = row g,   k {2t, 2t+1}; reg1 = row g+8, k {2t, 2t+1}; reg2 = row g, k {2t+8, 2t+9}; reg3 = row g+8, k {2t+8, 2t+9}
+//   B: reg0 = token g, k {2t, 2t+1}; reg1 = token g, k {2t+8, 2t+9}
+//   C: c0, c1 = row g, tokens 2t, 2t+1; c2, c3 = row g+8, tokens 2t, 2t+1
+// Permuted k: a dot product does not care which k the mma calls "logical k L", as long as A and B agree. Within
+// a 32-wide chunk of k, lane (g, t) loads ONE 16-byte vector per row, physical k 8t .. 8t+7 of rows g and g+8,
+// and the same 8 k of tokens g (and g+8): mma step s (0, 1) of the chunk takes logical k {2t, 2t+1} from
+// physical 8t + 4s + {0, 1} and logical k {2t+8, 2t+9} from physical 8t + 4s + {2, 3}. With the vector's 32-bit
+// words x, y, z, w (2 values each, lower k in the low half): step 0 is A = {lo.x, hi.x, lo.y, hi.y}, B = {x01,
+// x23}; step 1 is A = {lo.z, hi.z, lo.w, hi.w}, B = {x45, x67} (xij: activations i, j of the lane's 8, packed).
+// Logical (s, L) -> physical 8 ((L % 8) / 2) + 4 s + 2 (L / 8) + L % 2 is a bijection onto 0..31 that depends on
+// L alone, so every (row, k, token) product is counted once (io.cohort.nn.cuda.TcGemvTest emulates it). A lane's
+// chunk segment is either wholly inside k or wholly past it (k % 8 == 0): past it, zeros are used, no load.
+//
+// Activations are read through L1 (__ldg, f32) and rounded to the weight type with round-to-nearest-even as
+// they are loaded (as the cast + cuBLAS path rounds them); weights stream once (ld.global.nc.L1::no_allocate, so
+// they do not evict the activations other warps of the SM re-read).
+//
+// Block: WARPS warps = WARPS / KSPLIT row groups of RT * 16 weight rows, each group's KSPLIT warps splitting k:
+// warp ks of a group takes chunks u * KSPLIT + ks (+ round * KSPLIT * U), so at each step the group reads KSPLIT
+// consecutive chunks of its rows, and the groups of a block (and blocks on an SM) read the same activations.
+// U chunks (2 * RT 16-byte weight loads each) are in flight per lane; chunk u's registers are refilled with the
+// next round's chunk u as soon as its mmas are issued. The first round is loaded before pdl_wait (weights never
+// depend on the previous kernel). The partial sums go to shared memory and are added over ks in ascending order
+// (deterministic; no atomics). Grid: ceil(n / (RT * 16 * WARPS / KSPLIT)) blocks; rows past n read row n - 1 and
+// are not stored.
+
+__device__ __forceinline__ uint4 ld_stream(const uint4* p) {
+    uint4 v;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+}
+
+// Two floats as one packed pair of the weight type, round-to-nearest-even, the first in the low half.
+template <typename W>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi);
+
+template <>
+__device__ __forceinline__ uint32_t pack2<BF16>(float lo, float hi) {
+    const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+template <>
+__device__ __forceinline__ uint32_t pack2<F16>(float lo, float hi) {
+    const __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+template <typename W>
+__device__ __forceinline__ void mma16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                         uint32_t b0, uint32_t b1);
+
+template <>
+__device__ __forceinline__ void mma16816<BF16>(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                               uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+                 "{%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+template <>
+__device__ __forceinline__ void mma16816<F16>(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                              uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+                 "{%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// Chunk c's weight vectors of this lane for the RT row tiles (lo: row g, hi: row g + 8); zeros past k.
+template <int RT>
+__device__ __forceinline__ void tc_fetch(uint4 (&lo)[RT], uint4 (&hi)[RT], const uint4* const (&wlo)[RT],
+                                         const uint4* const (&whi)[RT], int c, int t, int k) {
+    const bool in = c * 32 + 8 * t < k;
+    const int v = c * 4 + t;   // 16-byte vector index in the row
+#pragma unroll
+    for (int r = 0; r < RT; r++) {
+        lo[r] = in ? ld_stream(wlo[r] + v) : make_uint4(0, 0, 0, 0);
+        hi[r] = in ? ld_stream(whi[r] + v) : make_uint4(0, 0, 0, 0);
+    }
+}
+
+template <typename W, int NT, int RT, int WARPS, int KSPLIT, int U>
+__device__ __forceinline__ void tcgemv(const GemvArgs& p) {
+    static_assert(NT == 1 || NT == 2, "8 or 16 tokens");
+    static_assert(WARPS % KSPLIT == 0, "whole row groups");
+    constexpr int GROUPS = WARPS / KSPLIT, ROWS = RT * 16, BLOCK_ROWS = GROUPS * ROWS, TOKENS = NT * 8;
+    __shared__ float part[WARPS][TOKENS][ROWS + 1];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    const int group = warp / KSPLIT, ks = warp % KSPLIT;
+    const int m = p.rows, k = p.cols;
+    const int64_t n = p.n;
+    const int64_t kv = k >> 3;   // 16-byte vectors per weight row
+    const int64_t row0 = (int64_t)blockIdx.x * BLOCK_ROWS + group * ROWS;
+    const uint4* wlo[RT];
+    const uint4* whi[RT];
+#pragma unroll
+    for (int r = 0; r < RT; r++) {
+        const int64_t lo = row0 + r * 16 + g, hi = lo + 8;
+        wlo[r] = static_cast<const uint4*>(p.b) + (lo < n ? lo : n - 1) * kv;
+        whi[r] = static_cast<const uint4*>(p.b) + (hi < n ? hi : n - 1) * kv;
+    }
+    const int chunks = (k + 31) >> 5;
+    constexpr int STEP = KSPLIT * U;   // chunks per round of a row group
+    const int rounds = (chunks + STEP - 1) / STEP;
+
+    uint4 lo[U][RT], hi[U][RT];
+#pragma unroll
+    for (int u = 0; u < U; u++) tc_fetch<RT>(lo[u], hi[u], wlo, whi, u * KSPLIT + ks, t, k);
+    pdl_wait();
+
+    // this lane's activation rows: token g (n8 tile 0) and g + 8 (tile 1); rows >= m are zero
+    const float* a = static_cast<const float*>(p.a);
+    const float* x[NT];
+    bool live[NT];
+#pragma unroll
+    for (int j = 0; j < NT; j++) {
+        live[j] = j * 8 + g < m;
+        x[j] = a + (int64_t)(live[j] ? j * 8 + g : 0) * k;
+    }
+    float acc[RT][NT][4];
+#pragma unroll
+    for (int r = 0; r < RT; r++)
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) acc[r][j][i] = 0.f;
+
+    for (int round = 0; round < rounds; round++) {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int c = round * STEP + u * KSPLIT + ks;
+            const int kk = c * 32 + 8 * t;
+            uint32_t b[NT][4];
+#pragma unroll
+            for (int j = 0; j < NT; j++) {
+                if (live[j] && kk < k) {
+                    const float4 x0 = __ldg(reinterpret_cast<const float4*>(x[j] + kk));
+                    const float4 x1 = __ldg(reinterpret_cast<const float4*>(x[j] + kk) + 1);
+                    b[j][0] = pack2<W>(x0.x, x0.y);
+                    b[j][1] = pack2<W>(x0.z, x0.w);
+                    b[j][2] = pack2<W>(x1.x, x1.y);
+                    b[j][3] = pack2<W>(x1.z, x1.w);
+                } else {
+                    b[j][0] = b[j][1] = b[j][2] = b[j][3] = 0u;
+                }
+            }
+#pragma unroll
+            for (int r = 0; r < RT; r++)
+#pragma unroll
+                for (int j = 0; j < NT; j++) {
+                    mma16816<W>(acc[r][j], lo[u][r].x, hi[u][r].x, lo[u][r].y, hi[u][r].y, b[j][0], b[j][1]);
+                    mma16816<W>(acc[r][j], lo[u][r].z, hi[u][r].z, lo[u][r].w, hi[u][r].w, b[j][2], b[j][3]);
+                }
+            if (round + 1 < rounds) tc_fetch<RT>(lo[u], hi[u], wlo, whi, c + STEP, t, k);
+        }
+    }
+
+    // C fragment: c0, c1 = row g, tokens 2t, 2t+1; c2, c3 = row g + 8, the same tokens
+#pragma unroll
+    for (int r = 0; r < RT; r++)
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+            const int tok = j * 8 + 2 * t, row = r * 16 + g;
+            part[warp][tok][row] = acc[r][j][0];
+            part[warp][tok + 1][row] = acc[r][j][1];
+            part[warp][tok][row + 8] = acc[r][j][2];
+            part[warp][tok + 1][row + 8] = acc[r][j][3];
+        }
+    __syncthreads();
+    float* out = static_cast<float*>(p.out);
+    const int64_t block0 = (int64_t)blockIdx.x * BLOCK_ROWS;
+    for (int i = threadIdx.x; i < TOKENS * BLOCK_ROWS; i += WARPS * 32) {
+        const int tok = i / BLOCK_ROWS, br = i % BLOCK_ROWS, gr = br / ROWS, row = br % ROWS;
+        if (tok >= m || block0 + br >= n) continue;
+        float s = 0.f;
+#pragma unroll
+        for (int q = 0; q < KSPLIT; q++) s += part[gr * KSPLIT + q][tok][row];
+        out[tok * n + block0 + br] = s;
+    }
+}
+
+// Variants (TcGemv.VARIANTS): v, rows per warp (RT * 16), warps, k-split, chunks in flight per lane (U).
+#define COHORT_TCGEMV_ONE(T, t, M, NT, V, RT, WARPS, KSPLIT, U)                                                  \
+    extern "C" __global__ void __launch_bounds__(WARPS * 32) cohort_tcgemv_##t##_m##M##_v##V(GemvArgs p) {     \
+        tcgemv<T, NT, RT, WARPS, KSPLIT, U>(p);   /* pdl_wait inside */                                         \
+    }
+#define COHORT_TCGEMV(V, RT, WARPS, KSPLIT, U)                         \
+    COHORT_TCGEMV_ONE(BF16, bf16, 8, 1, V, RT, WARPS, KSPLIT, U)       \
+    COHORT_TCGEMV_ONE(BF16, bf16, 16, 2, V, RT, WARPS, KSPLIT, U)      \
+    COHORT_TCGEMV_ONE(F16, f16, 8, 1, V, RT, WARPS, KSPLIT, U)         \
+    COHORT_TCGEMV_ONE(F16, f16, 16, 2, V, RT, WARPS, KSPLIT, U)
+COHORT_TCGEMV(0, 1, 4, 4, 4)   // 16 rows/warp, 16 rows/block, 128 threads
+COHORT_TCGEMV(1, 1, 8, 8, 4)   // 16 rows/warp, 16 rows/block, 256 threads, k over 8 warps
+COHORT_TCGEMV(2, 2, 4, 4, 4)   // 32 rows/warp, 32 rows/block, 128 threads
+COHORT_TCGEMV(3, 2, 8, 8, 2)   // 32 rows/warp, 32 rows/block, 256 threads
+COHORT_TCGEMV(4, 1, 8, 4, 8)   // 16 rows/warp, 2 groups: 32 rows/block, 256 threads, 8 chunks in flight
+COHORT_TCGEMV(5, 1, 4, 4, 8)   // 16 rows/warp, 16 rows/block, 128 threads, 8 chunks in flight

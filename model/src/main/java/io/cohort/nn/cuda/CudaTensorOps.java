@@ -68,6 +68,10 @@ public final class CudaTensorOps implements TensorOps {
     // GEMV where it measured faster (Gemv.faster)
     private boolean gemvOn = !"false".equals(System.getProperty("cohort.nn.gemv"));
     private boolean gemvEverywhere = "always".equals(System.getProperty("cohort.nn.gemv"));
+    // cohort.nn.tcGemv: "true" = matmulT of 2..16 rows on the tensor-core skinny GEMM (TcGemv, gemv.cu
+    // cohort_tcgemv_*) where it applies, before the GEMV / cuBLAS rules; off by default until the GPU sweep
+    // (GemvSweepBench) has picked its default variant. Needs the GEMV on (cohort.nn.gemv not "false").
+    private boolean tcGemvOn = "true".equals(System.getProperty("cohort.nn.tcGemv"));
     // cohort.nn.fusedAttention: "false" = rotaryAttention as rotaryKvWrite then attention (two or three launches)
     // measured on an H200 (2026-12-02, DecodeOpsBench, graph-like batches): the single-launch kernel was no faster
     // than rotaryKvWrite + split + combine (8x1024 11.4 vs 11.8 us, TinyLlama 14.2 vs 12.7 us), so it is opt-in
@@ -275,6 +279,59 @@ public final class CudaTensorOps implements TensorOps {
         this.fusedGemvOn = on;
     }
 
+    /**
+     * Whether matmulT of 2..16 rows takes the tensor-core skinny GEMM where it applies (default: system property
+     * cohort.nn.tcGemv, false unless "true"); only while the GEMV is on ({@link #useGemv}).
+     */
+    public void useTcGemv(boolean on) {
+        this.tcGemvOn = on;
+    }
+
+    /** How many variants (block shapes) of the tensor-core skinny GEMM there are (benchmarks: {@link #matmulTTc}). */
+    public static int tcGemvVariants() {
+        return TcGemv.VARIANTS.length;
+    }
+
+    /** A variant's block shape in words (rows per warp, warps, k-split, chunks in flight per lane). */
+    public static String tcGemvVariant(int variant) {
+        return TcGemv.VARIANTS[variant].toString();
+    }
+
+    /** Whether the tensor-core skinny GEMM can compute a · wᵀ into out (types, 1..16 rows, k % 8, alignment). */
+    public static boolean tcGemvSupports(Matrix a, Matrix w, Matrix out) {
+        return TcGemv.supports(a.dtype(), w.dtype(), out.dtype(), a.rows(), a.cols(), a.buffer().address(),
+                w.buffer().address());
+    }
+
+    /**
+     * out = a · wᵀ on the given variant of the tensor-core skinny GEMM (benchmarks and tests; matmulT picks
+     * {@link TcGemv#defaultVariant} itself). Throws where {@link #tcGemvSupports} is false.
+     */
+    public void matmulTTc(Matrix a, Matrix w, Matrix out, int variant) {
+        if (!tcGemvSupports(a, w, out)) {
+            throw new IllegalArgumentException("tensor-core GEMV does not take a " + a + ", w " + w + ", out " + out);
+        }
+        tcGemv(a, w, out, variant);
+    }
+
+    private boolean tcGemvTakes(Matrix a, Matrix w, Matrix out) {
+        return gemvOn && tcGemvOn && TcGemv.takes(a.rows()) && tcGemvSupports(a, w, out);
+    }
+
+    /** One launch of cohort_tcgemv_&lt;type&gt;_m&lt;8|16&gt;_v&lt;variant&gt; (supported shapes only). */
+    private void tcGemv(Matrix a, Matrix w, Matrix out, int variant) {
+        int m = a.rows(), k = w.cols(), n = w.rows();
+        if (a.cols() != k || out.rows() != m || out.cols() != n) {
+            throw new IllegalArgumentException("matmulT shapes: a " + a + ", w " + w + ", out " + out);
+        }
+        if (n == 0) {
+            return;
+        }
+        kernels.pointers(a.buffer().address(), w.buffer().address(), 0, out.buffer().address(), 0).sizes(n, m, k);
+        kernels.launch(kernels.tcGemv(w.dtype(), TcGemv.tile(m), variant), TcGemv.blocks(variant, n),
+                TcGemv.threads(variant), kernels.timeline == null ? "tcgemv" : "tcgemv v" + variant + " " + shape(m, n, k));
+    }
+
     /** GEMV for every shape it supports, not only where it measured faster (tests; cohort.nn.gemv=always). */
     void gemvEverywhere(boolean on) {
         this.gemvEverywhere = on;
@@ -292,6 +349,10 @@ public final class CudaTensorOps implements TensorOps {
 
     @Override
     public void matmulT(Matrix a, Matrix w, Matrix out) {
+        if (tcGemvTakes(a, w, out)) {
+            tcGemv(a, w, out, TcGemv.defaultVariant(a.rows(), w.rows(), w.cols()));
+            return;
+        }
         if (gemvTakes(a, a.cols(), w, out.dtype())) {
             gemv(null, a, w, out, null, 0, null);
             return;

@@ -125,6 +125,8 @@ final class NnKernels {
     private final MemorySegment[] cast = new MemorySegment[DType.values().length];
     private final MemorySegment[][] gemv = new MemorySegment[DType.values().length][];
     private final MemorySegment[][][] gemvFused = new MemorySegment[Gemv.Fused.values().length][DType.values().length][];
+    // the tensor-core skinny GEMM (gemv.cu, cohort_tcgemv_*): [weight type][token tile][variant] (TcGemv)
+    private final MemorySegment[][][] tcGemv = new MemorySegment[DType.values().length][][];
     // the tensor-core prefill attention per head_dim (index in TC_HEAD_DIMS); null where the device refused its
     // dynamic shared memory
     private final MemorySegment[] attentionTc = new MemorySegment[TC_HEAD_DIMS.length];
@@ -197,6 +199,12 @@ final class NnKernels {
             for (int i = 0; i < tiles.length; i++) {
                 tiles[i] = function(gemvModule, gemvName(t, Gemv.TILES[i]));
             }
+            MemorySegment[][] tc = tcGemv[t.ordinal()] = new MemorySegment[TcGemv.TILES.length][TcGemv.VARIANTS.length];
+            for (int i = 0; i < tc.length; i++) {
+                for (int v = 0; v < tc[i].length; v++) {
+                    tc[i][v] = function(gemvModule, TcGemv.name(t, i, v));
+                }
+            }
             for (Gemv.Fused f : Gemv.Fused.values()) {
                 MemorySegment[] fused = gemvFused[f.ordinal()][t.ordinal()] = new MemorySegment[Gemv.FUSED_TILES];
                 for (int i = 0; i < fused.length; i++) {
@@ -222,6 +230,11 @@ final class NnKernels {
     /** The GEMV kernel for {@code weight} (BF16 or F16) and tile index (see {@link Gemv#tile}). */
     MemorySegment gemv(DType weight, int tile) {
         return gemv[weight.ordinal()][tile];
+    }
+
+    /** The tensor-core skinny GEMM for {@code weight} (BF16 or F16), token tile ({@link TcGemv#tile}) and variant. */
+    MemorySegment tcGemv(DType weight, int tile, int variant) {
+        return tcGemv[weight.ordinal()][tile][variant];
     }
 
     /**

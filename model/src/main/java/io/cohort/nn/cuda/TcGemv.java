@@ -1,0 +1,100 @@
+package io.cohort.nn.cuda;
+
+import io.cohort.core.DType;
+
+/**
+ * The launch rules of the tensor-core skinny GEMM (gemv.cu, cohort_tcgemv_&lt;type&gt;_m&lt;8|16&gt;_v&lt;i&gt;):
+ * {@code out[m, n] = a[m, k] · w[n, k]ᵀ} with f32 activations (rounded to the weight type as they are loaded),
+ * bf16 or f16 weights and mma.sync.m16n8k16 with f32 accumulation. Pure functions, testable without a GPU; the
+ * variant table mirrors the COHORT_TCGEMV instantiations in gemv.cu.
+ *
+ * <p>A variant is a block shape: {@code rowsPerWarp} weight rows per warp (one or two 16-row mma tiles), {@code
+ * warps} warps per block, of which {@code kSplit} consecutive ones split k over the same rows (so a block owns
+ * {@code rowsPerWarp * warps / kSplit} rows), and {@code unroll} 32-wide k chunks (2 16-byte weight loads per
+ * row tile each) in flight per lane. Each variant exists for two token tiles: m8 (1..8 rows of a, one n8 mma
+ * tile) and m16 (9..16, two).
+ *
+ * <p>CudaTensorOps takes it for 2..16 rows only where {@code -Dcohort.nn.tcGemv=true} (default off until the
+ * GPU sweep, GemvSweepBench, has picked the default variant and shown it beats the GEMV and cuBLAS).
+ */
+final class TcGemv {
+    /** One block shape (see the class comment). */
+    record Variant(int rowsPerWarp, int warps, int kSplit, int unroll) {
+        /** Weight rows (output columns) per block. */
+        int blockRows() {
+            return rowsPerWarp * warps / kSplit;
+        }
+
+        int threads() {
+            return warps * 32;
+        }
+
+        @Override
+        public String toString() {
+            return rowsPerWarp + "r/w " + warps + "w ks" + kSplit + " u" + unroll;
+        }
+    }
+
+    /** Mirrors gemv.cu's COHORT_TCGEMV(v, rows per warp / 16, warps, k-split, unroll) lines, in order. */
+    static final Variant[] VARIANTS = {
+        new Variant(16, 4, 4, 4),
+        new Variant(16, 8, 8, 4),
+        new Variant(32, 4, 4, 4),
+        new Variant(32, 8, 8, 2),
+        new Variant(16, 8, 4, 8),
+        new Variant(16, 4, 4, 8),
+    };
+    /** Token tiles: the m8 kernels take up to 8 rows of a, the m16 kernels up to 16. */
+    static final int[] TILES = {8, 16};
+    static final int MAX_ROWS = 16;
+    /** Weights per 16-byte vector: k must be a multiple (a lane's 8-k segment of a chunk is all in or all out). */
+    static final int VECTOR = 8;
+    /** The variant {@link #defaultVariant} picks (before the sweep: 16 rows per warp, k over 8 warps). */
+    static final int DEFAULT = 1;
+
+    private TcGemv() {
+    }
+
+    /**
+     * Whether the kernels can compute the product: f32 activations and output, bf16 or f16 weights, 1..16 rows,
+     * k a positive multiple of 8, both operands 16-byte aligned. Any n (the last block's rows are clipped).
+     */
+    static boolean supports(DType a, DType w, DType out, int m, int k, long aAddress, long wAddress) {
+        return a == DType.F32 && out == DType.F32 && (w == DType.BF16 || w == DType.F16)
+                && m >= 1 && m <= MAX_ROWS && k > 0 && k % VECTOR == 0
+                && (aAddress & 15) == 0 && (wAddress & 15) == 0;
+    }
+
+    /** Whether matmulT takes the kernel (when on) for m rows: 2..16 (m = 1 stays on the CUDA-core GEMV). */
+    static boolean takes(int m) {
+        return m >= 2 && m <= MAX_ROWS;
+    }
+
+    /** Index into {@link #TILES}: 0 (m8 kernels) for m <= 8, else 1 (m16). */
+    static int tile(int m) {
+        if (m < 1 || m > MAX_ROWS) {
+            throw new IllegalArgumentException("tensor-core GEMV takes 1.." + MAX_ROWS + " rows, got " + m);
+        }
+        return m <= 8 ? 0 : 1;
+    }
+
+    /** The variant for an m x n x k product (one for now; the GPU sweep decides whether it should depend on the shape). */
+    static int defaultVariant(int m, long n, int k) {
+        return DEFAULT;
+    }
+
+    /** Blocks: one per {@link Variant#blockRows} weight rows. */
+    static int blocks(int variant, long n) {
+        int rows = VARIANTS[variant].blockRows();
+        return (int) ((n + rows - 1) / rows);
+    }
+
+    static int threads(int variant) {
+        return VARIANTS[variant].threads();
+    }
+
+    /** The kernel's name: cohort_tcgemv_&lt;type&gt;_m&lt;8|16&gt;_v&lt;variant&gt;. */
+    static String name(DType weight, int tile, int variant) {
+        return "cohort_tcgemv_" + weight.name().toLowerCase(java.util.Locale.ROOT) + "_m" + TILES[tile] + "_v" + variant;
+    }
+}

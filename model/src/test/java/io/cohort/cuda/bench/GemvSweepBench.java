@@ -1,0 +1,245 @@
+package io.cohort.cuda.bench;
+
+import io.cohort.core.DType;
+import io.cohort.cuda.CudaBuffer;
+import io.cohort.cuda.CudaDevice;
+import io.cohort.cuda.CudaDevices;
+import io.cohort.cuda.CudaEvent;
+import io.cohort.cuda.CudaStream;
+import io.cohort.nn.Matrix;
+import io.cohort.nn.cuda.CudaTensorOps;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
+
+/**
+ * Sweep of the decode GEMM kernels at the Llama-3-8B and TinyLlama projections (bf16 weights, f32 activations)
+ * for 1, 2, 4, 8 and 16 activation rows: every variant of the tensor-core skinny GEMM ({@code tc_v<i>},
+ * CudaTensorOps#matmulTTc), the CUDA-core GEMV tile ({@code gemv}, cohort.nn.gemv=always) and cast + cuBLAS
+ * ({@code cublas}, the GEMV off). Device time, GB/s and % of the copy bandwidth measured in the same run (D2D
+ * cuMemcpy of 1 GiB, read + write counted), as DecodeOpsBench: the stream waits behind a host-released flag while
+ * a batch is enqueued, CUDA events time the device alone, median of 5 batches.
+ *
+ * <p>Each batch rotates over enough distinct copies of the weight that it reads at least {@value #ROTATE_MB} MB
+ * of them between repeats (the H200's L2 is 50 MB: one small matrix re-read would come from L2). Every row also
+ * reports {@code err} = max |out - cuBLAS| / max |cuBLAS| over the m x n outputs of the same inputs (cuBLAS rounds
+ * the activations to bf16 as the tensor-core kernel does, so tc rows should show ~1e-6; the GEMV keeps them f32,
+ * ~1e-3): a wrong kernel shows there.
+ * usage: GemvSweepBench [out-file]   (needs a GPU)
+ */
+public final class GemvSweepBench {
+    private static final int RUNS = 5;
+    private static final long ROTATE_MB = 160;
+    private static final int MIN_CALLS = 40;   // calls per batch (at least; a multiple of the copies)
+    private static final int[] TOKENS = {1, 2, 4, 8, 16};
+
+    record Shape(String model, String op, int n, int k) {
+    }
+
+    static final List<Shape> SHAPES = List.of(
+            new Shape("llama3-8b", "qkv", 6144, 4096),
+            new Shape("llama3-8b", "o_proj", 4096, 4096),
+            new Shape("llama3-8b", "gate_up", 28672, 4096),
+            new Shape("llama3-8b", "down", 4096, 14336),
+            new Shape("tinyllama", "qkv", 2560, 2048),
+            new Shape("tinyllama", "o_proj", 2048, 2048),
+            new Shape("tinyllama", "gate_up", 11264, 2048),
+            new Shape("tinyllama", "down", 2048, 5632));
+
+    private final CudaDevice d;
+    private final CudaTensorOps ops;
+    private final CudaStream stream;
+    private final CudaStream timer;
+    private final CudaEvent start, stop, end;
+    private final CudaBuffer gate;
+    private long gateValue;
+    private long seed = 0x9E3779B97F4A7C15L;
+
+    private GemvSweepBench(CudaDevice d) {
+        this.d = d;
+        // the GEMV rows take the CUDA-core kernel for every m it supports, not only where it measured faster
+        System.setProperty("cohort.nn.gemv", "always");
+        this.ops = new CudaTensorOps(d);
+        ops.useTcGemv(false);   // matmulT = the GEMV (or cuBLAS with the GEMV off); tc rows launch variants directly
+        this.stream = ops.stream();
+        this.timer = d.createStream();
+        this.start = d.createTimingEvent();
+        this.stop = d.createTimingEvent();
+        this.end = d.createEvent();
+        this.gate = d.allocatePinnedHost(64);
+    }
+
+    public static void main(String[] args) throws IOException {
+        long t0 = System.nanoTime();
+        CudaDevice d = CudaDevices.open(0);
+        GemvSweepBench b = new GemvSweepBench(d);
+        double copyGBs = b.copyBandwidth(1L << 30);
+        StringBuilder out = new StringBuilder();
+        out.append("# decode GEMM sweep, bf16 weights, f32 activations; ").append(d.name()).append("; ")
+                .append(Instant.now()).append('\n')
+                .append(String.format(Locale.ROOT, "# copy bandwidth (D2D cuMemcpy of 1 GiB, read + write): %.0f GB/s%n", copyGBs))
+                .append("# device_us: flag-gated batch, CUDA events, median of ").append(RUNS).append(" batches, weights rotated over >= ")
+                .append(ROTATE_MB).append(" MB; GB/s: (weights + activations + output) / time; err: max|out - cublas| / max|cublas|\n");
+        for (int v = 0; v < CudaTensorOps.tcGemvVariants(); v++) {
+            out.append("# tc_v").append(v).append(": ").append(CudaTensorOps.tcGemvVariant(v)).append('\n');
+        }
+        String header = String.format(Locale.ROOT, "%-10s %-8s %6s %6s %3s %-8s %10s %8s %7s %10s%n", "model", "op", "n", "k",
+                "m", "kernel", "device_us", "GB/s", "%copy", "err");
+        out.append(header);
+        System.out.print(out);
+        for (Shape s : SHAPES) {
+            b.shape(s, copyGBs, out);
+        }
+        out.append(String.format(Locale.ROOT, "# wall %.1f s%n", (System.nanoTime() - t0) / 1e9));
+        System.out.println();
+        System.out.print(out);
+        if (args.length > 0) {
+            Files.writeString(Path.of(args[0]), out.toString());
+        }
+    }
+
+    private void shape(Shape s, double copyGBs, StringBuilder out) {
+        long wBytes = 2L * s.n() * s.k();
+        int copies = (int) Math.max(1, (ROTATE_MB * 1_000_000 + wBytes - 1) / wBytes);
+        int maxM = TOKENS[TOKENS.length - 1];
+        List<Matrix> owned = new ArrayList<>();
+        try (Arena arena = Arena.ofConfined()) {
+            Matrix[] w = new Matrix[copies];
+            MemorySegment host = arena.allocate(wBytes, 16);
+            for (long i = 0; i < (long) s.n() * s.k(); i++) {
+                host.setAtIndex(ValueLayout.JAVA_SHORT, i, DType.floatToBf16(uniform()));
+            }
+            for (int c = 0; c < copies; c++) {
+                w[c] = own(owned, ops.allocate(DType.BF16, s.n(), s.k()));
+                if (c == 0) {
+                    ops.upload(host, w[0].buffer(), 0);
+                } else {
+                    stream.copy(w[0].buffer(), 0, w[c].buffer(), 0, wBytes);
+                }
+            }
+            MemorySegment xh = arena.allocate(4L * maxM * s.k(), 16);
+            for (long i = 0; i < (long) maxM * s.k(); i++) {
+                xh.setAtIndex(ValueLayout.JAVA_FLOAT, i, uniform());
+            }
+            Matrix x = own(owned, ops.allocate(DType.F32, maxM, s.k()));
+            ops.upload(xh, x.buffer(), 0);
+            Matrix o = own(owned, ops.allocate(DType.F32, maxM, s.n())), r = own(owned, ops.allocate(DType.F32, maxM, s.n()));
+            MemorySegment got = arena.allocate(4L * maxM * s.n(), 16), ref = arena.allocate(4L * maxM * s.n(), 16);
+            ops.synchronize();
+            for (int m : TOKENS) {
+                Matrix a = new Matrix(x.buffer(), DType.F32, m, s.k());
+                Matrix om = new Matrix(o.buffer(), DType.F32, m, s.n()), rm = new Matrix(r.buffer(), DType.F32, m, s.n());
+                long bytes = wBytes + a.byteSize() + om.byteSize();
+                // cast + cuBLAS: the reference output, then its time
+                ops.useGemv(false);
+                try {
+                    ops.matmulT(a, w[0], rm);
+                    ops.download(rm.buffer(), 0, ref.asSlice(0, rm.byteSize()));
+                    row(out, s, m, "cublas", time(w, wm -> ops.matmulT(a, wm, rm)), bytes, copyGBs, 0);
+                } finally {
+                    ops.useGemv(true);
+                }
+                ops.matmulT(a, w[0], om);
+                double err = error(om, got, ref);
+                row(out, s, m, "gemv", time(w, wm -> ops.matmulT(a, wm, om)), bytes, copyGBs, err);
+                for (int v = 0; v < CudaTensorOps.tcGemvVariants(); v++) {
+                    int variant = v;
+                    if (!CudaTensorOps.tcGemvSupports(a, w[0], om)) {
+                        continue;
+                    }
+                    ops.matmulTTc(a, w[0], om, variant);
+                    err = error(om, got, ref);
+                    row(out, s, m, "tc_v" + v, time(w, wm -> ops.matmulTTc(a, wm, om, variant)), bytes, copyGBs, err);
+                }
+            }
+        } finally {
+            owned.forEach(ops::free);
+        }
+    }
+
+    private static Matrix own(List<Matrix> owned, Matrix m) {
+        owned.add(m);
+        return m;
+    }
+
+    /** max |got - ref| / max |ref| over out's elements (ref already downloaded). */
+    private double error(Matrix out, MemorySegment got, MemorySegment ref) {
+        ops.download(out.buffer(), 0, got.asSlice(0, out.byteSize()));
+        double max = 0, diff = 0;
+        for (long i = 0; i < out.elements(); i++) {
+            float g = got.getAtIndex(ValueLayout.JAVA_FLOAT, i), e = ref.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+            max = Math.max(max, Math.abs(e));
+            diff = Float.isFinite(g) ? Math.max(diff, Math.abs(g - e)) : Double.POSITIVE_INFINITY;
+        }
+        return max == 0 ? diff : diff / max;
+    }
+
+    private static void row(StringBuilder out, Shape s, int m, String kernel, double us, long bytes, double copyGBs,
+                            double err) {
+        double gbs = bytes / us / 1e3;
+        String line = String.format(Locale.ROOT, "%-10s %-8s %6d %6d %3d %-8s %10.2f %8.0f %6.0f%% %10.2e%n", s.model(),
+                s.op(), s.n(), s.k(), m, kernel, us, gbs, 100 * gbs / copyGBs, err);
+        out.append(line);
+        System.out.print(line);
+    }
+
+    /** Uniform in [-1, 1): xorshift, fast enough to fill a few hundred MB. */
+    private float uniform() {
+        seed ^= seed << 13;
+        seed ^= seed >>> 7;
+        seed ^= seed << 17;
+        return (seed >>> 40) * 0x1p-23f - 1f;
+    }
+
+    /** Device microseconds per call of {@code op}, rotated over the weight copies, enqueued behind the gate. */
+    private double time(Matrix[] w, Consumer<Matrix> op) {
+        for (int i = 0; i < Math.max(5, w.length); i++) {
+            op.accept(w[i % w.length]);
+        }
+        ops.synchronize();
+        int iters = w.length * Math.max(1, (MIN_CALLS + w.length - 1) / w.length);
+        double[] runs = new double[RUNS];
+        for (int rep = -1; rep < RUNS; rep++) {
+            gateValue++;
+            timer.waitValue(gate, 0, gateValue);
+            timer.record(start);
+            stream.waitFor(start);
+            for (int i = 0; i < iters; i++) {
+                op.accept(w[i % w.length]);
+            }
+            stream.record(end);
+            timer.waitFor(end);
+            timer.record(stop);
+            gate.segment().set(ValueLayout.JAVA_LONG, 0, gateValue);
+            timer.synchronize();
+            if (rep >= 0) {
+                runs[rep] = stop.elapsedMillis(start) * 1e3 / iters;
+            }
+        }
+        Arrays.sort(runs);
+        return runs[RUNS / 2];
+    }
+
+    /** GB/s of a device-to-device copy of {@code bytes}, read + write counted. */
+    private double copyBandwidth(long bytes) {
+        CudaBuffer a = d.allocate(bytes), b = d.allocate(bytes);
+        try {
+            stream.zero(a, 0, bytes);
+            Matrix[] one = {null};
+            double us = time(one, ignored -> stream.copy(a, 0, b, 0, bytes));
+            return 2.0 * bytes / us / 1e3;
+        } finally {
+            d.free(a);
+            d.free(b);
+        }
+    }
+}
