@@ -103,6 +103,14 @@ if [ "$part" = tp2 ]; then
     model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
   for f in "$out"/tp2-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep -E "graphs|Exception|rror" | head -5; done
 fi
+if [ "$part" = gemv ]; then
+  # issue 18's skinny GEMMs: the tensor-core kernel against a double reference (CudaTcGemvTest), then every
+  # variant beside the CUDA-core GEMV and cast + cuBLAS at the TinyLlama and 8B shapes, 1-16 rows (GemvSweepBench)
+  step 120 gemv-tests.log bash .device/junit --include-tag gpu --include-classname '.*CudaTcGemvTest'
+  sed 's/\x1b\[[0-9;]*m//g' "$out/gemv-tests.log" | grep -E "tests (successful|failed)|✘" | head -20
+  step 150 gemv-sweep.txt bash .device/java io.cohort.cuda.bench.GemvSweepBench "$out/gemv-sweep-table.txt"
+  cat "$out/gemv-sweep-table.txt" 2>/dev/null | head -150 || tail -30 "$out/gemv-sweep.txt"
+fi
 if [ "$part" = hostpath ]; then
   # issue 13 below the actor API: where one small all-reduce's host time goes (HostPathBench), then the API round
   # trip on 1 GPU and on cuda:0*2
