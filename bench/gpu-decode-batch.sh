@@ -101,6 +101,11 @@ if [ "$part" = tp2 ]; then
     --backends p2p --prompt-len 32 --decode 64 --graphs
   JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.p2p.programmatic-launch=off" step 120 tp2-mtiny-tp2-arnopdl.txt bash .device/java io.cohort.cli.CohortCli \
     model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
+  # the barrier flags at system scope, as across GPUs (gpu-scope-flags: GPU scope when the ranks share a device)
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.p2p.gpu-scope-flags=off" step 120 tp2-mtiny-tp2-sysscope.txt bash .device/java io.cohort.cli.CohortCli \
+    model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
+  step 120 tp2-mtiny-tp1-again.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda --tp 1 --backends auto \
+    --prompt-len 32 --decode 64 --graphs
   for f in "$out"/tp2-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep -E "graphs|Exception|rror" | head -5; done
 fi
 if [ "$part" = gemv ]; then

@@ -33,7 +33,7 @@ struct ArArgs {
     int64_t rank;
     int64_t nranks;
     float scale;                // applied to the result: 1 or 1/n (AVG)
-    float pad;
+    uint32_t one_device;        // 1: every rank runs on this device (flags at GPU scope), 0: system scope
     uint64_t timeout_ns;
     uint32_t* error;            // error word (mapped host memory)
 };
@@ -43,9 +43,13 @@ __device__ __forceinline__ void block_barrier(const ArArgs& a, uint64_t epoch) {
     __syncthreads();
     const int t = threadIdx.x;
     if (t < a.nranks) {
-        flag_store_release(a.sig[t] + blockIdx.x * MAX_RANKS + a.rank, epoch);
+        if (a.one_device) {
+            flag_store_release_gpu(a.sig[t] + blockIdx.x * MAX_RANKS + a.rank, epoch);
+        } else {
+            flag_store_release(a.sig[t] + blockIdx.x * MAX_RANKS + a.rank, epoch);
+        }
         wait_flag(a.sig[a.rank] + blockIdx.x * MAX_RANKS + t, epoch, a.timeout_ns, a.error, ERR_BARRIER_TIMEOUT,
-                  (uint32_t)a.rank, (uint32_t)t);
+                  (uint32_t)a.rank, (uint32_t)t, a.one_device != 0);
     }
     __syncthreads();
 }

@@ -1,6 +1,5 @@
 package io.cohort.cuda;
 
-import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
 import static jcuda.driver.JCudaDriver.cuMemsetD8Async;
@@ -48,6 +47,8 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
     private final KernelArgs flagArgs = new KernelArgs(4);
     /** The query {@link DriverWait} polls, made once: a wait allocates nothing. */
     private final IntSupplier query = this::query;
+    // cuStreamIsCapturing's answer (asked at every collective's enqueue: no array per call)
+    private final MemorySegment captureStatus = Arena.ofAuto().allocate(4, 4);
     private final int maxGrid;
     private volatile boolean closed;
 
@@ -112,10 +113,9 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
 
     /** Whether this stream is capturing into a CUDA graph now (work enqueued is recorded, not run). */
     public boolean isCapturing() {
-        int[] status = new int[1];
         device.makeCurrent();
-        Cu.check(JCudaDriver.cuStreamIsCapturing(stream, status), device.name(), "cuStreamIsCapturing");
-        return status[0] != CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_NONE;
+        Cu.check(DriverCalls.streamIsCapturing(handle, captureStatus), device.name(), "cuStreamIsCapturing");
+        return captureStatus.get(java.lang.foreign.ValueLayout.JAVA_INT, 0) != CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_NONE;
     }
 
     /**
@@ -276,7 +276,8 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
     public void record(DeviceEvent event) {
         CudaEvent e = cudaEvent(event);
         device.makeCurrent();
-        Cu.check(cuEventRecord(e.cuEvent(), stream), device.name(), "cuEventRecord");
+        Cu.check(DriverCalls.eventRecord(e.handle(), handle), device.name(), "cuEventRecord");
+        e.recorded();
     }
 
     @Override

@@ -20,6 +20,9 @@ final class DriverCalls {
     private static final MethodHandle LAUNCH;
     private static final MethodHandle LAUNCH_EX;   // null where the driver lacks cuLaunchKernelEx (before CUDA 12)
     private static final MethodHandle CTX_SET_CURRENT;
+    private static final MethodHandle EVENT_RECORD;
+    private static final MethodHandle EVENT_QUERY;
+    private static final MethodHandle STREAM_IS_CAPTURING;
     private static final MethodHandle MEMCPY_ASYNC;
     private static final MethodHandle MEMCPY_PEER_ASYNC;
     private static final MethodHandle WRITE_VALUE_64;
@@ -39,6 +42,11 @@ final class DriverCalls {
         CTX_SET_CURRENT = linker.downcallHandle(cuda.find("cuCtxSetCurrent").orElseThrow(),
                 FunctionDescriptor.of(u32, ValueLayout.JAVA_LONG));
         ValueLayout.OfLong u64 = ValueLayout.JAVA_LONG;
+        // CUresult cuEventRecord(CUevent, CUstream); cuEventQuery(CUevent); cuStreamIsCapturing(CUstream, int*)
+        EVENT_RECORD = linker.downcallHandle(cuda.find("cuEventRecord").orElseThrow(), FunctionDescriptor.of(u32, u64, u64));
+        EVENT_QUERY = linker.downcallHandle(cuda.find("cuEventQuery").orElseThrow(), FunctionDescriptor.of(u32, u64));
+        STREAM_IS_CAPTURING = linker.downcallHandle(symbol(cuda, "cuStreamIsCapturing"),
+                FunctionDescriptor.of(u32, u64, ValueLayout.ADDRESS));
         // CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream)
         MEMCPY_ASYNC = linker.downcallHandle(cuda.find("cuMemcpyAsync").orElseThrow(),
                 FunctionDescriptor.of(u32, u64, u64, u64, u64));
@@ -98,6 +106,31 @@ final class DriverCalls {
             return (int) LAUNCH.invokeExact(function, grid, 1, 1, block, 1, 1, 0, stream, params, MemorySegment.NULL);
         } catch (Throwable t) {
             throw new IllegalStateException("cuLaunchKernel downcall failed", t);
+        }
+    }
+
+    static int eventRecord(long event, long stream) {
+        try {
+            return (int) EVENT_RECORD.invokeExact(event, stream);
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuEventRecord downcall failed", t);
+        }
+    }
+
+    static int eventQuery(long event) {
+        try {
+            return (int) EVENT_QUERY.invokeExact(event);
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuEventQuery downcall failed", t);
+        }
+    }
+
+    /** cuStreamIsCapturing into {@code status} (one int, the caller's). */
+    static int streamIsCapturing(long stream, MemorySegment status) {
+        try {
+            return (int) STREAM_IS_CAPTURING.invokeExact(stream, status);
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuStreamIsCapturing downcall failed", t);
         }
     }
 

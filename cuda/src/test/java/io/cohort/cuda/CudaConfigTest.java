@@ -26,6 +26,7 @@ class CudaConfigTest {
         assertEquals(16L << 20, p.chunkBytes());
         assertEquals(Duration.ofSeconds(30), p.timeout());
         assertTrue(p.programmaticLaunch(), "where the device has it");
+        assertTrue(p.gpuScopeFlags(), "where the group has one device");
     }
 
     @Test

@@ -73,6 +73,8 @@ public final class CudaP2pBackend implements CollectiveBackend {
     private final Rank[] ranks;
     private final long chunkBytes;
     private final int blockCap;
+    // 1 when every rank runs on one device and cohort.cuda.p2p.flag-scope allows: the kernels' flags at GPU scope
+    private final int oneDevice;
     private volatile CollectiveBackend fallback;
     private volatile boolean closed;
     private volatile boolean graphsPrepared;
@@ -131,6 +133,8 @@ public final class CudaP2pBackend implements CollectiveBackend {
             throw e;
         }
         this.blockCap = residentBlockCap();
+        this.oneDevice = config.gpuScopeFlags() && java.util.Arrays.stream(ranks).mapToInt(r -> r.device.ordinal())
+                .distinct().count() == 1 ? 1 : 0;
         for (Rank r : ranks) {
             r.args.set(ARG_COUNT + 2, r.rank);
             r.args.set(ARG_COUNT + 3, n);
@@ -361,8 +365,7 @@ public final class CudaP2pBackend implements CollectiveBackend {
         a.set(ARG_COUNT + 1, epoch);
         a.set(ARG_COUNT + 2, r.rank);
         a.set(ARG_COUNT + 3, n);
-        a.set(ARG_COUNT + 4, 0);
-        a.setFloat(ARG_COUNT + 4, 1.0f);
+        a.setFloatAndInt(ARG_COUNT + 4, 1.0f, oneDevice);
         a.set(ARG_COUNT + 5, config.timeout().toNanos());
         a.set(ARG_COUNT + 6, r.device.errorWordAddress());
         a.set(GARG_LAUNCHES, graph ? r.graphLaunches.address() : 0);
@@ -421,7 +424,7 @@ public final class CudaP2pBackend implements CollectiveBackend {
         a.set(0, send);
         a.set(1, recv);
         a.set(ARG_COUNT, count);
-        a.setFloat(ARG_COUNT + 4, scale);
+        a.setFloatAndInt(ARG_COUNT + 4, scale, oneDevice);
         r.device.launch(f, grid(path, count, t), config.threads(), r.stream.nativeHandle(), a, "P2P all-reduce (graph)",
                 config.programmaticLaunch());
     }
@@ -439,7 +442,7 @@ public final class CudaP2pBackend implements CollectiveBackend {
         }
         a.set(ARG_COUNT, count);
         a.set(ARG_COUNT + 1, epoch);
-        a.setFloat(ARG_COUNT + 4, scale);
+        a.setFloatAndInt(ARG_COUNT + 4, scale, oneDevice);
         r.device.launch(f, grid(path, count, t), config.threads(), r.stream.nativeHandle(), r.args, "P2P all-reduce",
                 config.programmaticLaunch());
     }

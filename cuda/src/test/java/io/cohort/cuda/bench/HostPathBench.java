@@ -31,7 +31,9 @@ import org.HdrHistogram.Histogram;
  * <ul>
  *   <li>{@code enqueue}: the backend's enqueue for every rank;</li>
  *   <li>{@code record}: an event record per rank (what the group sequencer does behind the enqueue);</li>
- *   <li>{@code query}: one cuEventQuery of an event that has completed;</li>
+ *   <li>{@code query_cached}: asking an event already seen complete (no driver call since 2026-12-02 s15; it was
+ *       a cuEventQuery of 1.7 us);</li>
+ *   <li>{@code isCapturing}, {@code makeCurrent}: the driver calls every launch makes besides the launch;</li>
  *   <li>{@code rt_events}: enqueue, record, then poll every rank's event until complete (the sequencer's loop
  *       without the actors' bookkeeping);</li>
  *   <li>{@code rt_flags}: enqueue, then each stream writes the call's number into pinned host memory
@@ -80,7 +82,7 @@ public final class HostPathBench {
         CollectiveBackend backend = new CudaP2pBackendProvider().create(group);
         CollectiveCall call = CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, BYTES / 4);
         Histogram enqueue = histogram(), record = histogram(), query = histogram(), rtEvents = histogram(),
-                rtFlags = histogram();
+                rtFlags = histogram(), capturing = histogram(), current = histogram();
         long seq = 0;
         try {
             for (int phase = 0; phase < 2; phase++) {   // warm-up, then measured
@@ -103,13 +105,24 @@ public final class HostPathBench {
                         }
                     }
                     long t3 = System.nanoTime();
-                    events.get(0).isComplete();
+                    streams.get(0).record(events.get(0));   // recorded anew: the next query asks the driver
+                    while (!events.get(0).isComplete()) {
+                        Thread.onSpinWait();
+                    }
                     long t4 = System.nanoTime();
+                    events.get(0).isComplete();
+                    long t5 = System.nanoTime();
+                    streams.get(0).isCapturing();
+                    long t6 = System.nanoTime();
+                    d.makeCurrent();
+                    long t7 = System.nanoTime();
                     if (measure) {
                         enqueue.recordValue(t1 - t0);
                         record.recordValue(t2 - t1);
                         rtEvents.recordValue(t3 - t0);
-                        query.recordValue(t4 - t3);
+                        query.recordValue(t5 - t4);
+                        capturing.recordValue(t6 - t5);
+                        current.recordValue(t7 - t6);
                     }
                 }
                 for (int i = 0; i < calls; i++) {
@@ -139,8 +152,8 @@ public final class HostPathBench {
             }
             d.free(flags);
         }
-        for (Object[] row : new Object[][]{{"enqueue", enqueue}, {"record", record}, {"query", query},
-                {"rt_events", rtEvents}, {"rt_flags", rtFlags}}) {
+        for (Object[] row : new Object[][]{{"enqueue", enqueue}, {"record", record}, {"query_cached", query},
+                {"isCapturing", capturing}, {"makeCurrent", current}, {"rt_events", rtEvents}, {"rt_flags", rtFlags}}) {
             Histogram h = (Histogram) row[1];
             out.append(String.format("%-6d %-12s %9.2f %9.2f%n", n, row[0], h.getValueAtPercentile(50) / 1e3,
                     h.getValueAtPercentile(99) / 1e3));
