@@ -96,9 +96,9 @@ if [ "$part" = tp2 ]; then
   JAVA_OPTS=-Xmx1g step 90 make-tiny-tinyllama.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/mtiny --layers 22 --hidden 2048 \
     --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
   step 120 tp2-mtiny-tp1.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda --tp 1 --backends auto \
-    --prompt-len 32 --decode 64 --graphs
+    --prompt-len 32 --decode 64 --graphs --profile
   step 120 tp2-mtiny-tp2.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 \
-    --backends p2p --prompt-len 32 --decode 64 --graphs
+    --backends p2p --prompt-len 32 --decode 64 --graphs --profile
   JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.p2p.programmatic-launch=off" step 120 tp2-mtiny-tp2-arnopdl.txt bash .device/java io.cohort.cli.CohortCli \
     model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
   # the barrier flags at system scope, as across GPUs (gpu-scope-flags: GPU scope when the ranks share a device)
