@@ -91,18 +91,15 @@ if [ "$part" = all ] || [ "$part" = bench ]; then
   for f in "$out"/make-tiny-*.txt "$out"/bench-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | tail -24; done
 fi
 if [ "$part" = tp2 ]; then
-  # issue 14's tp 2 ratio: TinyLlama, graphs, tp 1 and tp 2 on cuda:0*2, the all-reduces with programmatic
-  # dependent launch (the default since 2026-12-02 s15) and without
+  # issue 14's tp 2 ratio: TinyLlama, graphs, tp 1 and tp 2 on cuda:0*2, the all-reduces without programmatic
+  # dependent launch (the default) and with it
   JAVA_OPTS=-Xmx1g step 90 make-tiny-tinyllama.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/mtiny --layers 22 --hidden 2048 \
     --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
   step 120 tp2-mtiny-tp1.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda --tp 1 --backends auto \
     --prompt-len 32 --decode 64 --graphs --profile
   step 120 tp2-mtiny-tp2.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 \
     --backends p2p --prompt-len 32 --decode 64 --graphs --profile
-  JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.p2p.programmatic-launch=off" step 120 tp2-mtiny-tp2-arnopdl.txt bash .device/java io.cohort.cli.CohortCli \
-    model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
-  # the barrier flags at system scope, as across GPUs (gpu-scope-flags: GPU scope when the ranks share a device)
-  JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.p2p.gpu-scope-flags=off" step 120 tp2-mtiny-tp2-sysscope.txt bash .device/java io.cohort.cli.CohortCli \
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.p2p.programmatic-launch=on" step 120 tp2-mtiny-tp2-arpdl.txt bash .device/java io.cohort.cli.CohortCli \
     model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
   step 120 tp2-mtiny-tp1-again.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda --tp 1 --backends auto \
     --prompt-len 32 --decode 64 --graphs
@@ -120,11 +117,13 @@ if [ "$part" = hostpath ]; then
   # issue 13 below the actor API: where one small all-reduce's host time goes (HostPathBench), then the API round
   # trip on 1 GPU and on cuda:0*2
   step 90 hostpath.txt bash .device/java io.cohort.cuda.bench.HostPathBench "$out/hostpath-table.txt"
+  # the one-shot kernel's device time in the same call (issue 13's target on cuda:0*2: it + 10 us)
+  step 100 p2p-kernels.txt bash .device/java io.cohort.cuda.bench.P2pKernelBench "$out/p2p-kernels-table.txt"
   step 60 rt-cuda1.txt bash .device/java io.cohort.cli.CohortCli bench --devices cuda --collectives all-reduce -d f32 -b 8K -e 8K --warmup 10000 \
     --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda1.csv"
   step 60 rt-cuda0x2.txt bash .device/java io.cohort.cli.CohortCli bench --devices 'cuda:0*2' --backends p2p --collectives all-reduce -d f32 -b 8K -e 8K \
     --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda0x2.csv"
-  for f in "$out"/hostpath-table.txt "$out"/rt-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | tail -18; done
+  for f in "$out"/hostpath-table.txt "$out"/p2p-kernels-table.txt "$out"/rt-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | tail -18; done
 fi
 if [ "$part" = repeat ]; then
   # the decode figures again on a fresh machine, each twice (run-to-run spread), no tests

@@ -13,7 +13,7 @@
 // Reduction order is rank 0, 1, ..., n-1 in float on every rank, so all ranks produce identical bits.
 //
 // Programmatic dependent launch (CudaP2pBackend launches with it where cohort.cuda.p2p.programmatic-launch
-// allows): a kernel may be scheduled while the one before it on the stream runs, and waits (pdl_grid_wait)
+// asks; off by default: no gain measured at tp 2 on one H200): a kernel may be scheduled while the one before it on the stream runs, and waits (pdl_grid_wait)
 // before it reads anything; it lets the next kernel in (pdl_launch_dependents) only after its last barrier,
 // so an early next kernel waits on this rank alone. Without the attribute both are no-ops.
 #include "common.cuh"
@@ -33,7 +33,7 @@ struct ArArgs {
     int64_t rank;
     int64_t nranks;
     float scale;                // applied to the result: 1 or 1/n (AVG)
-    uint32_t one_device;        // 1: every rank runs on this device (flags at GPU scope), 0: system scope
+    float pad;
     uint64_t timeout_ns;
     uint32_t* error;            // error word (mapped host memory)
 };
@@ -43,13 +43,9 @@ __device__ __forceinline__ void block_barrier(const ArArgs& a, uint64_t epoch) {
     __syncthreads();
     const int t = threadIdx.x;
     if (t < a.nranks) {
-        if (a.one_device) {
-            flag_store_release_gpu(a.sig[t] + blockIdx.x * MAX_RANKS + a.rank, epoch);
-        } else {
-            flag_store_release(a.sig[t] + blockIdx.x * MAX_RANKS + a.rank, epoch);
-        }
+        flag_store_release(a.sig[t] + blockIdx.x * MAX_RANKS + a.rank, epoch);
         wait_flag(a.sig[a.rank] + blockIdx.x * MAX_RANKS + t, epoch, a.timeout_ns, a.error, ERR_BARRIER_TIMEOUT,
-                  (uint32_t)a.rank, (uint32_t)t, a.one_device != 0);
+                  (uint32_t)a.rank, (uint32_t)t);
     }
     __syncthreads();
 }

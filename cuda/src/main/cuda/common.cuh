@@ -90,17 +90,6 @@ __device__ __forceinline__ uint64_t flag_load_acquire(const uint64_t* p) {
     return v;
 }
 
-// The same at GPU scope, for flags whose readers and writers all run on one device (ranks sharing a GPU): a
-// system-scope release also orders this thread's writes for the host and other GPUs, which costs more.
-__device__ __forceinline__ void flag_store_release_gpu(uint64_t* p, uint64_t v) {
-    asm volatile("st.release.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
-}
-__device__ __forceinline__ uint64_t flag_load_acquire_gpu(const uint64_t* p) {
-    uint64_t v;
-    asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
-    return v;
-}
-
 // Error word codes, decoded by io.cohort.cuda.KernelError: code | rank << 8 | peer << 16.
 constexpr uint32_t ERR_WAIT_TIMEOUT = 1;
 constexpr uint32_t ERR_BARRIER_TIMEOUT = 2;
@@ -109,14 +98,12 @@ __device__ __forceinline__ void report_error(uint32_t* error, uint32_t code, uin
     if (error != nullptr) atomicCAS(error, 0u, code | (rank << 8) | (peer << 16));
 }
 
-// Spins until *flag >= value; false after timeout_ns (the error word is then set). gpu_scope: the writer runs on
-// this device (see flag_load_acquire_gpu).
+// Spins until *flag >= value; false after timeout_ns (the error word is then set).
 __device__ __forceinline__ bool wait_flag(const uint64_t* flag, uint64_t value, uint64_t timeout_ns, uint32_t* error,
-                                          uint32_t code, uint32_t rank, uint32_t peer, bool gpu_scope = false) {
-    auto load = [gpu_scope](const uint64_t* f) { return gpu_scope ? flag_load_acquire_gpu(f) : flag_load_acquire(f); };
-    if (load(flag) >= value) return true;
+                                          uint32_t code, uint32_t rank, uint32_t peer) {
+    if (flag_load_acquire(flag) >= value) return true;
     uint64_t start = global_timer_ns();
-    while (load(flag) < value) {
+    while (flag_load_acquire(flag) < value) {
         if (global_timer_ns() - start > timeout_ns) {
             report_error(error, code, rank, peer);
             return false;

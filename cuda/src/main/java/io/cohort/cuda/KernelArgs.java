@@ -36,11 +36,6 @@ public final class KernelArgs {
         words.setAtIndex(ValueLayout.JAVA_LONG, word, Float.floatToRawIntBits(value) & 0xffff_ffffL);
     }
 
-    /** Stores a float in the low half of a word and an int in the high half (a float field, then a 32-bit one). */
-    public void setFloatAndInt(int word, float low, int high) {
-        words.setAtIndex(ValueLayout.JAVA_LONG, word, (Float.floatToRawIntBits(low) & 0xffff_ffffL) | ((long) high << 32));
-    }
-
     MemorySegment params() {
         return params;
     }

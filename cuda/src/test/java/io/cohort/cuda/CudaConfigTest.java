@@ -25,8 +25,7 @@ class CudaConfigTest {
         assertEquals(256 * 1024, p.oneShotMaxBytes());
         assertEquals(16L << 20, p.chunkBytes());
         assertEquals(Duration.ofSeconds(30), p.timeout());
-        assertTrue(p.programmaticLaunch(), "where the device has it");
-        assertTrue(p.gpuScopeFlags(), "where the group has one device");
+        assertEquals(false, p.programmaticLaunch(), "no gain measured");
     }
 
     @Test
@@ -38,11 +37,11 @@ class CudaConfigTest {
         assertEquals(false, c.probeLinks());
         P2pConfig p = P2pConfig.from(ConfigFactory.parseString(
                 "cuda.p2p { algorithm = two-shot, one-shot-max-bytes = 1MiB, chunk-bytes = 4MiB, max-blocks = 8,"
-                        + " programmatic-launch = off }"));
+                        + " programmatic-launch = on }"));
         assertEquals(P2pConfig.Path.TWO_SHOT, p.algorithm());
         assertEquals(1 << 20, p.oneShotMaxBytes());
         assertEquals(8, p.maxBlocks());
-        assertEquals(false, p.programmaticLaunch());
+        assertTrue(p.programmaticLaunch());
         assertEquals(P2pConfig.Path.TWO_SHOT, p.pathFor(16));
     }
 

@@ -13,8 +13,10 @@ public enum BackendKind {
     /** NVIDIA's NCCL through java.lang.foreign. */
     NCCL;
 
+    private final String cliName = name().toLowerCase(Locale.ROOT);   // asked per collective (JFR events)
+
     public String cliName() {
-        return name().toLowerCase(Locale.ROOT);
+        return cliName;
     }
 
     public static BackendKind parse(String name) {

@@ -73,8 +73,6 @@ public final class CudaP2pBackend implements CollectiveBackend {
     private final Rank[] ranks;
     private final long chunkBytes;
     private final int blockCap;
-    // 1 when every rank runs on one device and cohort.cuda.p2p.flag-scope allows: the kernels' flags at GPU scope
-    private final int oneDevice;
     private volatile CollectiveBackend fallback;
     private volatile boolean closed;
     private volatile boolean graphsPrepared;
@@ -133,8 +131,6 @@ public final class CudaP2pBackend implements CollectiveBackend {
             throw e;
         }
         this.blockCap = residentBlockCap();
-        this.oneDevice = config.gpuScopeFlags() && java.util.Arrays.stream(ranks).mapToInt(r -> r.device.ordinal())
-                .distinct().count() == 1 ? 1 : 0;
         for (Rank r : ranks) {
             r.args.set(ARG_COUNT + 2, r.rank);
             r.args.set(ARG_COUNT + 3, n);
@@ -365,7 +361,8 @@ public final class CudaP2pBackend implements CollectiveBackend {
         a.set(ARG_COUNT + 1, epoch);
         a.set(ARG_COUNT + 2, r.rank);
         a.set(ARG_COUNT + 3, n);
-        a.setFloatAndInt(ARG_COUNT + 4, 1.0f, oneDevice);
+        a.set(ARG_COUNT + 4, 0);
+        a.setFloat(ARG_COUNT + 4, 1.0f);
         a.set(ARG_COUNT + 5, config.timeout().toNanos());
         a.set(ARG_COUNT + 6, r.device.errorWordAddress());
         a.set(GARG_LAUNCHES, graph ? r.graphLaunches.address() : 0);
@@ -424,7 +421,7 @@ public final class CudaP2pBackend implements CollectiveBackend {
         a.set(0, send);
         a.set(1, recv);
         a.set(ARG_COUNT, count);
-        a.setFloatAndInt(ARG_COUNT + 4, scale, oneDevice);
+        a.setFloat(ARG_COUNT + 4, scale);
         r.device.launch(f, grid(path, count, t), config.threads(), r.stream.nativeHandle(), a, "P2P all-reduce (graph)",
                 config.programmaticLaunch());
     }
@@ -442,7 +439,7 @@ public final class CudaP2pBackend implements CollectiveBackend {
         }
         a.set(ARG_COUNT, count);
         a.set(ARG_COUNT + 1, epoch);
-        a.setFloatAndInt(ARG_COUNT + 4, scale, oneDevice);
+        a.setFloat(ARG_COUNT + 4, scale);
         r.device.launch(f, grid(path, count, t), config.threads(), r.stream.nativeHandle(), r.args, "P2P all-reduce",
                 config.programmaticLaunch());
     }

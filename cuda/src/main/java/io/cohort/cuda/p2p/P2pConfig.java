@@ -16,11 +16,9 @@ import java.util.Locale;
  * @param timeout         how long a barrier waits for a peer before reporting it
  * @param programmaticLaunch launch with programmatic dependent launch where the device has it (Hopper and later):
  *                        the kernel is scheduled while the one before it on the stream finishes
- * @param gpuScopeFlags   the kernels' barrier flags at GPU scope when every rank of the group runs on one device
- *                        (several ranks on one GPU); system scope otherwise
  */
 public record P2pConfig(Path algorithm, long oneShotMaxBytes, long chunkBytes, int threads, int maxBlocks,
-                        Duration timeout, boolean programmaticLaunch, boolean gpuScopeFlags) {
+                        Duration timeout, boolean programmaticLaunch) {
 
     /** Blocks per launch can never exceed this: the size of each rank's flag array (src/main/cuda). */
     public static final int MAX_BLOCKS = 64;
@@ -65,7 +63,7 @@ public record P2pConfig(Path algorithm, long oneShotMaxBytes, long chunkBytes, i
         Config c = CudaConfig.withReference(cohort).getConfig("cuda.p2p");
         return new P2pConfig(Path.parse(c.getString("algorithm")), c.getBytes("one-shot-max-bytes"),
                 c.getBytes("chunk-bytes"), c.getInt("threads"), c.getInt("max-blocks"), c.getDuration("timeout"),
-                c.getBoolean("programmatic-launch"), c.getBoolean("gpu-scope-flags"));
+                c.getBoolean("programmatic-launch"));
     }
 
     /** The kernel for a message of {@code bytes} (per rank). */

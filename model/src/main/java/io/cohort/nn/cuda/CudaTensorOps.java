@@ -68,10 +68,9 @@ public final class CudaTensorOps implements TensorOps {
     // GEMV where it measured faster (Gemv.faster)
     private boolean gemvOn = !"false".equals(System.getProperty("cohort.nn.gemv"));
     private boolean gemvEverywhere = "always".equals(System.getProperty("cohort.nn.gemv"));
-    // cohort.nn.tcGemv: "true" = matmulT of 2..16 rows on the tensor-core skinny GEMM (TcGemv, gemv.cu
-    // cohort_tcgemv_*) where it applies, before the GEMV / cuBLAS rules; off by default until the GPU sweep
-    // (GemvSweepBench) has picked its default variant. Needs the GEMV on (cohort.nn.gemv not "false").
-    private boolean tcGemvOn = "true".equals(System.getProperty("cohort.nn.tcGemv"));
+    // cohort.nn.tcGemv: matmulT of 3..16 rows on the tensor-core skinny GEMM (TcGemv, gemv.cu cohort_tcgemv_*)
+    // where it measured fastest (TcGemv.takes); "false" turns it off. Needs the GEMV on (cohort.nn.gemv).
+    private boolean tcGemvOn = !"false".equals(System.getProperty("cohort.nn.tcGemv"));
     // cohort.nn.fusedAttention: "false" = rotaryAttention as rotaryKvWrite then attention (two or three launches)
     // measured on an H200 (2026-12-02, DecodeOpsBench, graph-like batches): the single-launch kernel was no faster
     // than rotaryKvWrite + split + combine (8x1024 11.4 vs 11.8 us, TinyLlama 14.2 vs 12.7 us), so it is opt-in
@@ -280,8 +279,8 @@ public final class CudaTensorOps implements TensorOps {
     }
 
     /**
-     * Whether matmulT of 2..16 rows takes the tensor-core skinny GEMM where it applies (default: system property
-     * cohort.nn.tcGemv, false unless "true"); only while the GEMV is on ({@link #useGemv}).
+     * Whether matmulT of 3..16 rows takes the tensor-core skinny GEMM where it measured fastest (default: system
+     * property cohort.nn.tcGemv, true unless "false"); only while the GEMV is on ({@link #useGemv}).
      */
     public void useTcGemv(boolean on) {
         this.tcGemvOn = on;
@@ -315,7 +314,7 @@ public final class CudaTensorOps implements TensorOps {
     }
 
     private boolean tcGemvTakes(Matrix a, Matrix w, Matrix out) {
-        return gemvOn && tcGemvOn && TcGemv.takes(a.rows()) && tcGemvSupports(a, w, out);
+        return gemvOn && tcGemvOn && TcGemv.takes(a.rows(), w.cols(), w.byteSize()) && tcGemvSupports(a, w, out);
     }
 
     /** One launch of cohort_tcgemv_&lt;type&gt;_m&lt;8|16&gt;_v&lt;variant&gt; (supported shapes only). */

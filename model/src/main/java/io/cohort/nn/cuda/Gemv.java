@@ -97,14 +97,15 @@ final class Gemv {
 
     /**
      * Whether the kernel beats cast + cuBLAS for {@code m} rows of a weight of {@code weightBytes}, as measured on
-     * an H200 (CUDA-graph device time, bf16): one row always (e.g. 3.1 vs 4.5 us on [2048, 1024], 234 vs 249 us
-     * on [128256, 4096]); 2 rows up to 24 MiB (7.7 vs 9.4 us on [2048, 5632], 17.4 vs 14.7 us on [6144, 4096]);
-     * 3-4 rows up to 4 MiB (3.5 vs 4.6 us on [2048, 1024], 8.1 vs 5.6 us on [8192, 1024]). Past that the kernel
-     * re-reads the activations from L2 once per block (traffic 2m/COLS times the weights') and cuBLAS's tiled
-     * GEMM, flat at about the 1-row time up to 16 rows, wins.
+     * an H200 with the weights rotated through more than L2 holds (GemvSweepBench, 2026-12-02, bf16, % of copy
+     * bandwidth, GEMV against cuBLAS): one or two rows always (8B qkv 87 / 76% against 67%, o_proj 74 / 68
+     * against 55, gate_up 100 / 98 against 86, down 95 / 86 against 81; the TinyLlama shapes alike); 3-4 rows up
+     * to 4 MiB (3.5 vs 4.6 us on [2048, 1024]). Past that the kernel re-reads the activations from L2 once per
+     * block (traffic 2m/COLS times the weights'): 46% at 8B qkv and 4 rows, where cuBLAS's tiled GEMM is flat at
+     * about its 1-row time up to 16 rows.
      */
     static boolean faster(int m, long weightBytes) {
-        return m == 1 || (m == 2 && weightBytes <= 24L << 20) || (m <= 4 && weightBytes <= 4L << 20);
+        return m <= 2 || (m <= 4 && weightBytes <= 4L << 20);
     }
 
     /** Index into {@link #TILES} of the smallest tile of at least {@code m} rows (1 <= m <= 16). */

@@ -65,9 +65,16 @@ final class TcGemv {
                 && (aAddress & 15) == 0 && (wAddress & 15) == 0;
     }
 
-    /** Whether matmulT takes the kernel (when on) for m rows: 2..16 (m = 1 stays on the CUDA-core GEMV). */
-    static boolean takes(int m) {
-        return m >= 2 && m <= MAX_ROWS;
+    /**
+     * Whether matmulT takes the kernel for m rows of a [n, k] weight of {@code weightBytes}: where it measured
+     * fastest on an H200 with the weights rotated through more than L2 holds (GemvSweepBench, 2026-12-02, % of
+     * copy bandwidth against cuBLAS and the CUDA-core GEMV), i.e. 3..16 rows past the GEMV's domain
+     * ({@link Gemv#faster}) on rows of at most 4096 and weights of at most 32 MiB: 8B o_proj 56% against 54 / 43
+     * at 4 rows, TinyLlama qkv 36 against 31 / 26, TinyLlama o_proj 30 against 26 / 28. On larger weights and
+     * longer rows cuBLAS leads (8B qkv 66 against 66, gate_up 85 against 80, down 81 against 58).
+     */
+    static boolean takes(int m, int k, long weightBytes) {
+        return m >= 3 && m <= MAX_ROWS && !Gemv.faster(m, weightBytes) && k <= 4096 && weightBytes <= 32L << 20;
     }
 
     /** Index into {@link #TILES}: 0 (m8 kernels) for m <= 8, else 1 (m16). */

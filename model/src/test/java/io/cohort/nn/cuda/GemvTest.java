@@ -43,7 +43,7 @@ class GemvTest {
         long mib = 1L << 20;
         assertTrue(Gemv.faster(1, 1_050 * mib), "one row: the LM head too");
         assertTrue(Gemv.faster(2, 22 * mib));
-        assertFalse(Gemv.faster(2, 48 * mib));
+        assertTrue(Gemv.faster(2, 48 * mib), "two rows: the 8B qkv too (76% against cuBLAS's 67%)");
         assertTrue(Gemv.faster(3, 4 * mib));
         assertTrue(Gemv.faster(4, 4 * mib));
         assertFalse(Gemv.faster(4, 16 * mib));

@@ -54,13 +54,19 @@ class TcGemvTest {
     }
 
     @Test
-    void takesTwoToSixteenRows() {
-        assertFalse(TcGemv.takes(1), "m = 1 stays on the GEMV");
-        for (int m = 2; m <= 16; m++) {
-            assertTrue(TcGemv.takes(m));
+    void takesThreeToSixteenRowsOfShortRowsAndSmallWeights() {
+        long mib = 1L << 20;
+        assertFalse(TcGemv.takes(1, 4096, 32 * mib), "one row stays on the GEMV");
+        assertFalse(TcGemv.takes(2, 4096, 32 * mib), "two rows stay on the GEMV");
+        for (int m = 3; m <= 16; m++) {
+            assertTrue(TcGemv.takes(m, 4096, 32 * mib), "8B o_proj, m=" + m);
+            assertFalse(TcGemv.takes(m, 4096, 48 * mib), "8B qkv: cuBLAS, m=" + m);
+            assertFalse(TcGemv.takes(m, 14336, 28 * mib), "long rows (8B down): cuBLAS, m=" + m);
         }
-        assertFalse(TcGemv.takes(17));
-        assertFalse(TcGemv.takes(0));
+        assertFalse(TcGemv.takes(4, 1024, 2 * mib), "small weights at 3-4 rows: the GEMV");
+        assertTrue(TcGemv.takes(5, 1024, 2 * mib));
+        assertFalse(TcGemv.takes(17, 4096, 32 * mib));
+        assertFalse(TcGemv.takes(0, 4096, 32 * mib));
     }
 
     @Test
