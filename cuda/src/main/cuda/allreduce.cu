@@ -13,9 +13,10 @@
 // Reduction order is rank 0, 1, ..., n-1 in float on every rank, so all ranks produce identical bits.
 //
 // Programmatic dependent launch (CudaP2pBackend launches with it where cohort.cuda.p2p.programmatic-launch
-// asks; off by default: no gain measured at tp 2 on one H200): a kernel may be scheduled while the one before it on the stream runs, and waits (pdl_grid_wait)
-// before it reads anything; it lets the next kernel in (pdl_launch_dependents) only after its last barrier,
-// so an early next kernel waits on this rank alone. Without the attribute both are no-ops.
+// asks; off by default: no gain measured at tp 2 on one H200): a kernel may be scheduled while the one before
+// it on the stream runs, and waits (pdl_grid_wait) before it reads anything. It never lets the next kernel in
+// early: letting it in after the last barrier hung 4 ranks sharing one GPU once in three GPU test runs
+// (2026-12-02), and gained nothing measurable. Without the attribute the wait is a no-op.
 #include "common.cuh"
 
 using namespace cohort;
@@ -114,7 +115,6 @@ __device__ __forceinline__ void one_shot(const ArArgs& a) {
     pdl_grid_wait();
     for (uint64_t u = tid; u < units; u += stride) copy_unit<T>(send, mine, u, a.count, send_aligned);
     block_barrier(a, a.epoch);
-    pdl_launch_dependents();
     B* recv = static_cast<B*>(a.recv);
     const bool recv_aligned = aligned16(recv);
     for (uint64_t u = tid; u < units; u += stride) {
@@ -158,7 +158,6 @@ __device__ __forceinline__ void two_shot(const ArArgs& a) {
         reinterpret_cast<uint4*>(my_mid)[j] = out.raw;
     }
     block_barrier(a, a.epoch + 1);
-    pdl_launch_dependents();
     // phase 2: gather every rank's reduced slice into recv
     B* recv = static_cast<B*>(a.recv);
     const bool recv_aligned = aligned16(recv);
@@ -272,7 +271,6 @@ __device__ __forceinline__ void all_reduce_add_rmsnorm(const ArArgs& a, const Fu
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x)
         for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) mine[r * cols + i] = send[r * cols + i];
     block_barrier(a, a.epoch);
-    pdl_launch_dependents();
     const auto* w = static_cast<const typename W::bits*>(f.weight);
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
         float* x = f.residual + r * cols;

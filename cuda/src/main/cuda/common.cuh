@@ -38,19 +38,11 @@ __device__ __forceinline__ void pdl_wait() {
 #endif
 }
 
-// The two halves of pdl_wait, for kernels that must not let the next kernel in early at once: the P2P
-// all-reduces wait first (their staging copy reads what the kernel before them wrote) and let the next kernel
-// be scheduled only once their barrier has passed, i.e. once no block of theirs waits for a peer any more.
-// A kernel scheduled early then waits on this rank's all-reduce alone, which needs nothing more from the
-// peers, so it never holds SMs a peer's all-reduce is waiting for (ranks sharing a GPU).
+// The wait half of pdl_wait alone, for the P2P all-reduces (which spin on each other): their staging copy reads
+// what the kernel before them wrote, and they never let the next kernel in early (allreduce.cu says why).
 __device__ __forceinline__ void pdl_grid_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void pdl_launch_dependents() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.launch_dependents;" :::);
 #endif
 }
 

@@ -108,10 +108,9 @@ public final class CudaTensorOps implements TensorOps {
 
     // cohort.nn.pdl: programmatic dependent launch (Hopper and later). "auto" (default) and "true": on where the
     // device has it (graph decode at 8x1024 on an H200: 0.313 ms with it, 0.336 without, 2026-12-02); "false":
-    // never. Ranks sharing a GPU (cuda:0*N) take it too: the P2P all-reduce kernels, which spin on each other, let
-    // the next kernel in only once their barrier has passed (allreduce.cu; their own attribute is
-    // cohort.cuda.p2p.programmatic-launch), so no kernel waiting on the device holds the SMs an all-reduce's peer
-    // needs (tp 2 on one H200, TinyLlama, graphs: 1.485 vs 1.610 ms, 2026-12-02; the shared-GPU tests at tp 2 and
+    // never. Ranks sharing a GPU (cuda:0*N) take it too: the P2P all-reduce kernels, which spin on each other,
+    // never let the next kernel in early (allreduce.cu; their own attribute is cohort.cuda.p2p.programmatic-launch,
+    // off by default), so no kernel waiting on the device holds the SMs an all-reduce's peer needs (tp 2 on one H200, TinyLlama, graphs: 1.485 vs 1.610 ms, 2026-12-02; the shared-GPU tests at tp 2 and
     // 4 pass with it). An earlier tp 4 hang with it was with the opt-in fused kernels on.
     private static final String PDL = System.getProperty("cohort.nn.pdl", "auto");
     /**
@@ -314,7 +313,9 @@ public final class CudaTensorOps implements TensorOps {
     }
 
     private boolean tcGemvTakes(Matrix a, Matrix w, Matrix out) {
-        return gemvOn && tcGemvOn && TcGemv.takes(a.rows(), w.cols(), w.byteSize()) && tcGemvSupports(a, w, out);
+        // (not while the GEMV is asked to take every shape it supports: tests of its tiles)
+        return gemvOn && tcGemvOn && !gemvEverywhere && TcGemv.takes(a.rows(), w.cols(), w.byteSize())
+                && tcGemvSupports(a, w, out);
     }
 
     /** One launch of cohort_tcgemv_&lt;type&gt;_m&lt;8|16&gt;_v&lt;variant&gt; (supported shapes only). */
