@@ -123,6 +123,10 @@ if [ "$part" = hostpath ]; then
     --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda1.csv"
   step 60 rt-cuda0x2.txt bash .device/java io.cohort.cli.CohortCli bench --devices 'cuda:0*2' --backends p2p --collectives all-reduce -d f32 -b 8K -e 8K \
     --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda0x2.csv"
+  # the same with the all-reduce kernels launched under programmatic dependent launch (cuLaunchKernelEx)
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.p2p.programmatic-launch=on" step 60 rt-cuda0x2-arpdl.txt bash .device/java io.cohort.cli.CohortCli bench \
+    --devices 'cuda:0*2' --backends p2p --collectives all-reduce -d f32 -b 8K -e 8K \
+    --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda0x2-arpdl.csv"
   for f in "$out"/hostpath-table.txt "$out"/p2p-kernels-table.txt "$out"/rt-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | tail -18; done
 fi
 if [ "$part" = repeat ]; then
@@ -133,7 +137,7 @@ if [ "$part" = repeat ]; then
     --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
   JAVA_OPTS=-Xmx1g step 150 make-tiny-8b.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/m8b --layers 32 --hidden 4096 \
     --heads 32 --kv-heads 8 --intermediate 14336 --vocab 128256
-  for i in 1 2; do
+  for i in $(seq 1 "${REPEATS:-2}"); do
     for m in m8x1024 mtiny m8b; do
       step 150 "repeat$i-$m-tp1.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/$m --devices cuda --tp 1 --backends auto \
         --prompt-len 32 --decode 64 --graphs
