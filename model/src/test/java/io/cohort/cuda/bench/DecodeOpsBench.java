@@ -4,7 +4,6 @@ import io.cohort.core.DType;
 import io.cohort.cuda.CudaBuffer;
 import io.cohort.cuda.CudaDevice;
 import io.cohort.cuda.CudaDevices;
-import io.cohort.cuda.CudaEvent;
 import io.cohort.cuda.CudaStream;
 import io.cohort.model.LlamaConfig;
 import io.cohort.nn.Matrix;
@@ -16,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
@@ -38,7 +36,6 @@ import java.util.Locale;
  * usage: DecodeOpsBench [out-file]   (needs a GPU; run on the GPU machine, see cuda/README.md)
  */
 public final class DecodeOpsBench {
-    private static final int RUNS = 5;
     private static final int CONTEXT = 512;   // KV positions attention reads
     private static final int PREFILL = 128;
     private static final int SHORT = 64;      // the decode rows' short context (the model bench's positions)   // query rows of the prefill attention rows
@@ -55,32 +52,25 @@ public final class DecodeOpsBench {
     private final CudaDevice d;
     private final CudaTensorOps ops;
     private final CudaStream stream;
-    private final CudaStream timer;
-    private final CudaEvent start, stop, end;
-    private final CudaBuffer gate;
-    private long gateValue;
+    private final GatedTimer timer;
 
     private DecodeOpsBench(CudaDevice d) {
         this.d = d;
         this.ops = new CudaTensorOps(d);
         ops.useFusedGemv(true);   // the *_addnorm rows time the opt-in fused kernels, not the unfused fallback
         this.stream = ops.stream();
-        this.timer = d.createStream();
-        this.start = d.createTimingEvent();
-        this.stop = d.createTimingEvent();
-        this.end = d.createEvent();
-        this.gate = d.allocatePinnedHost(64);
+        this.timer = new GatedTimer(d, stream);
     }
 
     public static void main(String[] args) throws IOException {
         CudaDevice d = CudaDevices.open(0);
         DecodeOpsBench b = new DecodeOpsBench(d);
-        double copyGBs = b.copyBandwidth(1L << 30);
+        double copyGBs = b.timer.copyBandwidth(1L << 30);
         StringBuilder out = new StringBuilder();
         out.append("# decode ops, tp = 1, bf16 weights, f32 activations (CudaTensorOps); ").append(d.name()).append("; ")
                 .append(Instant.now()).append('\n')
                 .append(String.format(Locale.ROOT, "# copy bandwidth (D2D cuMemcpy of 1 GiB, read + write): %.0f GB/s%n", copyGBs))
-                .append("# device_us: flag-gated batch, CUDA events, median of ").append(RUNS)
+                .append("# device_us: flag-gated batch, CUDA events, median of ").append(GatedTimer.RUNS)
                 .append(" batches; GB/s: (weights + activations) / time; %copy: of the copy bandwidth above\n");
         out.append(String.format(Locale.ROOT, "%-10s %-20s %6s %10s %10s %8s%n", "shape", "op", "tokens", "device_us",
                 "GB/s", "%copy"));
@@ -309,43 +299,6 @@ public final class DecodeOpsBench {
 
     /** Device microseconds per call of {@code op}, enqueued on the ops' stream behind the gate. */
     private double time(Runnable op) {
-        for (int i = 0; i < 20; i++) {
-            op.run();
-        }
-        ops.synchronize();
-        double[] runs = new double[RUNS];
-        int iters = 100;
-        for (int rep = -1; rep < RUNS; rep++) {
-            gateValue++;
-            timer.waitValue(gate, 0, gateValue);
-            timer.record(start);
-            stream.waitFor(start);
-            for (int i = 0; i < iters; i++) {
-                op.run();
-            }
-            stream.record(end);
-            timer.waitFor(end);
-            timer.record(stop);
-            gate.segment().set(ValueLayout.JAVA_LONG, 0, gateValue);
-            timer.synchronize();
-            if (rep >= 0) {
-                runs[rep] = stop.elapsedMillis(start) * 1e3 / iters;
-            }
-        }
-        Arrays.sort(runs);
-        return runs[RUNS / 2];
-    }
-
-    /** GB/s of a device-to-device copy of {@code bytes}, read + write counted. */
-    private double copyBandwidth(long bytes) {
-        CudaBuffer a = d.allocate(bytes), b = d.allocate(bytes);
-        try {
-            stream.zero(a, 0, bytes);
-            double us = time(() -> stream.copy(a, 0, b, 0, bytes));
-            return 2.0 * bytes / us / 1e3;
-        } finally {
-            d.free(a);
-            d.free(b);
-        }
+        return timer.micros(20, 100, i -> op.run());
     }
 }

@@ -4,7 +4,6 @@ import io.cohort.core.DType;
 import io.cohort.cuda.CudaBuffer;
 import io.cohort.cuda.CudaDevice;
 import io.cohort.cuda.CudaDevices;
-import io.cohort.cuda.CudaEvent;
 import io.cohort.cuda.CudaStream;
 import io.cohort.nn.Matrix;
 import io.cohort.nn.cuda.CudaTensorOps;
@@ -16,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Consumer;
@@ -37,7 +35,6 @@ import java.util.function.Consumer;
  * usage: GemvSweepBench [out-file]   (needs a GPU)
  */
 public final class GemvSweepBench {
-    private static final int RUNS = 5;
     private static final long ROTATE_MB = 160;
     private static final int MIN_CALLS = 40;   // calls per batch (at least; a multiple of the copies)
     private static final int[] TOKENS = {1, 2, 4, 8, 16};
@@ -58,10 +55,7 @@ public final class GemvSweepBench {
     private final CudaDevice d;
     private final CudaTensorOps ops;
     private final CudaStream stream;
-    private final CudaStream timer;
-    private final CudaEvent start, stop, end;
-    private final CudaBuffer gate;
-    private long gateValue;
+    private final GatedTimer timer;
     private long seed = 0x9E3779B97F4A7C15L;
 
     private GemvSweepBench(CudaDevice d) {
@@ -71,23 +65,19 @@ public final class GemvSweepBench {
         this.ops = new CudaTensorOps(d);
         ops.useTcGemv(false);   // matmulT = the GEMV (or cuBLAS with the GEMV off); tc rows launch variants directly
         this.stream = ops.stream();
-        this.timer = d.createStream();
-        this.start = d.createTimingEvent();
-        this.stop = d.createTimingEvent();
-        this.end = d.createEvent();
-        this.gate = d.allocatePinnedHost(64);
+        this.timer = new GatedTimer(d, stream);
     }
 
     public static void main(String[] args) throws IOException {
         long t0 = System.nanoTime();
         CudaDevice d = CudaDevices.open(0);
         GemvSweepBench b = new GemvSweepBench(d);
-        double copyGBs = b.copyBandwidth(1L << 30);
+        double copyGBs = b.timer.copyBandwidth(1L << 30);
         StringBuilder out = new StringBuilder();
         out.append("# decode GEMM sweep, bf16 weights, f32 activations; ").append(d.name()).append("; ")
                 .append(Instant.now()).append('\n')
                 .append(String.format(Locale.ROOT, "# copy bandwidth (D2D cuMemcpy of 1 GiB, read + write): %.0f GB/s%n", copyGBs))
-                .append("# device_us: flag-gated batch, CUDA events, median of ").append(RUNS).append(" batches, weights rotated over >= ")
+                .append("# device_us: flag-gated batch, CUDA events, median of ").append(GatedTimer.RUNS).append(" batches, weights rotated over >= ")
                 .append(ROTATE_MB).append(" MB; GB/s: (weights + activations + output) / time; err: max|out - cublas| / max|cublas|\n");
         for (int v = 0; v < CudaTensorOps.tcGemvVariants(); v++) {
             out.append("# tc_v").append(v).append(": ").append(CudaTensorOps.tcGemvVariant(v)).append('\n');
@@ -202,44 +192,7 @@ public final class GemvSweepBench {
 
     /** Device microseconds per call of {@code op}, rotated over the weight copies, enqueued behind the gate. */
     private double time(Matrix[] w, Consumer<Matrix> op) {
-        for (int i = 0; i < Math.max(5, w.length); i++) {
-            op.accept(w[i % w.length]);
-        }
-        ops.synchronize();
-        int iters = w.length * Math.max(1, (MIN_CALLS + w.length - 1) / w.length);
-        double[] runs = new double[RUNS];
-        for (int rep = -1; rep < RUNS; rep++) {
-            gateValue++;
-            timer.waitValue(gate, 0, gateValue);
-            timer.record(start);
-            stream.waitFor(start);
-            for (int i = 0; i < iters; i++) {
-                op.accept(w[i % w.length]);
-            }
-            stream.record(end);
-            timer.waitFor(end);
-            timer.record(stop);
-            gate.segment().set(ValueLayout.JAVA_LONG, 0, gateValue);
-            timer.synchronize();
-            if (rep >= 0) {
-                runs[rep] = stop.elapsedMillis(start) * 1e3 / iters;
-            }
-        }
-        Arrays.sort(runs);
-        return runs[RUNS / 2];
-    }
-
-    /** GB/s of a device-to-device copy of {@code bytes}, read + write counted. */
-    private double copyBandwidth(long bytes) {
-        CudaBuffer a = d.allocate(bytes), b = d.allocate(bytes);
-        try {
-            stream.zero(a, 0, bytes);
-            Matrix[] one = {null};
-            double us = time(one, ignored -> stream.copy(a, 0, b, 0, bytes));
-            return 2.0 * bytes / us / 1e3;
-        } finally {
-            d.free(a);
-            d.free(b);
-        }
+        int calls = w.length * Math.max(1, (MIN_CALLS + w.length - 1) / w.length);
+        return timer.micros(Math.max(5, w.length), calls, i -> op.accept(w[i % w.length]));
     }
 }
