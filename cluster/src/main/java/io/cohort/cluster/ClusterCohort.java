@@ -163,4 +163,13 @@ public final class ClusterCohort implements AutoCloseable {
     public void close() {
         ClusterMembership.leave(system, Duration.ofSeconds(10));
     }
+
+    /**
+     * Leaves after a collective failed because a node died: the members cannot agree on the leave while the dead
+     * node is not downed, so this member downs itself at once and stops within a few seconds (a CLI that has
+     * reported the failure exits instead of waiting for the split brain resolver). Idempotent with {@link #close}.
+     */
+    public void closeAfterNodeFailure() {
+        ClusterMembership.leave(system, Duration.ofSeconds(3), true);
+    }
 }

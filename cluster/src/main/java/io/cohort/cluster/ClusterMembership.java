@@ -75,6 +75,15 @@ final class ClusterMembership {
      * is unreachable), it downs itself, and stops at once; the others remove it once the dead member is downed.
      */
     static void leave(ActorSystem<?> system, Duration timeout) {
+        leave(system, timeout, false);
+    }
+
+    /**
+     * As {@link #leave(ActorSystem, Duration)}; {@code peerFailed}: a member is known to have died (the data plane
+     * said so before the failure detector may have), so the agreement cannot come and this member downs itself at
+     * once.
+     */
+    static void leave(ActorSystem<?> system, Duration timeout, boolean peerFailed) {
         if (system.whenTerminated().isCompleted()) {
             return;
         }
@@ -82,9 +91,10 @@ final class ClusterMembership {
         Address self = cluster.selfMember().address();
         cluster.manager().tell(org.apache.pekko.cluster.typed.Leave.create(self));
         // an unreachable member (one that died, not downed yet) blocks the agreement for good: do not wait for it
-        boolean blocked = !cluster.state().getUnreachable().isEmpty();
+        boolean blocked = peerFailed || !cluster.state().getUnreachable().isEmpty();
         long deadline = System.nanoTime() + (blocked ? 0 : AGREE_TO_LEAVE.toNanos());
-        while (!system.whenTerminated().isCompleted() && System.nanoTime() < deadline && !leavingAgreed(cluster)) {
+        while (!system.whenTerminated().isCompleted() && System.nanoTime() < deadline && !leavingAgreed(cluster)
+                && cluster.state().getUnreachable().isEmpty()) {
             try {
                 Thread.sleep(20);
             } catch (InterruptedException e) {

@@ -41,7 +41,7 @@ public final class CudaDevices {
             }
             try {
                 JCudaDriver.setExceptionsEnabled(false);
-                ModuleLoading.beforeInit();
+                DriverEnvironment.beforeInit();
                 int r = cuInit(0);
                 if (r != CUresult.CUDA_SUCCESS) {
                     unavailableReason = "cuInit failed: " + Cu.name(r);

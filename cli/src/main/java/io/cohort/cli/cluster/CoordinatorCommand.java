@@ -89,6 +89,9 @@ public final class CoordinatorCommand implements Runnable {
                 PrintWriter err = spec.commandLine().getErr();
                 err.println("error: " + line);
                 err.flush();
+                if (e instanceof io.cohort.cluster.ClusterException ce && !ce.nodes().isEmpty()) {
+                    cluster.closeAfterNodeFailure();   // a node died: leaving cannot be agreed, do not wait for it
+                }
                 return 1;
             }
         }
