@@ -355,7 +355,7 @@ public final class CudaDevice implements Device {
                        boolean programmatic) {
         makeCurrent();
         int r = programmatic && hasProgrammaticLaunch()
-                ? DriverCalls.launchProgrammatic(Jcu.handle(f), grid, block, stream, args.programmaticConfig(), args.params())
+                ? DriverCalls.launchProgrammatic(Jcu.handle(f), grid, block, stream, args.programmatic(), args.params())
                 : DriverCalls.launch(Jcu.handle(f), grid, block, stream, args.params());
         if (r != CUresult.CUDA_SUCCESS) {
             throw Cu.error(r, name, "launch of " + what + " (" + grid + " x " + block + ")");

@@ -139,15 +139,11 @@ final class DriverCalls {
         return LAUNCH_EX != null;
     }
 
-    /**
-     * cuLaunchKernelEx with programmatic stream serialization: {@code config} is the launch's CUlaunchConfig with
-     * its one attribute ({@link KernelArgs#programmaticConfig}), rewritten here with grid, block and stream.
-     */
-    static int launchProgrammatic(long function, int grid, int block, long stream, MemorySegment config,
+    /** cuLaunchKernelEx with programmatic stream serialization (programmatic dependent launch). */
+    static int launchProgrammatic(long function, int grid, int block, long stream, ProgrammaticLaunch config,
                                   MemorySegment params) {
-        KernelArgs.setLaunch(config, grid, block, stream);
         try {
-            return (int) LAUNCH_EX.invokeExact(config, function, params, MemorySegment.NULL);
+            return (int) LAUNCH_EX.invokeExact(config.of(grid, block, 0, stream), function, params, MemorySegment.NULL);
         } catch (Throwable t) {
             throw new IllegalStateException("cuLaunchKernelEx downcall failed", t);
         }

@@ -2,6 +2,7 @@ package io.cohort.nn.cuda;
 
 import io.cohort.core.CohortException;
 import io.cohort.core.DType;
+import io.cohort.cuda.ProgrammaticLaunch;
 import io.cohort.cuda.NativeCudaStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -109,11 +110,8 @@ final class NnKernels {
     // programmatic dependent launch (cuLaunchKernelEx, Hopper and later): each kernel may be scheduled while the
     // one before it on the stream finishes, and waits on the device (pdl_wait in common.cuh, the first thing
     // every kernel of these modules does) for its completion. Hides the launch gap between the small decode
-    // kernels. CUlaunchConfig (56 bytes) and one CUlaunchAttribute (72 bytes), rewritten per launch.
-    private static final long CFG_GRID_X = 0, CFG_BLOCK_X = 12, CFG_SHARED = 24, CFG_STREAM = 32, CFG_ATTRS = 40, CFG_NUM_ATTRS = 48,
-            CFG_SIZE = 56, ATTR_SIZE = 72;
-    private static final int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
-    private final MemorySegment launchConfig;
+    // kernels. One configuration, rewritten per launch.
+    private final ProgrammaticLaunch launchConfig;
     private final boolean pdlSupported;
     private boolean pdl;
     final MemorySegment rotary, siluMul, siluMulPacked, add, attention, copyRowsAt, rotaryKvWrite, attentionSplit,
@@ -150,17 +148,7 @@ final class NnKernels {
         params.set(ADDRESS, 0, args);
         this.pdlSupported = d.launchKernelEx() != null;
 
-        this.launchConfig = arena.allocate(CFG_SIZE + ATTR_SIZE, 16);
-        MemorySegment attr = launchConfig.asSlice(CFG_SIZE, ATTR_SIZE);
-        attr.set(JAVA_INT, 0, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
-        attr.set(JAVA_INT, 8, 1);   // value.programmaticStreamSerializationAllowed
-        launchConfig.set(JAVA_INT, CFG_GRID_X + 4, 1);
-        launchConfig.set(JAVA_INT, CFG_GRID_X + 8, 1);
-        launchConfig.set(JAVA_INT, CFG_BLOCK_X + 4, 1);
-        launchConfig.set(JAVA_INT, CFG_BLOCK_X + 8, 1);
-        launchConfig.set(ADDRESS, CFG_STREAM, streamHandle);
-        launchConfig.set(ADDRESS, CFG_ATTRS, attr);
-        launchConfig.set(JAVA_INT, CFG_NUM_ATTRS, 1);
+        this.launchConfig = new ProgrammaticLaunch(arena);
         stream.makeContextCurrent();
         MemorySegment module = load(RESOURCE);
         rotary = function(module, "cohort_nn_rotary");
@@ -394,10 +382,8 @@ final class NnKernels {
         boolean timed = timeline != null && timeline.begin();
         int r;
         if (pdl) {
-            launchConfig.set(JAVA_INT, CFG_GRID_X, grid);
-            launchConfig.set(JAVA_INT, CFG_BLOCK_X, block);
-            launchConfig.set(JAVA_INT, CFG_SHARED, sharedBytes);
-            r = call(() -> (int) cu.launchKernelEx.invokeExact(launchConfig, function, params, MemorySegment.NULL));
+            MemorySegment config = launchConfig.of(grid, block, sharedBytes, stream.nativeHandle());
+            r = call(() -> (int) cu.launchKernelEx.invokeExact(config, function, params, MemorySegment.NULL));
         } else {
             r = call(() -> (int) cu.launchKernel.invokeExact(function, grid, 1, 1, block, 1, 1, sharedBytes, streamHandle, params,
                     MemorySegment.NULL));
