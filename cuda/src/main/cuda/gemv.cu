@@ -518,23 +518,31 @@ __device__ __forceinline__ void tcgemv(const GemvArgs& p) {
             for (int i = 0; i < 4; i++) acc[r][j][i] = 0.f;
 
     for (int round = 0; round < rounds; round++) {
+        // the round's activations first, all U chunks at once: one wait for L1/L2 per round, not one per chunk
+        float4 x0[U][NT], x1[U][NT];
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            const int c = round * STEP + u * KSPLIT + ks;
-            const int kk = c * 32 + 8 * t;
-            uint32_t b[NT][4];
+            const int kk = (round * STEP + u * KSPLIT + ks) * 32 + 8 * t;
 #pragma unroll
             for (int j = 0; j < NT; j++) {
                 if (live[j] && kk < k) {
-                    const float4 x0 = __ldg(reinterpret_cast<const float4*>(x[j] + kk));
-                    const float4 x1 = __ldg(reinterpret_cast<const float4*>(x[j] + kk) + 1);
-                    b[j][0] = pack2<W>(x0.x, x0.y);
-                    b[j][1] = pack2<W>(x0.z, x0.w);
-                    b[j][2] = pack2<W>(x1.x, x1.y);
-                    b[j][3] = pack2<W>(x1.z, x1.w);
+                    x0[u][j] = __ldg(reinterpret_cast<const float4*>(x[j] + kk));
+                    x1[u][j] = __ldg(reinterpret_cast<const float4*>(x[j] + kk) + 1);
                 } else {
-                    b[j][0] = b[j][1] = b[j][2] = b[j][3] = 0u;
+                    x0[u][j] = x1[u][j] = make_float4(0.f, 0.f, 0.f, 0.f);
                 }
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int c = round * STEP + u * KSPLIT + ks;
+            uint32_t b[NT][4];
+#pragma unroll
+            for (int j = 0; j < NT; j++) {   // zeros pack to zeros
+                b[j][0] = pack2<W>(x0[u][j].x, x0[u][j].y);
+                b[j][1] = pack2<W>(x0[u][j].z, x0[u][j].w);
+                b[j][2] = pack2<W>(x1[u][j].x, x1[u][j].y);
+                b[j][3] = pack2<W>(x1[u][j].z, x1[u][j].w);
             }
 #pragma unroll
             for (int r = 0; r < RT; r++)
