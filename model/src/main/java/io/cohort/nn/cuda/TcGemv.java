@@ -68,13 +68,15 @@ final class TcGemv {
     /**
      * Whether matmulT takes the kernel for m rows of a [n, k] weight of {@code weightBytes}: where it measured
      * fastest on an H200 with the weights rotated through more than L2 holds (GemvSweepBench, 2026-12-02, % of
-     * copy bandwidth against cuBLAS and the CUDA-core GEMV), i.e. 3..16 rows past the GEMV's domain
-     * ({@link Gemv#faster}) on rows of at most 4096 and weights of at most 32 MiB: 8B o_proj 56% against 54 / 43
-     * at 4 rows, TinyLlama qkv 36 against 31 / 26, TinyLlama o_proj 30 against 26 / 28. On larger weights and
-     * longer rows cuBLAS leads (8B qkv 66 against 66, gate_up 85 against 80, down 81 against 58).
+     * copy bandwidth, variant 1 against cuBLAS): 3..16 rows past the GEMV's domain ({@link Gemv#faster}) on rows of
+     * at most 4096, weights of at most 64 MiB up to 8 rows (8B qkv 74 / 72% against 65 at 4 / 8 rows, 8B o_proj 59
+     * against 54, TinyLlama qkv 43 against 31) and of at most 32 MiB past that (8B o_proj 55 against 53 at 16
+     * rows, where 8B qkv is 48 against 65). cuBLAS leads on larger weights and longer rows (8B gate_up 93 against
+     * 85, 8B down 81 against 68).
      */
     static boolean takes(int m, int k, long weightBytes) {
-        return m >= 3 && m <= MAX_ROWS && !Gemv.faster(m, weightBytes) && k <= 4096 && weightBytes <= 32L << 20;
+        return m >= 3 && m <= MAX_ROWS && !Gemv.faster(m, weightBytes) && k <= 4096
+                && weightBytes <= (m <= 8 ? 64L << 20 : 32L << 20);
     }
 
     /** Index into {@link #TILES}: 0 (m8 kernels) for m <= 8, else 1 (m16). */

@@ -60,7 +60,8 @@ class TcGemvTest {
         assertFalse(TcGemv.takes(2, 4096, 32 * mib), "two rows stay on the GEMV");
         for (int m = 3; m <= 16; m++) {
             assertTrue(TcGemv.takes(m, 4096, 32 * mib), "8B o_proj, m=" + m);
-            assertFalse(TcGemv.takes(m, 4096, 48 * mib), "8B qkv: cuBLAS, m=" + m);
+            assertEquals(m <= 8, TcGemv.takes(m, 4096, 48 * mib), "8B qkv: up to 8 rows, m=" + m);
+            assertFalse(TcGemv.takes(m, 4096, 224 * mib), "8B gate_up: cuBLAS, m=" + m);
             assertFalse(TcGemv.takes(m, 14336, 28 * mib), "long rows (8B down): cuBLAS, m=" + m);
         }
         assertFalse(TcGemv.takes(4, 1024, 2 * mib), "small weights at 3-4 rows: the GEMV");
