@@ -13,12 +13,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,26 +30,7 @@ class InProcessGroupTest {
 
     private <T> List<T> onRanks(TransportConfig base, String group, int n, Function<ProcessGroup, T> body)
             throws Exception {
-        ExecutorService pool = Executors.newFixedThreadPool(n);
-        try {
-            List<Future<T>> futures = new ArrayList<>();
-            for (int r = 0; r < n; r++) {
-                TransportConfig cfg = base.withMember(group, r, n).withBaseDir(dir.toString())
-                        .withTimeouts(Duration.ofSeconds(10), Duration.ofSeconds(10));
-                futures.add(pool.submit(() -> {
-                    try (ProcessGroup g = ProcessGroup.join(cfg)) {
-                        return body.apply(g);
-                    }
-                }));
-            }
-            List<T> results = new ArrayList<>();
-            for (Future<T> f : futures) {
-                results.add(f.get(60, TimeUnit.SECONDS));
-            }
-            return results;
-        } finally {
-            pool.shutdownNow();
-        }
+        return InProcessRanks.run(dir, base, group, n, body);
     }
 
     @Test
@@ -151,40 +127,6 @@ class InProcessGroupTest {
         });
         for (String message : errors) {
             assertTrue(message.contains("different calls"), message);
-        }
-    }
-
-    @Test
-    void steadyStateAllReduceAllocatesNothingPerFragment() throws Exception {
-        long count = (4L << 20) / 4; // 4 MiB: 32+ frames each way per call
-        List<Long> allocated = onRanks("inproc-alloc", 2, g -> {
-            var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment buf = arena.allocate(count * 4, 64);
-                MemorySegment verdict = arena.allocate(4, 64);
-                // until the JIT has compiled the hot path, the Vector API boxes: measure rounds until one is clean;
-                // the ranks agree on the worst of each round so they stop together. Alone this takes about 12
-                // rounds (each dtype's path compiles in turn); in a CI build on 2 cores it once took more than 60,
-                // so the bound is 400 rounds (about a minute there), reached only by a real per-call allocation
-                long worst = Long.MAX_VALUE;
-                for (int round = 0; round < 400 && worst >= 16 * 1024; round++) {
-                    long before = threads.getCurrentThreadAllocatedBytes();
-                    for (DType type : DType.values()) {
-                        for (int i = 0; i < 5; i++) {
-                            g.allReduce(buf, type, ReduceOp.SUM, count);
-                        }
-                    }
-                    long bytes = threads.getCurrentThreadAllocatedBytes() - before;
-                    DType.F32.set(verdict, 0, (float) bytes);
-                    g.allReduce(verdict, DType.F32, ReduceOp.MAX, 1);
-                    worst = (long) DType.F32.get(verdict, 0);
-                }
-                return worst;
-            }
-        });
-        // 15 calls x 32+ frames each way: a per-fragment allocation would show as tens of KiB
-        for (long bytes : allocated) {
-            assertTrue(bytes < 16 * 1024, "every round allocated, the last " + bytes + " bytes in 15 all-reduces of 4 MiB");
         }
     }
 

@@ -13,17 +13,26 @@ import org.slf4j.LoggerFactory;
  * ({@link ScalarHostKernels}), and the first use logs one INFO line naming the flag. The module is an
  * incubator, so a plain {@code java -cp} does not resolve it; probing the boot layer, rather than catching
  * {@code NoClassDefFoundError}, keeps the vector class unloaded there (Lucene does the same).
+ * {@code -Dcohort.host.kernels=scalar} chooses the scalar loops even with the module there: their speed and
+ * allocation do not depend on what the JIT made of the Vector API (the transport's allocation test runs so).
  * Offsets are in bytes, counts in elements. Public: the Aeron transport reduces received chunks with them too.
  */
 public final class HostKernels {
 
     private static final Logger log = LoggerFactory.getLogger(HostKernels.class);
 
-    /** Whether the Vector API is there; a constant, so the JIT drops the branch not taken. */
-    private static final boolean VECTOR = vectorModulePresent();
+    /** The system property that chooses the loops: {@code auto} (the default) or {@code scalar}. */
+    public static final String KERNELS_PROPERTY = "cohort.host.kernels";
+
+    private static final boolean FORCED_SCALAR = "scalar".equalsIgnoreCase(System.getProperty(KERNELS_PROPERTY, "auto"));
+
+    /** Whether the Vector API is used; a constant, so the JIT drops the branch not taken. */
+    private static final boolean VECTOR = vectorModulePresent() && !FORCED_SCALAR;
 
     static {
-        if (!VECTOR) {
+        if (FORCED_SCALAR) {
+            log.info("host reductions run scalar: {}=scalar", KERNELS_PROPERTY);
+        } else if (!VECTOR) {
             log.info("jdk.incubator.vector is not loaded: host reductions run scalar; start java with "
                     + "--add-modules jdk.incubator.vector to vectorise them");
         }
