@@ -105,6 +105,22 @@ if [ "$part" = tp2 ]; then
     --prompt-len 32 --decode 64 --graphs
   for f in "$out"/tp2-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep -E "graphs|Exception|rror" | head -5; done
 fi
+if [ "$part" = argemv ]; then
+  # issue 14: the all-reduce as the row-parallel GEMV's epilogue (-Dcohort.nn.arInGemv=true, gemv.cu's
+  # cohort_gemv_arnorm_*): its tests (and the fused collective's), then TinyLlama at tp 1, tp 2, tp 2 with it
+  step 150 argemv-tests.log bash .device/junit --select-class io.cohort.nn.cuda.FusedAllReduceNormTest \
+    --select-class io.cohort.nn.cuda.SharedGpuTensorParallelTest
+  sed 's/\x1b\[[0-9;]*m//g' "$out/argemv-tests.log" | grep -E "tests (successful|failed|aborted)|✘|FAILED|ABORTED" | head -20
+  JAVA_OPTS=-Xmx1g step 90 make-tiny-tinyllama.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/mtiny --layers 22 --hidden 2048 \
+    --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
+  step 120 argemv-mtiny-tp1.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda --tp 1 --backends auto \
+    --prompt-len 32 --decode 64 --graphs
+  step 120 argemv-mtiny-tp2.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 \
+    --backends p2p --prompt-len 32 --decode 64 --graphs
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.arInGemv=true" step 120 argemv-mtiny-tp2-in-gemv.txt bash .device/java io.cohort.cli.CohortCli \
+    model bench --model-dir /tmp/mtiny --devices cuda:0*2 --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs --profile
+  for f in "$out"/argemv-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep -E "graphs|Exception|rror" | head -5; done
+fi
 if [ "$part" = gemv ]; then
   # issue 18's skinny GEMMs: the tensor-core kernel against a double reference (CudaTcGemvTest), then every
   # variant beside the CUDA-core GEMV and cast + cuBLAS at the TinyLlama and 8B shapes, 1-16 rows (GemvSweepBench)

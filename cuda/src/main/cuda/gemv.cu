@@ -36,7 +36,7 @@
 // The host (io.cohort.nn.cuda.Gemv) guarantees: k % 8 == 0, a and w 16-byte aligned, 1 <= rows <= M,
 // blockDim a multiple of 32 and <= GEMV_MAX_THREADS, grid = ceil(n / COLS). It mirrors the tile table below.
 // a must not alias out, residual or normed.
-#include "common.cuh"
+#include "allreduce.cuh"
 #include "nn_args.cuh"
 
 using namespace cohort;
@@ -159,9 +159,26 @@ __device__ __forceinline__ void rmsnorm_rows(const float* r, int rows, int n, co
     }
 }
 
-// What a GEMV does with its column sums: store them, add them into out in place (the residual), or add them and
-// then (the last block) write the RMSNorm of every row.
-enum Epilogue { STORE = 0, ADD = 1, ADDNORM = 2 };
+// What a GEMV does with its column sums: store them, add them into out in place (the residual), add them and
+// then (the last block) write the RMSNorm of every row, or (ARNORM) store them into this rank's P2P staging and
+// then (the last block) run the all-reduce + residual add + RMSNorm of allreduce.cu over them.
+enum Epilogue { STORE = 0, ADD = 1, ADDNORM = 2, ARNORM = 3 };
+
+// ARNORM: the row-parallel GEMV of a tensor-parallel layer (o_proj, down) with the all-reduce after it fused in:
+// one launch instead of two (the GEMV, then cohort_ar_add_rmsnorm_*) on every rank, the kernel boundary and the
+// staging copy gone. Every block stores its column sums straight into this rank's staging for the launch's
+// parity (the plain fused all-reduce copies them there first), takes a ticket as ADDNORM does, and the last
+// block plays block 0 of a one-block cohort_ar_add_rmsnorm: it meets the last blocks of the peers at flag slot
+// 0, sums the ranks' partials in rank order into the residual and writes the norm, bit-identical on every rank.
+// Only that one block per rank ever spins, as with the unfused kernel, and like it this GEMV never lets the next
+// kernel in early (pdl_grid_wait, not pdl_wait). Eager launches take epoch and parity from
+// the host (ar.g.launches == 0); graph launches from this rank's launch counter of block 0, bumped at the end.
+// Its norm's summation runs over this GEMV's block (256 threads, not the all-reduce kernel's), so normed may
+// differ from the unfused path's in the last bits; it never differs between ranks.
+struct GemvArNormArgs {
+    NnArgs p;                   // the GEMV's (p.out unused: the staging is the output; p.scratch the ticket)
+    FusedArArgs ar;             // the fused all-reduce's, as io.cohort.cuda.p2p.CudaP2pBackend packs them
+};
 
 // U * COLS weight vectors of this thread, from vector v0 on (columns' rows w[c]); past kv: zeros, never used.
 template <int GEMV_COLS, int U>
@@ -184,7 +201,8 @@ __device__ __forceinline__ void gemv_fetch(uint4 (&wv)[U][GEMV_COLS], const uint
 // cohort_nn_silu_mul_packed's f32 expression, so g has the bits of the GEMV then siluMulPacked, and the SwiGLU
 // needs no launch of its own. Its grid is the plain GEMV's (ceil(2F / COLS) blocks).
 template <typename W, int M, int GEMV_COLS, int U, bool SILU, bool NORM, int EPI, bool SWIGLU = false>
-__device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps, void* normed) {
+__device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps, void* normed,
+                                     const FusedArArgs* ar = nullptr) {
     static_assert(!(SILU && NORM), "one prologue");
     static_assert(!SWIGLU || (EPI == STORE && GEMV_COLS % 2 == 0), "the SwiGLU epilogue stores pairs of columns");
     constexpr int PARTS = M * GEMV_COLS + (NORM ? M : 0);
@@ -224,7 +242,12 @@ __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps
     const int stride = blockDim.x;
     uint4 wv[U][GEMV_COLS];
     gemv_fetch<GEMV_COLS, U>(wv, w, threadIdx.x, kv, stride);
-    pdl_wait();
+    if (EPI == ARNORM) {
+        pdl_grid_wait();   // never lets the next kernel in early: its blocks could hold the SMs a peer sharing
+                           // this GPU needs to reach the barrier this kernel's last block spins on
+    } else {
+        pdl_wait();
+    }
     for (int v0 = threadIdx.x; v0 < kv;) {
 #pragma unroll
         for (int u = 0; u < U; u++) {
@@ -283,6 +306,11 @@ __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps
     }
     __syncthreads();
     float* out = static_cast<float*>(p.out);
+    uint64_t launch = 0;   // ARNORM in a graph: this launch's number from the rank's counter of block 0
+    if (EPI == ARNORM) {
+        if (ar->g.launches != nullptr) launch = __ldcg(ar->g.launches);   // after pdl_wait: the last bump is seen
+        out = static_cast<float*>((launch & 1) ? ar->g.stage1[ar->g.a.rank] : ar->g.a.stage[ar->g.a.rank]);
+    }
     if (SWIGLU) {
         for (int i = threadIdx.x; i < M * HALF; i += blockDim.x) {
             const int m = i / HALF, c = i % HALF;
@@ -313,14 +341,14 @@ __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps
             for (int j = 0; j < warps; j++) t += partial[j][M * GEMV_COLS + m];
             s *= rsqrtf(t / p.cols + eps);
         }
-        if (EPI != STORE) {
+        if (EPI == ADD || EPI == ADDNORM) {
             float* r = out + m * n + n0 + c;
             *r = *r + s;   // cohort_nn_add_rmsnorm's x + delta
         } else {
             out[m * n + n0 + c] = s;
         }
     }
-    if (EPI == ADDNORM) {
+    if (EPI == ADDNORM || EPI == ARNORM) {
         __shared__ bool last;
         __threadfence();   // this block's residual columns are visible device-wide before its ticket
         __syncthreads();
@@ -333,7 +361,30 @@ __device__ __forceinline__ void gemv(const GemvArgs& p, int norm_type, float eps
         __syncthreads();
         if (!last) return;   // uniform over the block
         __threadfence();
-        rmsnorm_rows<M>(static_cast<const float*>(p.out), rows, (int)n, p.c, norm_type, eps, static_cast<float*>(normed));
+        if (EPI == ADDNORM) {
+            rmsnorm_rows<M>(static_cast<const float*>(p.out), rows, (int)n, p.c, norm_type, eps,
+                            static_cast<float*>(normed));
+            return;
+        }
+        ArArgs a = ar->g.a;
+        if (ar->g.launches != nullptr) {
+            if (launch & 1) {
+#pragma unroll
+                for (int q = 0; q < MAX_RANKS; q++) a.stage[q] = ar->g.stage1[q];
+            }
+            a.epoch = 2 * launch + 1;
+        }
+        if (norm_type == 0) {
+            reduce_add_rmsnorm<F32>(a, ar->f, 0, 1);
+        } else if (norm_type == 1) {
+            reduce_add_rmsnorm<F16>(a, ar->f, 0, 1);
+        } else {
+            reduce_add_rmsnorm<BF16>(a, ar->f, 0, 1);
+        }
+        if (ar->g.launches != nullptr) {
+            __syncthreads();
+            if (threadIdx.x == 0) ar->g.launches[0] = launch + 1;
+        }
     }
 }
 
@@ -371,6 +422,18 @@ COHORT_GEMV(F16, f16, 16, 4, 1)
     COHORT_GEMV_FUSED(silu_add, true, false, ADD, T, t, M, COLS, U)       \
     COHORT_GEMV_FUSED_SW(swiglu, false, false, STORE, true, T, t, M, COLS, U) \
     COHORT_GEMV_FUSED_SW(norm_swiglu, false, true, STORE, true, T, t, M, COLS, U)
+// cohort_gemv_arnorm_<type>_m<M>: the GEMV with the fused all-reduce + add + RMSNorm epilogue (ARNORM above); the
+// norm weight's type in p.heads (0 f32, 1 f16, 2 bf16). Tiles of 1 and 2 rows (decode): the 4-row tile spills.
+#define COHORT_GEMV_ARNORM(T, t, M, COLS, U)                                                                     \
+    extern "C" __global__ void __launch_bounds__(GEMV_MAX_THREADS) cohort_gemv_arnorm_##t##_m##M(GemvArNormArgs q) { \
+        gemv<T, M, COLS, U, false, false, ARNORM>(reinterpret_cast<const GemvArgs&>(q.p), q.p.heads, q.p.eps, nullptr, \
+                                                  &q.ar);                                                       \
+    }
+COHORT_GEMV_ARNORM(BF16, bf16, 1, 4, 4)
+COHORT_GEMV_ARNORM(BF16, bf16, 2, 4, 4)
+COHORT_GEMV_ARNORM(F16, f16, 1, 4, 4)
+COHORT_GEMV_ARNORM(F16, f16, 2, 4, 4)
+
 COHORT_GEMV_FUSED_ALL(BF16, bf16, 1, 4, 4)
 COHORT_GEMV_FUSED_ALL(BF16, bf16, 2, 4, 4)
 COHORT_GEMV_FUSED_ALL(BF16, bf16, 4, 8, 1)

@@ -30,6 +30,11 @@ public final class KernelArgs {
         words.setAtIndex(ValueLayout.JAVA_LONG, word, Float.floatToRawIntBits(value) & 0xffff_ffffL);
     }
 
+    /** The struct itself, for a packer that writes its fields at their offsets. */
+    public MemorySegment words() {
+        return words;
+    }
+
     MemorySegment params() {
         return params;
     }

@@ -183,6 +183,11 @@ public final class TensorParallelLlama implements AutoCloseable {
         return tpGroup.allReduces();
     }
 
+    /** Of {@link #allReduces}, those run as the epilogue of a row-parallel GEMV (one kernel for both). */
+    public long allReducesInKernels() {
+        return tpGroup.allReducesInKernels();
+    }
+
     /** Time spent in all-reduces so far (inside the collective, summed over calls). */
     public long allReduceNanos() {
         return tpGroup.allReduceNanos();

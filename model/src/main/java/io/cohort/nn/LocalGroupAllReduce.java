@@ -8,6 +8,7 @@ import io.cohort.device.DeviceBuffer;
 import io.cohort.device.DeviceStream;
 import io.cohort.device.Tensor;
 import io.cohort.group.LocalGroup;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
@@ -22,14 +23,25 @@ public final class LocalGroupAllReduce implements StreamOrderedAllReduce {
     // rank r's counter, touched only by rank r's thread (and by allReduceSum, which drives every rank itself)
     private final long[] seq;
     private final boolean fuse;
+    private final boolean inGemv;
 
     public LocalGroupAllReduce(LocalGroup group) {
-        this(group, !"false".equals(System.getProperty("cohort.fusedAllReduce")));
+        this(group, !"false".equals(System.getProperty("cohort.fusedAllReduce")),
+                "true".equals(System.getProperty("cohort.nn.arInGemv")));
     }
 
     /** {@code fuse}: use the backend's fused all-reduce + residual add + RMSNorm where it has one. */
     public LocalGroupAllReduce(LocalGroup group, boolean fuse) {
+        this(group, fuse, false);
+    }
+
+    /**
+     * {@code inGemv} (with fuse): run that fused collective as the epilogue of the row-parallel GEMV before it
+     * ({@link #addRmsNormEpilogue}; {@code -Dcohort.nn.arInGemv=true}, off by default until measured).
+     */
+    public LocalGroupAllReduce(LocalGroup group, boolean fuse, boolean inGemv) {
         this.fuse = fuse;
+        this.inGemv = fuse && inGemv;
         this.group = group;
         this.seq = new long[group.ranks()];
         long start = group.seq();
@@ -75,6 +87,27 @@ public final class LocalGroupAllReduce implements StreamOrderedAllReduce {
         seq[rank] = next;
     }
 
+    /** The cuda-p2p backend's fused all-reduce as a GEMV epilogue (gemv.cu, cohort_gemv_arnorm_*), where on. */
+    @Override
+    public AllReduceEpilogue addRmsNormEpilogue(int rank) {
+        if (!inGemv || !(group.backend() instanceof CudaP2pBackend p2p)) {
+            return null;
+        }
+        return new AllReduceEpilogue() {
+            @Override
+            public long argumentBytes() {
+                return CudaP2pBackend.FUSED_ARGS_BYTES;
+            }
+
+            @Override
+            public void bind(MemorySegment args, boolean graph, Matrix residual, RmsNorm norm, Matrix normed) {
+                long next = seq[rank] + 1;
+                p2p.bindAllReduceAddRmsNorm(rank, next, residual.rows(), residual.cols(), residual.buffer(),
+                        norm.weight().buffer(), norm.weight().dtype(), norm.eps(), normed.buffer(), graph, args);
+                seq[rank] = next;
+            }
+        };
+    }
 
     /** Every rank's part from this thread (the backend may need them together), then waits for the group. */
     @Override

@@ -22,13 +22,17 @@ public final class RowParallelLinear {
     /**
      * The product, its all-reduce and the residual add + norm after it: {@code residual += all-reduce(x_r · W_rᵀ)},
      * {@code normed = norm(residual)}. At tp = 1 one op, {@link TensorOps#matmulTAddRmsNorm} (a GPU folds the add and
-     * the norm into the GEMV). At tp ≥ 2 one collective where the backend fuses them ({@link
-     * TpComm#allReduceAddRmsNorm}: cuda-p2p), else the all-reduce then {@link RmsNorm#addForward}. out is the
-     * product's scratch.
+     * the norm into the GEMV). At tp ≥ 2 one kernel where the group runs that collective as the GEMV's epilogue
+     * ({@link TpComm#matmulTAllReduceAddRmsNorm}), else the product and one collective where the backend fuses them
+     * ({@link TpComm#allReduceAddRmsNorm}: cuda-p2p), else the all-reduce then {@link RmsNorm#addForward}. out is
+     * the product's scratch.
      */
     public void forwardAddNorm(TensorOps ops, Matrix x, Matrix out, Matrix residual, RmsNorm norm, Matrix normed) {
         if (comm.size() == 1) {
             ops.matmulTAddRmsNorm(x, weight, out, residual, norm.weight(), norm.eps(), normed);
+            return;
+        }
+        if (comm.matmulTAllReduceAddRmsNorm(ops, x, weight, residual, norm, normed)) {
             return;
         }
         ops.matmulT(x, weight, out);

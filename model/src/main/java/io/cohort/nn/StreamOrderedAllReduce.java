@@ -39,6 +39,15 @@ public interface StreamOrderedAllReduce extends AllReduceGroup {
     }
 
     /**
+     * Rank {@code rank}'s fused all-reduce + residual add + RMSNorm as a kernel epilogue ({@link AllReduceEpilogue}),
+     * numbered like {@link #enqueue}, where the backend has one and it is on; else null. Taken only for shapes
+     * {@link #fusesAddRmsNorm} takes. The same answer for every rank.
+     */
+    default AllReduceEpilogue addRmsNormEpilogue(int rank) {
+        return null;
+    }
+
+    /**
      * Readies the backend for all-reduces captured into CUDA graphs (allocations: call before any capture).
      * Backends that capture as they are, or never run on a GPU, do nothing.
      */

@@ -80,6 +80,18 @@ public interface TensorOps extends AutoCloseable {
      * scratch, unspecified afterwards) then {@link #addRmsNorm}; devices may fuse both into the GEMM (one launch)
      * with the same f32 operations. a must not alias residual or normed; normed may alias nothing else read here.
      */
+    /**
+     * The row-parallel GEMM of a tensor-parallel layer with the collective after it fused in: {@code x · wᵀ} is this
+     * rank's partial sum, and {@code allReduce} (the group's, bound for this rank) sums the partials over the ranks
+     * into the residual and writes {@code normed = rmsNorm(residual)}, all in one kernel. Returns false, having done
+     * nothing (no collective taken), where this device has no such kernel for the shapes; the same answer on every
+     * rank for the same shapes.
+     */
+    default boolean matmulTAllReduceAddRmsNorm(Matrix x, Matrix w, Matrix residual, RmsNorm norm, Matrix normed,
+                                               AllReduceEpilogue allReduce) {
+        return false;
+    }
+
     default void matmulTAddRmsNorm(Matrix a, Matrix w, Matrix out, Matrix residual, Matrix normWeight, float eps,
                                    Matrix normed) {
         matmulT(a, w, out);

@@ -24,4 +24,15 @@ public interface TpComm {
     default boolean allReduceAddRmsNorm(Matrix partial, Matrix residual, RmsNorm norm, Matrix normed) {
         return false;
     }
+
+    /**
+     * The row-parallel product and that fused collective in one kernel where the group and the device have it
+     * (the GEMV's last block runs the all-reduce: {@link TensorOps#matmulTAllReduceAddRmsNorm}):
+     * {@code residual += Σ x_r · w_rᵀ}, {@code normed = rmsNorm(residual)}, identical on every rank, and returns true.
+     * Otherwise does nothing and returns false. Every rank gets the same answer for the same shapes.
+     */
+    default boolean matmulTAllReduceAddRmsNorm(TensorOps ops, Matrix x, Matrix w, Matrix residual, RmsNorm norm,
+                                               Matrix normed) {
+        return false;
+    }
 }

@@ -28,6 +28,9 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class TpGroup {
     private final AllReduceGroup group;
     private final StreamOrderedAllReduce ordered;
+    // rank r's fused all-reduce as a GEMV epilogue, or null (bound once: a call allocates nothing)
+    private final AllReduceEpilogue[] epilogues;
+    private volatile long inKernels;   // written by rank 0's thread only
     private final AtomicLongArray enqueued;
     private final AtomicLong enqueueNanos = new AtomicLong();
     private volatile String brokenOrdered;
@@ -54,6 +57,10 @@ public final class TpGroup {
         this.timeout = timeout;
         this.slots = new Tensor[group.size()];
         this.ordered = group instanceof StreamOrderedAllReduce s ? s : null;
+        this.epilogues = new AllReduceEpilogue[group.size()];
+        for (int r = 0; r < epilogues.length && ordered != null; r++) {
+            epilogues[r] = ordered.addRmsNormEpilogue(r);
+        }
         this.enqueued = new AtomicLongArray(group.size());
     }
 
@@ -81,6 +88,11 @@ public final class TpGroup {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Of {@link #allReduces}, those rank 0 ran as the epilogue of its row-parallel GEMV (stream-ordered only). */
+    public long allReducesInKernels() {
+        return inKernels;
     }
 
     /**
@@ -141,6 +153,16 @@ public final class TpGroup {
                 enqueue(rank, partial.tensor(), () -> ordered.enqueueAddRmsNorm(rank, partial, residual, norm, normed));
                 return true;
             }
+
+            @Override
+            public boolean matmulTAllReduceAddRmsNorm(TensorOps o, Matrix x, Matrix w, Matrix residual, RmsNorm norm,
+                                                      Matrix normed) {
+                AllReduceEpilogue e = epilogues[rank];
+                if (e == null || !f32(residual, normed) || !ordered.fusesAddRmsNorm(residual.rows(), residual.cols())) {
+                    return false;
+                }
+                return enqueueInKernel(rank, o, x, w, residual, norm, normed, e);
+            }
         };
     }
 
@@ -168,6 +190,36 @@ public final class TpGroup {
 
     private void enqueue(int rank, Tensor tensor) {
         enqueue(rank, tensor, () -> ordered.enqueue(rank, tensor));
+    }
+
+    /**
+     * Rank {@code rank}'s next collective as the epilogue of its row-parallel GEMV, on its compute stream (so no
+     * ordering around the group's stream: the next collective there waits for this stream anyway). Numbered and
+     * failed like {@link #enqueue}; false, with nothing taken, where the device has no such kernel.
+     */
+    private boolean enqueueInKernel(int rank, TensorOps o, Matrix x, Matrix w, Matrix residual, RmsNorm norm,
+                                    Matrix normed, AllReduceEpilogue e) {
+        long call = enqueued.get(rank) + 1;
+        String why = brokenOrdered;
+        if (why != null) {
+            throw new CohortException("rank " + rank + ": all-reduce #" + call + " abandoned: group " + why);
+        }
+        long start = System.nanoTime();
+        boolean taken;
+        try {
+            taken = o.matmulTAllReduceAddRmsNorm(x, w, residual, norm, normed, e);
+        } catch (RuntimeException ex) {
+            brokenOrdered = "failed in all-reduce #" + call + " on rank " + rank + ": " + ex.getMessage();
+            throw new CohortException("rank " + rank + ": all-reduce #" + call + " failed: " + ex.getMessage(), ex);
+        }
+        if (taken) {
+            enqueued.set(rank, call);
+            if (rank == 0) {
+                enqueueNanos.addAndGet(System.nanoTime() - start);
+                inKernels++;
+            }
+        }
+        return taken;
     }
 
     /** Enqueues one stream-ordered collective of rank {@code rank} ({@code part}), ordered around its compute. */

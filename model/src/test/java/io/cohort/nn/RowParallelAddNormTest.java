@@ -27,11 +27,25 @@ class RowParallelAddNormTest {
 
     /** Two ranks' comm seen from one: the all-reduce leaves the tensor as it is (the peer adds zeros). */
     private static final class Comm implements TpComm {
-        final boolean fuses;
-        int allReduces, fused;
+        final boolean fuses, inGemv;
+        int allReduces, fused, gemvs;
 
         Comm(boolean fuses) {
+            this(fuses, false);
+        }
+
+        Comm(boolean fuses, boolean inGemv) {
             this.fuses = fuses;
+            this.inGemv = inGemv;
+        }
+
+        @Override
+        public boolean matmulTAllReduceAddRmsNorm(TensorOps o, Matrix x, Matrix w, Matrix residual, RmsNorm norm,
+                                                  Matrix normed) {
+            if (inGemv) {
+                gemvs++;
+            }
+            return inGemv;
         }
 
         public int rank() {
@@ -99,6 +113,25 @@ class RowParallelAddNormTest {
         assertEquals(0, comm.allReduces);
         for (long i = 0; i < residual.elements(); i++) {   // the collective owns the add: the layer left it alone
             assertEquals(DType.F32.get(before.buffer().segment(), i), DType.F32.get(residual.buffer().segment(), i), 0);
+        }
+    }
+
+    @Test
+    void aGroupThatRunsItInTheGemvGetsThatCallAndNoProduct() {
+        Random rnd = new Random(3);
+        Matrix w = random(24, 16, rnd), x = random(3, 16, rnd), residual = random(3, 24, rnd), nw = random(1, 24, rnd);
+        Matrix out = ops.allocate(DType.F32, 3, 24);
+        for (long i = 0; i < out.elements(); i++) {
+            DType.F32.set(out.buffer().segment(), i, 12345f);
+        }
+        Comm comm = new Comm(true, true);
+        new RowParallelLinear(w, comm).forwardAddNorm(ops, x, out, residual, new RmsNorm(nw, 1e-5f),
+                ops.allocate(DType.F32, 3, 24));
+        assertEquals(1, comm.gemvs);
+        assertEquals(0, comm.fused);
+        assertEquals(0, comm.allReduces);
+        for (long i = 0; i < out.elements(); i++) {   // the product's scratch untouched: the kernel did it all
+            assertEquals(12345f, DType.F32.get(out.buffer().segment(), i), 0);
         }
     }
 }

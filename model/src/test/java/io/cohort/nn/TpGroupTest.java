@@ -145,4 +145,102 @@ class TpGroupTest {
             assertTrue(System.nanoTime() - start < Duration.ofSeconds(30).toNanos(), "others waited for the timeout");
         }
     }
+
+    /** A stream-ordered group (native, host devices) that offers every rank a GEMV epilogue and counts its binds. */
+    private static final class EpilogueGroup implements StreamOrderedAllReduce {
+        final LocalGroupAllReduce inner;
+        final int[] binds = new int[2];
+
+        EpilogueGroup(LocalGroup local) {
+            this.inner = new LocalGroupAllReduce(local);
+        }
+
+        public int size() { return inner.size(); }
+        public void allReduceSum(io.cohort.device.Tensor[] perRank) { inner.allReduceSum(perRank); }
+        public String describe() { return "epilogue test group"; }
+        public io.cohort.device.DeviceStream stream(int rank) { return inner.stream(rank); }
+        public void enqueue(int rank, io.cohort.device.Tensor tensor) { inner.enqueue(rank, tensor); }
+        @Override
+        public boolean fusesAddRmsNorm(int rows, int cols) { return true; }
+        @Override
+        public AllReduceEpilogue addRmsNormEpilogue(int rank) {
+            return new AllReduceEpilogue() {
+                public long argumentBytes() { return 8; }
+                public void bind(java.lang.foreign.MemorySegment args, boolean graph, Matrix residual, RmsNorm norm,
+                                 Matrix normed) {
+                    binds[rank]++;
+                }
+            };
+        }
+    }
+
+    /** Ops whose row-parallel GEMV takes the collective as its epilogue (binds it, as a device kernel would), or fails. */
+    private record EpilogueOps(TensorOps d, boolean fail) implements TensorOps {
+        public io.cohort.device.Device device() { return d.device(); }
+        public Matrix allocate(DType t, int rows, int cols) { return d.allocate(t, rows, cols); }
+        public void free(Matrix m) { d.free(m); }
+        public void upload(java.lang.foreign.MemorySegment s, io.cohort.device.DeviceBuffer b, long o) { d.upload(s, b, o); }
+        public void download(io.cohort.device.DeviceBuffer b, long o, java.lang.foreign.MemorySegment s) { d.download(b, o, s); }
+        public void matmulT(Matrix a, Matrix w, Matrix out) { d.matmulT(a, w, out); }
+        public void rmsNorm(Matrix x, Matrix w, float eps, Matrix out) { d.rmsNorm(x, w, eps, out); }
+        public void rotary(Matrix x, int h, int hd, int p, Matrix t) { d.rotary(x, h, hd, p, t); }
+        public void siluMul(Matrix g, Matrix u, Matrix out) { d.siluMul(g, u, out); }
+        public void siluMulPacked(Matrix gu, Matrix out) { d.siluMulPacked(gu, out); }
+        public void add(Matrix a, Matrix b, Matrix out) { d.add(a, b, out); }
+        public void embed(Matrix t, int v, int[] tokens, Matrix out) { d.embed(t, v, tokens, out); }
+        public void copyRows(Matrix s, Matrix dst, int row) { d.copyRows(s, dst, row); }
+        public void copyColumns(Matrix s, int from, Matrix dst) { d.copyColumns(s, from, dst); }
+        public void attention(Matrix q, Matrix k, Matrix v, int h, int kv, int hd, int p, Matrix out) { d.attention(q, k, v, h, kv, hd, p, out); }
+        public void orderBefore(io.cohort.device.DeviceStream s) { d.orderBefore(s); }
+        public void orderAfter(io.cohort.device.DeviceStream s) { }
+        public void synchronize() { d.synchronize(); }
+        public void close() { d.close(); }
+        @Override
+        public boolean matmulTAllReduceAddRmsNorm(Matrix x, Matrix w, Matrix residual, RmsNorm norm, Matrix normed,
+                                                  AllReduceEpilogue allReduce) {
+            if (fail) {
+                throw new IllegalStateException("launch refused");
+            }
+            allReduce.bind(null, false, residual, norm, normed);
+            return true;
+        }
+    }
+
+    /**
+     * The GEMV epilogue seam: where the ops take it, one call binds the collective, numbered like the others and
+     * counted as run in a kernel; where they do not (host ops), nothing is bound or counted and the layer falls back;
+     * a failing launch breaks the group for the collectives after it, naming the call and the rank.
+     */
+    @Test
+    void theAllReduceAsAGemvEpilogueIsNumberedLikeTheOthers() {
+        List<HostDevice> two = devices.subList(0, 2);
+        try (LocalGroup local = LocalGroup.builder(two).backend(BackendKind.NATIVE).open()) {
+            Matrix x = ops[0].allocate(DType.F32, 1, 4), w = ops[0].allocate(DType.F32, 4, 4);
+            Matrix res = ops[0].allocate(DType.F32, 1, 4), nrm = ops[0].allocate(DType.F32, 1, 4);
+            RmsNorm norm = new RmsNorm(ops[0].allocate(DType.F32, 1, 4), 1e-5f);
+
+            EpilogueGroup g = new EpilogueGroup(local);
+            TpGroup taking = new TpGroup(g, new TensorOps[] {new EpilogueOps(ops[0], false), new EpilogueOps(ops[1], false)},
+                    Duration.ofSeconds(10));
+            assertTrue(taking.comm(0).matmulTAllReduceAddRmsNorm(new EpilogueOps(ops[0], false), x, w, res, norm, nrm));
+            assertEquals(1, taking.allReduces());
+            assertEquals(1, taking.allReducesInKernels());
+            assertEquals(1, g.binds[0]);
+
+            EpilogueGroup h = new EpilogueGroup(local);
+            TpGroup host = new TpGroup(h, new TensorOps[] {ops[0], ops[1]}, Duration.ofSeconds(10));
+            assertTrue(!host.comm(0).matmulTAllReduceAddRmsNorm(ops[0], x, w, res, norm, nrm), "host ops took it");
+            assertEquals(0, host.allReduces());
+            assertEquals(0, h.binds[0]);
+
+            EpilogueGroup f = new EpilogueGroup(local);
+            TpGroup failing = new TpGroup(f, new TensorOps[] {ops[0], ops[1]}, Duration.ofSeconds(10));
+            CohortException e = assertThrows(CohortException.class,
+                    () -> failing.comm(1).matmulTAllReduceAddRmsNorm(new EpilogueOps(ops[1], true), x, w, res, norm, nrm));
+            assertTrue(e.getMessage().equals("rank 1: all-reduce #1 failed: launch refused"), e.getMessage());
+            CohortException after = assertThrows(CohortException.class,
+                    () -> failing.comm(0).matmulTAllReduceAddRmsNorm(new EpilogueOps(ops[0], false), x, w, res, norm, nrm));
+            assertTrue(after.getMessage().contains("abandoned: group failed in all-reduce #1 on rank 1"), after.getMessage());
+        }
+    }
 }

@@ -324,12 +324,13 @@ public final class ModelCommand implements Runnable {
                 prompt[i] = (i * 7919 + 13) % vocab;
             }
             double prefill = 0, decodeTotal = 0;
-            long reducesBefore = 0, nanosBefore = 0;
+            long reducesBefore = 0, nanosBefore = 0, inKernelsBefore = 0;
             float[] last = null;
             for (int it = 0; it < warmup + iters; it++) {
                 if (it == warmup) {
                     reducesBefore = s.model().allReduces();
                     nanosBefore = s.model().allReduceNanos();
+                    inKernelsBefore = s.model().allReducesInKernels();
                 }
                 s.model().reset();
                 long t0 = System.nanoTime();
@@ -365,6 +366,11 @@ public final class ModelCommand implements Runnable {
                     decodeMs, reduces / iters, reduceMs / iters, diff,
                     floorMs > 0 ? String.format(Locale.ROOT, "%.3f", floorMs) : "-",
                     floorMs > 0 && decodeMs > 0 ? String.format(Locale.ROOT, "%.0f%%", 100 * floorMs / decodeMs) : "-");
+            long inKernels = s.model().allReducesInKernels() - inKernelsBefore;
+            if (inKernels > 0) {
+                out.printf(Locale.ROOT, "# %s: %d of the %d all-reduces an iteration ran as the row-parallel GEMV's epilogue"
+                        + " (cohort.nn.arInGemv)%n", s.backend() + (graphs ? "+graphs" : ""), inKernels / iters, reduces / iters);
+            }
             out.flush();
             return base;
         }

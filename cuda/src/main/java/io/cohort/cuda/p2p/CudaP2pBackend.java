@@ -1,5 +1,8 @@
 package io.cohort.cuda.p2p;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
 import static jcuda.driver.JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor;
 
 import io.cohort.backend.BackendKind;
@@ -18,6 +21,8 @@ import io.cohort.cuda.CudaDevice;
 import io.cohort.cuda.CudaKernels;
 import io.cohort.cuda.CudaStream;
 import io.cohort.device.DeviceBuffer;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -322,27 +327,68 @@ public final class CudaP2pBackend implements CollectiveBackend {
     public void enqueueAllReduceAddRmsNorm(int rank, long seq, DeviceBuffer partial, long rows, int cols,
                                            DeviceBuffer residual, DeviceBuffer weight, DType weightType, float eps,
                                            DeviceBuffer normed) {
+        Rank r = ranks[checkedRank(rank)];
+        boolean graph = r.stream.isCapturing();
+        KernelArgs a = r.fusedArgs;
+        bindFused(rank, seq, partial, rows, cols, residual, weight, weightType, eps, normed, graph, a.words());
+        int grid = (int) Math.min(rows, blockCap);
+        r.device.launch(r.device.kernels().addRmsNorm(weightType, graph), grid, config.threads(), r.stream.nativeHandle(),
+                a, graph ? "fused P2P all-reduce + RMSNorm (graph)" : "fused P2P all-reduce + RMSNorm",
+                config.programmaticLaunch());
+    }
+
+    /** Bytes of the fused all-reduce's argument struct (FusedArArgs in allreduce.cuh) that {@link #bindAllReduceAddRmsNorm} writes. */
+    public static final long FUSED_ARGS_BYTES = (long) FARG_LONGS * Long.BYTES;
+
+    /**
+     * The fused all-reduce + residual add + RMSNorm of {@link #enqueueAllReduceAddRmsNorm} as the epilogue of a kernel
+     * the caller launches (gemv.cu's cohort_gemv_arnorm_*: the row-parallel GEMV whose blocks store their sums
+     * straight into this rank's staging, and whose last block runs the all-reduce). Takes collective number
+     * {@code seq} and writes the all-reduce's arguments (FusedArArgs, {@link #FUSED_ARGS_BYTES}) at the start of
+     * {@code args}. The caller launches that kernel at once, on a stream ordered after every earlier collective of
+     * this rank (its compute stream: the group's stream waits for it before the next one), and says whether that
+     * stream is being captured ({@code graph}: epoch and staging parity then come from the device, as for every
+     * graph launch). Callers check {@link #fusesAddRmsNorm} first.
+     */
+    public void bindAllReduceAddRmsNorm(int rank, long seq, long rows, int cols, DeviceBuffer residual,
+                                        DeviceBuffer weight, DType weightType, float eps, DeviceBuffer normed,
+                                        boolean graph, MemorySegment args) {
+        if (args.byteSize() < FUSED_ARGS_BYTES) {
+            throw new IllegalArgumentException("fused all-reduce arguments need " + FUSED_ARGS_BYTES + " bytes, got "
+                    + args.byteSize());
+        }
+        // the kernel stores its sums into the staging itself: the residual stands in for the unused send buffer
+        bindFused(rank, seq, residual, rows, cols, residual, weight, weightType, eps, normed, graph, args);
+    }
+
+    private int checkedRank(int rank) {
+        if (rank < 0 || rank >= n) {
+            throw new CohortException("rank " + rank + " outside 0.." + (n - 1) + " of the cuda-p2p group");
+        }
+        return rank;
+    }
+
+    /** Checks a fused all-reduce, takes its number and writes its FusedArArgs into {@code w}. */
+    private void bindFused(int rank, long seq, DeviceBuffer partial, long rows, int cols, DeviceBuffer residual,
+                           DeviceBuffer weight, DType weightType, float eps, DeviceBuffer normed, boolean graph,
+                           MemorySegment w) {
         if (!fusesAddRmsNorm(rows, cols)) {
             throw new CohortException("cuda-p2p: no fused all-reduce + RMSNorm for " + rows + " x " + cols + " over "
                     + n + " ranks (staging " + chunkBytes + " B); check fusesAddRmsNorm first");
         }
         long bytes = rows * cols * Float.BYTES;
         CollectiveCall call = CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, rows * cols);
-        Rank r = ranks[rank];
+        Rank r = ranks[checkedRank(rank)];
         if (residual.byteSize() < bytes || normed.byteSize() < bytes || weight.byteSize() < (long) cols * weightType.bytes()
                 || !r.device.canReach(residual) || !r.device.canReach(normed) || !r.device.canReach(weight)) {
             throw new CohortException("rank " + rank + " (" + r.device.name() + "): fused all-reduce + RMSNorm of "
                     + rows + " x " + cols + ": residual, weight or normed buffer too small or unreachable");
         }
-        admit(rank, seq, call, partial, partial);
-        boolean graph = r.stream.isCapturing();
         if (graph && !graphsPrepared) {
             throw new CohortException("rank " + rank + " (" + r.device.name() + "): a fused cuda-p2p all-reduce is being"
                     + " captured into a CUDA graph, but the group was not prepared for graphs");
         }
-        KernelArgs a = r.fusedArgs;
-        a.set(0, partial.address());
-        a.set(1, partial.address());
+        admit(rank, seq, call, partial, partial);
         int parity = 0;
         long epoch = 0;
         if (!graph) {
@@ -350,32 +396,37 @@ public final class CudaP2pBackend implements CollectiveBackend {
             epoch = r.epoch + 1;
             r.epoch += 1;   // one barrier, as the one-shot kernel
         }
+        set(w, 0, partial.address());
+        set(w, 1, partial.address());
         for (int p = 0; p < n; p++) {
-            a.set(ARG_STAGE + p, graph ? ranks[p].graphStage[0].address() : ranks[p].stage[parity].address());
-            a.set(ARG_MID + p, 0);
-            a.set(ARG_SIG + p, graph ? ranks[p].graphSignals.address() : ranks[p].signals.address());
-            a.set(GARG_STAGE1 + p, graph ? ranks[p].graphStage[1].address() : 0);
-            a.set(GARG_MID1 + p, 0);
+            set(w, ARG_STAGE + p, graph ? ranks[p].graphStage[0].address() : ranks[p].stage[parity].address());
+            set(w, ARG_MID + p, 0);
+            set(w, ARG_SIG + p, graph ? ranks[p].graphSignals.address() : ranks[p].signals.address());
+            set(w, GARG_STAGE1 + p, graph ? ranks[p].graphStage[1].address() : 0);
+            set(w, GARG_MID1 + p, 0);
         }
-        a.set(ARG_COUNT, rows * cols);
-        a.set(ARG_COUNT + 1, epoch);
-        a.set(ARG_COUNT + 2, r.rank);
-        a.set(ARG_COUNT + 3, n);
-        a.set(ARG_COUNT + 4, 0);
-        a.setFloat(ARG_COUNT + 4, 1.0f);
-        a.set(ARG_COUNT + 5, config.timeout().toNanos());
-        a.set(ARG_COUNT + 6, r.device.errorWordAddress());
-        a.set(GARG_LAUNCHES, graph ? r.graphLaunches.address() : 0);
-        a.set(FARG_RESIDUAL, residual.address());
-        a.set(FARG_RESIDUAL + 1, weight.address());
-        a.set(FARG_RESIDUAL + 2, normed.address());
-        a.set(FARG_RESIDUAL + 3, cols);
-        a.set(FARG_RESIDUAL + 4, 0);
-        a.setFloat(FARG_RESIDUAL + 4, eps);
-        int grid = (int) Math.min(rows, blockCap);
-        r.device.launch(r.device.kernels().addRmsNorm(weightType, graph), grid, config.threads(), r.stream.nativeHandle(),
-                a, graph ? "fused P2P all-reduce + RMSNorm (graph)" : "fused P2P all-reduce + RMSNorm",
-                config.programmaticLaunch());
+        set(w, ARG_COUNT, rows * cols);
+        set(w, ARG_COUNT + 1, epoch);
+        set(w, ARG_COUNT + 2, r.rank);
+        set(w, ARG_COUNT + 3, n);
+        setFloat(w, ARG_COUNT + 4, 1.0f);
+        set(w, ARG_COUNT + 5, config.timeout().toNanos());
+        set(w, ARG_COUNT + 6, r.device.errorWordAddress());
+        set(w, GARG_LAUNCHES, graph ? r.graphLaunches.address() : 0);
+        set(w, FARG_RESIDUAL, residual.address());
+        set(w, FARG_RESIDUAL + 1, weight.address());
+        set(w, FARG_RESIDUAL + 2, normed.address());
+        set(w, FARG_RESIDUAL + 3, cols);
+        setFloat(w, FARG_RESIDUAL + 4, eps);
+    }
+
+    private static void set(MemorySegment w, int word, long value) {
+        w.setAtIndex(ValueLayout.JAVA_LONG, word, value);
+    }
+
+    /** A float in the low half of a word, the padding after it zero. */
+    private static void setFloat(MemorySegment w, int word, float value) {
+        set(w, word, Float.floatToRawIntBits(value) & 0xffff_ffffL);
     }
 
     private void allReduce(Rank r, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {

@@ -8,8 +8,10 @@ import io.cohort.cuda.CudaStream;
 import io.cohort.device.Device;
 import io.cohort.device.DeviceBuffer;
 import io.cohort.device.DeviceStream;
+import io.cohort.nn.AllReduceEpilogue;
 import io.cohort.nn.ArgMax;
 import io.cohort.nn.Matrix;
+import io.cohort.nn.RmsNorm;
 import io.cohort.nn.TensorOps;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -536,6 +538,34 @@ public final class CudaTensorOps implements TensorOps {
             return;
         }
         TensorOps.super.matmulTAddRmsNorm(a, w, out, residual, normWeight, eps, normed);
+    }
+
+    /**
+     * One launch on every rank (cohort_gemv_arnorm_*, gemv.cu) where the GEMV takes the product of a decode row or
+     * two: the GEMV stores its partial sums into the group's staging and its last block runs the all-reduce + add +
+     * RMSNorm. Else false, and nothing is enqueued (the caller runs the GEMV and the collective apart).
+     */
+    @Override
+    public boolean matmulTAllReduceAddRmsNorm(Matrix x, Matrix w, Matrix residual, RmsNorm norm, Matrix normed,
+                                              AllReduceEpilogue allReduce) {
+        int m = x.rows(), k = w.cols(), n = w.rows();
+        if (m < 1 || m > Gemv.TILES[NnKernels.ARNORM_TILES - 1] || x.cols() != k || n == 0
+                || residual.rows() != m || residual.cols() != n || normed.rows() != m || normed.cols() != n
+                || norm.weight().elements() != n || !f32(residual) || !f32(normed) || !gemvTakes(x, k, w, DType.F32)) {
+            return false;
+        }
+        int tile = Gemv.tile(m);
+        MemorySegment f = kernels.gemvArNorm(w.dtype(), tile);
+        if (f == null) {
+            return false;
+        }
+        kernels.pointers(x.buffer().address(), w.buffer().address(), norm.weight().buffer().address(), 0,
+                gemvTicket.address()).sizes(n, m, k);
+        kernels.gemvNorm(norm.weight().dtype(), norm.eps(), 0);
+        kernels.launchWithAllReduce(f, Gemv.blocks(tile, n), Gemv.threads(tile, k),
+                kernels.timeline == null ? "gemv all-reduce" : "gemv all-reduce " + shape(m, n, k), allReduce,
+                stream.isCapturing(), residual, norm, normed);
+        return true;
     }
 
     /** One launch (cohort_gemv_silu_addnorm_*) where the GEMV takes the product, else the unfused ops. */

@@ -4,6 +4,9 @@ import io.cohort.core.CohortException;
 import io.cohort.core.DType;
 import io.cohort.cuda.ProgrammaticLaunch;
 import io.cohort.cuda.NativeCudaStream;
+import io.cohort.nn.AllReduceEpilogue;
+import io.cohort.nn.Matrix;
+import io.cohort.nn.RmsNorm;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
@@ -36,6 +39,7 @@ final class NnKernels {
     static final long GEMV_ARGS_SIZE = 56;
     private static final int CUDA_ERROR_INVALID_IMAGE = 200;
     private static final int CUDA_ERROR_NO_BINARY_FOR_GPU = 209;
+    private static final int CUDA_ERROR_NOT_FOUND = 500;
     static final int THREADS = 256;
     private static final int MAX_GRID = 8192;
 
@@ -128,6 +132,18 @@ final class NnKernels {
     // the tensor-core prefill attention per head_dim (index in TC_HEAD_DIMS); null where the device refused its
     // dynamic shared memory
     private final MemorySegment[] attentionTc = new MemorySegment[TC_HEAD_DIMS.length];
+    // the row-parallel GEMV with the fused all-reduce + add + RMSNorm epilogue (cohort_gemv_arnorm_*): [weight
+    // type][tile below ARNORM_TILES]; null where the module has none (an older prebuilt fatbin)
+    private final MemorySegment[][] gemvArNorm = new MemorySegment[DType.values().length][];
+    // its argument block: NnArgs, then the all-reduce's (AllReduceEpilogue#bind writes them into arTail)
+    private final MemorySegment arArgs;
+    private final MemorySegment arParams;
+    private final MemorySegment arTail;
+
+    /** Tiles of {@link Gemv#TILES} (the first) with the fused all-reduce epilogue (gemv.cu: 1 and 2 rows). */
+    static final int ARNORM_TILES = 2;
+    /** Room for the all-reduce's arguments after NnArgs in that block. */
+    static final long ARNORM_TAIL_BYTES = 1024;
 
     /** Launches without programmatic dependent launch until {@link #pdl(boolean)} turns it on. */
     NnKernels(NativeCudaStream stream) {
@@ -146,6 +162,10 @@ final class NnKernels {
         this.args = arena.allocate(SIZE, 16);
         this.params = arena.allocate(ADDRESS);
         params.set(ADDRESS, 0, args);
+        this.arArgs = arena.allocate(SIZE + ARNORM_TAIL_BYTES, 16);
+        this.arParams = arena.allocate(ADDRESS);
+        arParams.set(ADDRESS, 0, arArgs);
+        this.arTail = arArgs.asSlice(SIZE, ARNORM_TAIL_BYTES);
         this.pdlSupported = d.launchKernelEx() != null;
 
         this.launchConfig = new ProgrammaticLaunch(arena);
@@ -199,7 +219,21 @@ final class NnKernels {
                     fused[i] = function(gemvModule, gemvFusedName(f, t, Gemv.TILES[i]));
                 }
             }
+            MemorySegment[] ar = gemvArNorm[t.ordinal()] = new MemorySegment[ARNORM_TILES];
+            for (int i = 0; i < ar.length; i++) {
+                ar[i] = functionOrNull(gemvModule, gemvArNormName(t, Gemv.TILES[i]));
+            }
         }
+    }
+
+    static String gemvArNormName(DType weight, int rows) {
+        return "cohort_gemv_arnorm_" + weight.name().toLowerCase(java.util.Locale.ROOT) + "_m" + rows;
+    }
+
+    /** The GEMV with the fused all-reduce epilogue for {@code weight} and tile, or null (none in the module). */
+    MemorySegment gemvArNorm(DType weight, int tile) {
+        MemorySegment[] tiles = gemvArNorm[weight.ordinal()];
+        return tiles == null || tile >= tiles.length ? null : tiles[tile];
     }
 
     static String gemvFusedName(Gemv.Fused form, DType weight, int rows) {
@@ -263,6 +297,17 @@ final class NnKernels {
                     arena.allocateFrom(ValueLayout.JAVA_BYTE, resource(resource, ".ptx", true))));
         }
         check(r, "cuModuleLoadData(" + resource.substring(resource.lastIndexOf('/') + 1) + ")");
+        return out.get(ADDRESS, 0);
+    }
+
+    /** The function, or null where the module has none of that name (CUDA_ERROR_NOT_FOUND). */
+    private MemorySegment functionOrNull(MemorySegment module, String name) {
+        MemorySegment out = arena.allocate(ADDRESS);
+        int r = call(() -> (int) cu.moduleGetFunction.invokeExact(out, module, arena.allocateFrom(name)));
+        if (r == CUDA_ERROR_NOT_FOUND) {
+            return null;
+        }
+        check(r, "cuModuleGetFunction(" + name + ")");
         return out.get(ADDRESS, 0);
     }
 
@@ -376,8 +421,28 @@ final class NnKernels {
         launch(function, grid, block, 0, what);
     }
 
+    /**
+     * A launch of the GEMV with the fused all-reduce epilogue: the arguments set so far (NnArgs), then the
+     * all-reduce's, which {@code allReduce} binds (taking its collective number) just before the launch.
+     */
+    void launchWithAllReduce(MemorySegment function, int grid, int block, String what, AllReduceEpilogue allReduce,
+                             boolean graph, Matrix residual, RmsNorm norm, Matrix normed) {
+        if (allReduce.argumentBytes() > ARNORM_TAIL_BYTES) {
+            throw new IllegalStateException("the fused all-reduce needs " + allReduce.argumentBytes()
+                    + " bytes of arguments, more than the " + ARNORM_TAIL_BYTES + " reserved");
+        }
+        MemorySegment.copy(args, 0, arArgs, 0, SIZE);
+        allReduce.bind(arTail, graph, residual, norm, normed);
+        launch(function, grid, block, 0, what, arParams);
+    }
+
     /** A launch with {@code sharedBytes} of dynamic shared memory (beyond 48 KB the function's limit must allow it). */
     void launch(MemorySegment function, int grid, int block, int sharedBytes, String what) {
+        launch(function, grid, block, sharedBytes, what, params);
+    }
+
+    private void launch(MemorySegment function, int grid, int block, int sharedBytes, String what,
+                        MemorySegment params) {
         stream.makeContextCurrent();
         boolean timed = timeline != null && timeline.begin();
         int r;

@@ -38,7 +38,11 @@ import org.junit.jupiter.params.provider.CsvSource;
  *   order), and against the host (partials summed in rank order in f32, then HostTensorOps.addRmsNorm): the
  *   residual exactly, normed to 1e-5 (rsqrtf and the block's summation order);</li>
  *   <li>the model: logits with the fused path against the unfused one (all-reduce, then addRmsNorm) within
- *   1e-5 relative, the same number of collectives.</li>
+ *   1e-5 relative, the same number of collectives;</li>
+ *   <li>the same collective as the epilogue of the row-parallel GEMV (gemv.cu, cohort_gemv_arnorm_*): the
+ *   partials are the plain GEMV's bits, so the residual is the host's rank-order sum exactly and normed within
+ *   1e-5, bit-identical on every rank; and decode with it, eager and from graphs, against decode with the
+ *   separate fused collective, within 1e-4 (its norm sums over the GEMV's block, not the collective's).</li>
  * </ul>
  */
 @Tag("gpu")
@@ -158,6 +162,139 @@ class FusedAllReduceNormTest {
         }
         assertTrue(worst <= 1e-5, "fused vs unfused all-reduce + norm, tp=" + tp + ": worst scaled error " + worst);
         assertEquals(collectives[0], collectives[1]);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"2,1,2048,1024", "2,2,4096,512", "4,1,1024,2048", "2,1,2048,5632"})
+    void theGemvWithTheAllReduceEpilogueSumsThePlainGemvsPartials(int tp, int rows, int n, int k) {
+        Random rnd = new Random(tp * 1000 + rows * 10 + n);
+        Devices.Selection sel = ranks(tp);
+        HostDevice host = HostDevice.open(0);
+        HostTensorOps h = new HostTensorOps(host, 1);
+        try (LocalGroup group = LocalGroup.builder(sel.devices()).backend(BackendKind.P2P).sharedDevices().open()) {
+            LocalGroupAllReduce ar = new LocalGroupAllReduce(group, true, true);
+            assumeTrue(ar.fusesAddRmsNorm(rows, n) && ar.addRmsNormEpilogue(0) != null,
+                    "backend " + ar.describe() + " does not fuse");
+            float[] residual = gaussian(rnd, rows * n), gamma = gaussian(rnd, n);
+            TensorOps[] ops = new TensorOps[tp];
+            Matrix[] x = new Matrix[tp], w = new Matrix[tp], res = new Matrix[tp], nrm = new Matrix[tp];
+            RmsNorm[] norm = new RmsNorm[tp];
+            float[][] partial = new float[tp][];
+            for (int r = 0; r < tp; r++) {
+                ops[r] = TensorOpsFactory.forDevice(sel.devices().get(r), 1);
+                x[r] = upload(ops[r], gaussian(rnd, rows * k), rows, k, DType.F32);
+                w[r] = upload(ops[r], gaussian(rnd, n * k), n, k, DType.BF16);
+                res[r] = upload(ops[r], residual, rows, n, DType.F32);
+                nrm[r] = ops[r].allocate(DType.F32, rows, n);
+                norm[r] = new RmsNorm(upload(ops[r], gamma, 1, n, DType.BF16), 1e-5f);
+                Matrix p = ops[r].allocate(DType.F32, rows, n);
+                ops[r].matmulT(x[r], w[r], p);   // the plain GEMV (decode rows): the partial the epilogue stages
+                partial[r] = download(ops[r], p);
+            }
+            // every rank ready before any enqueues: on one GPU rank 0's last block spins until rank 1's runs
+            for (int r = 0; r < tp; r++) {
+                assertTrue(ops[r].matmulTAllReduceAddRmsNorm(x[r], w[r], res[r], norm[r], nrm[r],
+                        ar.addRmsNormEpilogue(r)), "rank " + r + " did not take the fused GEMV");
+            }
+            float[][] gotRes = new float[tp][], gotNorm = new float[tp][];
+            for (int r = 0; r < tp; r++) {
+                gotRes[r] = download(ops[r], res[r]);
+                gotNorm[r] = download(ops[r], nrm[r]);
+            }
+            for (int r = 1; r < tp; r++) {
+                for (int i = 0; i < rows * n; i++) {
+                    assertEquals(Float.floatToRawIntBits(gotRes[0][i]), Float.floatToRawIntBits(gotRes[r][i]), "residual " + i + " rank " + r);
+                    assertEquals(Float.floatToRawIntBits(gotNorm[0][i]), Float.floatToRawIntBits(gotNorm[r][i]), "normed " + i + " rank " + r);
+                }
+            }
+            float[] sum = partial[0].clone();
+            for (int r = 1; r < tp; r++) {
+                for (int i = 0; i < sum.length; i++) {
+                    sum[i] += partial[r][i];
+                }
+            }
+            float[] gammaBf16 = new float[n];
+            for (int i = 0; i < n; i++) {
+                gammaBf16[i] = DType.bf16ToFloat(DType.floatToBf16(gamma[i]));
+            }
+            Matrix hx = hostMatrix(h, residual, rows, n), hd = hostMatrix(h, sum, rows, n);
+            Matrix hw = hostMatrix(h, gammaBf16, 1, n), hn = h.allocate(DType.F32, rows, n);
+            h.addRmsNorm(hx, hd, hw, 1e-5f, hn);
+            for (int i = 0; i < rows * n; i++) {
+                float ex = DType.F32.get(hx.buffer().segment(), i), en = DType.F32.get(hn.buffer().segment(), i);
+                assertEquals(ex, gotRes[0][i], 0, "residual " + i);
+                assertEquals(en, gotNorm[0][i], 1e-5 * Math.max(1, Math.abs(en)), "normed " + i);
+            }
+            for (TensorOps o : ops) {
+                o.close();
+            }
+        } finally {
+            h.close();
+            host.close();
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"2", "4"})
+    void decodeWithTheAllReduceInTheGemvMatchesTheSeparateCollective(int tp) {
+        LlamaConfig c = TinyLlama.defaultConfig();
+        TinyLlama.write(dir, c, DType.BF16, 7, 1);
+        TensorParallelLlama.Options o = TensorParallelLlama.Options.defaults().withProgress(ProgressBar.Mode.SILENT)
+                .withGraphs(true);
+        int steps = 100;
+        float[][][] logits = new float[2][2 * steps][];
+        long[] collectives = new long[2], inKernels = new long[2];
+        for (int inGemv = 0; inGemv < 2; inGemv++) {
+            Devices.Selection sel = ranks(tp);
+            try (LocalGroup group = LocalGroup.builder(sel.devices()).backend(BackendKind.P2P).sharedDevices().open();
+                 TensorParallelLlama m = TensorParallelLlama.load(dir, sel.devices(),
+                         new LocalGroupAllReduce(group, true, inGemv == 1), o)) {
+                int at = 0;
+                for (boolean graphs : new boolean[] {false, true}) {
+                    m.useGraphs(graphs);
+                    m.reset();
+                    m.next(PROMPT);
+                    for (int i = 0; i < steps; i++) {
+                        logits[inGemv][at++] = m.next((i * 37 + 11) % c.vocabSize());
+                    }
+                }
+                collectives[inGemv] = m.allReduces();
+                inKernels[inGemv] = m.allReducesInKernels();
+            }
+        }
+        assertEquals(0, inKernels[0]);
+        assertTrue(inKernels[1] > 0, "no all-reduce ran in a GEMV");
+        assertEquals(collectives[0], collectives[1]);
+        double worst = 0;
+        for (int s = 0; s < 2 * steps; s++) {
+            for (int v = 0; v < c.vocabSize(); v++) {
+                float a = logits[0][s][v], b = logits[1][s][v];
+                worst = Math.max(worst, Math.abs(a - b) / Math.max(1, Math.abs(a)));
+            }
+        }
+        assertTrue(worst <= 1e-4, "all-reduce in the GEMV vs the separate fused collective, tp=" + tp
+                + ": worst scaled error " + worst);
+    }
+
+    private static float[] gaussian(Random rnd, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) rnd.nextGaussian();
+        }
+        return v;
+    }
+
+    /** values rounded to {@code type} (f32 or bf16) in a new matrix of the device. */
+    private static Matrix upload(TensorOps ops, float[] values, int rows, int cols, DType type) {
+        Matrix m = ops.allocate(type, rows, cols);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate((long) type.bytes() * values.length);
+            for (int i = 0; i < values.length; i++) {
+                type.set(s, i, values[i]);
+            }
+            ops.upload(s, m.buffer(), 0);
+        }
+        return m;
     }
 
     private static Matrix upload(TensorOps ops, float[] values, int rows, int cols) {

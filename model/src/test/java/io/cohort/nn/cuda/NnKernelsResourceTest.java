@@ -57,6 +57,16 @@ class NnKernelsResourceTest {
                 }
             }
         }
+        for (io.cohort.core.DType t : new io.cohort.core.DType[] {io.cohort.core.DType.BF16, io.cohort.core.DType.F16}) {
+            for (int i = 0; i < NnKernels.ARNORM_TILES; i++) {
+                String k = NnKernels.gemvArNormName(t, Gemv.TILES[i]);
+                assertTrue(ptx.contains(".entry " + k + "("), "missing kernel " + k);
+                // NnArgs, then the fused all-reduce's FusedArArgs as CudaP2pBackend packs them
+                long bytes = NnKernels.ARGS_SIZE + io.cohort.cuda.p2p.CudaP2pBackend.FUSED_ARGS_BYTES;
+                assertTrue(ptx.contains(k + "_param_0[" + bytes + "]"), k + " does not take a " + bytes + "-byte block");
+                assertTrue(io.cohort.cuda.p2p.CudaP2pBackend.FUSED_ARGS_BYTES <= NnKernels.ARNORM_TAIL_BYTES);
+            }
+        }
         try (InputStream in = NnKernels.class.getResourceAsStream(NnKernels.GEMV_RESOURCE + ".fatbin")) {
             assertNotNull(in, "gemv.fatbin not on the class path");
         }
