@@ -27,12 +27,11 @@ class FusedProjectionSeamTest {
     }
 
     /** Host ops that count the fused calls (the defaults run, so the math is the unfused ops'). */
-    private static final class Counting implements TensorOps {
-        final TensorOps d;
+    private static final class Counting extends ForwardingTensorOps implements TensorOps {
         int silu, addNorm, siluAddNorm, plainMatmul, siluMulPacked, addRmsNorm, swiGlu, normSwiGlu, matmulAdd;
 
         Counting(TensorOps d) {
-            this.d = d;
+            super(d);
         }
 
         @Override
@@ -72,25 +71,13 @@ class FusedProjectionSeamTest {
             TensorOps.super.siluMatmulTAddRmsNorm(gu, g, w, out, r, nw, eps, n);
         }
 
-        public io.cohort.device.Device device() { return d.device(); }
-        public Matrix allocate(DType t, int rows, int cols) { return d.allocate(t, rows, cols); }
-        public void free(Matrix m) { d.free(m); }
-        public void upload(java.lang.foreign.MemorySegment s, io.cohort.device.DeviceBuffer b, long o) { d.upload(s, b, o); }
-        public void download(io.cohort.device.DeviceBuffer b, long o, java.lang.foreign.MemorySegment s) { d.download(b, o, s); }
+        @Override
         public void matmulT(Matrix a, Matrix w, Matrix out) { plainMatmul++; d.matmulT(a, w, out); }
-        public void rmsNorm(Matrix x, Matrix w, float eps, Matrix out) { d.rmsNorm(x, w, eps, out); }
+        @Override
         public void addRmsNorm(Matrix x, Matrix dl, Matrix w, float eps, Matrix out) { addRmsNorm++; d.addRmsNorm(x, dl, w, eps, out); }
-        public void rotary(Matrix x, int h, int hd, int p, Matrix t) { d.rotary(x, h, hd, p, t); }
-        public void siluMul(Matrix g, Matrix u, Matrix out) { d.siluMul(g, u, out); }
+        @Override
         public void siluMulPacked(Matrix gu, Matrix out) { siluMulPacked++; d.siluMulPacked(gu, out); }
-        public void add(Matrix a, Matrix b, Matrix out) { d.add(a, b, out); }
-        public void embed(Matrix t, int v, int[] tokens, Matrix out) { d.embed(t, v, tokens, out); }
-        public void copyRows(Matrix s, Matrix dst, int row) { d.copyRows(s, dst, row); }
-        public void copyColumns(Matrix s, int from, Matrix dst) { d.copyColumns(s, from, dst); }
-        public void attention(Matrix q, Matrix k, Matrix v, int h, int kv, int hd, int p, Matrix out) { d.attention(q, k, v, h, kv, hd, p, out); }
-        public void orderBefore(io.cohort.device.DeviceStream s) { d.orderBefore(s); }
-        public void orderAfter(io.cohort.device.DeviceStream s) { d.orderAfter(s); }
-        public void synchronize() { d.synchronize(); }
+        @Override
         public void close() { }
     }
 

@@ -58,26 +58,16 @@ class TpGroupTest {
     }
 
     /** Host ops that leave the wait for a collective's result to the caller: what an asynchronous device does. */
-    private record DeferredOps(TensorOps d) implements TensorOps {
-        public io.cohort.device.Device device() { return d.device(); }
-        public Matrix allocate(DType t, int rows, int cols) { return d.allocate(t, rows, cols); }
-        public void free(Matrix m) { d.free(m); }
-        public void upload(java.lang.foreign.MemorySegment s, io.cohort.device.DeviceBuffer b, long o) { d.upload(s, b, o); }
-        public void download(io.cohort.device.DeviceBuffer b, long o, java.lang.foreign.MemorySegment s) { d.download(b, o, s); }
-        public void matmulT(Matrix a, Matrix w, Matrix out) { d.matmulT(a, w, out); }
-        public void rmsNorm(Matrix x, Matrix w, float eps, Matrix out) { d.rmsNorm(x, w, eps, out); }
-        public void rotary(Matrix x, int h, int hd, int p, Matrix t) { d.rotary(x, h, hd, p, t); }
-        public void siluMul(Matrix g, Matrix u, Matrix out) { d.siluMul(g, u, out); }
-        public void siluMulPacked(Matrix gu, Matrix out) { d.siluMulPacked(gu, out); }
-        public void add(Matrix a, Matrix b, Matrix out) { d.add(a, b, out); }
-        public void embed(Matrix t, int v, int[] tokens, Matrix out) { d.embed(t, v, tokens, out); }
-        public void copyRows(Matrix s, Matrix dst, int row) { d.copyRows(s, dst, row); }
-        public void copyColumns(Matrix s, int from, Matrix dst) { d.copyColumns(s, from, dst); }
-        public void attention(Matrix q, Matrix k, Matrix v, int h, int kv, int hd, int p, Matrix out) { d.attention(q, k, v, h, kv, hd, p, out); }
-        public void orderBefore(io.cohort.device.DeviceStream s) { d.orderBefore(s); }
+    private static final class DeferredOps extends ForwardingTensorOps {
+        DeferredOps(TensorOps d) {
+            super(d);
+        }
+
+        @Override
         public void orderAfter(io.cohort.device.DeviceStream s) { }
+
+        @Override
         public void synchronize() { throw new AssertionError("stream-ordered all-reduces synchronized the ops"); }
-        public void close() { d.close(); }
     }
 
     /**
@@ -175,26 +165,14 @@ class TpGroupTest {
     }
 
     /** Ops whose row-parallel GEMV takes the collective as its epilogue (binds it, as a device kernel would), or fails. */
-    private record EpilogueOps(TensorOps d, boolean fail) implements TensorOps {
-        public io.cohort.device.Device device() { return d.device(); }
-        public Matrix allocate(DType t, int rows, int cols) { return d.allocate(t, rows, cols); }
-        public void free(Matrix m) { d.free(m); }
-        public void upload(java.lang.foreign.MemorySegment s, io.cohort.device.DeviceBuffer b, long o) { d.upload(s, b, o); }
-        public void download(io.cohort.device.DeviceBuffer b, long o, java.lang.foreign.MemorySegment s) { d.download(b, o, s); }
-        public void matmulT(Matrix a, Matrix w, Matrix out) { d.matmulT(a, w, out); }
-        public void rmsNorm(Matrix x, Matrix w, float eps, Matrix out) { d.rmsNorm(x, w, eps, out); }
-        public void rotary(Matrix x, int h, int hd, int p, Matrix t) { d.rotary(x, h, hd, p, t); }
-        public void siluMul(Matrix g, Matrix u, Matrix out) { d.siluMul(g, u, out); }
-        public void siluMulPacked(Matrix gu, Matrix out) { d.siluMulPacked(gu, out); }
-        public void add(Matrix a, Matrix b, Matrix out) { d.add(a, b, out); }
-        public void embed(Matrix t, int v, int[] tokens, Matrix out) { d.embed(t, v, tokens, out); }
-        public void copyRows(Matrix s, Matrix dst, int row) { d.copyRows(s, dst, row); }
-        public void copyColumns(Matrix s, int from, Matrix dst) { d.copyColumns(s, from, dst); }
-        public void attention(Matrix q, Matrix k, Matrix v, int h, int kv, int hd, int p, Matrix out) { d.attention(q, k, v, h, kv, hd, p, out); }
-        public void orderBefore(io.cohort.device.DeviceStream s) { d.orderBefore(s); }
-        public void orderAfter(io.cohort.device.DeviceStream s) { }
-        public void synchronize() { d.synchronize(); }
-        public void close() { d.close(); }
+    private static final class EpilogueOps extends ForwardingTensorOps {
+        final boolean fail;
+
+        EpilogueOps(TensorOps d, boolean fail) {
+            super(d);
+            this.fail = fail;
+        }
+
         @Override
         public boolean matmulTAllReduceAddRmsNorm(Matrix x, Matrix w, Matrix residual, RmsNorm norm, Matrix normed,
                                                   AllReduceEpilogue allReduce) {
