@@ -108,8 +108,8 @@ fi
 if [ "$part" = argemv ]; then
   # issue 14: the all-reduce as the row-parallel GEMV's epilogue (-Dcohort.nn.arInGemv=true, gemv.cu's
   # cohort_gemv_arnorm_*): its tests (and the fused collective's), then TinyLlama at tp 1, tp 2, tp 2 with it
-  step 150 argemv-tests.log bash .device/junit --select-class io.cohort.nn.cuda.FusedAllReduceNormTest \
-    --select-class io.cohort.nn.cuda.SharedGpuTensorParallelTest
+  step 150 argemv-tests.log bash .device/junit --include-tag gpu \
+    --include-classname '.*(FusedAllReduceNormTest|SharedGpuTensorParallelTest)'
   sed 's/\x1b\[[0-9;]*m//g' "$out/argemv-tests.log" | grep -E "tests (successful|failed|aborted)|✘|FAILED|ABORTED" | head -20
   JAVA_OPTS=-Xmx1g step 90 make-tiny-tinyllama.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/mtiny --layers 22 --hidden 2048 \
     --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
@@ -123,8 +123,9 @@ if [ "$part" = argemv ]; then
 fi
 if [ "$part" = gemv ]; then
   # issue 18's skinny GEMMs: the tensor-core kernel against a double reference (CudaTcGemvTest), then every
-  # variant beside the CUDA-core GEMV and cast + cuBLAS at the TinyLlama and 8B shapes, 1-16 rows (GemvSweepBench)
-  step 120 gemv-tests.log bash .device/junit --include-tag gpu --include-classname '.*CudaTcGemvTest'
+  # variant beside the CUDA-core GEMV (and its 1-2 row shape variants, CudaGemvTest) and cast + cuBLAS at the
+  # TinyLlama and 8B shapes, 1-16 rows (GemvSweepBench)
+  step 120 gemv-tests.log bash .device/junit --include-tag gpu --include-classname '.*(CudaTcGemvTest|CudaGemvTest)'
   sed 's/\x1b\[[0-9;]*m//g' "$out/gemv-tests.log" | grep -E "tests (successful|failed)|✘" | head -20
   step 150 gemv-sweep.txt bash .device/java io.cohort.cuda.bench.GemvSweepBench "$out/gemv-sweep-table.txt"
   cat "$out/gemv-sweep-table.txt" 2>/dev/null | head -150 || tail -30 "$out/gemv-sweep.txt"

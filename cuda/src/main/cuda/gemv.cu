@@ -405,6 +405,24 @@ COHORT_GEMV(F16, f16, 4, 8, 1)
 COHORT_GEMV(F16, f16, 8, 4, 2)
 COHORT_GEMV(F16, f16, 16, 4, 1)
 
+// Shape variants of the 1- and 2-row bf16 tiles, launched only by GemvSweepBench (CudaTensorOps#matmulTGemvVariant;
+// io.cohort.nn.cuda.Gemv.VARIANTS mirrors them): cohort_gemv_bf16_m<M>_c<COLS>_u<U>. At the 8B o_proj (4096 x 4096)
+// the 1-row tile's 1024 blocks are about 1.5 waves of the H200's resident blocks, and it streams at 74% of the copy
+// bandwidth against 87-100% at the shapes of more waves: fewer columns per block (more, shorter blocks) or more
+// vectors in flight per thread may fill the last wave better.
+#define COHORT_GEMV_VARIANT(M, COLS, U)                                                                        \
+    extern "C" __global__ void __launch_bounds__(GEMV_MAX_THREADS) cohort_gemv_bf16_m##M##_c##COLS##_u##U(GemvArgs p) { \
+        gemv<BF16, M, COLS, U, false, false, STORE>(p, 0, 0.f, nullptr);                                         \
+    }
+COHORT_GEMV_VARIANT(1, 2, 4)
+COHORT_GEMV_VARIANT(1, 2, 8)
+COHORT_GEMV_VARIANT(1, 4, 2)
+COHORT_GEMV_VARIANT(1, 4, 8)
+COHORT_GEMV_VARIANT(1, 8, 2)
+COHORT_GEMV_VARIANT(2, 2, 4)
+COHORT_GEMV_VARIANT(2, 4, 2)
+COHORT_GEMV_VARIANT(2, 8, 2)
+
 // The fused forms, on the same tiles (the launch configuration must be the plain kernel's: the reduction order,
 // hence the bits, depends on the block size): cohort_gemv_{silu,addnorm,silu_addnorm}_<type>_m<M>.
 #define COHORT_GEMV_FUSED(NAME, SILU, NORM, EPI, T, t, M, COLS, U) COHORT_GEMV_FUSED_SW(NAME, SILU, NORM, EPI, false, T, t, M, COLS, U)

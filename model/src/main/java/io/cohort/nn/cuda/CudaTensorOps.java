@@ -314,6 +314,40 @@ public final class CudaTensorOps implements TensorOps {
         tcGemv(a, w, out, variant);
     }
 
+    /** Shape variants of the bf16 GEMV for 1 and 2 rows (benchmarks: {@link #matmulTGemvVariant}). */
+    public static int gemvVariants() {
+        return Gemv.VARIANTS.length;
+    }
+
+    /** Variant {@code v}'s rows and block shape in words. */
+    public static String gemvVariant(int v) {
+        return Gemv.VARIANTS[v].toString();
+    }
+
+    /** Whether GEMV variant {@code v} computes a · wᵀ into out: its rows exactly, bf16 weights, the GEMV's rules. */
+    public boolean gemvVariantSupports(int v, Matrix a, Matrix w, Matrix out) {
+        return kernels.gemvVariant(v) != null && a.rows() == Gemv.VARIANTS[v].rows() && w.dtype() == DType.BF16
+                && a.cols() == w.cols() && out.rows() == a.rows() && out.cols() == w.rows()
+                && Gemv.supports(a.dtype(), w.dtype(), out.dtype(), a.rows(), a.cols(), a.buffer().address(),
+                        w.buffer().address());
+    }
+
+    /**
+     * out = a · wᵀ on shape variant {@code v} of the GEMV (benchmarks; matmulT launches the tile's own shape).
+     * Throws where {@link #gemvVariantSupports} is false.
+     */
+    public void matmulTGemvVariant(Matrix a, Matrix w, Matrix out, int v) {
+        if (!gemvVariantSupports(v, a, w, out)) {
+            throw new IllegalArgumentException("GEMV variant " + v + " (" + gemvVariant(v) + ") does not take a " + a
+                    + ", w " + w + ", out " + out);
+        }
+        Gemv.Variant shape = Gemv.VARIANTS[v];
+        int n = w.rows(), k = w.cols();
+        kernels.pointers(a.buffer().address(), w.buffer().address(), 0, out.buffer().address(), 0).sizes(n, a.rows(), k);
+        kernels.launch(kernels.gemvVariant(v), Gemv.blocksFor(shape.cols(), n), Gemv.threadsFor(shape.unroll(), k),
+                "gemv variant " + v);
+    }
+
     private boolean tcGemvTakes(Matrix a, Matrix w, Matrix out) {
         // (not while the GEMV is asked to take every shape it supports: tests of its tiles)
         return gemvOn && tcGemvOn && !gemvEverywhere && TcGemv.takes(a.rows(), w.cols(), w.byteSize())

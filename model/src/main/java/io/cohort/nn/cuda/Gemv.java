@@ -118,9 +118,43 @@ final class Gemv {
         throw new IllegalArgumentException("GEMV takes at most " + MAX_ROWS + " rows, got " + m);
     }
 
+    /**
+     * A shape of the bf16 GEMV for 1 or 2 rows beside the tile's own (gemv.cu, cohort_gemv_bf16_m&lt;rows&gt;_c&lt;cols&gt;
+     * _u&lt;unroll&gt;), launched by {@link CudaTensorOps#matmulTGemvVariant} for GemvSweepBench only.
+     */
+    record Variant(int rows, int cols, int unroll) {
+        String kernel() {
+            return "cohort_gemv_bf16_m" + rows + "_c" + cols + "_u" + unroll;
+        }
+
+        @Override
+        public String toString() {
+            return rows + " rows, " + cols + " columns a block, " + unroll + " vectors in flight a column";
+        }
+    }
+
+    /** Mirrors gemv.cu's COHORT_GEMV_VARIANT lines. */
+    static final Variant[] VARIANTS = {
+        new Variant(1, 2, 4), new Variant(1, 2, 8), new Variant(1, 4, 2), new Variant(1, 4, 8), new Variant(1, 8, 2),
+        new Variant(2, 2, 4), new Variant(2, 4, 2), new Variant(2, 8, 2),
+    };
+
+    /** Blocks for {@code cols} output columns a block. */
+    static int blocksFor(int cols, int n) {
+        return (n + cols - 1) / cols;
+    }
+
+    /** Threads for {@code unroll} vectors a column in flight (see {@link #threads}). */
+    static int threadsFor(int unroll, int k) {
+        int vectors = k / VECTOR;
+        int perThread = (vectors + unroll - 1) / unroll;
+        int t = (perThread + 31) / 32 * 32;
+        return Math.max(32, Math.min(MAX_THREADS, t));
+    }
+
     /** Blocks: one per {@code COLS[tile]} output columns. */
     static int blocks(int tile, int n) {
-        return (n + COLS[tile] - 1) / COLS[tile];
+        return blocksFor(COLS[tile], n);
     }
 
     /**
@@ -128,9 +162,6 @@ final class Gemv {
      * (short rows get small blocks, no idle threads), a multiple of 32, at most {@value #MAX_THREADS}.
      */
     static int threads(int tile, int k) {
-        int vectors = k / VECTOR;
-        int perThread = (vectors + UNROLL[tile] - 1) / UNROLL[tile];
-        int t = (perThread + 31) / 32 * 32;
-        return Math.max(32, Math.min(MAX_THREADS, t));
+        return threadsFor(UNROLL[tile], k);
     }
 }

@@ -135,6 +135,8 @@ final class NnKernels {
     // the row-parallel GEMV with the fused all-reduce + add + RMSNorm epilogue (cohort_gemv_arnorm_*): [weight
     // type][tile below ARNORM_TILES]; null where the module has none (an older prebuilt fatbin)
     private final MemorySegment[][] gemvArNorm = new MemorySegment[DType.values().length][];
+    // the bench's shape variants of the bf16 GEMV (Gemv.VARIANTS); null where the module has none
+    private final MemorySegment[] gemvVariant = new MemorySegment[Gemv.VARIANTS.length];
     // its argument block: NnArgs, then the all-reduce's (AllReduceEpilogue#bind writes them into arTail)
     private final MemorySegment arArgs;
     private final MemorySegment arParams;
@@ -219,6 +221,11 @@ final class NnKernels {
                     fused[i] = function(gemvModule, gemvFusedName(f, t, Gemv.TILES[i]));
                 }
             }
+            if (t == DType.BF16) {
+                for (int v = 0; v < Gemv.VARIANTS.length; v++) {
+                    gemvVariant[v] = functionOrNull(gemvModule, Gemv.VARIANTS[v].kernel());
+                }
+            }
             MemorySegment[] ar = gemvArNorm[t.ordinal()] = new MemorySegment[ARNORM_TILES];
             for (int i = 0; i < ar.length; i++) {
                 ar[i] = functionOrNull(gemvModule, gemvArNormName(t, Gemv.TILES[i]));
@@ -228,6 +235,11 @@ final class NnKernels {
 
     static String gemvArNormName(DType weight, int rows) {
         return "cohort_gemv_arnorm_" + weight.name().toLowerCase(java.util.Locale.ROOT) + "_m" + rows;
+    }
+
+    /** Shape variant {@code v} of the bf16 GEMV ({@link Gemv#VARIANTS}), or null (none in the module). */
+    MemorySegment gemvVariant(int v) {
+        return gemvVariant[v];
     }
 
     /** The GEMV with the fused all-reduce epilogue for {@code weight} and tile, or null (none in the module). */

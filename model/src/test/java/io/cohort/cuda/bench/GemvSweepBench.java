@@ -22,7 +22,8 @@ import java.util.function.Consumer;
 /**
  * Sweep of the decode GEMM kernels at the Llama-3-8B and TinyLlama projections (bf16 weights, f32 activations)
  * for 1, 2, 4, 8 and 16 activation rows: every variant of the tensor-core skinny GEMM ({@code tc_v<i>},
- * CudaTensorOps#matmulTTc), the CUDA-core GEMV tile ({@code gemv}, cohort.nn.gemv=always) and cast + cuBLAS
+ * CudaTensorOps#matmulTTc), the CUDA-core GEMV tile ({@code gemv}, cohort.nn.gemv=always), its shape variants at 1
+ * and 2 rows ({@code gemv_v<i>}, CudaTensorOps#matmulTGemvVariant) and cast + cuBLAS
  * ({@code cublas}, the GEMV off). Device time, GB/s and % of the copy bandwidth measured in the same run (D2D
  * cuMemcpy of 1 GiB, read + write counted), as DecodeOpsBench: the stream waits behind a host-released flag while
  * a batch is enqueued, CUDA events time the device alone, median of 5 batches.
@@ -79,6 +80,9 @@ public final class GemvSweepBench {
                 .append(String.format(Locale.ROOT, "# copy bandwidth (D2D cuMemcpy of 1 GiB, read + write): %.0f GB/s%n", copyGBs))
                 .append("# device_us: flag-gated batch, CUDA events, median of ").append(GatedTimer.RUNS).append(" batches, weights rotated over >= ")
                 .append(ROTATE_MB).append(" MB; GB/s: (weights + activations + output) / time; err: max|out - cublas| / max|cublas|\n");
+        for (int v = 0; v < CudaTensorOps.gemvVariants(); v++) {
+            out.append("# gemv_v").append(v).append(": ").append(CudaTensorOps.gemvVariant(v)).append('\n');
+        }
         for (int v = 0; v < CudaTensorOps.tcGemvVariants(); v++) {
             out.append("# tc_v").append(v).append(": ").append(CudaTensorOps.tcGemvVariant(v)).append('\n');
         }
@@ -141,6 +145,15 @@ public final class GemvSweepBench {
                 ops.matmulT(a, w[0], om);
                 double err = error(om, got, ref);
                 row(out, s, m, "gemv", time(w, wm -> ops.matmulT(a, wm, om)), bytes, copyGBs, err);
+                for (int v = 0; v < CudaTensorOps.gemvVariants(); v++) {
+                    int variant = v;
+                    if (!ops.gemvVariantSupports(v, a, w[0], om)) {
+                        continue;
+                    }
+                    ops.matmulTGemvVariant(a, w[0], om, variant);
+                    err = error(om, got, ref);
+                    row(out, s, m, "gemv_v" + v, time(w, wm -> ops.matmulTGemvVariant(a, wm, om, variant)), bytes, copyGBs, err);
+                }
                 for (int v = 0; v < CudaTensorOps.tcGemvVariants(); v++) {
                     int variant = v;
                     if (!CudaTensorOps.tcGemvSupports(a, w[0], om)) {

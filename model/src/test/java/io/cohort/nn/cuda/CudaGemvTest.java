@@ -74,6 +74,31 @@ class CudaGemvTest {
         check(a, w, wt, m, n, k, out, 2 * wt.unitRoundoff(), "cuBLAS (cohort.nn.gemv off)");
     }
 
+    /** Every shape variant of the 1- and 2-row bf16 GEMV (GemvSweepBench's gemv_v rows) against double. */
+    @ParameterizedTest
+    @CsvSource({"1,1027,1024", "2,1027,1024", "1,517,4096", "2,45,1000", "1,4096,14336"})
+    void everyShapeVariantMatchesDoubleReference(int m, int n, int k) {
+        Random rnd = new Random(17L * m + n + k);
+        MemorySegment a = arena.allocate(4L * m * k), w = arena.allocate(2L * n * k);
+        for (long i = 0; i < (long) m * k; i++) {
+            DType.F32.set(a, i, (float) rnd.nextGaussian());
+        }
+        for (long i = 0; i < (long) n * k; i++) {
+            DType.BF16.set(w, i, (float) rnd.nextGaussian());
+        }
+        Matrix ga = upload(a, DType.F32, m, k, 0), gw = upload(w, DType.BF16, n, k, 0);
+        Matrix out = ops.allocate(DType.F32, m, n);
+        int ran = 0;
+        for (int v = 0; v < CudaTensorOps.gemvVariants(); v++) {
+            if (ops.gemvVariantSupports(v, ga, gw, out)) {
+                ops.matmulTGemvVariant(ga, gw, out, v);
+                check(a, w, DType.BF16, m, n, k, out, 1e-5, "gemv variant " + v + " (" + CudaTensorOps.gemvVariant(v) + ")");
+                ran++;
+            }
+        }
+        assertTrue(ran >= 3, "only " + ran + " variants ran for " + m + " rows");
+    }
+
     private Matrix upload(MemorySegment host, DType t, int rows, int cols, int offset) {
         Matrix whole = ops.allocate(t, 1, (int) (host.byteSize() / t.bytes()) + 16);
         ops.upload(host, whole.buffer(), offset);

@@ -57,6 +57,11 @@ class NnKernelsResourceTest {
                 }
             }
         }
+        for (Gemv.Variant v : Gemv.VARIANTS) {
+            assertTrue(ptx.contains(".entry " + v.kernel() + "("), "missing kernel " + v.kernel());
+            assertTrue(ptx.contains(v.kernel() + "_param_0[" + NnKernels.GEMV_ARGS_SIZE + "]"),
+                    v.kernel() + " does not take a " + NnKernels.GEMV_ARGS_SIZE + "-byte GemvArgs");
+        }
         for (io.cohort.core.DType t : new io.cohort.core.DType[] {io.cohort.core.DType.BF16, io.cohort.core.DType.F16}) {
             for (int i = 0; i < NnKernels.ARNORM_TILES; i++) {
                 String k = NnKernels.gemvArNormName(t, Gemv.TILES[i]);
