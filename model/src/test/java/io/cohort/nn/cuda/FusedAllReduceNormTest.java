@@ -106,27 +106,7 @@ class FusedAllReduceNormTest {
                 gotRes[r] = download(ops[r], res[r]);
                 gotNorm[r] = download(ops[r], nrm[r]);
             }
-            for (int r = 1; r < tp; r++) {
-                for (int i = 0; i < rows * cols; i++) {
-                    assertEquals(Float.floatToRawIntBits(gotRes[0][i]), Float.floatToRawIntBits(gotRes[r][i]), "residual " + i + " rank " + r);
-                    assertEquals(Float.floatToRawIntBits(gotNorm[0][i]), Float.floatToRawIntBits(gotNorm[r][i]), "normed " + i + " rank " + r);
-                }
-            }
-            // host reference: sum in rank order (f32), then the host's add + norm
-            float[] sum = partial[0].clone();
-            for (int r = 1; r < tp; r++) {
-                for (int i = 0; i < sum.length; i++) {
-                    sum[i] += partial[r][i];
-                }
-            }
-            Matrix hx = hostMatrix(h, residual, rows, cols), hd = hostMatrix(h, sum, rows, cols);
-            Matrix hw = hostMatrix(h, weight, 1, cols), hn = h.allocate(DType.F32, rows, cols);
-            h.addRmsNorm(hx, hd, hw, 1e-5f, hn);
-            for (int i = 0; i < rows * cols; i++) {
-                float ex = DType.F32.get(hx.buffer().segment(), i), en = DType.F32.get(hn.buffer().segment(), i);
-                assertEquals(ex, gotRes[0][i], 0, "residual " + i);
-                assertEquals(en, gotNorm[0][i], 1e-5 * Math.max(1, Math.abs(en)), "normed " + i);
-            }
+            assertRanksAgreeWithTheHost(h, partial, residual, weight, rows, cols, gotRes, gotNorm);
             for (TensorOps o : ops) {
                 o.close();
             }
@@ -201,30 +181,11 @@ class FusedAllReduceNormTest {
                 gotRes[r] = download(ops[r], res[r]);
                 gotNorm[r] = download(ops[r], nrm[r]);
             }
-            for (int r = 1; r < tp; r++) {
-                for (int i = 0; i < rows * n; i++) {
-                    assertEquals(Float.floatToRawIntBits(gotRes[0][i]), Float.floatToRawIntBits(gotRes[r][i]), "residual " + i + " rank " + r);
-                    assertEquals(Float.floatToRawIntBits(gotNorm[0][i]), Float.floatToRawIntBits(gotNorm[r][i]), "normed " + i + " rank " + r);
-                }
-            }
-            float[] sum = partial[0].clone();
-            for (int r = 1; r < tp; r++) {
-                for (int i = 0; i < sum.length; i++) {
-                    sum[i] += partial[r][i];
-                }
-            }
             float[] gammaBf16 = new float[n];
             for (int i = 0; i < n; i++) {
                 gammaBf16[i] = DType.bf16ToFloat(DType.floatToBf16(gamma[i]));
             }
-            Matrix hx = hostMatrix(h, residual, rows, n), hd = hostMatrix(h, sum, rows, n);
-            Matrix hw = hostMatrix(h, gammaBf16, 1, n), hn = h.allocate(DType.F32, rows, n);
-            h.addRmsNorm(hx, hd, hw, 1e-5f, hn);
-            for (int i = 0; i < rows * n; i++) {
-                float ex = DType.F32.get(hx.buffer().segment(), i), en = DType.F32.get(hn.buffer().segment(), i);
-                assertEquals(ex, gotRes[0][i], 0, "residual " + i);
-                assertEquals(en, gotNorm[0][i], 1e-5 * Math.max(1, Math.abs(en)), "normed " + i);
-            }
+            assertRanksAgreeWithTheHost(h, partial, residual, gammaBf16, rows, n, gotRes, gotNorm);
             for (TensorOps o : ops) {
                 o.close();
             }
@@ -274,6 +235,34 @@ class FusedAllReduceNormTest {
         }
         assertTrue(worst <= 1e-4, "all-reduce in the GEMV vs the separate fused collective, tp=" + tp
                 + ": worst scaled error " + worst);
+    }
+
+    /**
+     * Every rank's residual and normed output bit-identical to rank 0's, and rank 0's against the host: the partials
+     * summed in rank order (f32), then HostTensorOps.addRmsNorm; the residual exactly, normed within 1e-5.
+     */
+    private static void assertRanksAgreeWithTheHost(HostTensorOps h, float[][] partial, float[] residual, float[] weight,
+                                                    int rows, int cols, float[][] gotRes, float[][] gotNorm) {
+        for (int r = 1; r < partial.length; r++) {
+            for (int i = 0; i < rows * cols; i++) {
+                assertEquals(Float.floatToRawIntBits(gotRes[0][i]), Float.floatToRawIntBits(gotRes[r][i]), "residual " + i + " rank " + r);
+                assertEquals(Float.floatToRawIntBits(gotNorm[0][i]), Float.floatToRawIntBits(gotNorm[r][i]), "normed " + i + " rank " + r);
+            }
+        }
+        float[] sum = partial[0].clone();
+        for (int r = 1; r < partial.length; r++) {
+            for (int i = 0; i < sum.length; i++) {
+                sum[i] += partial[r][i];
+            }
+        }
+        Matrix hx = hostMatrix(h, residual, rows, cols), hd = hostMatrix(h, sum, rows, cols);
+        Matrix hw = hostMatrix(h, weight, 1, cols), hn = h.allocate(DType.F32, rows, cols);
+        h.addRmsNorm(hx, hd, hw, 1e-5f, hn);
+        for (int i = 0; i < rows * cols; i++) {
+            float ex = DType.F32.get(hx.buffer().segment(), i), en = DType.F32.get(hn.buffer().segment(), i);
+            assertEquals(ex, gotRes[0][i], 0, "residual " + i);
+            assertEquals(en, gotNorm[0][i], 1e-5 * Math.max(1, Math.abs(en)), "normed " + i);
+        }
     }
 
     private static float[] gaussian(Random rnd, int n) {
