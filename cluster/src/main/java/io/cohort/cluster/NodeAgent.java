@@ -174,16 +174,22 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
         }
         try {
             int[] taken = groups.values().stream().flatMapToInt(g -> java.util.stream.IntStream.of(g.ports())).toArray();
-            int port = TransportPorts.reserve(settings.transportHost(), settings.transportPort(),
-                    settings.transportPortSpan(), taken);
-            int source = TransportPorts.reserve(settings.transportHost(), settings.transportPort(),
-                    settings.transportPortSpan(), java.util.stream.IntStream.concat(java.util.Arrays.stream(taken),
-                            java.util.stream.IntStream.of(port)).toArray());
+            TransportPorts.Reservation port = TransportPorts.reserve(settings.transportHost(),
+                    settings.transportPort(), settings.transportPortSpan(), taken);
+            TransportPorts.Reservation source;
+            try {
+                source = TransportPorts.reserve(settings.transportHost(), settings.transportPort(),
+                        settings.transportPortSpan(), java.util.stream.IntStream.concat(java.util.Arrays.stream(taken),
+                                java.util.stream.IntStream.of(port.port())).toArray());
+            } catch (RuntimeException e) {
+                port.release();
+                throw e;
+            }
             NodeGroup g = new NodeGroup(m.group(), info, local, transport, settings, port, source);
             groups.put(m.group(), g);
             creators.put(m.group(), hostPort(m.replyTo().path().address()));
-            m.replyTo().tell(new Prepared(m.op(), info.address(), settings.transportHost() + ":" + port,
-                    settings.transportHost() + ":" + source));
+            m.replyTo().tell(new Prepared(m.op(), info.address(), settings.transportHost() + ":" + port.port(),
+                    settings.transportHost() + ":" + source.port()));
         } catch (RuntimeException e) {
             m.replyTo().tell(new Failed(m.op(), info.address(), "no transport port: " + e.getMessage(), List.of()));
         }

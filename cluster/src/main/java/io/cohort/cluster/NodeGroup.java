@@ -33,8 +33,8 @@ final class NodeGroup implements AutoCloseable {
     private final CohortGroup local;
     private final TransportConfig transport;
     private final ClusterSettings settings;
-    private final int port;
-    private final int sourcePort;
+    private final TransportPorts.Reservation port;
+    private final TransportPorts.Reservation sourcePort;
     private final ExecutorService worker;
     private final Map<Long, List<Tensor>> tensors = new HashMap<>();
     private final NodeStaging staging = new NodeStaging();
@@ -42,8 +42,8 @@ final class NodeGroup implements AutoCloseable {
     private List<String> nodes = List.of();
     private HierarchicalCollective collective;
 
-    NodeGroup(int id, NodeInfo info, CohortGroup local, TransportConfig transport, ClusterSettings settings, int port,
-              int sourcePort) {
+    NodeGroup(int id, NodeInfo info, CohortGroup local, TransportConfig transport, ClusterSettings settings,
+              TransportPorts.Reservation port, TransportPorts.Reservation sourcePort) {
         this.id = id;
         this.info = info;
         this.local = local;
@@ -57,7 +57,7 @@ final class NodeGroup implements AutoCloseable {
 
     /** The UDP ports this group holds on this node: the one its leader receives on, the one it sends from. */
     int[] ports() {
-        return new int[] {port, sourcePort};
+        return new int[] {port.port(), sourcePort.port()};
     }
 
     void open(NodeAgent.Open m) {
@@ -67,6 +67,8 @@ final class NodeGroup implements AutoCloseable {
                 c = c.withUdp(m.endpoints(), m.sources());
             }
             nodes = m.nodes();
+            port.release(); // held since prepare so that no other node of this host probed them meanwhile
+            sourcePort.release();
             leaders = ProcessGroup.join(c);
             collective = new HierarchicalCollective(local, leaders, staging, settings.collectiveTimeout());
             LOG.info("group {} open: node {} of {}, ranks {}..{}", id, m.nodeRank(), m.endpoints().size(),
@@ -160,6 +162,8 @@ final class NodeGroup implements AutoCloseable {
     }
 
     private void release() {
+        port.release();
+        sourcePort.release();
         if (leaders != null) {
             leaders.close();
             leaders = null;
