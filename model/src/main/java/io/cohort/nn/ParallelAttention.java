@@ -111,7 +111,7 @@ public final class ParallelAttention {
             ops.copyColumns(qkvs, qw + kvw, vs);
         }
         // rotary, KV write and attention as one op (TensorOps.rotaryAttention: one kernel on a GPU for steps of up
-        // to CudaTensorOps.SPLIT_MAX_ROWS rows, else, and on the host, rotaryKvWrite then attention)
+        // to CudaAttention.SPLIT_MAX_ROWS rows, else, and on the host, rotaryKvWrite then attention)
         cache.rotateWriteAttend(startPos, qs, ks, vs, heads, kvHeads, headDim, rotary, ctx);
     }
 }

@@ -1,5 +1,7 @@
 package io.cohort.nn.cuda;
 
+import static io.cohort.nn.cuda.Operands.f32;
+
 import io.cohort.core.DType;
 import io.cohort.cuda.CudaBuffer;
 import io.cohort.cuda.CudaDevice;
@@ -29,7 +31,8 @@ import java.lang.foreign.ValueLayout;
  *
  * <p>Where a decode GEMM takes the GEMV, the fused ops take its fused forms (one launch instead of two:
  * {@link #siluMatmulT}, {@link #matmulTAddRmsNorm}, {@link #siluMatmulTAddRmsNorm}; see gemv.cu), bit-identical
- * to the unfused ops; shapes without a fused tile ({@link Gemv#fuses}) run the unfused ops.
+ * to the unfused ops; shapes without a fused tile ({@link Gemv#fuses}) run the unfused ops. The attention
+ * kernels and their choice are {@link CudaAttention}'s, on the same stream.
  */
 public final class CudaTensorOps implements TensorOps {
     private final CudaDevice device;
@@ -37,13 +40,9 @@ public final class CudaTensorOps implements TensorOps {
     private final CublasGemm gemm;
     private final NnKernels kernels;
     private final Arena arena = Arena.ofShared();
-    private DeviceBuffer castScratch;
-    private DeviceBuffer scoreScratch;
-    private DeviceBuffer partialScratch;
-    // the fused rotary attention's tickets, an unsigned per (row tile, KV head): zeroed when allocated, and every
-    // launch leaves them zero (the last chunk block of a tile resets its own)
-    private CudaBuffer attentionTickets;
-    private DeviceBuffer tokenBuffer;
+    private final CudaAttention attention;
+    private final DeviceScratch castScratch;
+    private final DeviceScratch tokenBuffer;
     // the fused GEMV's ticket counter (an unsigned int the last block resets): zeroed once, at construction
     private final DeviceBuffer gemvTicket;
     // argmax: the kernel's 8-byte answer on the device and its pinned copy on the host
@@ -73,10 +72,6 @@ public final class CudaTensorOps implements TensorOps {
     // cohort.nn.tcGemv: matmulT of 3..16 rows on the tensor-core skinny GEMM (TcGemv, gemv.cu cohort_tcgemv_*)
     // where it measured fastest (TcGemv.takes); "false" turns it off. Needs the GEMV on (cohort.nn.gemv).
     private boolean tcGemvOn = !"false".equals(System.getProperty("cohort.nn.tcGemv"));
-    // cohort.nn.fusedAttention: "false" = rotaryAttention as rotaryKvWrite then attention (two or three launches)
-    // measured on an H200 (2026-12-02, DecodeOpsBench, graph-like batches): the single-launch kernel was no faster
-    // than rotaryKvWrite + split + combine (8x1024 11.4 vs 11.8 us, TinyLlama 14.2 vs 12.7 us), so it is opt-in
-    private boolean fusedAttentionOn = "true".equals(System.getProperty("cohort.nn.fusedAttention"));
     // cohort.nn.fusedGemv: "true" = the GEMVs with the SwiGLU prologue and the add + RMSNorm epilogue. Opt-in:
     // on an H200 they were slower than the separate kernels (8x1024 o_proj + add-norm 13.4 vs 5.7 us, 8B down
     // with SwiGLU 70.6 vs 34.1 us: every block recomputes the activation, and the last block's norm is serial)
@@ -85,18 +80,15 @@ public final class CudaTensorOps implements TensorOps {
     // epilogue of the GEMV before them, and the SwiGLU in gate|up's epilogue (with the one-launch decode attention,
     // the decode layer at tp = 1 is 5 launches instead of 10). On unless "false".
     private boolean normInGemvOn = !"false".equals(System.getProperty("cohort.nn.normInGemv"));
-    // cohort.nn.prefill-attention: "simt" = prefill on the f32 online kernel (for comparison); else (default) on
-    // the tensor-core kernel where it applies (attentionKernel)
-    private final boolean prefillTensorCores = !"simt".equals(System.getProperty("cohort.nn.prefill-attention"));
-    // cohort.nn.decode-attention: "split" = one-row decode on split-K + combine (two launches, scratch); else
-    // (default) on the one-launch decode kernel where it applies (attentionKernel)
-    private boolean decodeAttention = !"split".equals(System.getProperty("cohort.nn.decode-attention"));
 
     public CudaTensorOps(CudaDevice device) {
         this.device = device;
         this.stream = device.createStream();
         this.gemm = new CublasGemm(stream);
         this.kernels = new NnKernels(stream);
+        this.attention = new CudaAttention(device, stream, kernels, this::stepPosition);
+        this.castScratch = new DeviceScratch(device, stream, false);
+        this.tokenBuffer = new DeviceScratch(device, stream, false);
         kernels.pdl(device.computeCapability() >= 90 && !"false".equals(PDL));
         this.computeDone = device.createEvent();
         this.otherDone = device.createEvent();
@@ -253,25 +245,12 @@ public final class CudaTensorOps implements TensorOps {
     }
 
     /**
-     * Whether {@link #rotaryAttention} takes the fused kernel where it can (default: system property
-     * cohort.nn.fusedAttention, false unless "true"); off, it is rotaryKvWrite then attention.
-     */
-    public void useFusedAttention(boolean on) {
-        this.fusedAttentionOn = on;
-    }
-
-    /**
      * Whether {@link #rmsNormMatmulT}, {@link #matmulTAdd}, {@link #matmulTSwiGlu} and {@link #rmsNormMatmulTSwiGlu}
      * take the fused GEMVs where the GEMV takes the product (default: on, unless system property
      * cohort.nn.normInGemv is "false").
      */
     public void useNormInGemv(boolean on) {
         this.normInGemvOn = on;
-    }
-
-    /** Whether one-row {@link #attention} takes the one-launch decode kernel where it applies (default: on). */
-    public void useDecodeAttention(boolean on) {
-        this.decodeAttention = on;
     }
 
     /** Whether the fused GEMV forms are used where they apply (default: system property cohort.nn.fusedGemv). */
@@ -398,7 +377,7 @@ public final class CudaTensorOps implements TensorOps {
             return;
         }
         f32(a, "matmulT input");
-        DeviceBuffer scratch = castScratch = grow(castScratch, a.elements() * w.dtype().bytes());
+        DeviceBuffer scratch = castScratch.atLeast(a.elements() * w.dtype().bytes());
         kernels.pointers(a.buffer().address(), 0, 0, scratch.address(), 0).sizes(a.elements(), 0, 0)
                 .launch(kernels.cast(w.dtype()), NnKernels.gridFor(a.elements()), NnKernels.THREADS, "cast to " + w.dtype());
         cublas(new Matrix(scratch, w.dtype(), a.rows(), a.cols()), w, out);
@@ -752,9 +731,9 @@ public final class CudaTensorOps implements TensorOps {
             tokenStaging = arena.allocate(Math.max(bytes, 256), 16);
         }
         MemorySegment.copy(tokens, 0, tokenStaging, ValueLayout.JAVA_INT, 0, tokens.length);
-        tokenBuffer = grow(tokenBuffer, bytes);
-        stream.copyFromHost(tokenStaging.asSlice(0, bytes), tokenBuffer, 0);
-        kernels.pointers(table.buffer().address(), tokenBuffer.address(), 0, out.buffer().address(), 0)
+        DeviceBuffer tokenDevice = tokenBuffer.atLeast(bytes);
+        stream.copyFromHost(tokenStaging.asSlice(0, bytes), tokenDevice, 0);
+        kernels.pointers(table.buffer().address(), tokenDevice.address(), 0, out.buffer().address(), 0)
                 .sizes(0, tokens.length, table.cols()).vocab(vocabStart, table.rows())
                 .launch(kernels.embed(table.dtype()), NnKernels.gridFor(out.elements()), NnKernels.THREADS, "embed");
         // the staging is reused by the next call: the copy must have read it
@@ -769,336 +748,24 @@ public final class CudaTensorOps implements TensorOps {
         stream.copy(src.buffer(), 0, dst.buffer(), (long) dstRow * dst.cols() * dst.dtype().bytes(), src.byteSize());
     }
 
-    /** Decode (up to this many query rows) takes the split-K kernels; prefill the tensor-core or online kernel. */
-    static final int SPLIT_MAX_ROWS = 16;
-
-    /**
-     * The one-launch decode kernel takes caches of up to this many positions: its warps walk the context
-     * (DEC_WARPS chunks of 32 positions at a time per head), so past this split-K's wider grid is faster.
-     */
-    static final int DECODE_MAX_SEQ = 2048;
-
-    /** The attention kernels {@link #attention} chooses from. */
-    enum AttentionKernel { DECODE, SPLIT_K, PREFILL_TC, ONLINE, PER_HEAD }
-
-    /**
-     * Which kernel {@link #attention} takes for {@code rows} query rows of this head layout over a cache of
-     * {@code maxSeq} positions: one query row takes the one-launch decode kernel where {@code decode} (not turned
-     * off by {@code cohort.nn.decode-attention=split}), the head size is 64 or 128 and the cache at most
-     * {@value #DECODE_MAX_SEQ}; else split-K for decode (up to {@value #SPLIT_MAX_ROWS} rows), the tensor-core
-     * kernel for prefill where it applies and {@code tensorCores} (its kernel loaded, not turned off by
-     * {@code cohort.nn.prefill-attention=simt}), else the online kernel, where the layout allows each;
-     * {@code aligned}: every matrix starts on 16 bytes. Anything else takes the per-head kernel.
-     */
-    static AttentionKernel attentionKernel(int rows, int heads, int kvHeads, int headDim, int maxSeq, boolean aligned,
-                                           boolean tensorCores, boolean decode) {
-        if (aligned && decode && rows == 1 && maxSeq <= DECODE_MAX_SEQ && decodeSupports(heads, kvHeads, headDim)) {
-            return AttentionKernel.DECODE;
-        }
-        if (aligned && rows <= SPLIT_MAX_ROWS && splitKSupports(heads, kvHeads, headDim)) {
-            return AttentionKernel.SPLIT_K;
-        }
-        if (aligned && rows > SPLIT_MAX_ROWS && tensorCores && prefillTcSupports(heads, kvHeads, headDim)) {
-            return AttentionKernel.PREFILL_TC;
-        }
-        if (aligned && onlineSupports(heads, kvHeads, headDim)) {
-            return AttentionKernel.ONLINE;
-        }
-        return AttentionKernel.PER_HEAD;
+    /** The attention kernels these ops launch (tests and benchmarks call them directly). */
+    public CudaAttention attentionKernels() {
+        return attention;
     }
 
-    /** See {@link #attentionKernel}. */
+    /** On the kernel {@link CudaAttention#kernelFor} picks. */
     @Override
     public void attention(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim, int startPos,
                           Matrix out) {
-        boolean tensorCores = prefillTensorCores && kernels.attentionTc(headDim) != null;
-        switch (attentionKernel(q.rows(), heads, kvHeads, headDim, kCache.rows(), aligned(q, kCache, vCache, out),
-                tensorCores, decodeAttention)) {
-            case DECODE -> attentionDecode(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-            case SPLIT_K -> attentionSplitK(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-            case PREFILL_TC -> attentionPrefillTc(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-            case ONLINE -> attentionOnline(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-            case PER_HEAD -> attentionPerHead(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-        }
+        attention.attention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
     }
 
-    /** Whether {@link #attentionDecode} takes this head layout: whole groups, head size 64 or 128. */
-    public static boolean decodeSupports(int heads, int kvHeads, int headDim) {
-        return kvHeads > 0 && heads % kvHeads == 0 && (headDim == 64 || headDim == 128);
-    }
-
-    /**
-     * Decode attention for one query row in one launch (cohort_nn_attention_decode_d64 / _d128): one block per
-     * query head whose warps split the context in chunks of 32 positions and combine in shared memory, no
-     * scratch. The grid is the heads, so a captured step replays at any position. Where {@link #decodeSupports}
-     * and every matrix is 16-byte aligned.
-     */
-    public void attentionDecode(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
-                                int startPos, Matrix out) {
-        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-        if (q.rows() != 1 || !decodeSupports(heads, kvHeads, headDim) || !aligned(q, kCache, vCache, out)) {
-            throw new IllegalArgumentException("decode attention takes one row of whole groups of heads of 64 or 128,"
-                    + " 16-byte aligned, got " + q.rows() + " rows of " + heads + "/" + kvHeads + " of " + headDim);
-        }
-        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
-                        out.buffer().address(), 0)
-                .sizes(0, 1, q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
-                .pos(stepPosition())
-                .launch(headDim == 64 ? kernels.attentionDecode64 : kernels.attentionDecode128, heads,
-                        NnKernels.DECODE_THREADS, "attention decode");
-    }
-
-    /** Whether {@link #attentionSplitK} takes this head layout (the kernels' shared-memory limits, float4 rows). */
-    public static boolean splitKSupports(int heads, int kvHeads, int headDim) {
-        return kvHeads > 0 && heads % kvHeads == 0 && heads / kvHeads <= NnKernels.ATTN_MAX_GROUP
-                && headDim > 0 && headDim <= NnKernels.ATTN_MAX_D && headDim % 4 == 0;
-    }
-
-    /** The split-K and online kernels load float4s: every matrix starts on 16 bytes (row strides are 4k floats). */
-    private static boolean aligned(Matrix... ms) {
-        for (Matrix m : ms) {
-            if (m.buffer().address() % 16 != 0) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /** Query rows one attention block serves: {@value NnKernels#ATTN_TILE} query vectors over the group's heads. */
-    private static int tileRows(int heads, int kvHeads) {
-        return NnKernels.ATTN_TILE / (heads / kvHeads);
-    }
-
-    /**
-     * Flash-decoding: the KV length split into chunks of {@value NnKernels#ATTN_CHUNK} positions, one block per
-     * (tile of query rows, KV head, chunk) that serves the tile's rows and every query head of the group from one
-     * read of K and V, then a combine kernel (cohort_nn_attention_split / _combine). The grid covers the cache's
-     * capacity, so a captured step replays at any position. Scratch: acc [rows*heads, chunks, headDim] then m, l
-     * [rows*heads, chunks, 2]. Its math on the host: {@link io.cohort.nn.host.SplitKAttention}.
-     */
-    public void attentionSplitK(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
-                                int startPos, Matrix out) {
-        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-        if (!splitKSupports(heads, kvHeads, headDim) || !aligned(q, kCache, vCache, out)) {
-            throw new IllegalArgumentException("split-K attention takes groups of at most " + NnKernels.ATTN_MAX_GROUP
-                    + " heads of at most " + NnKernels.ATTN_MAX_D + " (a multiple of 4), 16-byte aligned, got "
-                    + heads + "/" + kvHeads + " of " + headDim);
-        }
-        int chunks = (kCache.rows() + NnKernels.ATTN_CHUNK - 1) / NnKernels.ATTN_CHUNK;
-        int tiles = (q.rows() + tileRows(heads, kvHeads) - 1) / tileRows(heads, kvHeads);
-        partialScratch = grow(partialScratch, 4L * q.rows() * heads * chunks * (headDim + 2));
-        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(), 0,
-                        partialScratch.address())
-                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
-                .pos(stepPosition())
-                .launch(kernels.attentionSplit, tiles * kvHeads * chunks, NnKernels.ATTN_THREADS, "attention split");
-        kernels.pointers(0, 0, 0, out.buffer().address(), partialScratch.address())
-                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
-                .pos(stepPosition())
-                .launch(kernels.attentionCombine, q.rows() * heads, 128, "attention combine");
-    }
-
-    /**
-     * Whether {@link #rotaryAttention} takes the fused kernel for {@code rows} query rows of this head layout: the
-     * split-K kernels' steps (1 .. {@value #SPLIT_MAX_ROWS} rows) and layouts. (It also needs the caches and out
-     * 16-byte aligned.)
-     */
-    public static boolean fusedAttentionSupports(int rows, int heads, int kvHeads, int headDim) {
-        return rows >= 1 && rows <= SPLIT_MAX_ROWS && splitKSupports(heads, kvHeads, headDim);
-    }
-
-    /**
-     * Decode attention in one launch (cohort_nn_rotary_attention) where {@link #fusedAttentionSupports} and the
-     * caches and out are 16-byte aligned: rotary of q and k, the step's k and v into the caches and split-K
-     * attention with its combine done by each (row tile, KV head)'s last chunk block to finish (a ticket counter
-     * per pair). The same bits as {@link #rotaryKvWrite} then {@link #attentionSplitK}, caches included; q is left
-     * unrotated. Elsewhere (and with {@link #useFusedAttention} off) the default: rotaryKvWrite then attention.
-     */
+    /** One launch where {@link CudaAttention#rotaryAttention} takes the step, else rotaryKvWrite then attention. */
     @Override
     public void rotaryAttention(Matrix q, Matrix k, Matrix v, int heads, int kvHeads, int headDim, int startPos,
                                 Matrix table, Matrix kCache, Matrix vCache, Matrix out) {
-        if (decodeAttention && q.rows() == 1 && kCache.rows() <= DECODE_MAX_SEQ && decodeSupports(heads, kvHeads, headDim)
-                && aligned(q, k, v, table, kCache, vCache, out)) {
-            rotaryAttentionDecode(q, k, v, heads, kvHeads, headDim, startPos, table, kCache, vCache, out);
-            return;
-        }
-        if (!fusedAttentionOn || !fusedAttentionSupports(q.rows(), heads, kvHeads, headDim)
-                || !aligned(kCache, vCache, out)) {
+        if (!attention.rotaryAttention(q, k, v, heads, kvHeads, headDim, startPos, table, kCache, vCache, out)) {
             TensorOps.super.rotaryAttention(q, k, v, heads, kvHeads, headDim, startPos, table, kCache, vCache, out);
-            return;
-        }
-        rotaryAttentionFused(q, k, v, heads, kvHeads, headDim, startPos, table, kCache, vCache, out);
-    }
-
-    /**
-     * One decode step's rotary of q and k, its K and V into the caches and its attention in one launch
-     * (cohort_nn_rotary_attention_decode_d64 / _d128: {@link #attentionDecode}'s kernel, rotating as it loads): the
-     * caches and out have the bits of {@link #rotaryKvWrite} then {@link #attentionDecode}; q is left unrotated.
-     * Taken by {@link #rotaryAttention} for one row where the decode kernel applies (and it is on).
-     */
-    public void rotaryAttentionDecode(Matrix q, Matrix k, Matrix v, int heads, int kvHeads, int headDim, int startPos,
-                                      Matrix table, Matrix kCache, Matrix vCache, Matrix out) {
-        for (Matrix m : new Matrix[] {k, v, table}) {
-            f32(m, "rotaryAttention operand");
-        }
-        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-        int kvw = kvHeads * headDim;
-        if (q.rows() != 1 || k.rows() != 1 || v.rows() != 1 || k.cols() != kvw || v.cols() != kvw
-                || table.cols() != headDim || startPos + 1 > table.rows() || !decodeSupports(heads, kvHeads, headDim)
-                || !aligned(q, k, v, table, kCache, vCache, out)) {
-            throw new IllegalArgumentException("rotary decode attention takes one row of whole groups of heads of 64 or"
-                    + " 128, 16-byte aligned: q " + q + ", k " + k + ", v " + v + " as " + heads + "/" + kvHeads
-                    + " heads of " + headDim + " at " + startPos + ", table " + table);
-        }
-        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
-                        out.buffer().address(), 0)
-                .extra(k.buffer().address(), v.buffer().address())
-                .more(table.buffer().address(), 0)
-                .sizes(0, 1, q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
-                .pos(stepPosition())
-                .launch(headDim == 64 ? kernels.rotaryAttentionDecode64 : kernels.rotaryAttentionDecode128, heads,
-                        NnKernels.DECODE_THREADS, "rotary attention decode");
-    }
-
-    /** The fused kernel itself (tests and the bench call it directly; throws where it does not apply). */
-    public void rotaryAttentionFused(Matrix q, Matrix k, Matrix v, int heads, int kvHeads, int headDim, int startPos,
-                                     Matrix table, Matrix kCache, Matrix vCache, Matrix out) {
-        for (Matrix m : new Matrix[] {k, v, table}) {
-            f32(m, "rotaryAttention operand");
-        }
-        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-        int kvw = kvHeads * headDim;
-        if (k.cols() != kvw || v.cols() != kvw || k.rows() != q.rows() || v.rows() != q.rows()
-                || table.cols() != headDim || startPos + q.rows() > table.rows()) {
-            throw new IllegalArgumentException("rotaryAttention: q " + q + ", k " + k + ", v " + v + " as " + heads + "/"
-                    + kvHeads + " heads of " + headDim + " at " + startPos + " into " + kCache + ", table " + table);
-        }
-        if (!fusedAttentionSupports(q.rows(), heads, kvHeads, headDim) || !aligned(kCache, vCache, out)) {
-            throw new IllegalArgumentException("fused rotary attention takes 1.." + SPLIT_MAX_ROWS + " rows of groups"
-                    + " of at most " + NnKernels.ATTN_MAX_GROUP + " heads of at most " + NnKernels.ATTN_MAX_D
-                    + " (a multiple of 4), caches and out 16-byte aligned, got " + q.rows() + " rows of " + heads
-                    + "/" + kvHeads + " of " + headDim);
-        }
-        int chunks = (kCache.rows() + NnKernels.ATTN_CHUNK - 1) / NnKernels.ATTN_CHUNK;
-        int tiles = (q.rows() + tileRows(heads, kvHeads) - 1) / tileRows(heads, kvHeads);
-        partialScratch = grow(partialScratch, 4L * q.rows() * heads * chunks * (headDim + 2));
-        long ticketBytes = 4L * tiles * kvHeads;
-        if (attentionTickets == null || attentionTickets.byteSize() < ticketBytes) {
-            if (attentionTickets != null) {
-                stream.synchronize();
-                device.free(attentionTickets);
-            }
-            attentionTickets = device.allocate(Math.max(ticketBytes, 4096));
-            stream.zero(attentionTickets, 0, attentionTickets.byteSize());   // stream-ordered before the kernel
-        }
-        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
-                        out.buffer().address(), partialScratch.address())
-                .extra(k.buffer().address(), v.buffer().address())
-                .more(table.buffer().address(), attentionTickets.address())
-                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
-                .pos(stepPosition())
-                .launch(kernels.rotaryAttention, tiles * kvHeads * chunks, NnKernels.ATTN_THREADS, "rotary attention");
-    }
-
-    /** Whether {@link #attentionOnline} takes this head layout (the same kernel body as split-K). */
-    public static boolean onlineSupports(int heads, int kvHeads, int headDim) {
-        return splitKSupports(heads, kvHeads, headDim);
-    }
-
-    /**
-     * Attention that never materializes the score matrix (cohort_nn_attention_online, flash-attention): one block
-     * per (tile of query rows, KV head) folds KV tiles of {@value NnKernels#ATTN_CHUNK} positions, loaded once into
-     * shared memory for the tile's rows and the group's heads, into a running softmax; no scratch. The prefill
-     * default of {@link #attention}. Its math on the host: {@link io.cohort.nn.host.SplitKAttention#online}.
-     */
-    public void attentionOnline(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
-                                int startPos, Matrix out) {
-        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-        if (!onlineSupports(heads, kvHeads, headDim) || !aligned(q, kCache, vCache, out)) {
-            throw new IllegalArgumentException("online attention takes groups of at most " + NnKernels.ATTN_MAX_GROUP
-                    + " heads of at most " + NnKernels.ATTN_MAX_D + " (a multiple of 4), 16-byte aligned, got "
-                    + heads + "/" + kvHeads + " of " + headDim);
-        }
-        int tiles = (q.rows() + tileRows(heads, kvHeads) - 1) / tileRows(heads, kvHeads);
-        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
-                        out.buffer().address(), 0)
-                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
-                .pos(stepPosition())
-                .launch(kernels.attentionOnline, tiles * kvHeads, NnKernels.ATTN_THREADS, "attention online");
-    }
-
-    /**
-     * Whether {@link #attentionPrefillTc} takes this head layout: head_dim 64 or 128 (a kernel each), groups of at
-     * most {@value NnKernels#TC_QV} heads (a block's query vectors hold at least one row).
-     */
-    public static boolean prefillTcSupports(int heads, int kvHeads, int headDim) {
-        if (kvHeads <= 0 || heads % kvHeads != 0 || heads / kvHeads > NnKernels.TC_QV) {
-            return false;
-        }
-        for (int d : NnKernels.TC_HEAD_DIMS) {
-            if (d == headDim) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** Whether this device runs {@link #attentionPrefillTc} for {@code headDim} (the kernel got its shared memory). */
-    public boolean prefillTcAvailable(int headDim) {
-        return kernels.attentionTc(headDim) != null;
-    }
-
-    /**
-     * Prefill attention on tensor cores (cohort_nn_attention_prefill_tc64 / _tc128, flash-attention 2 with TF32
-     * WMMA and f32 accumulation and softmax): one block of {@value NnKernels#TC_THREADS} threads per (tile of
-     * {@value NnKernels#TC_QV} query vectors = 64 / group rows times the group's heads, KV head) walks KV tiles of
-     * {@value NnKernels#TC_KV} positions in shared memory; no scratch. The prefill default of {@link #attention}.
-     * TF32 rounds q, k, v and the softmax weights to 10 mantissa bits (u = 2^-11): outputs differ from f32
-     * attention by about 1e-3 of their magnitude (bound in CudaPrefillAttentionTest).
-     */
-    public void attentionPrefillTc(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
-                                   int startPos, Matrix out) {
-        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-        MemorySegment kernel = kernels.attentionTc(headDim);
-        if (!prefillTcSupports(heads, kvHeads, headDim) || !aligned(q, kCache, vCache, out) || kernel == null) {
-            throw new IllegalArgumentException("tensor-core prefill attention takes groups of at most "
-                    + NnKernels.TC_QV + " heads of 64 or 128, 16-byte aligned, on a device that grants its shared"
-                    + " memory, got " + heads + "/" + kvHeads + " of " + headDim);
-        }
-        int tileRows = NnKernels.TC_QV / (heads / kvHeads);
-        int tiles = (q.rows() + tileRows - 1) / tileRows;
-        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
-                        out.buffer().address(), 0)
-                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
-                .pos(stepPosition())
-                .launch(kernel, tiles * kvHeads, NnKernels.TC_THREADS, NnKernels.tcSharedBytes(headDim),
-                        "attention prefill (tensor cores)");
-    }
-
-    /** One block per (query row, head) over the whole row, scores in scratch (cohort_nn_attention). */
-    public void attentionPerHead(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
-                                 int startPos, Matrix out) {
-        checkAttention(q, kCache, vCache, heads, kvHeads, headDim, startPos, out);
-        int blocks = q.rows() * heads;
-        scoreScratch = grow(scoreScratch, 4L * blocks * kCache.rows());
-        kernels.pointers(q.buffer().address(), kCache.buffer().address(), vCache.buffer().address(),
-                        out.buffer().address(), scoreScratch.address())
-                .sizes(0, q.rows(), q.cols()).heads(heads, kvHeads, headDim, startPos, kCache.rows())
-                .pos(stepPosition())
-                .launch(kernels.attention, blocks, 128, "attention");
-    }
-
-    private static void checkAttention(Matrix q, Matrix kCache, Matrix vCache, int heads, int kvHeads, int headDim,
-                                       int startPos, Matrix out) {
-        f32(q, "attention q");
-        f32(kCache, "K cache");
-        f32(vCache, "V cache");
-        f32(out, "attention output");
-        if (heads % kvHeads != 0 || q.cols() != heads * headDim || kCache.cols() != kvHeads * headDim
-                || vCache.cols() != kCache.cols() || out.rows() != q.rows() || out.cols() != q.cols()
-                || startPos + q.rows() > kCache.rows()) {
-            throw new IllegalArgumentException("attention shapes: q " + q + ", k " + kCache + ", v " + vCache + ", out "
-                    + out + " for " + heads + "/" + kvHeads + " heads of " + headDim + " from position " + startPos);
         }
     }
 
@@ -1110,8 +777,10 @@ public final class CudaTensorOps implements TensorOps {
     @Override
     public void close() {
         stream.synchronize();
-        for (DeviceBuffer b : new DeviceBuffer[] {castScratch, scoreScratch, partialScratch, attentionTickets, tokenBuffer,
-                gemmWorkspace, gemvTicket, argmaxOut, argmaxHost}) {
+        attention.close();
+        castScratch.close();
+        tokenBuffer.close();
+        for (DeviceBuffer b : new DeviceBuffer[] {gemmWorkspace, gemvTicket, argmaxOut, argmaxHost}) {
             if (b != null) {
                 device.free(b);
             }
@@ -1126,27 +795,5 @@ public final class CudaTensorOps implements TensorOps {
         }
         stream.close();
         arena.close();
-    }
-
-    /** A scratch buffer of at least {@code bytes}; the old one is freed once the stream is done with it. */
-    private DeviceBuffer grow(DeviceBuffer current, long bytes) {
-        if (current != null && current.byteSize() >= bytes) {
-            return current;
-        }
-        if (current != null) {
-            stream.synchronize();
-            device.free(current);
-        }
-        return device.allocate(Math.max(bytes, 4096));
-    }
-
-    private static boolean f32(Matrix m) {
-        return m.dtype() == DType.F32;
-    }
-
-    private static void f32(Matrix m, String what) {
-        if (m.dtype() != DType.F32) {
-            throw new IllegalArgumentException(what + " must be F32 (activations), got " + m);
-        }
     }
 }

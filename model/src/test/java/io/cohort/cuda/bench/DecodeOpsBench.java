@@ -8,6 +8,7 @@ import io.cohort.cuda.CudaStream;
 import io.cohort.model.LlamaConfig;
 import io.cohort.nn.Matrix;
 import io.cohort.nn.RotaryTable;
+import io.cohort.nn.cuda.CudaAttention;
 import io.cohort.nn.cuda.CudaTensorOps;
 import java.io.IOException;
 import java.lang.foreign.ValueLayout;
@@ -129,16 +130,16 @@ public final class DecodeOpsBench {
             long attnBytes = 2L * CONTEXT * kv * 4 + 8L * q;
             rows.add(row(shape, "attention", 1, time(() -> ops.attention(qs, keys, values, c.heads(), c.kvHeads(), dh,
                     CONTEXT - 1, ctx)), attnBytes));
-            rows.add(row(shape, "attn_perhead", 1, time(() -> ops.attentionPerHead(qs, keys, values, c.heads(),
+            rows.add(row(shape, "attn_perhead", 1, time(() -> ops.attentionKernels().perHead(qs, keys, values, c.heads(),
                     c.kvHeads(), dh, CONTEXT - 1, ctx)), attnBytes));
-            if (CudaTensorOps.splitKSupports(c.heads(), c.kvHeads(), dh)) {
-                rows.add(row(shape, "attn_splitk", 1, time(() -> ops.attentionSplitK(qs, keys, values, c.heads(),
+            if (CudaAttention.splitKSupports(c.heads(), c.kvHeads(), dh)) {
+                rows.add(row(shape, "attn_splitk", 1, time(() -> ops.attentionKernels().splitK(qs, keys, values, c.heads(),
                         c.kvHeads(), dh, CONTEXT - 1, ctx)), attnBytes));
             }
-            if (CudaTensorOps.fusedAttentionSupports(1, c.heads(), c.kvHeads(), dh)) {
+            if (CudaAttention.fusedSupports(1, c.heads(), c.kvHeads(), dh)) {
                 // one launch for rotary_kv + attn_splitk (cohort_nn_rotary_attention, combine in the split kernel);
                 // q is read unrotated and left so
-                rows.add(row(shape, "attn_fused_rotary", 1, time(() -> ops.rotaryAttentionFused(qs, ks, vs, c.heads(),
+                rows.add(row(shape, "attn_fused_rotary", 1, time(() -> ops.attentionKernels().rotaryFused(qs, ks, vs, c.heads(),
                         c.kvHeads(), dh, CONTEXT - 1, table, keys, values, ctx)), attnBytes + 16L * kv + 4L * dh));
             }
             // the decode bench's contexts (cohort model bench --prompt-len 32 --decode 64: positions 32..95), one
@@ -152,42 +153,42 @@ public final class DecodeOpsBench {
                 ops.rotaryKvWrite(qs, ks, vs, c.heads(), c.kvHeads(), dh, p, table, keys, values);
                 ops.attention(qs, keys, values, c.heads(), c.kvHeads(), dh, p, ctx);
             }), shortBytes + 16L * kv));
-            if (CudaTensorOps.splitKSupports(c.heads(), c.kvHeads(), dh)) {
-                rows.add(row(shape, "attn_splitk@" + SHORT, 1, time(() -> ops.attentionSplitK(qs, keys, values,
+            if (CudaAttention.splitKSupports(c.heads(), c.kvHeads(), dh)) {
+                rows.add(row(shape, "attn_splitk@" + SHORT, 1, time(() -> ops.attentionKernels().splitK(qs, keys, values,
                         c.heads(), c.kvHeads(), dh, p, ctx)), shortBytes));
             }
-            if (CudaTensorOps.decodeSupports(c.heads(), c.kvHeads(), dh)) {
-                rows.add(row(shape, "rotary_attn_decode@" + SHORT, 1, time(() -> ops.rotaryAttentionDecode(qs, ks, vs,
+            if (CudaAttention.decodeSupports(c.heads(), c.kvHeads(), dh)) {
+                rows.add(row(shape, "rotary_attn_decode@" + SHORT, 1, time(() -> ops.attentionKernels().rotaryDecode(qs, ks, vs,
                         c.heads(), c.kvHeads(), dh, p, table, keys, values, ctx)), shortBytes + 16L * kv));
             }
-            rows.add(row(shape, "attn_online@" + SHORT, 1, time(() -> ops.attentionOnline(qs, keys, values, c.heads(),
+            rows.add(row(shape, "attn_online@" + SHORT, 1, time(() -> ops.attentionKernels().online(qs, keys, values, c.heads(),
                     c.kvHeads(), dh, p, ctx)), shortBytes));
-            if (CudaTensorOps.fusedAttentionSupports(1, c.heads(), c.kvHeads(), dh)) {
-                rows.add(row(shape, "attn_fused_rot@" + SHORT, 1, time(() -> ops.rotaryAttentionFused(qs, ks, vs,
+            if (CudaAttention.fusedSupports(1, c.heads(), c.kvHeads(), dh)) {
+                rows.add(row(shape, "attn_fused_rot@" + SHORT, 1, time(() -> ops.attentionKernels().rotaryFused(qs, ks, vs,
                         c.heads(), c.kvHeads(), dh, p, table, keys, values, ctx)), shortBytes + 16L * kv));
             }
             // prefill: PREFILL query rows after a cached prefix, ending at the context's last position
             Matrix pq = act(owned, PREFILL, q), pout = act(owned, PREFILL, q);
             long prefillBytes = 2L * CONTEXT * kv * 4 + 8L * PREFILL * q;
-            rows.add(row(shape, "attn_prefill_perhead", PREFILL, time(() -> ops.attentionPerHead(pq, keys, values,
+            rows.add(row(shape, "attn_prefill_perhead", PREFILL, time(() -> ops.attentionKernels().perHead(pq, keys, values,
                     c.heads(), c.kvHeads(), dh, CONTEXT - PREFILL, pout)), prefillBytes));
-            if (CudaTensorOps.onlineSupports(c.heads(), c.kvHeads(), dh)) {
-                rows.add(row(shape, "attn_prefill_online", PREFILL, time(() -> ops.attentionOnline(pq, keys, values,
+            if (CudaAttention.onlineSupports(c.heads(), c.kvHeads(), dh)) {
+                rows.add(row(shape, "attn_prefill_online", PREFILL, time(() -> ops.attentionKernels().online(pq, keys, values,
                         c.heads(), c.kvHeads(), dh, CONTEXT - PREFILL, pout)), prefillBytes));
             }
-            if (CudaTensorOps.prefillTcSupports(c.heads(), c.kvHeads(), dh) && ops.prefillTcAvailable(dh)) {
-                rows.add(row(shape, "attn_prefill_tc", PREFILL, time(() -> ops.attentionPrefillTc(pq, keys, values,
+            if (CudaAttention.prefillTcSupports(c.heads(), c.kvHeads(), dh) && ops.attentionKernels().prefillTcAvailable(dh)) {
+                rows.add(row(shape, "attn_prefill_tc", PREFILL, time(() -> ops.attentionKernels().prefillTc(pq, keys, values,
                         c.heads(), c.kvHeads(), dh, CONTEXT - PREFILL, pout)), prefillBytes));
             }
             // the prefill target's case: a whole CONTEXT-token prompt from position 0, both kernels
             Matrix wq = act(owned, CONTEXT, q), wout = act(owned, CONTEXT, q);
             long wholeBytes = 2L * CONTEXT * kv * 4 + 8L * CONTEXT * q;
-            if (CudaTensorOps.onlineSupports(c.heads(), c.kvHeads(), dh)) {
-                rows.add(row(shape, "attn_prefill0_online", CONTEXT, time(() -> ops.attentionOnline(wq, keys, values,
+            if (CudaAttention.onlineSupports(c.heads(), c.kvHeads(), dh)) {
+                rows.add(row(shape, "attn_prefill0_online", CONTEXT, time(() -> ops.attentionKernels().online(wq, keys, values,
                         c.heads(), c.kvHeads(), dh, 0, wout)), wholeBytes));
             }
-            if (CudaTensorOps.prefillTcSupports(c.heads(), c.kvHeads(), dh) && ops.prefillTcAvailable(dh)) {
-                rows.add(row(shape, "attn_prefill0_tc", CONTEXT, time(() -> ops.attentionPrefillTc(wq, keys, values,
+            if (CudaAttention.prefillTcSupports(c.heads(), c.kvHeads(), dh) && ops.attentionKernels().prefillTcAvailable(dh)) {
+                rows.add(row(shape, "attn_prefill0_tc", CONTEXT, time(() -> ops.attentionKernels().prefillTc(wq, keys, values,
                         c.heads(), c.kvHeads(), dh, 0, wout)), wholeBytes));
             }
         } finally {

@@ -65,20 +65,20 @@ class CudaDecodeAttentionTest {
     @ParameterizedTest(name = "{0}/{1} heads of {2} at position {3}")
     @MethodSource("cases")
     void matchesF64AndSplitK(int heads, int kvHeads, int d, int pos) {
-        int capacity = CudaTensorOps.DECODE_MAX_SEQ;
+        int capacity = CudaAttention.DECODE_MAX_SEQ;
         Random rnd = new Random(17L * heads + 5L * d + pos);
         float[] q = TestMatrices.gaussian(heads * d, rnd);
         float[] k = TestMatrices.cache(capacity, kvHeads * d, pos + 1, rnd), v = TestMatrices.cache(capacity, kvHeads * d, pos + 1, rnd);
         Matrix gq = m.upload(q, 1, heads * d), gk = m.upload(k, capacity, kvHeads * d), gv = m.upload(v, capacity, kvHeads * d);
         Matrix decode = m.nan(1, heads * d), split = m.nan(1, heads * d), via = m.nan(1, heads * d);
-        g.attentionDecode(gq, gk, gv, heads, kvHeads, d, pos, decode);
+        g.attentionKernels().decode(gq, gk, gv, heads, kvHeads, d, pos, decode);
         g.attention(gq, gk, gv, heads, kvHeads, d, pos, via);
         float[] out = m.download(decode);
         assertVectorsClose(reference(q, k, v, 1, heads, kvHeads, d, pos), out, d, CudaPrefillAttentionTest.F32_TOL,
                 "decode kernel vs f64 attention");
-        boolean splitK = CudaTensorOps.splitKSupports(heads, kvHeads, d);   // groups of at most 16 heads
+        boolean splitK = CudaAttention.splitKSupports(heads, kvHeads, d);   // groups of at most 16 heads
         if (splitK) {
-            g.attentionSplitK(gq, gk, gv, heads, kvHeads, d, pos, split);
+            g.attentionKernels().splitK(gq, gk, gv, heads, kvHeads, d, pos, split);
             assertVectorsClose(TestMatrices.toDouble(m.download(split)), out, d, CudaPrefillAttentionTest.F32_TOL, "decode vs split-K");
         }
         if (!"split".equals(System.getProperty("cohort.nn.decode-attention"))) {
@@ -95,7 +95,7 @@ class CudaDecodeAttentionTest {
     @ParameterizedTest(name = "{0}/{1} heads of {2} at position {3}")
     @MethodSource("cases")
     void rotaryDecodeIsRotaryKvWriteThenDecode(int heads, int kvHeads, int d, int pos) {
-        int capacity = CudaTensorOps.DECODE_MAX_SEQ;
+        int capacity = CudaAttention.DECODE_MAX_SEQ;
         Random rnd = new Random(23L * heads + 3L * d + pos);
         float[] q = TestMatrices.gaussian(heads * d, rnd), k = TestMatrices.gaussian(kvHeads * d, rnd), v = TestMatrices.gaussian(kvHeads * d, rnd);
         float[] kc = TestMatrices.cache(capacity, kvHeads * d, pos, rnd), vc = TestMatrices.cache(capacity, kvHeads * d, pos, rnd);
@@ -108,8 +108,8 @@ class CudaDecodeAttentionTest {
         Matrix kc3 = m.upload(kc, capacity, kvHeads * d), vc3 = m.upload(vc, capacity, kvHeads * d);
         Matrix ref = m.nan(1, heads * d), fused = m.nan(1, heads * d), via = m.nan(1, heads * d);
         g.rotaryKvWrite(q1, gk, gv, heads, kvHeads, d, pos, table, kc1, vc1);
-        g.attentionDecode(q1, kc1, vc1, heads, kvHeads, d, pos, ref);
-        g.rotaryAttentionDecode(q2, gk, gv, heads, kvHeads, d, pos, table, kc2, vc2, fused);
+        g.attentionKernels().decode(q1, kc1, vc1, heads, kvHeads, d, pos, ref);
+        g.attentionKernels().rotaryDecode(q2, gk, gv, heads, kvHeads, d, pos, table, kc2, vc2, fused);
         g.rotaryAttention(q3, gk, gv, heads, kvHeads, d, pos, table, kc3, vc3, via);
         String what = heads + "/" + kvHeads + " of " + d + " at " + pos;
         assertSameBits(m.download(ref), m.download(fused), what + ": output");
@@ -118,22 +118,22 @@ class CudaDecodeAttentionTest {
         assertSameBits(m.download(ref), m.download(via), what + ": rotaryAttention() took the fused decode kernel");
     }
 
-    /** A cache longer than DECODE_MAX_SEQ: attention() takes split-K (the same bits as attentionSplitK). */
+    /** A cache longer than DECODE_MAX_SEQ: attention() takes split-K (the same bits as attentionKernels().splitK). */
     @Test
     void longCachesTakeSplitK() {
-        int heads = 32, kvHeads = 8, d = 128, capacity = CudaTensorOps.DECODE_MAX_SEQ + 1, pos = capacity - 1;
-        assertEquals(CudaTensorOps.AttentionKernel.SPLIT_K,
-                CudaTensorOps.attentionKernel(1, heads, kvHeads, d, capacity, true, true, true));
+        int heads = 32, kvHeads = 8, d = 128, capacity = CudaAttention.DECODE_MAX_SEQ + 1, pos = capacity - 1;
+        assertEquals(CudaAttention.Kernel.SPLIT_K,
+                CudaAttention.kernelFor(1, heads, kvHeads, d, capacity, true, true, true));
         Random rnd = new Random(3);
         float[] q = TestMatrices.gaussian(heads * d, rnd);
         float[] k = TestMatrices.cache(capacity, kvHeads * d, pos + 1, rnd), v = TestMatrices.cache(capacity, kvHeads * d, pos + 1, rnd);
         Matrix gq = m.upload(q, 1, heads * d), gk = m.upload(k, capacity, kvHeads * d), gv = m.upload(v, capacity, kvHeads * d);
         Matrix split = m.nan(1, heads * d), via = m.nan(1, heads * d), decode = m.nan(1, heads * d);
-        g.attentionSplitK(gq, gk, gv, heads, kvHeads, d, pos, split);
+        g.attentionKernels().splitK(gq, gk, gv, heads, kvHeads, d, pos, split);
         g.attention(gq, gk, gv, heads, kvHeads, d, pos, via);
         assertSameBits(m.download(split), m.download(via), "attention() on a long cache");
         // the decode kernel itself still computes it right when asked (slower there, not wrong)
-        g.attentionDecode(gq, gk, gv, heads, kvHeads, d, pos, decode);
+        g.attentionKernels().decode(gq, gk, gv, heads, kvHeads, d, pos, decode);
         assertVectorsClose(reference(q, k, v, 1, heads, kvHeads, d, pos), m.download(decode), d,
                 CudaPrefillAttentionTest.F32_TOL, "decode kernel on a long cache");
     }
@@ -143,9 +143,9 @@ class CudaDecodeAttentionTest {
         Matrix q2 = m.nan(2, 32 * 128), q96 = m.nan(1, 32 * 96), out2 = m.nan(2, 32 * 128);
         Matrix k = m.nan(64, 8 * 128), k96 = m.nan(64, 8 * 96), out96 = m.nan(1, 32 * 96);
         IllegalArgumentException rows = assertThrows(IllegalArgumentException.class,
-                () -> g.attentionDecode(q2, k, k, 32, 8, 128, 3, out2));
+                () -> g.attentionKernels().decode(q2, k, k, 32, 8, 128, 3, out2));
         assertEquals(true, rows.getMessage().contains("one row"), rows.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> g.attentionDecode(q96, k96, k96, 32, 8, 96, 3, out96));
+        assertThrows(IllegalArgumentException.class, () -> g.attentionKernels().decode(q96, k96, k96, 32, 8, 96, 3, out96));
     }
 
     private static void assertSameBits(float[] expected, float[] actual, String what) {

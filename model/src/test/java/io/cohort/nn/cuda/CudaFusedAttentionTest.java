@@ -30,7 +30,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Decode attention in one launch (cohort_nn_rotary_attention: rotary, KV write, split-K attention and its
- * in-kernel combine) against today's path on the GPU, rotaryKvWrite then attentionSplitK (split + combine): the
+ * in-kernel combine) against today's path on the GPU, rotaryKvWrite then attentionKernels().splitK (split + combine): the
  * caches and the output bit for bit (the fused kernel runs the same arithmetic with explicit roundings, and its
  * combine replays the combine kernel's summation order); and against the host (rotaryKvWrite, then
  * SplitKAttention's mirror): 2e-5 absolute on O(1) outputs, as CudaTensorOpsTest's split-K bound. Caches start
@@ -54,8 +54,8 @@ class CudaFusedAttentionTest {
         gpu = CudaDevices.open(0);
         host = HostDevice.open(0);
         g = new CudaTensorOps(gpu);
-        g.useFusedAttention(true);   // opt-in in production; these tests check its results
-        g.useDecodeAttention(false);   // one-row steps would take the one-launch decode kernel first
+        g.attentionKernels().useFused(true);   // opt-in in production; these tests check its results
+        g.attentionKernels().useDecode(false);   // one-row steps would take the one-launch decode kernel first
         h = new HostTensorOps(host, 1);
     }
 
@@ -152,7 +152,7 @@ class CudaFusedAttentionTest {
         int heads = Integer.parseInt(f[0]), kv = Integer.parseInt(f[1]), d = Integer.parseInt(f[2]);
         int start = Integer.parseInt(f[3]), rows = Integer.parseInt(f[4]);
         int capacity = f.length > 5 ? Integer.parseInt(f[5]) : CAPACITY;
-        assertTrue(CudaTensorOps.fusedAttentionSupports(rows, heads, kv, d));
+        assertTrue(CudaAttention.fusedSupports(rows, heads, kv, d));
         Random rnd = new Random(31L * shape.hashCode());
         Matrix q = random(rows, heads * d, rnd), k = random(rows, kv * d, rnd), v = random(rows, kv * d, rnd);
         Matrix kc = random(capacity, kv * d, rnd), vc = random(capacity, kv * d, rnd);
@@ -161,9 +161,9 @@ class CudaFusedAttentionTest {
         Matrix ht = RotaryTable.create(h, capacity, d, 10000.0), gt = RotaryTable.create(g, capacity, d, 10000.0);
         Matrix fused = g.allocate(DType.F32, rows, heads * d), ref = g.allocate(DType.F32, rows, heads * d);
         // fused first: it leaves q unrotated, which the reference then rotates in place
-        g.rotaryAttentionFused(gq, gk, gv, heads, kv, d, start, gt, kcFused, vcFused, fused);
+        g.attentionKernels().rotaryFused(gq, gk, gv, heads, kv, d, start, gt, kcFused, vcFused, fused);
         g.rotaryKvWrite(gq, gk, gv, heads, kv, d, start, gt, kcRef, vcRef);
-        g.attentionSplitK(gq, kcRef, vcRef, heads, kv, d, start, ref);
+        g.attentionKernels().splitK(gq, kcRef, vcRef, heads, kv, d, start, ref);
         assertSameBits(kcRef, kcFused, "K cache");
         assertSameBits(vcRef, vcFused, "V cache");
         assertSameBits(ref, fused, "output vs rotaryKvWrite + split + combine");
@@ -182,7 +182,7 @@ class CudaFusedAttentionTest {
 
     /**
      * A decode loop: 50 one-row steps in a row at increasing positions on one stream, fresh q, k, v each step, the
-     * fused op against rotaryKvWrite + attentionSplitK at every step; the caches after all steps bit for bit.
+     * fused op against rotaryKvWrite + attentionKernels().splitK at every step; the caches after all steps bit for bit.
      */
     @ParameterizedTest
     @ValueSource(strings = {"16,8,64,0", "32,4,64,0", "32,8,128,290", "12,4,80,480", "16,8,64,990"})
@@ -204,7 +204,7 @@ class CudaFusedAttentionTest {
             put(random(1, kv * d, rnd), gv);
             g.rotaryAttention(gq, gk, gv, heads, kv, d, pos, gt, kcFused, vcFused, fused);
             g.rotaryKvWrite(gq, gk, gv, heads, kv, d, pos, gt, kcRef, vcRef);
-            g.attentionSplitK(gq, kcRef, vcRef, heads, kv, d, pos, ref);
+            g.attentionKernels().splitK(gq, kcRef, vcRef, heads, kv, d, pos, ref);
             assertSameBits(ref, fused, "step at position " + pos);
         }
         assertSameBits(kcRef, kcFused, "K cache after the loop");
@@ -249,7 +249,7 @@ class CudaFusedAttentionTest {
                 g.setStep(pos, new int[0]);
                 graph.launch(g.stream());
                 g.rotaryKvWrite(gq, gk, gv, heads, kv, d, pos, gt, kcRef, vcRef);
-                g.attentionSplitK(gq, kcRef, vcRef, heads, kv, d, pos, ref);
+                g.attentionKernels().splitK(gq, kcRef, vcRef, heads, kv, d, pos, ref);
                 assertSameBits(ref, fused, "replay at position " + pos);   // the download synchronizes
             }
         }
@@ -272,7 +272,7 @@ class CudaFusedAttentionTest {
         Matrix room = g.allocate(DType.F32, rows + 1, heads * d);   // out misaligned by outOffset bytes
         Matrix out = new Matrix(room.buffer().slice(outOffset, 4L * rows * heads * d), DType.F32, rows, heads * d);
         boolean aligned = outOffset % 16 == 0;
-        assertEquals(aligned && CudaTensorOps.fusedAttentionSupports(rows, heads, kv, d), false, "a fallback case");
+        assertEquals(aligned && CudaAttention.fusedSupports(rows, heads, kv, d), false, "a fallback case");
         g.rotaryAttention(gq, gk, gv, heads, kv, d, start, gt, gkc, gvc, out);
         Matrix expected = h.allocate(DType.F32, rows, heads * d);
         h.rotaryAttention(q, k, v, heads, kv, d, start, ht, kc, vc, expected);   // the default: write, then attention
@@ -280,7 +280,7 @@ class CudaFusedAttentionTest {
         assertClose(vc, gvc, 0, "V cache");
         // more rows than a decode step take the prefill kernel: on tensor cores (TF32 inputs, 2^-11 relative
         // rounding; CudaPrefillAttentionTest derives 4e-3) where it applies, else f32
-        boolean tensorCores = rows > 16 && aligned && CudaTensorOps.prefillTcSupports(heads, kv, d);
+        boolean tensorCores = rows > 16 && aligned && CudaAttention.prefillTcSupports(heads, kv, d);
         assertClose(expected, out, tensorCores ? 4e-3 : 2e-5, "output");
     }
 }

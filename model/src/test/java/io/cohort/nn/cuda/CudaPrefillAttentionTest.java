@@ -87,7 +87,7 @@ class CudaPrefillAttentionTest {
     @ParameterizedTest(name = "{0}/{1} heads of {2}, {3} rows from {4}")
     @MethodSource("cases")
     void tensorCoresMatchF32Attention(int heads, int kvHeads, int d, int rows, int start) {
-        assertTrue(g.prefillTcAvailable(d), "the tensor-core kernel for head_dim " + d + " did not get its shared memory");
+        assertTrue(g.attentionKernels().prefillTcAvailable(d), "the tensor-core kernel for head_dim " + d + " did not get its shared memory");
         int capacity = start + rows + 64;
         Random rnd = new Random(31L * heads + 7L * d + 131L * rows + start);
         float[] q = TestMatrices.gaussian(rows * heads * d, rnd);
@@ -95,8 +95,8 @@ class CudaPrefillAttentionTest {
         float[] k = TestMatrices.cache(capacity, kvHeads * d, start + rows, rnd), v = TestMatrices.cache(capacity, kvHeads * d, start + rows, rnd);
         Matrix gq = m.upload(q, rows, heads * d), gk = m.upload(k, capacity, kvHeads * d), gv = m.upload(v, capacity, kvHeads * d);
         Matrix tc = m.nan(rows, heads * d), online = m.nan(rows, heads * d), via = m.nan(rows, heads * d);
-        g.attentionPrefillTc(gq, gk, gv, heads, kvHeads, d, start, tc);
-        g.attentionOnline(gq, gk, gv, heads, kvHeads, d, start, online);
+        g.attentionKernels().prefillTc(gq, gk, gv, heads, kvHeads, d, start, tc);
+        g.attentionKernels().online(gq, gk, gv, heads, kvHeads, d, start, online);
         g.attention(gq, gk, gv, heads, kvHeads, d, start, via);
         double[] ref = reference(q, k, v, rows, heads, kvHeads, d, start);
         float[] tcOut = m.download(tc), onlineOut = m.download(online);
@@ -121,13 +121,13 @@ class CudaPrefillAttentionTest {
         Random rnd = new Random(80);
         {
             int heads = 12, kvHeads = 4, d = 80;
-            assertEquals(CudaTensorOps.AttentionKernel.ONLINE,
-                    CudaTensorOps.attentionKernel(rows, heads, kvHeads, d, capacity, true, true, true));
+            assertEquals(CudaAttention.Kernel.ONLINE,
+                    CudaAttention.kernelFor(rows, heads, kvHeads, d, capacity, true, true, true));
             float[] q = TestMatrices.gaussian(rows * heads * d, rnd);
             float[] k = TestMatrices.cache(capacity, kvHeads * d, start + rows, rnd), v = TestMatrices.cache(capacity, kvHeads * d, start + rows, rnd);
             Matrix gq = m.upload(q, rows, heads * d), gk = m.upload(k, capacity, kvHeads * d), gv = m.upload(v, capacity, kvHeads * d);
             Matrix out = m.nan(rows, heads * d);
-            assertThrows(IllegalArgumentException.class, () -> g.attentionPrefillTc(gq, gk, gv, heads, kvHeads, d, start, out));
+            assertThrows(IllegalArgumentException.class, () -> g.attentionKernels().prefillTc(gq, gk, gv, heads, kvHeads, d, start, out));
             g.attention(gq, gk, gv, heads, kvHeads, d, start, out);
             assertVectorsClose(reference(q, k, v, rows, heads, kvHeads, d, start), m.download(out), d, F32_TOL, "head_dim 80");
         }
@@ -141,7 +141,7 @@ class CudaPrefillAttentionTest {
             g.upload(MemorySegment.ofArray(q), gq.buffer(), 0);
             Matrix gk = m.upload(k, capacity, kvHeads * d), gv = m.upload(v, capacity, kvHeads * d);
             Matrix out = m.nan(rows, heads * d);
-            assertThrows(IllegalArgumentException.class, () -> g.attentionPrefillTc(gq, gk, gv, heads, kvHeads, d, start, out));
+            assertThrows(IllegalArgumentException.class, () -> g.attentionKernels().prefillTc(gq, gk, gv, heads, kvHeads, d, start, out));
             g.attention(gq, gk, gv, heads, kvHeads, d, start, out);
             assertVectorsClose(reference(q, k, v, rows, heads, kvHeads, d, start), m.download(out), d, F32_TOL, "unaligned q");
         }

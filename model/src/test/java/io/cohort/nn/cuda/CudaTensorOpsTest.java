@@ -146,7 +146,7 @@ class CudaTensorOpsTest {
      * per tile of query rows) against its host mirror and the one-block-per-head kernel: prompts inside one tile,
      * across tiles, after a cached prefix (128 and 200 rows, a partial last row tile), groups of 1 to 16, and
      * attention() for prefill. Bound as for split-K: 2e-5 absolute on O(1) outputs. Where attention() takes the
-     * tensor-core kernel (TF32) it must equal attentionPrefillTc bit for bit and the mirror to 2e-2 (its own
+     * tensor-core kernel (TF32) it must equal attentionKernels().prefillTc bit for bit and the mirror to 2e-2 (its own
      * bound is CudaPrefillAttentionTest's).
      */
     @ParameterizedTest
@@ -162,25 +162,25 @@ class CudaTensorOpsTest {
         Matrix online = g.allocate(DType.F32, rows, heads * d), perHead = g.allocate(DType.F32, rows, heads * d);
         Matrix viaAttention = g.allocate(DType.F32, rows, heads * d);
         CudaTensorOps cuda = (CudaTensorOps) g;
-        cuda.attentionOnline(q[1], k[1], v[1], heads, kv, d, start, online);
-        cuda.attentionPerHead(q[1], k[1], v[1], heads, kv, d, start, perHead);
+        cuda.attentionKernels().online(q[1], k[1], v[1], heads, kv, d, start, online);
+        cuda.attentionKernels().perHead(q[1], k[1], v[1], heads, kv, d, start, perHead);
         Matrix hostOnline = h.allocate(DType.F32, rows, heads * d);
         io.cohort.nn.host.SplitKAttention.online(q[0], k[0], v[0], heads, kv, d, start, NnKernels.ATTN_CHUNK, hostOnline);
         assertClose(hostOnline, online, 2e-5, "online vs its host mirror");
         assertClose(hostOnline, perHead, 2e-5, "per-head vs the online host mirror");
-        if (rows > CudaTensorOps.SPLIT_MAX_ROWS) {
+        if (rows > CudaAttention.SPLIT_MAX_ROWS) {
             cuda.attention(q[1], k[1], v[1], heads, kv, d, start, viaAttention);
-            boolean tc = !"simt".equals(System.getProperty("cohort.nn.prefill-attention")) && cuda.prefillTcAvailable(d);
-            if (CudaTensorOps.attentionKernel(rows, heads, kv, d, capacity, true, tc, true) == CudaTensorOps.AttentionKernel.PREFILL_TC) {
+            boolean tc = !"simt".equals(System.getProperty("cohort.nn.prefill-attention")) && cuda.attentionKernels().prefillTcAvailable(d);
+            if (CudaAttention.kernelFor(rows, heads, kv, d, capacity, true, tc, true) == CudaAttention.Kernel.PREFILL_TC) {
                 // attention() took the tensor-core kernel (TF32; its bound is CudaPrefillAttentionTest's): its very
                 // bits, and near the f32 mirror (4e-3 of a vector's max magnitude, outputs here below ~4)
                 Matrix tcOut = g.allocate(DType.F32, rows, heads * d);
-                cuda.attentionPrefillTc(q[1], k[1], v[1], heads, kv, d, start, tcOut);
+                cuda.attentionKernels().prefillTc(q[1], k[1], v[1], heads, kv, d, start, tcOut);
                 try (Arena arena = Arena.ofConfined()) {
                     MemorySegment a = arena.allocate(tcOut.byteSize()), b = arena.allocate(tcOut.byteSize());
                     g.download(tcOut.buffer(), 0, a);
                     g.download(viaAttention.buffer(), 0, b);
-                    assertTrue(a.mismatch(b) < 0, "attention() for prefill is attentionPrefillTc, bit for bit");
+                    assertTrue(a.mismatch(b) < 0, "attention() for prefill is attentionKernels().prefillTc, bit for bit");
                 }
                 g.free(tcOut);
                 assertClose(hostOnline, viaAttention, 2e-2, "attention() for prefill (tensor cores)");
@@ -229,8 +229,8 @@ class CudaTensorOpsTest {
         Matrix viaAttention = g.allocate(DType.F32, rows, heads * d);
         Matrix hostSplit = h.allocate(DType.F32, rows, heads * d);
         CudaTensorOps cuda = (CudaTensorOps) g;
-        cuda.attentionSplitK(q[1], k[1], v[1], heads, kv, d, start, split);
-        cuda.attentionPerHead(q[1], k[1], v[1], heads, kv, d, start, perHead);
+        cuda.attentionKernels().splitK(q[1], k[1], v[1], heads, kv, d, start, split);
+        cuda.attentionKernels().perHead(q[1], k[1], v[1], heads, kv, d, start, perHead);
         cuda.attention(q[1], k[1], v[1], heads, kv, d, start, viaAttention);
         io.cohort.nn.host.SplitKAttention.attention(q[0], k[0], v[0], heads, kv, d, start, NnKernels.ATTN_CHUNK, hostSplit);
         assertClose(hostSplit, split, 2e-5, "split-K vs its host mirror");
