@@ -123,12 +123,13 @@ if [ "$part" = argemv ]; then
 fi
 if [ "$part" = gemv ]; then
   # issue 18's skinny GEMMs: the tensor-core kernel against a double reference (CudaTcGemvTest), then every
-  # variant beside the CUDA-core GEMV (and its 1-2 row shape variants, CudaGemvTest) and cast + cuBLAS at the
-  # TinyLlama and 8B shapes, 1-16 rows (GemvSweepBench)
-  step 120 gemv-tests.log bash .device/junit --include-tag gpu --include-classname '.*(CudaTcGemvTest|CudaGemvTest)'
+  # variant beside the CUDA-core GEMV (and its 1-2 row shape variants, CudaGemvTest), cast + cuBLAS and cast +
+  # cuBLASLt's heuristic algorithms (CublasLtGemmTest) at the TinyLlama and 8B shapes, 1-16 rows (GemvSweepBench)
+  step 120 gemv-tests.log bash .device/junit --include-tag gpu \
+    --include-classname '.*(CudaTcGemvTest|CudaGemvTest|CublasLtGemmTest|CublasLtBindingTest)'
   sed 's/\x1b\[[0-9;]*m//g' "$out/gemv-tests.log" | grep -E "tests (successful|failed)|✘" | head -20
-  step 150 gemv-sweep.txt bash .device/java io.cohort.cuda.bench.GemvSweepBench "$out/gemv-sweep-table.txt"
-  cat "$out/gemv-sweep-table.txt" 2>/dev/null | head -150 || tail -30 "$out/gemv-sweep.txt"
+  step 240 gemv-sweep.txt bash .device/java io.cohort.cuda.bench.GemvSweepBench "$out/gemv-sweep-table.txt"
+  grep -E "^#|gemv |cublas " "$out/gemv-sweep-table.txt" 2>/dev/null | head -150 || tail -30 "$out/gemv-sweep.txt"
 fi
 if [ "$part" = hostpath ]; then
   # issue 13 below the actor API: where one small all-reduce's host time goes (HostPathBench), then the API round

@@ -35,9 +35,9 @@ public final class CublasGemm implements AutoCloseable {
         this.stream = stream;
         stream.makeContextCurrent();
         MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-        check(invoke(() -> (int) lib.create.invokeExact(out)), "cublasCreate_v2");
+        check(CublasLibrary.invoke(() -> (int) lib.create.invokeExact(out)), "cublasCreate_v2");
         this.handle = out.get(ValueLayout.ADDRESS, 0);
-        check(invoke(() -> (int) lib.setStream.invokeExact(handle, MemorySegment.ofAddress(stream.nativeHandle()))),
+        check(CublasLibrary.invoke(() -> (int) lib.setStream.invokeExact(handle, MemorySegment.ofAddress(stream.nativeHandle()))),
                 "cublasSetStream_v2");
         // host pointer mode (cuBLAS's default): alpha and beta are read during the call
         this.one = arena.allocateFrom(ValueLayout.JAVA_FLOAT, 1f);
@@ -53,7 +53,7 @@ public final class CublasGemm implements AutoCloseable {
             return false;
         }
         stream.makeContextCurrent();
-        check(invoke(() -> (int) lib.setWorkspace.invokeExact(handle, MemorySegment.ofAddress(address), bytes)),
+        check(CublasLibrary.invoke(() -> (int) lib.setWorkspace.invokeExact(handle, MemorySegment.ofAddress(address), bytes)),
                 "cublasSetWorkspace_v2");
         return true;
     }
@@ -61,7 +61,7 @@ public final class CublasGemm implements AutoCloseable {
     /** cuBLAS's version number (e.g. 130000 for 13.0.0). */
     public int version() {
         MemorySegment v = arena.allocate(ValueLayout.JAVA_INT);
-        check(invoke(() -> (int) lib.getVersion.invokeExact(handle, v)), "cublasGetVersion_v2");
+        check(CublasLibrary.invoke(() -> (int) lib.getVersion.invokeExact(handle, v)), "cublasGetVersion_v2");
         return v.get(ValueLayout.JAVA_INT, 0);
     }
 
@@ -93,7 +93,7 @@ public final class CublasGemm implements AutoCloseable {
         MemorySegment pw = MemorySegment.ofAddress(w.buffer().address());
         MemorySegment pc = MemorySegment.ofAddress(out.buffer().address());
         stream.makeContextCurrent();
-        int status = invoke(() -> (int) lib.gemmEx.invokeExact(handle, CublasLibrary.OP_T, CublasLibrary.OP_N,
+        int status = CublasLibrary.invoke(() -> (int) lib.gemmEx.invokeExact(handle, CublasLibrary.OP_T, CublasLibrary.OP_N,
                 n, m, k, one, pw, ab, k, pa, ab, k, zero, pc, c, n, CublasLibrary.COMPUTE_32F,
                 CublasLibrary.GEMM_DEFAULT));
         if (status != 0) {
@@ -117,7 +117,7 @@ public final class CublasGemm implements AutoCloseable {
         }
         closed = true;
         stream.makeContextCurrent();
-        int status = invoke(() -> (int) lib.destroy.invokeExact(handle));
+        int status = CublasLibrary.invoke(() -> (int) lib.destroy.invokeExact(handle));
         arena.close();
         check(status, "cublasDestroy_v2");
     }
@@ -126,21 +126,6 @@ public final class CublasGemm implements AutoCloseable {
         if (status != 0) {
             throw new CohortException(call + " on cuda:" + stream.deviceOrdinal() + " failed: "
                     + CublasLibrary.status(status));
-        }
-    }
-
-    @FunctionalInterface
-    private interface NativeCall {
-        int call() throws Throwable;
-    }
-
-    private static int invoke(NativeCall call) {
-        try {
-            return call.call();
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new CohortException("cuBLAS call failed: " + t, t);
         }
     }
 }

@@ -104,45 +104,76 @@ public final class CublasLibrary {
     }
 
     private static CublasLibrary open() {
+        return open(SONAME, "cohort.cublas.library", "COHORT_CUBLAS_LIBRARY", "cuBLAS", CublasLibrary::new);
+    }
+
+    /**
+     * Binds the first of {@link #candidates} that loads; else throws naming every place tried and the property
+     * and variable that point at the library (cuBLAS and cuBLASLt search alike).
+     */
+    static <T> T open(String soname, String property, String variable, String what,
+                      java.util.function.BiFunction<SymbolLookup, Path, T> bind) {
         List<String> tried = new ArrayList<>();
-        for (String candidate : candidates()) {
+        for (String candidate : candidates(soname, property, variable)) {
             try {
                 SymbolLookup lookup = SymbolLookup.libraryLookup(candidate, Arena.global());
-                return new CublasLibrary(lookup, Path.of(candidate));
+                return bind.apply(lookup, Path.of(candidate));
             } catch (IllegalArgumentException e) {
                 tried.add(candidate);
             }
         }
-        throw new CohortException("cannot load cuBLAS (" + SONAME + "); tried " + String.join(", ", tried)
-                + ". Install CUDA 13's cuBLAS or point -Dcohort.cublas.library / COHORT_CUBLAS_LIBRARY at it.");
+        throw new CohortException("cannot load " + what + " (" + soname + "); tried " + String.join(", ", tried)
+                + ". Install CUDA 13's " + what + " or point -D" + property + " / " + variable + " at it.");
     }
 
-    private static Set<String> candidates() {
+    /**
+     * Where a CUDA 13 library is looked for, in order: the system property, the variable (paths), the dynamic
+     * loader's own search, then $CUDA_HOME/lib64, /usr/local/cuda/lib64, /usr/local/cuda-13* and
+     * /usr/lib/x86_64-linux-gnu.
+     */
+    static Set<String> candidates(String soname, String property, String variable) {
         Set<String> c = new LinkedHashSet<>();
-        String prop = System.getProperty("cohort.cublas.library");
+        String prop = System.getProperty(property);
         if (prop != null && !prop.isBlank()) {
             c.add(prop);
         }
-        String env = System.getenv("COHORT_CUBLAS_LIBRARY");
+        String env = System.getenv(variable);
         if (env != null && !env.isBlank()) {
             c.add(env);
         }
-        c.add(SONAME);
+        c.add(soname);
         String cudaHome = System.getenv("CUDA_HOME");
         if (cudaHome != null) {
-            c.add(Path.of(cudaHome, "lib64", SONAME).toString());
+            c.add(Path.of(cudaHome, "lib64", soname).toString());
         }
-        c.add("/usr/local/cuda/lib64/" + SONAME);
+        c.add("/usr/local/cuda/lib64/" + soname);
         try (var dirs = Files.newDirectoryStream(Path.of("/usr/local"), "cuda-13*")) {
             for (Path d : dirs) {
-                c.add(d.resolve("lib64").resolve(SONAME).toString());
-                c.add(d.resolve("targets/x86_64-linux/lib").resolve(SONAME).toString());
+                c.add(d.resolve("lib64").resolve(soname).toString());
+                c.add(d.resolve("targets/x86_64-linux/lib").resolve(soname).toString());
             }
         } catch (Exception e) {
             // no /usr/local: nothing to add
         }
-        c.add("/usr/lib/x86_64-linux-gnu/" + SONAME);
+        c.add("/usr/lib/x86_64-linux-gnu/" + soname);
         return c;
+    }
+
+    /** A downcall into cuBLAS or cuBLASLt, returning its status. */
+    @FunctionalInterface
+    interface NativeCall {
+        int call() throws Throwable;
+    }
+
+    /** Runs a downcall; a Throwable the handle itself throws (not a status) becomes a CohortException. */
+    static int invoke(NativeCall call) {
+        try {
+            return call.call();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new CohortException("cuBLAS call failed: " + t, t);
+        }
     }
 
     static String status(int code) {

@@ -65,6 +65,8 @@ public final class CudaTensorOps implements TensorOps {
     private boolean stepLoaded;
     private static final long GEMM_WORKSPACE = 32L << 20;
     private DeviceBuffer gemmWorkspace;
+    private CublasLtGemm cublasLt;
+    private DeviceBuffer cublasLtWorkspace;
     // cohort.nn.gemv: "false" = every GEMM on cuBLAS; "always" = GEMV for every shape it supports; else (default)
     // GEMV where it measured faster (Gemv.faster)
     private boolean gemvOn = !"false".equals(System.getProperty("cohort.nn.gemv"));
@@ -372,15 +374,59 @@ public final class CudaTensorOps implements TensorOps {
             gemv(null, a, w, out, null, 0, null);
             return;
         }
+        cublas(inWeightType(a, w), w, out);
+    }
+
+    /**
+     * a in w's type, as cuBLAS needs one input type: a itself, or (a f32) its cast into scratch, which rounds the
+     * activations to w's type as bf16 inference on GPUs does.
+     */
+    private Matrix inWeightType(Matrix a, Matrix w) {
         if (a.dtype() == w.dtype()) {
-            cublas(a, w, out);
-            return;
+            return a;
         }
         f32(a, "matmulT input");
         DeviceBuffer scratch = castScratch.atLeast(a.elements() * w.dtype().bytes());
         kernels.pointers(a.buffer().address(), 0, 0, scratch.address(), 0).sizes(a.elements(), 0, 0)
                 .launch(kernels.cast(w.dtype()), NnKernels.gridFor(a.elements()), NnKernels.THREADS, "cast to " + w.dtype());
-        cublas(new Matrix(scratch, w.dtype(), a.rows(), a.cols()), w, out);
+        return new Matrix(scratch, w.dtype(), a.rows(), a.cols());
+    }
+
+    /**
+     * cuBLASLt on these ops' stream, made at first use with a workspace of its own ({@value #GEMM_WORKSPACE}
+     * bytes, so its calls can be captured): benchmarks compare its heuristic's algorithms with cuBLAS's choice.
+     */
+    private CublasLtGemm cublasLt() {
+        if (cublasLt == null) {
+            cublasLtWorkspace = device.allocate(GEMM_WORKSPACE);
+            cublasLt = new CublasLtGemm(stream, cublasLtWorkspace.address(), GEMM_WORKSPACE);
+        }
+        return cublasLt;
+    }
+
+    /** How many algorithms cuBLASLt lists for a · wᵀ into out (a f32 is taken as cast to w's type, as matmulT does). */
+    public int cublasLtAlgorithms(Matrix a, Matrix w, Matrix out) {
+        return cublasLt().algorithms(new Matrix(a.buffer(), w.dtype(), a.rows(), a.cols()), w, out);
+    }
+
+    /** cuBLASLt's algorithm {@code algorithm} for this product, in words (its workspace and waves). */
+    public String cublasLtAlgorithm(Matrix a, Matrix w, Matrix out, int algorithm) {
+        return cublasLt().describe(new Matrix(a.buffer(), w.dtype(), a.rows(), a.cols()), w, out, algorithm);
+    }
+
+    /**
+     * out = a · wᵀ on cuBLASLt's algorithm {@code algorithm} for the shape (benchmarks; matmulT takes cuBLAS's own
+     * choice): the cast of an f32 a first, as matmulT's cuBLAS path does.
+     */
+    public void matmulTCublasLt(Matrix a, Matrix w, Matrix out, int algorithm) {
+        CublasLtGemm lt = cublasLt();
+        Matrix cast = inWeightType(a, w);
+        KernelTimeline t = kernels.timeline;
+        boolean timed = t != null && t.begin();
+        lt.matmulT(cast, w, out, algorithm);
+        if (timed) {
+            t.end("cublaslt a" + algorithm + " " + shape(a, w));
+        }
     }
 
     private void cublas(Matrix a, Matrix w, Matrix out) {
@@ -786,6 +832,10 @@ public final class CudaTensorOps implements TensorOps {
             }
         }
         gemm.close();
+        if (cublasLt != null) {
+            cublasLt.close();
+            device.free(cublasLtWorkspace);
+        }
         computeDone.close();
         otherDone.close();
         device.free(step);

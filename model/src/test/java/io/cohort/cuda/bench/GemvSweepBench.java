@@ -23,8 +23,9 @@ import java.util.function.Consumer;
  * Sweep of the decode GEMM kernels at the Llama-3-8B and TinyLlama projections (bf16 weights, f32 activations)
  * for 1, 2, 4, 8 and 16 activation rows: every variant of the tensor-core skinny GEMM ({@code tc_v<i>},
  * CudaTensorOps#matmulTTc), the CUDA-core GEMV tile ({@code gemv}, cohort.nn.gemv=always), its shape variants at 1
- * and 2 rows ({@code gemv_v<i>}, CudaTensorOps#matmulTGemvVariant) and cast + cuBLAS
- * ({@code cublas}, the GEMV off). Device time, GB/s and % of the copy bandwidth measured in the same run (D2D
+ * and 2 rows ({@code gemv_v<i>}, CudaTensorOps#matmulTGemvVariant), cast + cuBLAS
+ * ({@code cublas}, the GEMV off) and cast + cuBLASLt on the first algorithms its heuristic lists for the shape
+ * ({@code lt_a<i>}, CudaTensorOps#matmulTCublasLt). Device time, GB/s and % of the copy bandwidth measured in the same run (D2D
  * cuMemcpy of 1 GiB, read + write counted), as DecodeOpsBench: the stream waits behind a host-released flag while
  * a batch is enqueued, CUDA events time the device alone, median of 5 batches.
  *
@@ -39,6 +40,8 @@ public final class GemvSweepBench {
     private static final long ROTATE_MB = 160;
     private static final int MIN_CALLS = 40;   // calls per batch (at least; a multiple of the copies)
     private static final int[] TOKENS = {1, 2, 4, 8, 16};
+    /** cuBLASLt algorithms timed per product: the heuristic's first ones. */
+    private static final int LT_ROWS = 8;
 
     record Shape(String model, String op, int n, int k) {
     }
@@ -142,6 +145,7 @@ public final class GemvSweepBench {
                 } finally {
                     ops.useGemv(true);
                 }
+                cublasLt(s, m, a, w, om, got, ref, bytes, copyGBs, out);
                 ops.matmulT(a, w[0], om);
                 double err = error(om, got, ref);
                 row(out, s, m, "gemv", time(w, wm -> ops.matmulT(a, wm, om)), bytes, copyGBs, err);
@@ -166,6 +170,40 @@ public final class GemvSweepBench {
             }
         } finally {
             owned.forEach(ops::free);
+        }
+    }
+
+    /**
+     * The first {@value #LT_ROWS} algorithms cuBLASLt's heuristic lists for the product (after the same cast as the
+     * cublas row), then a comment naming the fastest with its workspace and waves; a failure is a comment, and the
+     * sweep goes on.
+     */
+    private void cublasLt(Shape s, int m, Matrix a, Matrix[] w, Matrix om, MemorySegment got, MemorySegment ref,
+                          long bytes, double copyGBs, StringBuilder out) {
+        try {
+            int algorithms = Math.min(LT_ROWS, ops.cublasLtAlgorithms(a, w[0], om));
+            int best = -1;
+            double bestUs = Double.MAX_VALUE;
+            for (int i = 0; i < algorithms; i++) {
+                int algorithm = i;
+                ops.matmulTCublasLt(a, w[0], om, algorithm);
+                double err = error(om, got, ref);
+                double us = time(w, wm -> ops.matmulTCublasLt(a, wm, om, algorithm));
+                row(out, s, m, "lt_a" + i, us, bytes, copyGBs, err);
+                if (us < bestUs) {
+                    bestUs = us;
+                    best = i;
+                }
+            }
+            String line = best < 0 ? "# cublaslt lists no algorithm for " + s.model() + " " + s.op() + " m=" + m + "\n"
+                    : "# fastest cublaslt for " + s.model() + " " + s.op() + " m=" + m + ": lt_a" + best + " ("
+                    + ops.cublasLtAlgorithm(a, w[0], om, best) + ")\n";
+            out.append(line);
+            System.out.print(line);
+        } catch (RuntimeException e) {
+            String line = "# cublaslt failed for " + s.model() + " " + s.op() + " m=" + m + ": " + e.getMessage() + "\n";
+            out.append(line);
+            System.out.print(line);
         }
     }
 

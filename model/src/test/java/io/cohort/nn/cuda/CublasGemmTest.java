@@ -39,20 +39,7 @@ class CublasGemmTest {
             DeviceBuffer da = upload(cuda, arena, a, in), dw = upload(cuda, arena, w, in);
             DeviceBuffer dc = cuda.allocate((long) m * n * out.bytes());
             gemm.matmulT(new Matrix(da, in, m, k), new Matrix(dw, in, n, k), new Matrix(dc, out, m, n));
-            MemorySegment host = arena.allocate((long) m * n * out.bytes());
-            cuda.download(dc, host);
-            for (int i = 0; i < m; i++) {
-                for (int j = 0; j < n; j++) {
-                    double exact = 0, magnitude = 0;
-                    for (int p = 0; p < k; p++) {
-                        double prod = (double) a[i * k + p] * w[j * k + p];
-                        exact += prod;
-                        magnitude += Math.abs(prod);
-                    }
-                    double bound = k * 0x1p-24 * magnitude + out.unitRoundoff() * Math.abs(exact) * 1.01 + 1e-30;
-                    assertEquals(exact, out.get(host, (long) i * n + j), bound, "out[" + i + "][" + j + "]");
-                }
-            }
+            assertMatchesReference(cuda, arena, dc, out, a, w, m, n, k, "");
             for (DeviceBuffer b : new DeviceBuffer[] {da, dw, dc}) {
                 cuda.free(b);
             }
@@ -72,7 +59,26 @@ class CublasGemmTest {
         }
     }
 
-    private static float[] random(Random rnd, int n, DType dtype) {
+    /** out (downloaded from dc) against the double-precision product of a and wᵀ, within the bound above. */
+    static void assertMatchesReference(MiniCuda cuda, Arena arena, DeviceBuffer dc, DType out, float[] a, float[] w,
+                                       int m, int n, int k, String what) throws Throwable {
+        MemorySegment host = arena.allocate((long) m * n * out.bytes());
+        cuda.download(dc, host);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double exact = 0, magnitude = 0;
+                for (int p = 0; p < k; p++) {
+                    double prod = (double) a[i * k + p] * w[j * k + p];
+                    exact += prod;
+                    magnitude += Math.abs(prod);
+                }
+                double bound = k * 0x1p-24 * magnitude + out.unitRoundoff() * Math.abs(exact) * 1.01 + 1e-30;
+                assertEquals(exact, out.get(host, (long) i * n + j), bound, what + "out[" + i + "][" + j + "]");
+            }
+        }
+    }
+
+    static float[] random(Random rnd, int n, DType dtype) {
         float[] v = new float[n];
         for (int i = 0; i < n; i++) {
             v[i] = dtype.round((float) rnd.nextGaussian());
@@ -80,7 +86,7 @@ class CublasGemmTest {
         return v;
     }
 
-    private static DeviceBuffer upload(MiniCuda cuda, Arena arena, float[] values, DType dtype) throws Throwable {
+    static DeviceBuffer upload(MiniCuda cuda, Arena arena, float[] values, DType dtype) throws Throwable {
         MemorySegment host = arena.allocate((long) values.length * dtype.bytes());
         for (int i = 0; i < values.length; i++) {
             dtype.set(host, i, values[i]);
