@@ -30,6 +30,21 @@ class CliMistakesTest {
     }
 
     @Test
+    void modelBenchRefusesNonsenseCountsAndAnUnsplittableModelBeforeItsTable() {
+        String model = dir.resolve("odd").toString();
+        assertEquals(0, CliTest.cohort("model", "make-tiny", "--out", model, "--hidden", "48", "--heads", "3",
+                "--kv-heads", "3").exitCode());
+        assertOneLine(CliTest.cohort("model", "bench", "--model-dir", model, "--devices", "host:1", "--prompt-len", "0"),
+                "error: --prompt-len must be at least 1, got 0");
+        assertOneLine(CliTest.cohort("model", "bench", "--model-dir", model, "--devices", "host:1", "--iters", "0"),
+                "error: --iters must be at least 1, got 0");
+        Run odd = CliTest.cohort("model", "bench", "--model-dir", model, "--devices", "host:2", "--tp", "2");
+        assertOneLine(odd, "error: cannot split the model over tp = 2 ranks: num_attention_heads = 3 is not divisible"
+                + " by 2 (each rank needs whole heads / equal MLP slices)");
+        assertFalse(odd.out().contains("prefill ms"), "no table header before the error: " + odd.out());
+    }
+
+    @Test
     void aRootOutsideTheRanks() {
         assertOneLine(CliTest.cohort("bench", "--devices", "host:4", "--root", "9"),
                 "error: --root 9 is not a rank of the 4 devices (0..3)");

@@ -340,7 +340,7 @@ public final class TensorParallelLlama implements AutoCloseable {
     /** Refuses what no step can take: no tokens, a broken rank group, past the KV cache, outside the vocabulary. */
     private void check(int[] tokens) {
         if (tokens.length == 0) {
-            throw new IllegalArgumentException("no tokens");
+            throw new IllegalArgumentException("a step needs at least one token, got none");
         }
         String broken = tpGroup.broken();
         if (broken != null) {

@@ -284,6 +284,10 @@ public final class ModelCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
+            requireAtLeast("--prompt-len", promptLen, 1);
+            requireAtLeast("--decode", decode, 0);
+            requireAtLeast("--warmup", warmup, 0);
+            requireAtLeast("--iters", iters, 1);
             float[] baseline = null;
             try (OpenDevices devices = devices(placement)) {
                 // the weight-streaming floor: the busiest device's weight bytes / its copy bandwidth, same run
@@ -292,11 +296,15 @@ public final class ModelCommand implements Runnable {
                     out.printf(Locale.ROOT, "copy bandwidth of %s (D2D, 1 GiB, read + write): %.0f GB/s%n",
                             devices.list().getFirst().name(), copyGBs);
                 }
-                out.printf(Locale.ROOT, "%-16s %4s %12s %15s %14s %12s %14s %13s %10s %8s%n", "backend", "tp",
-                        "prefill ms", "prefill ms/tok", "decode ms/tok", "all-reduces", "reduce host ms", "max |dlogit|",
-                        "floor ms", "% floor");
+                boolean header = false;
                 for (String backend : backends) {
                     try (Session s = open(devices.list(), placement, backend)) {
+                        if (!header) {   // after the first model loaded: a model that cannot be split prints no table
+                            out.printf(Locale.ROOT, "%-16s %4s %12s %15s %14s %12s %14s %13s %10s %8s%n", "backend",
+                                    "tp", "prefill ms", "prefill ms/tok", "decode ms/tok", "all-reduces",
+                                    "reduce host ms", "max |dlogit|", "floor ms", "% floor");
+                            header = true;
+                        }
                         boolean both = placement.graphs && s.model().graphsLoaded();
                         for (boolean graphs : both ? new boolean[] {false, true} : new boolean[] {false}) {
                             s.model().useGraphs(graphs);
@@ -315,6 +323,12 @@ public final class ModelCommand implements Runnable {
         }
 
         private double copyGBs;
+
+        private static void requireAtLeast(String option, int value, int least) {
+            if (value < least) {
+                throw new IllegalArgumentException(option + " must be at least " + least + ", got " + value);
+            }
+        }
 
         /** One row: warm-up, then timed iterations of prefill + decode; returns the baseline logits. */
         private float[] row(PrintWriter out, Session s, boolean graphs, float[] baseline) {
