@@ -42,6 +42,9 @@ class CliMistakesTest {
         assertOneLine(odd, "error: cannot split the model over tp = 2 ranks: num_attention_heads = 3 is not divisible"
                 + " by 2 (each rank needs whole heads / equal MLP slices)");
         assertFalse(odd.out().contains("prefill ms"), "no table header before the error: " + odd.out());
+        Run missing = CliTest.cohort("model", "run", "--model-dir", dir.resolve("none").toString(), "--tokens", "1");
+        assertOneLine(missing, "error: model directory " + dir.resolve("none") + " does not exist");
+        assertFalse(missing.out().contains("devices:"), "no devices opened for it: " + missing.out());
     }
 
     @Test

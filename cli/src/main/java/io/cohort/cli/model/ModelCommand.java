@@ -148,6 +148,9 @@ public final class ModelCommand implements Runnable {
 
     /** The devices of {@code --devices} (plain {@code host}: at least one per rank); closed with the handle. */
     static OpenDevices devices(Placement p) {
+        if (!java.nio.file.Files.isDirectory(p.modelDir)) {   // before devices and groups start for nothing
+            throw new IllegalArgumentException("model directory " + p.modelDir + " does not exist");
+        }
         Config cohort = p.config().getConfig("cohort");
         cohort = ConfigFactory.parseMap(Map.of("devices.host-count", Math.max(p.tp, cohort.getInt("devices.host-count"))))
                 .withFallback(cohort);
