@@ -38,10 +38,12 @@ public final class ClusterCohort implements AutoCloseable {
     private final ActorSystem<Void> system;
     private final ClusterSettings settings;
     private final ActorRef<ClusterCoordinator.Command> coordinator;
+    private final java.util.concurrent.CompletionStage<Void> stopped;
 
     private ClusterCohort(ActorSystem<Void> system, ClusterSettings settings) {
         this.system = system;
         this.settings = settings;
+        this.stopped = ClusterMembership.stopped(system);
         this.coordinator = ClusterSingleton.get(system).init(
                 SingletonActor.of(ClusterCoordinator.create(settings), "cohort-coordinator")
                         .withSettings(ClusterSingletonSettings.create(system).withRole(ClusterSettings.COORDINATOR_ROLE)));
@@ -65,6 +67,11 @@ public final class ClusterCohort implements AutoCloseable {
 
     public ActorSystem<Void> system() {
         return system;
+    }
+
+    /** Completes when this member's actor system stops, bounded as {@link ClusterNode#whenStopped} is. */
+    public java.util.concurrent.CompletionStage<Void> whenStopped() {
+        return stopped;
     }
 
     /** The device nodes that are up, and those draining. */

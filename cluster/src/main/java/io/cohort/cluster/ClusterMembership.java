@@ -112,4 +112,24 @@ final class ClusterMembership {
             // best effort: the cluster downs a member that vanished
         }
     }
+
+    /**
+     * Completes when {@code system} has terminated, or at the latest its actor-system-terminate phase's timeout
+     * + 2 s after its coordinated shutdown reached that phase. Termination can outlast the phase's timeout: in CI,
+     * after a peer node was killed, a drained node's system never finished terminating, and the process waited
+     * for it for good. Call it before the shutdown starts (at start-up): that is when the bound is registered.
+     */
+    static java.util.concurrent.CompletionStage<Void> stopped(ActorSystem<?> system) {
+        java.util.concurrent.CompletableFuture<Void> stopped = new java.util.concurrent.CompletableFuture<>();
+        system.getWhenTerminated().whenComplete((done, failure) -> stopped.complete(null));
+        long boundMs = system.settings().config()
+                .getDuration("pekko.coordinated-shutdown.phases.actor-system-terminate.timeout").toMillis() + 2_000;
+        org.apache.pekko.actor.CoordinatedShutdown.get(system).addTask(
+                org.apache.pekko.actor.CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "cohort-stop-bound",
+                () -> {
+                    stopped.completeOnTimeout(null, boundMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+                    return java.util.concurrent.CompletableFuture.completedFuture(org.apache.pekko.Done.done());
+                });
+        return stopped;
+    }
 }

@@ -28,10 +28,13 @@ public final class ClusterNode implements AutoCloseable {
     private final Cohort cohort;
     private final NodeInfo info;
 
+    private final java.util.concurrent.CompletionStage<Void> stopped;
+
     private ClusterNode(ActorSystem<Void> system, Cohort cohort, NodeInfo info) {
         this.system = system;
         this.cohort = cohort;
         this.info = info;
+        this.stopped = ClusterMembership.stopped(system);
     }
 
     /** Joins the cluster {@code config} describes (a whole config, e.g. from {@link ClusterSettings#load}). */
@@ -82,9 +85,13 @@ public final class ClusterNode implements AutoCloseable {
         return system;
     }
 
-    /** Completes when the node's actor system stops (it left, was downed, or {@link #close} ran). */
+    /**
+     * Completes when the node's actor system stops (it left, was downed, or {@link #close} ran), or at the latest
+     * the actor-system-terminate phase's timeout + 2 s after its shutdown reached that phase
+     * ({@link ClusterMembership#stopped}).
+     */
     public java.util.concurrent.CompletionStage<?> whenStopped() {
-        return system.getWhenTerminated();
+        return stopped;
     }
 
     @Override

@@ -210,7 +210,7 @@ public final class CoordinatorCommand implements Runnable {
             return parent.withCluster(cluster -> {
                 parent.out().println("coordinator up; Ctrl-C to leave");
                 parent.out().flush();
-                cluster.system().getWhenTerminated().toCompletableFuture().join();
+                cluster.whenStopped().toCompletableFuture().join();
                 return 0;
             });
         }

@@ -51,10 +51,12 @@ public final class GemvSweepBench {
             new Shape("llama3-8b", "o_proj", 4096, 4096),
             new Shape("llama3-8b", "gate_up", 28672, 4096),
             new Shape("llama3-8b", "down", 4096, 14336),
+            new Shape("llama3-8b", "lm_head", 128256, 4096),   // 1 GB: the largest single weight of a decode step
             new Shape("tinyllama", "qkv", 2560, 2048),
             new Shape("tinyllama", "o_proj", 2048, 2048),
             new Shape("tinyllama", "gate_up", 11264, 2048),
-            new Shape("tinyllama", "down", 2048, 5632));
+            new Shape("tinyllama", "down", 2048, 5632),
+            new Shape("tinyllama", "lm_head", 32000, 2048));
 
     private final CudaDevice d;
     private final CudaTensorOps ops;
