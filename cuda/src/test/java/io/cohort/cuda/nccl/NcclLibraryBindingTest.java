@@ -5,24 +5,21 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.cohort.backend.CollectiveCall;
 import io.cohort.core.Collective;
 import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
+import io.cohort.testing.StandInLibrary;
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,21 +38,7 @@ class NcclLibraryBindingTest {
 
     @BeforeAll
     static void buildTheStandIn() throws IOException, InterruptedException {
-        Path src = dir.resolve("fake_nccl.c");
-        try (InputStream in = NcclLibraryBindingTest.class.getResourceAsStream("fake_nccl.c")) {
-            Files.copy(in, src);
-        }
-        Path so = dir.resolve("libnccl.so.2");
-        Process cc;
-        try {
-            cc = new ProcessBuilder("cc", "-shared", "-fPIC", "-O1", "-o", so.toString(), src.toString())
-                    .redirectErrorStream(true).start();
-        } catch (IOException e) {
-            assumeTrue(false, "no C compiler: " + e.getMessage());
-            return;
-        }
-        String out = new String(cc.getInputStream().readAllBytes());
-        assumeTrue(cc.waitFor(60, TimeUnit.SECONDS) && cc.exitValue() == 0, "cc failed: " + out);
+        Path so = StandInLibrary.compile(NcclLibraryBindingTest.class, "fake_nccl.c", dir, "libnccl.so.2");
         lib = NcclLibrary.load(NcclSettings.defaults().withLibrary(dir.toString()));
         // dlopen of the same file yields the same library: read the stand-in's record of the last call
         SymbolLookup same = SymbolLookup.libraryLookup(so, Arena.global());

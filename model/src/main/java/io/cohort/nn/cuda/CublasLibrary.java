@@ -41,7 +41,7 @@ public final class CublasLibrary {
     // cublasGemmAlgo_t
     static final int GEMM_DEFAULT = -1;
 
-    private static volatile CublasLibrary instance;
+    private static final LoadOnce<CublasLibrary> INSTANCE = new LoadOnce<>(CublasLibrary::open);
 
     final MethodHandle create;
     final MethodHandle destroy;
@@ -77,26 +77,12 @@ public final class CublasLibrary {
 
     /** The bound library, loaded on first use; throws naming every path tried when it cannot be found. */
     public static CublasLibrary load() {
-        CublasLibrary lib = instance;
-        if (lib == null) {
-            synchronized (CublasLibrary.class) {
-                lib = instance;
-                if (lib == null) {
-                    lib = instance = open();
-                }
-            }
-        }
-        return lib;
+        return INSTANCE.get();
     }
 
     /** Whether cuBLAS can be loaded here (for tests' assumptions). */
     public static boolean isAvailable() {
-        try {
-            load();
-            return true;
-        } catch (CohortException e) {
-            return false;
-        }
+        return INSTANCE.available();
     }
 
     public Path path() {
@@ -173,6 +159,13 @@ public final class CublasLibrary {
             throw e;
         } catch (Throwable t) {
             throw new CohortException("cuBLAS call failed: " + t, t);
+        }
+    }
+
+    /** Throws naming the call, the device and the status, unless {@code status} is success. */
+    static void check(int status, String call, int device) {
+        if (status != 0) {
+            throw new CohortException(call + " on cuda:" + device + " failed: " + status(status));
         }
     }
 

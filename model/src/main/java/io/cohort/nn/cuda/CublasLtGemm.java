@@ -242,9 +242,6 @@ public final class CublasLtGemm implements AutoCloseable {
     }
 
     private void check(int status, String call) {
-        if (status != 0) {
-            throw new CohortException(call + " on cuda:" + stream.deviceOrdinal() + " failed: "
-                    + CublasLibrary.status(status));
-        }
+        CublasLibrary.check(status, call, stream.deviceOrdinal());
     }
 }

@@ -36,7 +36,8 @@ public final class CublasLtLibrary {
     static final long RESULT_STATE = 72;
     static final long RESULT_WAVES = 76;
 
-    private static volatile CublasLtLibrary instance;
+    private static final LoadOnce<CublasLtLibrary> INSTANCE = new LoadOnce<>(() -> CublasLibrary.open(SONAME,
+            "cohort.cublaslt.library", "COHORT_CUBLASLT_LIBRARY", "cuBLASLt", CublasLtLibrary::new));
 
     final MethodHandle create;
     final MethodHandle destroy;
@@ -90,17 +91,7 @@ public final class CublasLtLibrary {
 
     /** The bound library, loaded on first use; throws naming every path tried when it cannot be found. */
     public static CublasLtLibrary load() {
-        CublasLtLibrary lib = instance;
-        if (lib == null) {
-            synchronized (CublasLtLibrary.class) {
-                lib = instance;
-                if (lib == null) {
-                    lib = instance = CublasLibrary.open(SONAME, "cohort.cublaslt.library", "COHORT_CUBLASLT_LIBRARY",
-                            "cuBLASLt", CublasLtLibrary::new);
-                }
-            }
-        }
-        return lib;
+        return INSTANCE.get();
     }
 
     /** The library in {@code file}, bound apart from the one {@link #load} shares (tests of the binding). */
@@ -110,12 +101,7 @@ public final class CublasLtLibrary {
 
     /** Whether cuBLASLt can be loaded here (for tests' assumptions). */
     public static boolean isAvailable() {
-        try {
-            load();
-            return true;
-        } catch (CohortException e) {
-            return false;
-        }
+        return INSTANCE.available();
     }
 
     public Path path() {

@@ -5,23 +5,20 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.cohort.core.DType;
 import io.cohort.cuda.NativeCudaStream;
 import io.cohort.nn.Matrix;
 import io.cohort.testing.FakeBuffer;
+import io.cohort.testing.StandInLibrary;
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -48,21 +45,7 @@ class CublasLtBindingTest {
 
     @BeforeAll
     static void buildTheStandIn() throws IOException, InterruptedException {
-        Path src = dir.resolve("fake_cublaslt.c");
-        try (InputStream in = CublasLtBindingTest.class.getResourceAsStream("fake_cublaslt.c")) {
-            Files.copy(in, src);
-        }
-        Path so = dir.resolve(CublasLtLibrary.SONAME);
-        Process cc;
-        try {
-            cc = new ProcessBuilder("cc", "-shared", "-fPIC", "-O1", "-o", so.toString(), src.toString())
-                    .redirectErrorStream(true).start();
-        } catch (IOException e) {
-            assumeTrue(false, "no C compiler: " + e.getMessage());
-            return;
-        }
-        String out = new String(cc.getInputStream().readAllBytes());
-        assumeTrue(cc.waitFor(60, TimeUnit.SECONDS) && cc.exitValue() == 0, "cc failed: " + out);
+        Path so = StandInLibrary.compile(CublasLtBindingTest.class, "fake_cublaslt.c", dir, CublasLtLibrary.SONAME);
         lib = CublasLtLibrary.bind(so);
         SymbolLookup same = SymbolLookup.libraryLookup(so, Arena.global());
         Linker l = Linker.nativeLinker();
