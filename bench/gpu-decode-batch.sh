@@ -40,6 +40,10 @@ if [ "$part" = all ] || [ "$part" = rt ]; then
     --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda1.csv"
   step 90 rt-cuda0x2.txt bash .device/java io.cohort.cli.CohortCli bench --devices 'cuda:0*2' --backends p2p --collectives all-reduce -d f32 -b 8K -e 8K \
     --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda0x2.csv"
+  # the same with the driver's default 8 hardware queues instead of Cohort's 32: do more queues cost launch time?
+  CUDA_DEVICE_MAX_CONNECTIONS=8 step 90 rt-cuda0x2-8queues.txt bash .device/java io.cohort.cli.CohortCli bench \
+    --devices 'cuda:0*2' --backends p2p --collectives all-reduce -d f32 -b 8K -e 8K \
+    --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-cuda0x2-8queues.csv"
   # the same with the blocked caller spinning 1000x longer before it waits on the devices (is the wait the cost?)
   JAVA_OPTS="$JAVA_OPTS -Dcohort.idle.caller.spins=100000" step 90 rt-cuda0x2-spin.txt bash .device/java io.cohort.cli.CohortCli bench \
     --devices 'cuda:0*2' --backends p2p --collectives all-reduce -d f32 -b 8K -e 8K \
