@@ -135,6 +135,25 @@ if [ "$part" = gemv ]; then
   step 240 gemv-sweep.txt bash .device/java io.cohort.cuda.bench.GemvSweepBench "$out/gemv-sweep-table.txt"
   grep -E "^#|gemv |cublas " "$out/gemv-sweep-table.txt" 2>/dev/null | head -150 || tail -30 "$out/gemv-sweep.txt"
 fi
+if [ "$part" = choices ]; then
+  # issue 18: GemvSweepBench writes the fastest kernel per product (gemm-choices.conf), then the TinyLlama decode
+  # with and without -Dcohort.nn.gemm-choices (it reaches the plain matmulT: lm_head, and at tp 2 the
+  # row-parallel GEMVs), tp 1 and tp 2 on one GPU, graphs on
+  step 240 choices-sweep.txt bash .device/java io.cohort.cuda.bench.GemvSweepBench "$out/gemv-sweep-table.txt" \
+    "$out/gemm-choices.conf"
+  JAVA_OPTS=-Xmx1g step 90 make-tiny-tinyllama.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/mtiny --layers 22 --hidden 2048 \
+    --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
+  for tp in 1 2; do
+    devices=cuda; [ $tp = 2 ] && devices='cuda:0*2'
+    step 100 choices-tp$tp-rules.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny \
+      --devices "$devices" --tp $tp --backends p2p --prompt-len 32 --decode 64 --graphs
+    JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.gemm-choices=$out/gemm-choices.conf" step 100 choices-tp$tp-chosen.txt \
+      bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices "$devices" --tp $tp \
+      --backends p2p --prompt-len 32 --decode 64 --graphs
+  done
+  cat "$out/gemm-choices.conf" 2>/dev/null | head -100
+  for f in "$out"/choices-tp*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep -E "graphs|Exception|rror" | head -5; done
+fi
 if [ "$part" = hostpath ]; then
   # issue 13 below the actor API: where one small all-reduce's host time goes (HostPathBench), then the API round
   # trip on 1 GPU and on cuda:0*2

@@ -82,6 +82,9 @@ public final class CudaTensorOps implements TensorOps {
     // epilogue of the GEMV before them, and the SwiGLU in gate|up's epilogue (with the one-launch decode attention,
     // the decode layer at tp = 1 is 5 launches instead of 10). On unless "false".
     private boolean normInGemvOn = !"false".equals(System.getProperty("cohort.nn.normInGemv"));
+    // cohort.nn.gemm-choices: a file of measured kernel choices per product (GemmChoices; GemvSweepBench writes
+    // one), taken by matmulT before its rules; null (the default): the rules alone
+    private final GemmChoices choices = GemmChoices.fromSystemProperty();
 
     public CudaTensorOps(CudaDevice device) {
         this.device = device;
@@ -366,6 +369,9 @@ public final class CudaTensorOps implements TensorOps {
 
     @Override
     public void matmulT(Matrix a, Matrix w, Matrix out) {
+        if (choices != null && chosen(a, w, out)) {
+            return;
+        }
         if (tcGemvTakes(a, w, out)) {
             tcGemv(a, w, out, TcGemv.defaultVariant(a.rows(), w.rows(), w.cols()));
             return;
@@ -375,6 +381,47 @@ public final class CudaTensorOps implements TensorOps {
             return;
         }
         cublas(inWeightType(a, w), w, out);
+    }
+
+    /**
+     * Runs the kernel the measured choices ({@link GemmChoices}, cohort.nn.gemm-choices) name for this product,
+     * where there is one and it takes these operands; false otherwise (the rules decide).
+     */
+    private boolean chosen(Matrix a, Matrix w, Matrix out) {
+        int c = choices.find(w.rows(), w.cols(), a.rows());
+        if (c < 0 || !gemvOn || a.cols() != w.cols() || out.rows() != a.rows() || out.cols() != w.rows()) {
+            return false;
+        }
+        int i = choices.index(c);
+        switch (choices.kind(c)) {
+            case CUBLAS -> cublas(inWeightType(a, w), w, out);
+            case GEMV -> {
+                if (!Gemv.supports(a.dtype(), w.dtype(), out.dtype(), a.rows(), a.cols(), a.buffer().address(),
+                        w.buffer().address())) {
+                    return false;
+                }
+                gemv(null, a, w, out, null, 0, null);
+            }
+            case GEMV_VARIANT -> {
+                if (i >= Gemv.VARIANTS.length || !gemvVariantSupports(i, a, w, out)) {
+                    return false;
+                }
+                matmulTGemvVariant(a, w, out, i);
+            }
+            case TC -> {
+                if (i >= TcGemv.VARIANTS.length || !tcGemvSupports(a, w, out)) {
+                    return false;
+                }
+                tcGemv(a, w, out, i);
+            }
+            case LT -> {
+                if (a.dtype() != DType.F32 && a.dtype() != w.dtype() || i >= cublasLtAlgorithms(a, w, out)) {
+                    return false;
+                }
+                matmulTCublasLt(a, w, out, i);
+            }
+        }
+        return true;
     }
 
     /**

@@ -34,7 +34,8 @@ import java.util.function.Consumer;
  * reports {@code err} = max |out - cuBLAS| / max |cuBLAS| over the m x n outputs of the same inputs (cuBLAS rounds
  * the activations to bf16 as the tensor-core kernel does, so tc rows should show ~1e-6; the GEMV keeps them f32,
  * ~1e-3): a wrong kernel shows there.
- * usage: GemvSweepBench [out-file]   (needs a GPU)
+ * usage: GemvSweepBench [out-file [choices-file]]   (needs a GPU; the choices file: the fastest kernel per product
+ * within 1e-2 of cuBLAS, for -Dcohort.nn.gemm-choices)
  */
 public final class GemvSweepBench {
     private static final long ROTATE_MB = 160;
@@ -42,6 +43,13 @@ public final class GemvSweepBench {
     private static final int[] TOKENS = {1, 2, 4, 8, 16};
     /** cuBLASLt algorithms timed per product: the heuristic's first ones. */
     private static final int LT_ROWS = 8;
+    /** Kernels within this of cuBLAS (err column) may be chosen: the GEMV keeps f32 activations, ~1e-3. */
+    private static final double CHOICE_MAX_ERR = 1e-2;
+
+    /** The fastest kernel of the product being timed, and the choices file's entries so far. */
+    private String bestKernel;
+    private double bestUs;
+    private final StringBuilder choices = new StringBuilder();
 
     record Shape(String model, String op, int n, int k) {
     }
@@ -104,6 +112,10 @@ public final class GemvSweepBench {
         if (args.length > 0) {
             Files.writeString(Path.of(args[0]), out.toString());
         }
+        if (args.length > 1) {   // for -Dcohort.nn.gemm-choices (GemmChoices)
+            Files.writeString(Path.of(args[1]), "# the fastest kernel per product, GemvSweepBench on " + d.name() + ", "
+                    + Instant.now() + "\nchoices = [\n" + b.choices + "]\n");
+        }
     }
 
     private void shape(Shape s, double copyGBs, StringBuilder out) {
@@ -135,6 +147,8 @@ public final class GemvSweepBench {
             MemorySegment got = arena.allocate(4L * maxM * s.n(), 16), ref = arena.allocate(4L * maxM * s.n(), 16);
             ops.synchronize();
             for (int m : TOKENS) {
+                bestKernel = null;
+                bestUs = Double.MAX_VALUE;
                 Matrix a = new Matrix(x.buffer(), DType.F32, m, s.k());
                 Matrix om = new Matrix(o.buffer(), DType.F32, m, s.n()), rm = new Matrix(r.buffer(), DType.F32, m, s.n());
                 long bytes = wBytes + a.byteSize() + om.byteSize();
@@ -168,6 +182,10 @@ public final class GemvSweepBench {
                     ops.matmulTTc(a, w[0], om, variant);
                     err = error(om, got, ref);
                     row(out, s, m, "tc_v" + v, time(w, wm -> ops.matmulTTc(a, wm, om, variant)), bytes, copyGBs, err);
+                }
+                if (bestKernel != null) {
+                    choices.append(String.format(Locale.ROOT, "  { n = %d, k = %d, rows = %d, kernel = %s }   # %s %s, %.2f us%n",
+                            s.n(), s.k(), m, bestKernel, s.model(), s.op(), bestUs));
                 }
             }
         } finally {
@@ -226,8 +244,12 @@ public final class GemvSweepBench {
         return max == 0 ? diff : diff / max;
     }
 
-    private static void row(StringBuilder out, Shape s, int m, String kernel, double us, long bytes, double copyGBs,
-                            double err) {
+    private void row(StringBuilder out, Shape s, int m, String kernel, double us, long bytes, double copyGBs,
+                     double err) {
+        if (err <= CHOICE_MAX_ERR && us < bestUs) {   // a kernel off the reference never becomes the choice
+            bestUs = us;
+            bestKernel = kernel;
+        }
         double gbs = bytes / us / 1e3;
         String line = String.format(Locale.ROOT, "%-10s %-8s %6d %6d %3d %-8s %10.2f %8.0f %6.0f%% %10.2e%n", s.model(),
                 s.op(), s.n(), s.k(), m, kernel, us, gbs, 100 * gbs / copyGBs, err);
