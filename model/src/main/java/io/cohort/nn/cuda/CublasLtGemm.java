@@ -86,6 +86,19 @@ public final class CublasLtGemm implements AutoCloseable {
         return a.rows() == 0 || w.rows() == 0 ? 0 : plan(a, w, out).count;
     }
 
+    /**
+     * How many algorithms cuBLASLt lists for {@code rows} activations of w's type times w into out (what
+     * {@link #algorithms(Matrix, Matrix, Matrix)} says for such an a; asks nothing of a, allocates nothing once
+     * the shape has been seen).
+     */
+    public int algorithms(int rows, Matrix w, Matrix out) {
+        if (rows != out.rows() || w.rows() != out.cols()) {
+            throw new IllegalArgumentException("matmulT shapes: " + rows + " rows, w " + w.rows() + "x" + w.cols()
+                    + ", out " + out.rows() + "x" + out.cols());
+        }
+        return rows == 0 || w.rows() == 0 ? 0 : plan(rows, w, out).count;
+    }
+
     /** Algorithm {@code algorithm}'s workspace and waves (cuBLASLt's estimate of its grid over the SMs), in words. */
     public String describe(Matrix a, Matrix w, Matrix out, int algorithm) {
         MemorySegment r = result(plan(a, w, out), algorithm, a, w);
@@ -142,11 +155,16 @@ public final class CublasLtGemm implements AutoCloseable {
     }
 
     private Plan plan(Matrix a, Matrix w, Matrix out) {
+        return plan(a.rows(), w, out);
+    }
+
+    /** The plan of {@code rows} activations of w's type times w into out. */
+    private Plan plan(int rows, Matrix w, Matrix out) {
         if (closed) {
             throw new IllegalStateException("cuBLASLt handle closed");
         }
-        int m = a.rows(), n = w.rows(), k = a.cols();
-        int ab = CublasGemm.dataType(a.dtype()), c = CublasGemm.dataType(out.dtype());
+        int m = rows, n = w.rows(), k = w.cols();
+        int ab = CublasGemm.dataType(w.dtype()), c = CublasGemm.dataType(out.dtype());
         for (Plan p : plans) {
             if (p.m == m && p.n == n && p.k == k && p.ab == ab && p.c == c) {
                 return p;
@@ -169,7 +187,7 @@ public final class CublasLtGemm implements AutoCloseable {
                     MAX_ALGORITHMS, results, out4));
             // NOT_SUPPORTED: no algorithm for this shape and these types, an answer rather than a failure
             if (status != 0 && status != 15) {
-                check(status, "cublasLtMatmulAlgoGetHeuristic (" + shape(a, w) + ")");
+                check(status, "cublasLtMatmulAlgoGetHeuristic (" + m + "x" + n + "x" + k + " " + w.dtype() + ")");
             }
             int listed = status == 0 ? out4.get(ValueLayout.JAVA_INT, 0) : 0;
             p.count = usable(results, Math.min(listed, MAX_ALGORITHMS));

@@ -453,7 +453,10 @@ public final class CudaTensorOps implements TensorOps {
 
     /** How many algorithms cuBLASLt lists for a · wᵀ into out (a f32 is taken as cast to w's type, as matmulT does). */
     public int cublasLtAlgorithms(Matrix a, Matrix w, Matrix out) {
-        return cublasLt().algorithms(new Matrix(a.buffer(), w.dtype(), a.rows(), a.cols()), w, out);
+        if (a.cols() != w.cols()) {
+            throw new IllegalArgumentException("matmulT shapes: a " + a + ", w " + w + ", out " + out);
+        }
+        return cublasLt().algorithms(a.rows(), w, out);
     }
 
     /** cuBLASLt's algorithm {@code algorithm} for this product, in words (its workspace and waves). */

@@ -102,6 +102,8 @@ class CublasLtBindingTest {
                     + "layout 14 512 256 512;layout 14 512 4 512;layout 0 256 4 256;heur 16 c=d;", log());
             assertEquals("workspace 2048 B, waves 2.50", lt.describe(a, w, out, 1), "entry 2 moved up to 1");
             reset.invokeExact();
+            assertEquals(2, lt.algorithms(4, w, out), "the same plan, asked by rows");
+            assertEquals("", log(), "no second heuristic for the same shape");
             lt.matmulT(a, w, out, 1);
             lt.matmulT(a, w, out, 0);
             assertEquals("matmul A=b000 [512x256 ld 512 t1] B=a000 [512x4 ld 512 t0] c=d alpha=1 beta=0 C=c000"
