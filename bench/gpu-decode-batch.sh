@@ -29,7 +29,7 @@ if [ "$part" = all ] || [ "$part" = tests ]; then
   # graphs (GraphCaptureTest, SharedGpuTensorParallelTest.graphDecodeMatchesEagerDecode), cuda:0*N vs tp 1,
   # fused kernels (rotary + KV write, split-K attention) and copyColumns vs host (CudaTensorOpsTest), fused
   # p2p all-reduce + norm (FusedAllReduceNormTest), a rank stalled in a graph (P2pAllReduceTest)
-  step 200 gpu-tests.log bash .device/junit --include-tag gpu
+  step 300 gpu-tests.log bash .device/junit --include-tag gpu
   sed 's/\x1b\[[0-9;]*m//g' "$out/gpu-tests.log" | grep -E "tests (successful|failed|aborted|skipped)|✘|FAILED|ABORTED" | head -30
 fi
 if [ "$part" = all ] || [ "$part" = rt ]; then
