@@ -159,10 +159,10 @@ final class HostGemm {
             c2 = x.fma(FloatVector.fromMemorySegment(F, ws, r2 + off, ByteOrder.LITTLE_ENDIAN), c2);
             c3 = x.fma(FloatVector.fromMemorySegment(F, ws, r3 + off, ByteOrder.LITTLE_ENDIAN), c3);
         }
-        tile[0] = c0.reduceLanes(VectorOperators.ADD);
-        tile[1] = c1.reduceLanes(VectorOperators.ADD);
-        tile[2] = c2.reduceLanes(VectorOperators.ADD);
-        tile[3] = c3.reduceLanes(VectorOperators.ADD);
+        tile[0] = Lanes.sum(c0);
+        tile[1] = Lanes.sum(c1);
+        tile[2] = Lanes.sum(c2);
+        tile[3] = Lanes.sum(c3);
     }
 
     /** One row of the paired a against 4 bf16 weight rows starting at byte {@code r0}, over k in [0, bound). */
@@ -183,10 +183,10 @@ final class HostGemm {
             c2 = odd.fma(w2.and(HIGH).reinterpretAsFloats(), even.fma(w2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c2));
             c3 = odd.fma(w3.and(HIGH).reinterpretAsFloats(), even.fma(w3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats(), c3));
         }
-        tile[0] = c0.reduceLanes(VectorOperators.ADD);
-        tile[1] = c1.reduceLanes(VectorOperators.ADD);
-        tile[2] = c2.reduceLanes(VectorOperators.ADD);
-        tile[3] = c3.reduceLanes(VectorOperators.ADD);
+        tile[0] = Lanes.sum(c0);
+        tile[1] = Lanes.sum(c1);
+        tile[2] = Lanes.sum(c2);
+        tile[3] = Lanes.sum(c3);
     }
 
     /** Where element kk of a row sits after {@link #packPaired} (identity for the tail past {@code bound}). */
@@ -316,10 +316,10 @@ final class HostGemm {
             c03 = x0.fma(y, c03);
             c13 = x1.fma(y, c13);
         }
-        float s00 = c00.reduceLanes(VectorOperators.ADD), s01 = c01.reduceLanes(VectorOperators.ADD);
-        float s02 = c02.reduceLanes(VectorOperators.ADD), s03 = c03.reduceLanes(VectorOperators.ADD);
-        float s10 = c10.reduceLanes(VectorOperators.ADD), s11 = c11.reduceLanes(VectorOperators.ADD);
-        float s12 = c12.reduceLanes(VectorOperators.ADD), s13 = c13.reduceLanes(VectorOperators.ADD);
+        float s00 = Lanes.sum(c00), s01 = Lanes.sum(c01);
+        float s02 = Lanes.sum(c02), s03 = Lanes.sum(c03);
+        float s10 = Lanes.sum(c10), s11 = Lanes.sum(c11);
+        float s12 = Lanes.sum(c12), s13 = Lanes.sum(c13);
         for (; kk < k; kk++) {
             float x0 = a[a0 + kk], x1 = a[a1 + kk];
             s00 += x0 * b[kk];
@@ -353,8 +353,8 @@ final class HostGemm {
             c2 = x.fma(FloatVector.fromArray(F, b, b2 + kk), c2);
             c3 = x.fma(FloatVector.fromArray(F, b, b3 + kk), c3);
         }
-        float s0 = c0.reduceLanes(VectorOperators.ADD), s1 = c1.reduceLanes(VectorOperators.ADD);
-        float s2 = c2.reduceLanes(VectorOperators.ADD), s3 = c3.reduceLanes(VectorOperators.ADD);
+        float s0 = Lanes.sum(c0), s1 = Lanes.sum(c1);
+        float s2 = Lanes.sum(c2), s3 = Lanes.sum(c3);
         for (; kk < k; kk++) {
             float x = a[a0 + kk];
             s0 += x * b[kk];
@@ -375,7 +375,7 @@ final class HostGemm {
         for (; kk < bound; kk += F.length()) {
             acc = FloatVector.fromArray(F, a, a0 + kk).fma(FloatVector.fromArray(F, b, b0 + kk), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = Lanes.sum(acc);
         for (; kk < k; kk++) {
             s += a[a0 + kk] * b[b0 + kk];
         }

@@ -14,7 +14,6 @@ import java.nio.ByteOrder;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -136,7 +135,7 @@ public final class HostTensorOps implements TensorOps {
                 FloatVector v = FloatVector.fromMemorySegment(F, xs, base + 4L * c, ByteOrder.nativeOrder());
                 acc = v.fma(v, acc);
             }
-            float sum = acc.reduceLanes(VectorOperators.ADD);
+            float sum = Lanes.sum(acc);
             for (; c < n; c++) {
                 float v = xs.get(F32, base + 4L * c);
                 sum += v * v;
@@ -372,7 +371,7 @@ public final class HostTensorOps implements TensorOps {
                         dot = FloatVector.fromMemorySegment(F, qs, qAt + 4L * i, ByteOrder.nativeOrder())
                                 .fma(FloatVector.fromMemorySegment(F, ks, kAt + 4L * i, ByteOrder.nativeOrder()), dot);
                     }
-                    float d = dot.reduceLanes(VectorOperators.ADD);
+                    float d = Lanes.sum(dot);
                     for (; i < headDim; i++) {
                         d += qs.get(F32, qAt + 4L * i) * ks.get(F32, kAt + 4L * i);
                     }
