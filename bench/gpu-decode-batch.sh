@@ -188,4 +188,26 @@ if [ "$part" = repeat ]; then
   done
   for f in "$out"/repeat*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep graphs; done
 fi
+if [ "$part" = queues ]; then
+  # the shared-GPU deadlock P2pAllReduceTest.ranksMayEnqueueFromTheirOwnThreadsInAnyOrder hit 1 run in 4 (4 ranks
+  # on one GPU, each enqueueing from its own thread): how often at Cohort's 32 hardware queues, and whether one
+  # queue deadlocks it every time (then a queue shared by two ranks' streams is the cause)
+  for i in $(seq 1 "${QUEUE_RUNS:-6}"); do
+    CUDA_DEVICE_MAX_CONNECTIONS=32 step 60 "queues32-$i.log" bash .device/junit --include-classname '.*P2pAllReduceTest'
+  done
+  CUDA_DEVICE_MAX_CONNECTIONS=1 step 90 queues1.log bash .device/junit --include-classname '.*P2pAllReduceTest'
+  # issue 13: the cuda:0*2 round trip three times at 32 and at 8 queues (the spread between runs on one machine)
+  for i in 1 2 3; do
+    for q in 32 8; do
+      CUDA_DEVICE_MAX_CONNECTIONS=$q step 60 "rt-q$q-$i.txt" bash .device/java io.cohort.cli.CohortCli bench \
+        --devices 'cuda:0*2' --backends p2p --collectives all-reduce -d f32 -b 8K -e 8K \
+        --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-q$q-$i.csv"
+    done
+  done
+  for f in "$out"/queues*.log; do
+    echo "== $f: $(sed 's/\x1b\[[0-9;]*m//g' "$f" | grep -E "tests (successful|failed)" | tr -s ' ' | tr '\n' ' ')"
+    sed 's/\x1b\[[0-9;]*m//g' "$f" | grep -A2 "FAILED" | head -6
+  done
+  for f in "$out"/rt-q*.csv; do echo "$f: $(tail -1 "$f" | cut -d, -f18-21)"; done
+fi
 tar czf "${OUT:-/tmp}/batch.tgz" -C "$out" .
