@@ -13,7 +13,7 @@ import java.util.Locale;
  * @param flagOps null for auto: stream memory operations where the driver supports them
  */
 public record CudaConfig(Duration syncTimeout, FlagOps flagOps, Duration flagTimeout, boolean probeLinks,
-                         long probeBytes, IdlePolicy waitPolicy) {
+                         long probeBytes, IdlePolicy waitPolicy, Duration queueCheckTimeout) {
 
     /** From a {@code cohort} section (defaults from reference.conf). */
     public static CudaConfig from(Config cohort) {
@@ -23,7 +23,8 @@ public record CudaConfig(Duration syncTimeout, FlagOps flagOps, Duration flagTim
                 parseFlagOps(c.getString("flag-ops")),
                 positive(c.getDuration("flag-timeout"), "cohort.cuda.flag-timeout"),
                 c.getBoolean("topology.probe"), c.getBytes("topology.probe-bytes"),
-                DriverWait.checked(IdlePolicy.of(full, "cuda"), "cohort.idle.cuda"));
+                DriverWait.checked(IdlePolicy.of(full, "cuda"), "cohort.idle.cuda"),
+                positive(c.getDuration("queue-check-timeout"), "cohort.cuda.queue-check-timeout"));
     }
 
     public static CudaConfig defaults() {

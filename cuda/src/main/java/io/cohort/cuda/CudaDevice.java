@@ -75,6 +75,7 @@ public final class CudaDevice implements Device {
     private final byte[] peerAccess = new byte[64];   // by peer ordinal: 0 unknown, 1 yes, 2 no
     private final CudaKernels kernels;
     private final long contextHandle;
+    private final QueuePlacement queues;
 
     CudaDevice(int ordinal, CudaConfig config) {
         this.ordinal = ordinal;
@@ -108,6 +109,7 @@ public final class CudaDevice implements Device {
         // Loaded now, not on first use: a module load waits for the context's pending work, which may be
         // a stream blocked on a peer's flag that the loading thread itself was about to enqueue.
         this.kernels = new CudaKernels(this);
+        this.queues = new QueuePlacement(this, config.queueCheckTimeout());
         LOG.debug("{}: {} SMs, cc {}, {} MiB, PCI {}, flags via {}", name, multiprocessors, computeCapability,
                 totalMemory >> 20, pciBusId, flagOps);
     }
@@ -269,14 +271,28 @@ public final class CudaDevice implements Device {
         Cu.check(cuMemsetD8(Jcu.device(buffer.address()), (byte) 0, buffer.byteSize()), name, "cuMemsetD8");
     }
 
+    /** A new stream; while ranks share the device, on a hardware queue of its own ({@link QueuePlacement}). */
     @Override
     public CudaStream createStream() {
-        return new CudaStream(this, flagOps);
+        return createStream(flagOps);
     }
 
     /** A stream whose writeValue / waitValue use {@code ops} regardless of the device default. */
     public CudaStream createStream(FlagOps ops) {
-        return new CudaStream(this, ops);
+        return queues.place(() -> new CudaStream(this, ops));
+    }
+
+    /**
+     * From now on {@code ranks} ranks use this GPU at once: their streams are placed on hardware queues of their
+     * own, so that a rank's P2P kernel spinning for a peer never holds the peer's kernel back.
+     */
+    @Override
+    public void sharedByRanks(int ranks) {
+        queues.sharedBy(ranks);
+    }
+
+    void streamClosed(CudaStream stream) {
+        queues.closed(stream);
     }
 
     @Override

@@ -297,6 +297,12 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
      * reports errors kernels wrote to the device's error word.
      */
     public void synchronize(Duration timeout) {
+        awaitIdle(timeout);
+        device.checkKernelErrors();
+    }
+
+    /** Waits for all enqueued work as {@link #synchronize} does, leaving the device's error word to others. */
+    void awaitIdle(Duration timeout) {
         device.makeCurrent();
         int r = DriverWait.until(query, device.config().waitPolicy(), System.nanoTime() + timeout.toNanos());
         if (r == DriverWait.TIMED_OUT) {
@@ -306,7 +312,16 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
         if (r != CUresult.CUDA_SUCCESS) {
             throw Cu.error(r, device.name(), "stream work");
         }
-        device.checkKernelErrors();
+    }
+
+    /** Whether every piece of work enqueued so far has finished. */
+    boolean isIdle() {
+        device.makeCurrent();
+        return query() == CUresult.CUDA_SUCCESS;
+    }
+
+    boolean isClosed() {
+        return closed;
     }
 
     /** One poll of the stream (the caller's thread has the device's context current). */
@@ -326,6 +341,7 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
             return;
         }
         closed = true;
+        device.streamClosed(this);
         device.makeCurrent();
         Cu.check(cuStreamDestroy(stream), device.name(), "cuStreamDestroy");
     }

@@ -20,6 +20,7 @@ class CudaConfigTest {
         assertNull(c.flagOps(), "auto");
         assertTrue(c.probeLinks());
         assertEquals(new io.cohort.core.IdlePolicy(2000, -1), c.waitPolicy(), "spin, then yield until the deadline");
+        assertEquals(Duration.ofMillis(10), c.queueCheckTimeout());
         P2pConfig p = P2pConfig.from(ConfigFactory.empty());
         assertEquals(P2pConfig.Path.AUTO, p.algorithm());
         assertEquals(256 * 1024, p.oneShotMaxBytes());
@@ -43,6 +44,15 @@ class CudaConfigTest {
         assertEquals(8, p.maxBlocks());
         assertTrue(p.programmaticLaunch());
         assertEquals(P2pConfig.Path.TWO_SHOT, p.pathFor(16));
+    }
+
+    @Test
+    void aQueueCheckTimeoutMustBePositive() {
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> CudaConfig.from(ConfigFactory.parseString("cuda.queue-check-timeout = 0s")));
+        assertEquals("cohort.cuda.queue-check-timeout must be positive, got PT0S", e.getMessage());
+        assertEquals(Duration.ofMillis(50),
+                CudaConfig.from(ConfigFactory.parseString("cuda.queue-check-timeout = 50ms")).queueCheckTimeout());
     }
 
     @Test

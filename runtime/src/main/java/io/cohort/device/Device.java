@@ -41,6 +41,14 @@ public interface Device extends AutoCloseable {
     /** Creates a new in-order stream of work on this device. */
     DeviceStream createStream();
 
+    /**
+     * Tells the device that {@code ranks} ranks use it at once, each with streams of its own whose work may wait
+     * for another rank's (several ranks on one device, {@code cuda:0*2}). Call it before those streams are made.
+     * A CUDA device then puts each new stream on a hardware queue of its own; the host device needs nothing.
+     */
+    default void sharedByRanks(int ranks) {
+    }
+
     /** Creates an event for ordering work across streams and devices. */
     DeviceEvent createEvent();
 

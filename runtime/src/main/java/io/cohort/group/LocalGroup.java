@@ -183,6 +183,12 @@ public final class LocalGroup implements AutoCloseable {
         long configured = PlanSettings.bytesOrAuto(cohort, "pool.capacity");
         try {
             List<RankContext> contexts = new ArrayList<>();
+            for (Device d : devices) {
+                long shares = devices.stream().filter(x -> x == d).count();
+                if (shares > 1) {
+                    d.sharedByRanks((int) shares);
+                }
+            }
             for (int r = 0; r < ranks; r++) {
                 Device d = devices.get(r);
                 streams.add(d.createStream());

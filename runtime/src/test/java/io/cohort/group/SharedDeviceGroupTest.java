@@ -11,6 +11,7 @@ import io.cohort.core.DType;
 import io.cohort.core.ReduceOp;
 import io.cohort.device.Tensor;
 import io.cohort.device.host.HostDevice;
+import io.cohort.testing.FakeDevice;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.List;
@@ -27,6 +28,27 @@ class SharedDeviceGroupTest {
     @AfterEach
     void close() {
         device.close();
+    }
+
+    @Test
+    void theDeviceHearsItIsSharedBeforeItsRankStreamsAreMade() {
+        FakeDevice fake = new FakeDevice(0);
+        try (LocalGroup group = LocalGroup.builder(List.of(fake, fake)).backend(BackendKind.NATIVE).sharedDevices()
+                .poolCapacity(1 << 20).open()) {
+            assertEquals(2, group.ranks());
+            assertEquals(2, fake.sharedByRanks);
+            assertEquals(0, fake.streamsBeforeShared);
+        }
+    }
+
+    @Test
+    void aDeviceOfItsOwnIsNotToldItIsShared() {
+        FakeDevice a = new FakeDevice(0), b = new FakeDevice(1);
+        try (LocalGroup group = LocalGroup.builder(List.of(a, b)).backend(BackendKind.NATIVE).poolCapacity(1 << 20)
+                .open()) {
+            assertEquals(0, a.sharedByRanks);
+            assertEquals(0, b.sharedByRanks);
+        }
     }
 
     @Test

@@ -26,6 +26,9 @@ public class FakeDevice implements Device {
     public final AtomicInteger streamsClosed = new AtomicInteger();
     public volatile boolean stall;
     public volatile boolean failNextStreamCreation;
+    /** What {@link #sharedByRanks} was told (0: never), and how many streams had been made by then. */
+    public volatile int sharedByRanks;
+    public volatile int streamsBeforeShared = -1;
 
     public FakeDevice(int ordinal) {
         this(ordinal, DeviceKind.HOST, "fake:" + ordinal, true);
@@ -85,6 +88,12 @@ public class FakeDevice implements Device {
         }
         streamsCreated.incrementAndGet();
         return newStream();
+    }
+
+    @Override
+    public void sharedByRanks(int ranks) {
+        sharedByRanks = ranks;
+        streamsBeforeShared = streamsCreated.get();
     }
 
     /** The stream {@link #createStream} hands out: by default one that runs nothing. */

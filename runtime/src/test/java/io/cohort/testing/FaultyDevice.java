@@ -104,6 +104,11 @@ public final class FaultyDevice implements Device {
     }
 
     @Override
+    public void sharedByRanks(int ranks) {
+        delegate.sharedByRanks(ranks);
+    }
+
+    @Override
     public DeviceEvent createEvent() {
         return delegate.createEvent();
     }

@@ -36,6 +36,12 @@ final class VirtualGroup implements AutoCloseable {
 
     VirtualGroup(List<CudaDevice> devices, String config) {
         this.devices = devices;
+        for (CudaDevice d : devices) {
+            int shares = Collections.frequency(devices, d);
+            if (shares > 1) {
+                d.sharedByRanks(shares);
+            }
+        }
         List<RankContext> ranks = new ArrayList<>();
         for (int r = 0; r < devices.size(); r++) {
             CudaStream s = devices.get(r).createStream();

@@ -126,6 +126,7 @@ public final class Devices {
                     + available + " available");
         }
         Device device = factory.open(ordinal);
+        device.sharedByRanks(spec.count());
         List<Device> ranks = java.util.Collections.nCopies(spec.count(), device);
         log.info("devices: {} ranks on {} ({}; shared device: a development aid, not a multi-device figure)",
                 spec.count(), device.name(), reason);
