@@ -24,11 +24,10 @@ import org.slf4j.LoggerFactory;
  * barrier's timeout. NVIDIA's lazy-loading notes name this case (kernels that wait on each other).
  *
  * <p>{@code CUDA_DEVICE_MAX_CONNECTIONS} ({@code cohort.cuda.device-max-connections}), 32 by default (the
- * driver's is 8): streams share the device's hardware work queues round-robin, and kernels in one queue start in
- * order. When two ranks sharing a GPU have streams on one queue, a rank's all-reduce spinning for its peer
- * holds back the peer's all-reduce behind it: a deadlock until the barrier's timeout (seen about once in ten GPU
- * test runs with 8 queues, 4 ranks on one H200 among the tests' other streams). 32 queues make it rarer; only
- * ranks on separate GPUs rule it out.
+ * driver's is 8): streams share the device's hardware work queues, and kernels in one queue start in order. When
+ * two ranks sharing a GPU have streams on one queue, a rank's all-reduce spinning for its peer holds back the
+ * peer's all-reduce behind it: a deadlock until the barrier's timeout (every time with one queue). {@link
+ * QueuePlacement} gives each rank stream of a shared GPU a queue of its own, which needs enough of them.
  */
 final class DriverEnvironment {
     private static final Logger LOG = LoggerFactory.getLogger(DriverEnvironment.class);

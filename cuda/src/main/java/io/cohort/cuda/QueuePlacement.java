@@ -94,8 +94,8 @@ final class QueuePlacement {
                     placed.add(s);
                     return s;
                 }
-                LOG.debug("{}: stream {} shares a hardware queue with {} stream(s); trying another", device.name(), s,
-                        sharing);
+                LOG.info("{}: a new stream shares a hardware queue with {} rank stream(s); trying another",
+                        device.name(), sharing);
                 setAside.add(s);
             }
         } finally {
