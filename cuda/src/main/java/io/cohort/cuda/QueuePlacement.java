@@ -63,10 +63,6 @@ final class QueuePlacement {
         }
     }
 
-    synchronized boolean shared() {
-        return ranks > 1;
-    }
-
     /** A new stream from {@code create}: on a queue no other checked stream has, while the device is shared. */
     synchronized CudaStream place(Supplier<CudaStream> create) {
         if (ranks < 2) {
