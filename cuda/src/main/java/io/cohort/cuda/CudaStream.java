@@ -113,9 +113,14 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
 
     /** Whether this stream is capturing into a CUDA graph now (work enqueued is recorded, not run). */
     public boolean isCapturing() {
+        return isCapturing(captureStatus);
+    }
+
+    /** {@link #isCapturing()} answered into {@code status} (4 bytes): for a thread other than the enqueuing one. */
+    boolean isCapturing(MemorySegment status) {
         device.makeCurrent();
-        Cu.check(DriverCalls.streamIsCapturing(handle, captureStatus), device.name(), "cuStreamIsCapturing");
-        return captureStatus.get(java.lang.foreign.ValueLayout.JAVA_INT, 0) != CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_NONE;
+        Cu.check(DriverCalls.streamIsCapturing(handle, status), device.name(), "cuStreamIsCapturing");
+        return status.get(java.lang.foreign.ValueLayout.JAVA_INT, 0) != CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_NONE;
     }
 
     /**

@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 import jcuda.driver.CUfunction;
-import jcuda.driver.CUstreamCaptureStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +38,7 @@ final class QueuePlacement {
     private final List<CudaStream> placed = new ArrayList<>();
     // struct FlagArgs { flag, value, timeout_ns, error }
     private final KernelArgs args = new KernelArgs(4);
-    private final MemorySegment captureStatus = Arena.ofAuto().allocate(4, 4);
+    private final MemorySegment captureStatus = Arena.ofAuto().allocate(4, 4);   // the stream's own is its thread's
     private CudaBuffer flags;    // MAX_PEERS device words the setters write, with values that only grow
     private CudaBuffer errors;   // MAX_PEERS pinned host words a timed-out waiter reports into
     private long value;
@@ -108,18 +107,11 @@ final class QueuePlacement {
     private List<CudaStream> checkablePeers() {
         List<CudaStream> peers = new ArrayList<>();
         for (CudaStream p : placed) {
-            if (peers.size() < MAX_PEERS && !p.isClosed() && !capturing(p) && p.isIdle()) {
+            if (peers.size() < MAX_PEERS && !p.isClosed() && !p.isCapturing(captureStatus) && p.isIdle()) {
                 peers.add(p);
             }
         }
         return peers;
-    }
-
-    /** cuStreamIsCapturing into a status word of this class's (the stream's own is its enqueuing thread's). */
-    private boolean capturing(CudaStream p) {
-        device.makeCurrent();
-        Cu.check(DriverCalls.streamIsCapturing(p.nativeHandle(), captureStatus), device.name(), "cuStreamIsCapturing");
-        return captureStatus.get(ValueLayout.JAVA_INT, 0) != CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_NONE;
     }
 
     /** How many of {@code peers} share a hardware queue with {@code s}. */
