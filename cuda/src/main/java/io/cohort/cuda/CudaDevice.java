@@ -75,7 +75,7 @@ public final class CudaDevice implements Device {
     private final byte[] peerAccess = new byte[64];   // by peer ordinal: 0 unknown, 1 yes, 2 no
     private final CudaKernels kernels;
     private final long contextHandle;
-    private final QueuePlacement queues;
+    private final QueuePlacement<CudaStream> queues;
 
     CudaDevice(int ordinal, CudaConfig config) {
         this.ordinal = ordinal;
@@ -109,7 +109,7 @@ public final class CudaDevice implements Device {
         // Loaded now, not on first use: a module load waits for the context's pending work, which may be
         // a stream blocked on a peer's flag that the loading thread itself was about to enqueue.
         this.kernels = new CudaKernels(this);
-        this.queues = new QueuePlacement(this, config.queueCheckTimeout());
+        this.queues = new QueuePlacement<>(name, new QueueProbe(this, config.queueCheckTimeout()));
         LOG.debug("{}: {} SMs, cc {}, {} MiB, PCI {}, flags via {}", name, multiprocessors, computeCapability,
                 totalMemory >> 20, pciBusId, flagOps);
     }

@@ -1,13 +1,8 @@
 package io.cohort.cuda;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
-import jcuda.driver.CUfunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,132 +14,109 @@ import org.slf4j.LoggerFactory;
  * its queue, the peer's kernel waits behind the spinning one, and both give up at the barrier's timeout. With
  * one queue that happens to every collective; at 32 it happened about once in ten GPU test runs.
  *
- * <p>How: while the device is shared, each new stream is checked against every live stream made since, that is
- * idle and not being captured. A one-thread kernel on the new stream waits (with a short timeout) for a flag
- * that a kernel on the other stream sets, launched after it: on a queue of their own both run and the wait ends
- * at once; on a shared queue the setter waits behind the waiter, which times out. A stream that shares a queue
- * is kept aside while a new one is made (so the driver hands out another queue), and closed once one fits.
- * Setup only: about 10 us per live stream, plus the timeout for each stream set aside.
+ * <p>How: while the device is shared, each new stream is checked against every live stream placed since that the
+ * probe may touch ({@link Probe#checkable}: idle, not captured); {@link QueueProbe} tells whether they share a
+ * queue. A stream that shares one is kept aside while a new one is made (so that the driver hands out another
+ * queue), and closed once one fits. After {@value #ATTEMPTS} tries the queues are taken to have run out: one
+ * warning, and later streams are not checked. Setup only: about 10 us per live stream, plus the probe's timeout
+ * for each stream set aside.
+ *
+ * @param <S> the stream type (CUDA streams; the tests' stand-ins)
  */
-final class QueuePlacement {
+final class QueuePlacement<S> {
     private static final Logger LOG = LoggerFactory.getLogger(QueuePlacement.class);
     /** Most streams one check compares a new stream with (the driver has at most 32 queues). */
     static final int MAX_PEERS = 64;
     /** New streams tried before one is taken that still shares a queue (with a warning). */
     static final int ATTEMPTS = 33;
 
-    private final CudaDevice device;
-    private final long timeoutNs;
-    private final List<CudaStream> placed = new ArrayList<>();
-    // struct FlagArgs { flag, value, timeout_ns, error }
-    private final KernelArgs args = new KernelArgs(4);
-    private final MemorySegment captureStatus = Arena.ofAuto().allocate(4, 4);   // the stream's own is its thread's
-    private CudaBuffer flags;    // MAX_PEERS device words the setters write, with values that only grow
-    private CudaBuffer errors;   // MAX_PEERS pinned host words a timed-out waiter reports into
-    private long value;
-    private int ranks;
-    private boolean warned;
+    /** What placement needs of the streams and the device. */
+    interface Probe<S> {
+        /** Readies the probe (allocations), once, when the device first becomes shared. */
+        void prepare();
 
-    QueuePlacement(CudaDevice device, Duration timeout) {
+        /** Whether {@code peer} may take a probe's work now. */
+        boolean checkable(S peer);
+
+        /** How many of {@code peers} (at most {@link #MAX_PEERS}) share a hardware queue with {@code fresh}. */
+        int sharing(S fresh, List<S> peers);
+
+        void close(S stream);
+    }
+
+    private final String device;
+    private final Probe<S> probe;
+    private final List<S> placed = new ArrayList<>();
+    private int ranks;
+    private boolean exhausted;
+
+    QueuePlacement(String device, Probe<S> probe) {
         this.device = device;
-        this.timeoutNs = timeout.toNanos();
+        this.probe = probe;
     }
 
     /** {@code ranks} ranks use the device from now on (the largest count given wins). */
     synchronized void sharedBy(int ranks) {
+        boolean first = this.ranks < 2 && ranks > 1;
         this.ranks = Math.max(this.ranks, ranks);
-        if (this.ranks > 1 && flags == null) {   // now, before any rank's kernel could be waiting on a peer
-            LOG.info("{}: shared by {} ranks: each new stream is checked for a hardware queue of its own", device.name(),
+        if (first) {   // now, before any rank's kernel could be waiting on a peer
+            LOG.info("{}: shared by {} ranks: each new stream is checked for a hardware queue of its own", device,
                     this.ranks);
-            flags = device.allocate(8L * MAX_PEERS);
-            device.zeroSync(flags);
-            errors = device.allocatePinnedHost(4L * MAX_PEERS);
+            probe.prepare();
         }
     }
 
-    /** A new stream from {@code create}: on a queue no other checked stream has, while the device is shared. */
-    synchronized CudaStream place(Supplier<CudaStream> create) {
+    /** A new stream from {@code create}: on a queue no other placed stream has, while the device is shared. */
+    synchronized S place(Supplier<S> create) {
         if (ranks < 2) {
             return create.get();
         }
-        if (warned) {   // the queues ran out once: checking again would only cost the timeouts
-            CudaStream s = create.get();
-            placed.add(s);
-            return s;
+        if (exhausted) {   // the queues ran out once: checking again would only cost the timeouts
+            return keep(create.get());
         }
-        List<CudaStream> setAside = new ArrayList<>();
+        List<S> setAside = new ArrayList<>();
         try {
             for (int attempt = 1; ; attempt++) {
-                CudaStream s = create.get();
-                List<CudaStream> peers = checkablePeers();
-                int sharing = sharingQueue(s, peers);
-                if (sharing == 0 || attempt == ATTEMPTS) {
-                    if (sharing > 0 && !warned) {
-                        warned = true;
-                        LOG.warn("{}: a new stream shares a hardware queue with {} of the {} streams of the ranks sharing"
-                                + " the device, after {} tries (raise cohort.cuda.device-max-connections?):"
-                                + " collectives between them may wait until the barrier's timeout; later streams"
-                                + " are not checked", device.name(), sharing, peers.size(), ATTEMPTS);
-                    }
-                    placed.add(s);
-                    return s;
+                S s = create.get();
+                List<S> peers = checkablePeers();
+                int sharing = peers.isEmpty() ? 0 : probe.sharing(s, peers);
+                if (sharing == 0) {
+                    return keep(s);
                 }
-                LOG.info("{}: a new stream shares a hardware queue with {} rank stream(s); trying another",
-                        device.name(), sharing);
+                if (attempt == ATTEMPTS) {
+                    exhausted = true;
+                    LOG.warn("{}: a new stream shares a hardware queue with {} of the {} streams of the ranks sharing"
+                            + " the device, after {} tries (raise cohort.cuda.device-max-connections?): collectives"
+                            + " between them may wait until the barrier's timeout; later streams are not checked",
+                            device, sharing, peers.size(), ATTEMPTS);
+                    return keep(s);
+                }
+                LOG.info("{}: a new stream shares a hardware queue with {} rank stream(s); trying another", device,
+                        sharing);
                 setAside.add(s);
             }
         } finally {
-            setAside.forEach(CudaStream::close);
+            setAside.forEach(probe::close);
         }
     }
 
     /** A placed stream is gone. */
-    synchronized void closed(CudaStream s) {
+    synchronized void closed(S s) {
         placed.remove(s);
     }
 
-    /** Streams a check may touch: idle (a setter behind others' work would look like a shared queue) and not captured. */
-    private List<CudaStream> checkablePeers() {
-        List<CudaStream> peers = new ArrayList<>();
-        for (CudaStream p : placed) {
-            if (peers.size() < MAX_PEERS && !p.isClosed() && !p.isCapturing(captureStatus) && p.isIdle()) {
+    private S keep(S s) {
+        placed.add(s);
+        return s;
+    }
+
+    private List<S> checkablePeers() {
+        List<S> peers = new ArrayList<>();
+        for (S p : placed) {
+            if (peers.size() < MAX_PEERS && probe.checkable(p)) {
                 peers.add(p);
             }
         }
         return peers;
-    }
-
-    /** How many of {@code peers} share a hardware queue with {@code s}. */
-    private int sharingQueue(CudaStream s, List<CudaStream> peers) {
-        if (peers.isEmpty()) {
-            return 0;
-        }
-        long v = ++value;
-        for (int i = 0; i < peers.size(); i++) {
-            errors.segment().set(ValueLayout.JAVA_INT, 4L * i, 0);
-        }
-        // every wait first, then every setter: a setter on s's queue is then behind all of them
-        for (int i = 0; i < peers.size(); i++) {
-            launch(device.kernels().waitValue(), s, i, v, timeoutNs, errors.address() + 4L * i);
-        }
-        for (int i = 0; i < peers.size(); i++) {
-            launch(device.kernels().writeValue(), peers.get(i), i, v, 0, 0);
-        }
-        s.awaitIdle(Duration.ofNanos(timeoutNs * peers.size()).plusSeconds(10));   // its waits report into errors
-        int sharing = 0;
-        for (int i = 0; i < peers.size(); i++) {
-            if (errors.segment().get(ValueLayout.JAVA_INT, 4L * i) != 0) {
-                sharing++;
-            }
-        }
-        return sharing;
-    }
-
-    private void launch(CUfunction f, CudaStream on, int slot, long v, long timeout, long error) {
-        args.set(0, flags.address() + 8L * slot);
-        args.set(1, v);
-        args.set(2, timeout);
-        args.set(3, error);
-        device.launch(f, 1, 1, on.nativeHandle(), args, "hardware queue check");
     }
 }
