@@ -78,8 +78,15 @@ final class QueuePlacement<S> {
         try {
             for (int attempt = 1; ; attempt++) {
                 S s = create.get();
-                List<S> peers = checkablePeers();
-                int sharing = peers.isEmpty() ? 0 : probe.sharing(s, peers);
+                int sharing;
+                List<S> peers;
+                try {
+                    peers = checkablePeers();
+                    sharing = peers.isEmpty() ? 0 : probe.sharing(s, peers);
+                } catch (RuntimeException e) {   // a failed check hands out nothing and leaks nothing
+                    probe.close(s);
+                    throw e;
+                }
                 if (sharing == 0) {
                     return keep(s);
                 }

@@ -3,6 +3,7 @@ package io.cohort.cuda;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -29,7 +30,7 @@ class QueuePlacementPolicyTest {
     }
 
     /** A probe that knows every stand-in's queue and counts what it was asked. */
-    static final class Probe implements QueuePlacement.Probe<Stand> {
+    static class Probe implements QueuePlacement.Probe<Stand> {
         int prepared, probes;
         final List<Stand> closed = new ArrayList<>();
 
@@ -105,6 +106,25 @@ class QueuePlacementPolicyTest {
         assertEquals(0, d.queue);
         assertTrue(probe.closed.isEmpty());
         assertNotEquals(b.queue, d.queue);
+    }
+
+    @Test
+    void aFailedCheckClosesTheNewStreamAndFailsTheCreation() {
+        Probe probe = new Probe() {
+            @Override
+            public int sharing(Stand fresh, List<Stand> peers) {
+                throw new IllegalStateException("cuda:0: stream did not finish within PT10S");
+            }
+        };
+        QueuePlacement<Stand> placement = new QueuePlacement<>("gpu", probe);
+        placement.sharedBy(2);
+        Supplier<Stand> driver = queues(0, 1, 2);
+        Stand first = placement.place(driver);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> placement.place(driver));
+        assertEquals("cuda:0: stream did not finish within PT10S", e.getMessage());
+        assertEquals(1, probe.closed.size());
+        assertEquals(1, probe.closed.getFirst().queue);
+        assertFalse(first.closed);
     }
 
     @Test
