@@ -137,7 +137,7 @@ public final class Coordinator extends AbstractBehavior<Coordinator.Command> {
         this.lanes = new DeviceLanes(env.pools(), (device, lane, order) -> ctx.spawn(DeviceActor.create(device, lane, reports),
                 "device-" + order, DispatcherSelector.fromConfig("cohort.device-dispatcher")));
         this.poller = new CompletionPoller("cohort-completions-" + ctx.getSelf().path().name(),
-                IdlePolicy.of(env.cohortConfig(), "poller"));
+                IdlePolicy.of(env.cohortConfig(), "poller"), CompletionPoller.Timing.of(env.cohortConfig()));
         ActorRef<Command> self = ctx.getSelf();
         this.control = new GroupSequencer.ControlPlane() {
             @Override

@@ -187,6 +187,8 @@ public final class GroupSequencer implements Pollable {
     /** Callers busy-waiting on a stage of this group (they poll it themselves). */
     private final java.util.concurrent.atomic.AtomicInteger helpers = new java.util.concurrent.atomic.AtomicInteger();
 
+    /** When the newest collective was started (its events recorded); read by {@link #needsPoller}. */
+    private volatile long lastStartNanos;
     /** Next slot to fill (callers, under the locks); published after the slot's fields. */
     private volatile long tail;
     /** Oldest slot not yet reusable (the poller). */
@@ -376,6 +378,7 @@ public final class GroupSequencer implements Pollable {
                 e.streams[r].record(ev);
             }
             s.enqueuedNanos = System.nanoTime();
+            lastStartNanos = s.enqueuedNanos;
             s.recorded = true;
             if (e.callbacks) {
                 // host streams say when each rank's part is done: the poller need not spin meanwhile
@@ -438,8 +441,21 @@ public final class GroupSequencer implements Pollable {
             return false;
         }
         Epoch e = epoch;
+        long grace = poller.graceNanos();
+        if (grace > 0 && e != null && !e.callbacks && System.nanoTime() - lastStartNanos < grace) {
+            return false; // just started: its caller is likely to join and finish it (the poller lingers meanwhile)
+        }
         // a host epoch's streams say when a part is done (streamDone): the poller sleeps between those
         return e == null || !e.callbacks || streamDone || !parked.isEmpty();
+    }
+
+    @Override
+    public boolean keepsPollerAwake() {
+        if (head == tail) {
+            return false;
+        }
+        Epoch e = epoch;
+        return e != null && !e.callbacks;
     }
 
     /**

@@ -16,4 +16,12 @@ interface Pollable {
     default boolean needsPoller() {
         return hasPending();
     }
+
+    /**
+     * Whether something is pending whose completion nobody announces (no stream callbacks): the poller then stays
+     * awake for its linger after it, so that the next call finds it awake ({@code cohort.idle.poller.linger}).
+     */
+    default boolean keepsPollerAwake() {
+        return false;
+    }
 }
