@@ -203,4 +203,45 @@ if [ "$part" = queues ]; then
     sed 's/\x1b\[[0-9;]*m//g' "$f" | grep -E -A2 "FAILED|WARN" | head -6
   done
 fi
+if [ "$part" = poller ]; then
+  # issue 13: the completion poller's linger and grace (cohort.idle.poller), A/B in one call: the raw round trip
+  # below the API (HostPathBench), then the API round trip with the defaults, with grace 0, and with both 0 (the
+  # poller parks after every collective and each call wakes it: the code before the linger)
+  step 90 hostpath.txt bash .device/java io.cohort.cuda.bench.HostPathBench "$out/hostpath-table.txt"
+  for cfg in default grace0 off; do
+    case $cfg in
+      default) o="" ;;
+      grace0) o="-Dcohort.idle.poller.grace=0" ;;
+      off) o="-Dcohort.idle.poller.grace=0 -Dcohort.idle.poller.linger=0" ;;
+    esac
+    for d in cuda 'cuda:0*2'; do
+      n=$( [ "$d" = cuda ] && echo cuda1 || echo cuda0x2 )
+      b=$( [ "$d" = cuda ] && echo auto || echo p2p )
+      JAVA_OPTS="$JAVA_OPTS $o" step 60 "poller-$cfg-$n.txt" bash .device/java io.cohort.cli.CohortCli bench --devices "$d" \
+        --backends $b --collectives all-reduce -d f32 -b 8K -e 8K --warmup 10000 --warmup-time 5s --latency-calls 10000 \
+        --latency-time 5s --csv "$out/poller-$cfg-$n.csv"
+    done
+  done
+  grep -E "^2 +rt_" "$out/hostpath-table.txt"; grep -E "^1 +rt_" "$out/hostpath-table.txt"
+  for f in "$out"/poller-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | tail -3; done
+fi
+if [ "$part" = nsys ]; then
+  # issue 14: where a tp 2 decode step's time goes on one GPU, kernel by kernel inside the graphs (nsys, when the
+  # machine has it): durations and the gaps before them, tp 1 beside tp 2
+  nsys=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys /usr/local/cuda-13.0/bin/nsys 2>/dev/null | head -1)
+  echo "nsys: ${nsys:-none}"
+  if [ -n "$nsys" ]; then
+    [ -d /tmp/mtiny ] || JAVA_OPTS=-Xmx1g step 90 make-tiny-tinyllama.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/mtiny \
+      --layers 22 --hidden 2048 --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
+    for tp in 1 2; do
+      d=$( [ $tp = 1 ] && echo cuda || echo 'cuda:0*2' )
+      step 150 "nsys-tp$tp.txt" "$nsys" profile -t cuda --cuda-graph-trace=node -o "/tmp/nsys-tp$tp" -f true \
+        bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices "$d" --tp $tp --backends auto \
+        --prompt-len 32 --decode 128 --graphs --iters 1 --warmup 1
+      step 120 "nsys-tp$tp-export.txt" "$nsys" export -t sqlite -o "/tmp/nsys-tp$tp.sqlite" -f true "/tmp/nsys-tp$tp.nsys-rep"
+      step 60 "nsys-tp$tp-gaps.txt" python3 bench/tools/nsys-kernel-gaps.py "/tmp/nsys-tp$tp.sqlite" 0.25
+      echo "== tp $tp"; head -30 "$out/nsys-tp$tp-gaps.txt"
+    done
+  fi
+fi
 tar czf "${OUT:-/tmp}/batch.tgz" -C "$out" .
