@@ -39,6 +39,8 @@ public final class ClusterCohort implements AutoCloseable {
     private final ClusterSettings settings;
     private final ActorRef<ClusterCoordinator.Command> coordinator;
     private final java.util.concurrent.CompletionStage<Void> stopped;
+    /** Set once a leave has been waited for: a second close must not wait again (CI: 3 s + 10 s after a kill). */
+    private final java.util.concurrent.atomic.AtomicBoolean left = new java.util.concurrent.atomic.AtomicBoolean();
 
     private ClusterCohort(ActorSystem<Void> system, ClusterSettings settings) {
         this.system = system;
@@ -168,7 +170,9 @@ public final class ClusterCohort implements AutoCloseable {
      */
     @Override
     public void close() {
-        ClusterMembership.leave(system, Duration.ofSeconds(10));
+        if (left.compareAndSet(false, true)) {
+            ClusterMembership.leave(system, Duration.ofSeconds(10));
+        }
     }
 
     /**
@@ -177,6 +181,8 @@ public final class ClusterCohort implements AutoCloseable {
      * reported the failure exits instead of waiting for the split brain resolver). Idempotent with {@link #close}.
      */
     public void closeAfterNodeFailure() {
-        ClusterMembership.leave(system, Duration.ofSeconds(3), true);
+        if (left.compareAndSet(false, true)) {
+            ClusterMembership.leave(system, Duration.ofSeconds(3), true);
+        }
     }
 }
