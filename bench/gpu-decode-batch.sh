@@ -206,10 +206,12 @@ fi
 if [ "$part" = poller ]; then
   # issue 13: the completion poller's linger and grace (cohort.idle.poller), A/B in one call: the raw round trip
   # below the API (HostPathBench), then the API round trip with the defaults, with grace 0, and with both 0 (the
-  # poller parks after every collective and each call wakes it: the code before the linger)
+  # poller parks after every collective and each call wakes it: the code before the linger), and with the
+  # caller's old wait (spins 100, then 20 yields: cohort.idle.caller before 2026-12-03)
   step 90 hostpath.txt bash .device/java io.cohort.cuda.bench.HostPathBench "$out/hostpath-table.txt"
-  for cfg in default grace0 off; do
+  for cfg in default grace0 off spin; do
     case $cfg in
+      spin) o="-Dcohort.idle.caller.spins=100 -Dcohort.idle.caller.yields=20" ;;
       default) o="" ;;
       grace0) o="-Dcohort.idle.poller.grace=0" ;;
       off) o="-Dcohort.idle.poller.grace=0 -Dcohort.idle.poller.linger=0" ;;
