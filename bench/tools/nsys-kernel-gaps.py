@@ -40,3 +40,9 @@ for sid, ks in sorted(by_stream.items()):
 print(f"{'kernel':60s} {'count':>7s} {'mean us':>8s} {'gap us':>7s} {'total ms':>9s}")
 for name, (n, d, g) in sorted(stats.items(), key=lambda kv: -(kv[1][1] + kv[1][2])):
     print(f"{name[:60]:60s} {n:7d} {d / n / 1e3:8.2f} {g / n / 1e3:7.2f} {(d + g) / 1e6:9.3f}")
+# the last few kernels of every stream in time order: how the ranks' streams interleave (skew at the barriers)
+last = sorted(rows, key=lambda r: r[0])[-int(sys.argv[3]) if len(sys.argv) > 3 else -48:]
+base = last[0][0]
+print(f"\nthe last {len(last)} kernels (start and end relative to the first of them, us)")
+for s, e, sid, name in last:
+    print(f"{sid:4d} {(s - base) / 1e3:9.2f} {(e - base) / 1e3:9.2f} {(e - s) / 1e3:7.2f}  {name[:70]}")
