@@ -191,6 +191,18 @@ COHORT_AR(min_bf16, BF16, MIN)
 template <typename W>
 __device__ __forceinline__ void graph_all_reduce_add_rmsnorm(const FusedArArgs& p) {
     __shared__ uint64_t launch;
+    if (ar_reg_fits(p.g.a, p.f)) {   // the register form: the inputs are loaded while the counter is read
+        float wv[AR_REG], sv[AR_REG], xv[AR_REG];
+        ar_reg_weights<W>(p.f, wv);
+        pdl_grid_wait();
+        if (threadIdx.x == 0) launch = p.g.launches[blockIdx.x];
+        ar_reg_inputs(p.g.a, p.f, sv, xv);
+        __syncthreads();
+        ar_reg_reduce<W>(p.g.a, (launch & 1) ? p.g.stage1 : p.g.a.stage, 2 * launch + 1, p.f, sv, xv, wv);
+        __syncthreads();
+        if (threadIdx.x == 0) p.g.launches[blockIdx.x] = launch + 1;
+        return;
+    }
     pdl_grid_wait();
     if (threadIdx.x == 0) launch = p.g.launches[blockIdx.x];
     __syncthreads();

@@ -67,8 +67,10 @@ struct FusedTail {
     float* normed;              // [rows, cols] f32
     int64_t cols;
     float eps;
-    float pad;
+    uint32_t mode;              // standalone kernels: FUSED_REGISTERS (see all_reduce_add_rmsnorm_reg) or 0
 };
+
+constexpr uint32_t FUSED_REGISTERS = 1;
 
 struct FusedArArgs {
     GraphArArgs g;              // g.a for eager launches (epoch, parity staging from the host); all of it in graphs
@@ -112,8 +114,108 @@ __device__ __forceinline__ void reduce_add_rmsnorm(const ArArgs& a, const FusedT
     }
 }
 
+// The register form of the one-row-per-block case (decode: grid = rows), for rows of at most AR_REG * blockDim
+// columns. Everything that does not depend on the peers is loaded before the barrier, in one round of
+// independent loads (norm weight before the wait for the kernel ahead, residual and partial after it), and the
+// residual stays in registers for the norm; after the barrier only the peers' staged partials are read. Each
+// thread keeps the columns, the order of the additions and the expressions of reduce_add_rmsnorm, so the bits are
+// the same. Callers check ar_reg_fits, which is the same on every rank (same grid, block and shape).
+constexpr int AR_REG = 8;
+
+__device__ __forceinline__ bool ar_reg_fits(const ArArgs& a, const FusedTail& f) {
+    return (f.mode & FUSED_REGISTERS) != 0 && f.cols <= (int64_t)AR_REG * blockDim.x
+           && (int64_t)a.count / f.cols <= (int64_t)gridDim.x;
+}
+
+template <typename W>
+__device__ __forceinline__ void ar_reg_weights(const FusedTail& f, float (&wv)[AR_REG]) {
+    const auto* w = static_cast<const typename W::bits*>(f.weight);
+#pragma unroll
+    for (int k = 0; k < AR_REG; k++) {
+        const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
+        wv[k] = i < f.cols ? W::load(w[i]) : 0.f;
+    }
+}
+
+// This block's row (if any) of the partial and the residual; after pdl_grid_wait.
+__device__ __forceinline__ void ar_reg_inputs(const ArArgs& a, const FusedTail& f, float (&sv)[AR_REG],
+                                              float (&xv)[AR_REG]) {
+    const int64_t cols = f.cols, r = blockIdx.x;
+    const bool has_row = r < (int64_t)a.count / cols;
+    const float* send = static_cast<const float*>(a.send) + r * cols;
+    const float* x = f.residual + r * cols;
+#pragma unroll
+    for (int k = 0; k < AR_REG; k++) {
+        const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
+        const bool in = has_row && i < cols;
+        sv[k] = in ? send[i] : 0.f;
+        xv[k] = in ? x[i] : 0.f;
+    }
+}
+
+// Stages this rank's partial (stage: every rank's staging for this launch's parity), meets block b of every peer
+// (epoch), reduces. The staging comes apart from a, so that a graph launch need not copy its arguments.
+template <typename W>
+__device__ __forceinline__ void ar_reg_reduce(const ArArgs& a, void* const* stage, uint64_t epoch,
+                                              const FusedTail& f, const float (&sv)[AR_REG],
+                                              const float (&xv)[AR_REG], const float (&wv)[AR_REG]) {
+    const int64_t cols = f.cols, r = blockIdx.x;
+    const bool has_row = r < (int64_t)a.count / cols;
+    float* mine = static_cast<float*>(stage[a.rank]) + r * cols;
+#pragma unroll
+    for (int k = 0; k < AR_REG; k++) {
+        const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
+        if (has_row && i < cols) mine[i] = sv[k];
+    }
+    block_barrier(a, epoch, blockIdx.x);
+    if (!has_row) return;   // uniform over the block, after the barrier its peers' blocks need
+    float acc[AR_REG];
+#pragma unroll
+    for (int k = 0; k < AR_REG; k++) {
+        const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
+        acc[k] = i < cols ? __ldcg(static_cast<const float*>(stage[0]) + r * cols + i) : 0.f;
+    }
+#pragma unroll
+    for (int p = 1; p < MAX_RANKS; p++) {
+        if (p >= a.nranks) break;
+#pragma unroll
+        for (int k = 0; k < AR_REG; k++) {
+            const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
+            if (i < cols) acc[k] += __ldcg(static_cast<const float*>(stage[p]) + r * cols + i);
+        }
+    }
+    float v[AR_REG];
+    float ss = 0.f;
+#pragma unroll
+    for (int k = 0; k < AR_REG; k++) {
+        const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
+        v[k] = xv[k] + acc[k];
+        if (i < cols) ss += v[k] * v[k];
+    }
+    ss = block_sum(ss);
+    const float inv = rsqrtf(ss / cols + f.eps);
+    float* x = f.residual + r * cols;
+    float* out = f.normed + r * cols;
+#pragma unroll
+    for (int k = 0; k < AR_REG; k++) {
+        const int64_t i = threadIdx.x + (int64_t)k * blockDim.x;
+        if (i < cols) {
+            x[i] = v[k];
+            out[i] = v[k] * inv * wv[k];
+        }
+    }
+}
+
 template <typename W>
 __device__ __forceinline__ void all_reduce_add_rmsnorm(const ArArgs& a, const FusedTail& f) {
+    if (ar_reg_fits(a, f)) {
+        float wv[AR_REG], sv[AR_REG], xv[AR_REG];
+        ar_reg_weights<W>(f, wv);
+        pdl_grid_wait();
+        ar_reg_inputs(a, f, sv, xv);
+        ar_reg_reduce<W>(a, a.stage, a.epoch, f, sv, xv, wv);
+        return;
+    }
     const int64_t cols = f.cols, rows = (int64_t)a.count / cols;
     const float* send = static_cast<const float*>(a.send);
     float* mine = static_cast<float*>(a.stage[a.rank]);

@@ -417,7 +417,9 @@ public final class CudaP2pBackend implements CollectiveBackend {
         set(w, FARG_RESIDUAL + 1, weight.address());
         set(w, FARG_RESIDUAL + 2, normed.address());
         set(w, FARG_RESIDUAL + 3, cols);
-        setFloat(w, FARG_RESIDUAL + 4, eps);
+        // FusedTail.mode beside eps: the register form (allreduce.cuh FUSED_REGISTERS) for the standalone kernel
+        set(w, FARG_RESIDUAL + 4, (Float.floatToRawIntBits(eps) & 0xffff_ffffL)
+                | ((config.fusedRegisters() ? 1L : 0L) << 32));
     }
 
     private static void set(MemorySegment w, int word, long value) {

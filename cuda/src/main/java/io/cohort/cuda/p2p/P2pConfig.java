@@ -16,9 +16,11 @@ import java.util.Locale;
  * @param timeout         how long a barrier waits for a peer before reporting it
  * @param programmaticLaunch launch with programmatic dependent launch where the device has it (Hopper and later):
  *                        the kernel is scheduled while the one before it on the stream finishes
+ * @param fusedRegisters  the fused all-reduce + add + RMSNorm in its register form where a row fits (one row per
+ *                        block, at most 8 columns per thread): inputs loaded before the barrier, same bits
  */
 public record P2pConfig(Path algorithm, long oneShotMaxBytes, long chunkBytes, int threads, int maxBlocks,
-                        Duration timeout, boolean programmaticLaunch) {
+                        Duration timeout, boolean programmaticLaunch, boolean fusedRegisters) {
 
     /** Blocks per launch can never exceed this: the size of each rank's flag array (src/main/cuda). */
     public static final int MAX_BLOCKS = 64;
@@ -63,7 +65,7 @@ public record P2pConfig(Path algorithm, long oneShotMaxBytes, long chunkBytes, i
         Config c = CudaConfig.withReference(cohort).getConfig("cuda.p2p");
         return new P2pConfig(Path.parse(c.getString("algorithm")), c.getBytes("one-shot-max-bytes"),
                 c.getBytes("chunk-bytes"), c.getInt("threads"), c.getInt("max-blocks"), c.getDuration("timeout"),
-                c.getBoolean("programmatic-launch"));
+                c.getBoolean("programmatic-launch"), c.getBoolean("fused-registers"));
     }
 
     /** The kernel for a message of {@code bytes} (per rank). */

@@ -63,28 +63,62 @@ class FusedAllReduceNormTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"2,1,4096", "2,3,2048", "4,1,1024", "4,16,512"})
-    void everyRankGetsTheSameResidualAndNorm(int tp, int rows, int cols) {
+    @CsvSource({"2,1,4096,false", "2,3,2048,false", "4,1,1024,false", "4,16,512,false",
+                "2,1,4096,true", "2,3,2048,true", "4,1,1024,true", "4,16,512,true", "2,1,5000,true", "2,2,2050,true"})
+    void everyRankGetsTheSameResidualAndNorm(int tp, int rows, int cols, boolean registers) {
         Random rnd = new Random(tp * 100 + rows);
-        Devices.Selection sel = ranks(tp);
+        float[][] partial = new float[tp][];
+        for (int r = 0; r < tp; r++) {
+            partial[r] = gaussian(rnd, rows * cols);
+        }
+        float[] residual = gaussian(rnd, rows * cols), weight = gaussian(rnd, cols);
         HostDevice host = HostDevice.open(0);
         HostTensorOps h = new HostTensorOps(host, 1);
-        try (LocalGroup group = LocalGroup.builder(sel.devices()).backend(BackendKind.P2P).sharedDevices().open()) {
+        try {
+            float[][][] got = fusedOnce(partial, residual, weight, rows, cols, registers);
+            assertRanksAgreeWithTheHost(h, partial, residual, weight, rows, cols, got[0], got[1]);
+        } finally {
+            h.close();
+            host.close();
+        }
+    }
+
+    /**
+     * The register form (cohort.cuda.p2p.fused-registers: inputs loaded before the barrier) gives the plain form's
+     * bits, where it applies (one row per block, at most 8 columns per thread) and where it falls back.
+     */
+    @ParameterizedTest
+    @CsvSource({"2,1,4096", "2,1,2048", "2,4,2048", "4,1,1024", "2,1,5000", "2,2,2050"})
+    void theRegisterFormGivesThePlainFormsBits(int tp, int rows, int cols) {
+        Random rnd = new Random(tp * 1000 + rows * 10 + cols);
+        float[][] partial = new float[tp][];
+        for (int r = 0; r < tp; r++) {
+            partial[r] = gaussian(rnd, rows * cols);
+        }
+        float[] residual = gaussian(rnd, rows * cols), weight = gaussian(rnd, cols);
+        float[][][] plain = fusedOnce(partial, residual, weight, rows, cols, false);
+        float[][][] regs = fusedOnce(partial, residual, weight, rows, cols, true);
+        for (int r = 0; r < tp; r++) {
+            for (int i = 0; i < rows * cols; i++) {
+                assertEquals(Float.floatToRawIntBits(plain[0][r][i]), Float.floatToRawIntBits(regs[0][r][i]),
+                        "residual " + i + " rank " + r);
+                assertEquals(Float.floatToRawIntBits(plain[1][r][i]), Float.floatToRawIntBits(regs[1][r][i]),
+                        "normed " + i + " rank " + r);
+            }
+        }
+    }
+
+    /** One fused all-reduce + add + RMSNorm over {@code tp} ranks on the GPU: {residual, normed} per rank. */
+    private float[][][] fusedOnce(float[][] partial, float[] residual, float[] weight, int rows, int cols,
+                                  boolean registers) {
+        int tp = partial.length;
+        Devices.Selection sel = ranks(tp);
+        com.typesafe.config.Config conf = com.typesafe.config.ConfigFactory.parseString(
+                "cohort.cuda.p2p.fused-registers = " + registers).withFallback(com.typesafe.config.ConfigFactory.load());
+        try (LocalGroup group = LocalGroup.builder(sel.devices()).config(conf).backend(BackendKind.P2P).sharedDevices()
+                .open()) {
             LocalGroupAllReduce ar = new LocalGroupAllReduce(group, true);
             assumeTrue(ar.fusesAddRmsNorm(rows, cols), "backend " + ar.describe() + " does not fuse");
-            float[][] partial = new float[tp][rows * cols];
-            float[] residual = new float[rows * cols], weight = new float[cols];
-            for (int r = 0; r < tp; r++) {
-                for (int i = 0; i < rows * cols; i++) {
-                    partial[r][i] = (float) rnd.nextGaussian();
-                }
-            }
-            for (int i = 0; i < rows * cols; i++) {
-                residual[i] = (float) rnd.nextGaussian();
-            }
-            for (int i = 0; i < cols; i++) {
-                weight[i] = (float) rnd.nextGaussian();
-            }
             TensorOps[] ops = new TensorOps[tp];
             Matrix[] part = new Matrix[tp], res = new Matrix[tp], nrm = new Matrix[tp], w = new Matrix[tp];
             for (int r = 0; r < tp; r++) {
@@ -106,13 +140,10 @@ class FusedAllReduceNormTest {
                 gotRes[r] = download(ops[r], res[r]);
                 gotNorm[r] = download(ops[r], nrm[r]);
             }
-            assertRanksAgreeWithTheHost(h, partial, residual, weight, rows, cols, gotRes, gotNorm);
             for (TensorOps o : ops) {
                 o.close();
             }
-        } finally {
-            h.close();
-            host.close();
+            return new float[][][] {gotRes, gotNorm};
         }
     }
 
