@@ -109,30 +109,23 @@ if [ "$part" = tp2 ]; then
     --prompt-len 32 --decode 64 --graphs
   for f in "$out"/tp2-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep -E "graphs|Exception|rror" | head -5; done
 fi
-if [ "$part" = groupstream ]; then
-  # issue 14: each rank's compute on its all-reduce group's stream (-Dcohort.nn.groupStream=true: no events
-  # around the all-reduces, which then sit in one stream with the GEMVs beside them, in the graphs too), its
-  # tests, then TinyLlama tp 1 / tp 2 / tp 2 with it / tp 2 with it and the all-reduce launched programmatically
-  # (and the fused all-reduce's register form, -Dcohort.cuda.p2p.fused-registers=on, whose tests compare its bits)
-  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.groupStream=true -Dcohort.cuda.p2p.fused-registers=on" step 150 groupstream-tests.log bash .device/junit \
-    --select-class io.cohort.nn.cuda.SharedGpuTensorParallelTest --select-class io.cohort.nn.cuda.FusedAllReduceNormTest
-  sed 's/\x1b\[[0-9;]*m//g' "$out/groupstream-tests.log" | grep -E "tests (successful|failed|aborted)|✘" | head -20
+if [ "$part" = fusedregs ]; then
+  # issue 14: the fused all-reduce's register form (cohort.cuda.p2p.fused-registers, on since 2026-12-03) against
+  # the plain form: its tests with it off, then TinyLlama tp 1 and tp 2 with it on and off, twice
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.p2p.fused-registers=off" step 150 fusedregs-off-tests.log bash .device/junit \
+    --include-classname '.*(SharedGpuTensorParallelTest|FusedAllReduceNormTest)'
+  sed 's/\x1b\[[0-9;]*m//g' "$out/fusedregs-off-tests.log" | grep -E "tests (successful|failed|aborted)|✘" | head -20
   [ -d /tmp/mtiny ] || JAVA_OPTS=-Xmx1g step 90 make-tiny-tinyllama.txt bash .device/java io.cohort.cli.CohortCli model make-tiny --out /tmp/mtiny \
     --layers 22 --hidden 2048 --heads 32 --kv-heads 4 --intermediate 5632 --vocab 32000
-  step 90 gs-tp1.txt bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda --tp 1 --backends auto \
-    --prompt-len 32 --decode 64 --graphs
-  for cfg in default gs regs gsregs gspdl; do
-    case $cfg in
-      default) o="" ;;
-      gs) o="-Dcohort.nn.groupStream=true" ;;
-      regs) o="-Dcohort.cuda.p2p.fused-registers=on" ;;
-      gsregs) o="-Dcohort.nn.groupStream=true -Dcohort.cuda.p2p.fused-registers=on" ;;
-      gspdl) o="-Dcohort.nn.groupStream=true -Dcohort.cuda.p2p.programmatic-launch=on" ;;
-    esac
-    JAVA_OPTS="$JAVA_OPTS $o" step 90 "gs-tp2-$cfg.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny \
-      --devices 'cuda:0*2' --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
+  for i in 1 2; do
+    step 90 "fr$i-tp1.txt" bash .device/java io.cohort.cli.CohortCli model bench --model-dir /tmp/mtiny --devices cuda --tp 1 \
+      --backends auto --prompt-len 32 --decode 64 --graphs
+    for cfg in on off; do
+      JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.p2p.fused-registers=$cfg" step 90 "fr$i-tp2-$cfg.txt" bash .device/java io.cohort.cli.CohortCli \
+        model bench --model-dir /tmp/mtiny --devices 'cuda:0*2' --tp 2 --backends p2p --prompt-len 32 --decode 64 --graphs
+    done
   done
-  for f in "$out"/gs-*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep -E "graphs|eager|Exception|rror" | head -4; done
+  for f in "$out"/fr*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep -E "graphs|Exception|rror" | head -4; done
 fi
 if [ "$part" = argemv ]; then
   # issue 14: the all-reduce as the row-parallel GEMV's epilogue (-Dcohort.nn.arInGemv=true, gemv.cu's

@@ -121,13 +121,8 @@ public final class TensorParallelLlama implements AutoCloseable {
                 throw new ModelException(dir + " has no " + LlamaWeights.LM_HEAD + " and config.json does not set"
                         + " tie_word_embeddings = true");
             }
-            // cohort.nn.groupStream: each rank computes on its all-reduce group's stream, so the collectives need
-            // no events around them and sit in one stream with the kernels beside them (in graphs too)
-            boolean onGroupStream = tp > 1 && group instanceof io.cohort.nn.StreamOrderedAllReduce
-                    && "true".equals(System.getProperty("cohort.nn.groupStream"));
-            for (int r = 0; r < tp; r++) {
-                ops.add(TensorOpsFactory.forDevice(devices.get(r), options.threadsPerRank(),
-                        onGroupStream ? ((io.cohort.nn.StreamOrderedAllReduce) group).stream(r) : null));
+            for (Device d : devices) {
+                ops.add(TensorOpsFactory.forDevice(d, options.threadsPerRank()));
             }
             // before the weights: a model that cannot capture fails at once, naming why
             DecodeGraphs graphs = options.graphs() ? DecodeGraphs.prepare(ops, group) : null;

@@ -14,14 +14,6 @@ public final class TensorOpsFactory {
 
     /** {@code threads}: CPU threads a host device's GEMMs may use. */
     public static TensorOps forDevice(Device device, int threads) {
-        return forDevice(device, threads, null);
-    }
-
-    /**
-     * As {@link #forDevice(Device, int)}, the ops enqueueing on {@code stream} where the device has streams (the
-     * caller's, which outlives the ops; null: their own).
-     */
-    public static TensorOps forDevice(Device device, int threads, io.cohort.device.DeviceStream stream) {
         if (device.kind() == DeviceKind.HOST) {
             if (!HostKernels.vectorised()) { // checked before HostTensorOps loads the Vector API classes
                 throw new CohortException("the model's host ops need the Vector API: start java with "
@@ -31,7 +23,7 @@ public final class TensorOpsFactory {
         }
         for (TensorOpsProvider p : ServiceLoader.load(TensorOpsProvider.class)) {
             if (p.kind() == device.kind()) {
-                return p.create(device, threads, stream);
+                return p.create(device, threads);
             }
         }
         throw new CohortException("no model compute for " + device.name() + ": no " + TensorOpsProvider.class.getSimpleName()

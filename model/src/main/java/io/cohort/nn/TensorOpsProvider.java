@@ -13,12 +13,4 @@ public interface TensorOpsProvider {
 
     /** Ops on {@code device}; {@code threads}: CPU threads the ops may use (host devices). */
     TensorOps create(Device device, int threads);
-
-    /**
-     * Ops on {@code device} that enqueue on {@code stream} (one the caller owns and closes; null: a stream of
-     * their own). Providers without streams ignore it.
-     */
-    default TensorOps create(Device device, int threads, io.cohort.device.DeviceStream stream) {
-        return create(device, threads);
-    }
 }

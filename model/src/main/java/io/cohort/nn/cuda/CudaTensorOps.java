@@ -37,7 +37,6 @@ import java.lang.foreign.ValueLayout;
 public final class CudaTensorOps implements TensorOps {
     private final CudaDevice device;
     private final CudaStream stream;
-    private final boolean ownsStream;
     private final CublasGemm gemm;
     private final NnKernels kernels;
     private final Arena arena = Arena.ofShared();
@@ -88,21 +87,8 @@ public final class CudaTensorOps implements TensorOps {
     private final GemmChoices choices = GemmChoices.fromSystemProperty();
 
     public CudaTensorOps(CudaDevice device) {
-        this(device, device.createStream(), true);
-    }
-
-    /**
-     * Ops enqueueing on {@code stream}, which the caller owns (closing the ops synchronizes it, and leaves it
-     * open): a tensor-parallel rank's compute on its all-reduce group's stream, so that no events order the two.
-     */
-    public CudaTensorOps(CudaDevice device, CudaStream stream) {
-        this(device, stream, false);
-    }
-
-    private CudaTensorOps(CudaDevice device, CudaStream stream, boolean ownsStream) {
         this.device = device;
-        this.stream = stream;
-        this.ownsStream = ownsStream;
+        this.stream = device.createStream();
         this.gemm = new CublasGemm(stream);
         this.kernels = new NnKernels(stream);
         this.attention = new CudaAttention(device, stream, kernels, this::stepPosition);
@@ -907,9 +893,7 @@ public final class CudaTensorOps implements TensorOps {
         if (downloadStaging != null) {
             device.free(downloadStaging);
         }
-        if (ownsStream) {
-            stream.close();
-        }
+        stream.close();
         arena.close();
     }
 }
