@@ -264,4 +264,23 @@ if [ "$part" = nsys ]; then
     done
   fi
 fi
+if [ "$part" = launch ]; then
+  # issue 13: what one launch costs the host (LaunchCostBench: one stream, two, programmatic, 2 and 4 threads in one
+  # context), the raw 2-rank round trip with ranks enqueued in parallel (HostPathBench rt_par_flags), the one-shot
+  # kernel's device time, then the API round trips under JFR (where the caller's time goes)
+  step 90 launch-cost.txt bash .device/java io.cohort.cuda.bench.LaunchCostBench "$out/launch-cost-table.txt"
+  step 120 hostpath.txt bash .device/java io.cohort.cuda.bench.HostPathBench "$out/hostpath-table.txt"
+  step 100 p2p-kernels.txt bash .device/java io.cohort.cuda.bench.P2pKernelBench "$out/p2p-kernels-table.txt"
+  for d in cuda 'cuda:0*2'; do
+    n=$( [ "$d" = cuda ] && echo cuda1 || echo cuda0x2 )
+    b=$( [ "$d" = cuda ] && echo auto || echo p2p )
+    step 60 "rt-$n.txt" bash .device/java io.cohort.cli.CohortCli bench --devices "$d" --backends $b --collectives all-reduce \
+      -d f32 -b 8K -e 8K --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt-$n.csv"
+    JAVA_OPTS="$JAVA_OPTS -XX:StartFlightRecording=filename=$out/rt-$n.jfr,settings=profile" step 60 "rt-$n-jfr.txt" \
+      bash .device/java io.cohort.cli.CohortCli bench --devices "$d" --backends $b --collectives all-reduce \
+      -d f32 -b 8K -e 8K --warmup 10000 --warmup-time 5s --latency-calls 20000 --latency-time 10s
+  done
+  for f in "$out"/launch-cost-table.txt "$out"/hostpath-table.txt "$out"/p2p-kernels-table.txt "$out"/rt-*.txt; do
+    echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | head -40 | tail -30; done
+fi
 tar czf "${OUT:-/tmp}/batch.tgz" -C "$out" .

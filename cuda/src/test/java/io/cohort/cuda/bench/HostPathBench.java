@@ -38,6 +38,10 @@ import org.HdrHistogram.Histogram;
  *       without the actors' bookkeeping);</li>
  *   <li>{@code rt_flags}: enqueue, then each stream writes the call's number into pinned host memory
  *       (cuStreamWriteValue64), and the host spins on that memory: no driver call while waiting.</li>
+ *   <li>{@code enq_first}, {@code enq_last}: rank 0's enqueue and the last rank's, timed apart (does a launch
+ *       cost more while a peer's kernel spins on the device?);</li>
+ *   <li>{@code rt_par_flags}: {@code rt_flags} with every rank but 0 enqueued by a spinning thread of its own,
+ *       released together with the caller's rank 0 (does launching ranks in parallel pay?).</li>
  * </ul>
  * Ranks are virtual (several on the one GPU): a test of the host path, not a multi-GPU figure.
  * usage: HostPathBench [out-file]
@@ -82,7 +86,8 @@ public final class HostPathBench {
         CollectiveBackend backend = new CudaP2pBackendProvider().create(group);
         CollectiveCall call = CollectiveCall.allReduce(DType.F32, ReduceOp.SUM, BYTES / 4);
         Histogram enqueue = histogram(), record = histogram(), query = histogram(), rtEvents = histogram(),
-                rtFlags = histogram(), capturing = histogram(), current = histogram();
+                rtFlags = histogram(), capturing = histogram(), current = histogram(), enqFirst = histogram(),
+                enqLast = histogram(), rtPar = histogram();
         long seq = 0;
         try {
             for (int phase = 0; phase < 2; phase++) {   // warm-up, then measured
@@ -91,8 +96,15 @@ public final class HostPathBench {
                 for (int i = 0; i < calls; i++) {
                     seq++;
                     long t0 = System.nanoTime();
+                    long tFirst = 0, tLast = 0;
                     for (int r = 0; r < n; r++) {
+                        long a = System.nanoTime();
                         backend.enqueue(r, seq, call, bufs.get(r), bufs.get(r));
+                        long b = System.nanoTime();
+                        if (r == 0) {
+                            tFirst = b - a;
+                        }
+                        tLast = b - a;
                     }
                     long t1 = System.nanoTime();
                     for (int r = 0; r < n; r++) {
@@ -117,6 +129,8 @@ public final class HostPathBench {
                     d.makeCurrent();
                     long t7 = System.nanoTime();
                     if (measure) {
+                        enqFirst.recordValue(tFirst);
+                        enqLast.recordValue(tLast);
                         enqueue.recordValue(t1 - t0);
                         record.recordValue(t2 - t1);
                         rtEvents.recordValue(t3 - t0);
@@ -143,6 +157,9 @@ public final class HostPathBench {
                     }
                 }
             }
+            if (n > 1) {
+                seq = parallel(backend, call, streams, bufs, flags, n, seq, rtPar);
+            }
         } finally {
             backend.close();
             for (int r = 0; r < n; r++) {
@@ -153,11 +170,55 @@ public final class HostPathBench {
             d.free(flags);
         }
         for (Object[] row : new Object[][]{{"enqueue", enqueue}, {"record", record}, {"query_cached", query},
-                {"isCapturing", capturing}, {"makeCurrent", current}, {"rt_events", rtEvents}, {"rt_flags", rtFlags}}) {
+                {"isCapturing", capturing}, {"makeCurrent", current}, {"rt_events", rtEvents}, {"rt_flags", rtFlags},
+                {"enq_first", enqFirst}, {"enq_last", enqLast}, {"rt_par_flags", rtPar}}) {
             Histogram h = (Histogram) row[1];
             out.append(String.format("%-6d %-12s %9.2f %9.2f%n", n, row[0], h.getValueAtPercentile(50) / 1e3,
                     h.getValueAtPercentile(99) / 1e3));
         }
+    }
+
+    /** rt_flags with ranks 1..n-1 enqueued by spinning threads of their own, released with the caller's rank 0. */
+    private static long parallel(CollectiveBackend backend, CollectiveCall call, List<CudaStream> streams,
+                                 List<CudaBuffer> bufs, CudaBuffer flags, int n, long firstSeq, Histogram rt) {
+        java.util.concurrent.atomic.AtomicLong released = new java.util.concurrent.atomic.AtomicLong(firstSeq);
+        long last = firstSeq + WARMUP + CALLS;
+        List<Thread> helpers = new ArrayList<>();
+        for (int r = 1; r < n; r++) {
+            int rank = r;
+            helpers.add(Thread.ofPlatform().name("rank-" + r).start(() -> {
+                for (long s = firstSeq + 1; s <= last; s++) {
+                    while (released.get() < s) {
+                        Thread.onSpinWait();
+                    }
+                    backend.enqueue(rank, s, call, bufs.get(rank), bufs.get(rank));
+                    streams.get(rank).writeValue(flags, 64L * rank, s);
+                }
+            }));
+        }
+        for (long s = firstSeq + 1; s <= last; s++) {
+            long t0 = System.nanoTime();
+            released.set(s);
+            backend.enqueue(0, s, call, bufs.get(0), bufs.get(0));
+            streams.get(0).writeValue(flags, 0, s);
+            for (int r = 0; r < n; r++) {
+                while ((long) ValueLayout.JAVA_LONG.varHandle().getVolatile(flags.segment(), 64L * r) < s) {
+                    Thread.onSpinWait();
+                }
+            }
+            long t1 = System.nanoTime();
+            if (s > firstSeq + WARMUP) {
+                rt.recordValue(t1 - t0);
+            }
+        }
+        for (Thread t : helpers) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return last;
     }
 
     private static Histogram histogram() {
