@@ -283,4 +283,22 @@ if [ "$part" = launch ]; then
   for f in "$out"/launch-cost-table.txt "$out"/hostpath-table.txt "$out"/p2p-kernels-table.txt "$out"/rt-*.txt; do
     echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | head -40 | tail -30; done
 fi
+if [ "$part" = words ]; then
+  # issue 13: the sequencer's completion events with a host word their stream sets (cohort.cuda.completion-words,
+  # on since 2026-12-03) against plain events, A/B twice, 1 GPU and cuda:0*2; then their tests
+  step 60 words-tests.log bash .device/junit --include-classname '.*(CudaDeviceTest|CudaBackendGpuTest|GpuSelftestTest|P2pAllReduceTest)'
+  sed 's/\x1b\[[0-9;]*m//g' "$out/words-tests.log" | grep -E "tests (successful|failed|aborted)|✘" | head -20
+  for i in 1 2; do
+    for w in on off; do
+      for d in cuda 'cuda:0*2'; do
+        n=$( [ "$d" = cuda ] && echo cuda1 || echo cuda0x2 )
+        b=$( [ "$d" = cuda ] && echo auto || echo p2p )
+        JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.completion-words=$w" step 60 "words$i-$w-$n.txt" bash .device/java io.cohort.cli.CohortCli bench \
+          --devices "$d" --backends $b --collectives all-reduce -d f32 -b 8K -e 8K --warmup 10000 --warmup-time 5s \
+          --latency-calls 10000 --latency-time 5s --csv "$out/words$i-$w-$n.csv"
+      done
+    done
+  done
+  for f in "$out"/words*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep -E "^ +8192|rror" | head -3; done
+fi
 tar czf "${OUT:-/tmp}/batch.tgz" -C "$out" .

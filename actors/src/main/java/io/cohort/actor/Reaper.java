@@ -31,6 +31,15 @@ final class Reaper {
         t.start();
     }
 
+    /** Closes {@code c} on this thread, logging rather than throwing a failure (one of several closes in a row). */
+    static void closeLogged(String what, AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            log.warn("closing {} failed: {}", what, e.toString());
+        }
+    }
+
     /** Waits up to {@code millis} for every close in flight; true if all finished. */
     static boolean awaitIdle(long millis) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);

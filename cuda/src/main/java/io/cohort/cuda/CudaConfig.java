@@ -11,9 +11,10 @@ import java.util.Locale;
  * host thread waits for the device ({@link DriverWait}).
  *
  * @param flagOps null for auto: stream memory operations where the driver supports them
+ * @param completionWords completion events carry a host word their stream sets ({@link CudaDevice#createCompletionEvent})
  */
 public record CudaConfig(Duration syncTimeout, FlagOps flagOps, Duration flagTimeout, boolean probeLinks,
-                         long probeBytes, IdlePolicy waitPolicy, Duration queueCheckTimeout) {
+                         long probeBytes, IdlePolicy waitPolicy, Duration queueCheckTimeout, boolean completionWords) {
 
     /** From a {@code cohort} section (defaults from reference.conf). */
     public static CudaConfig from(Config cohort) {
@@ -24,7 +25,8 @@ public record CudaConfig(Duration syncTimeout, FlagOps flagOps, Duration flagTim
                 positive(c.getDuration("flag-timeout"), "cohort.cuda.flag-timeout"),
                 c.getBoolean("topology.probe"), c.getBytes("topology.probe-bytes"),
                 DriverWait.checked(IdlePolicy.of(full, "cuda"), "cohort.idle.cuda"),
-                positive(c.getDuration("queue-check-timeout"), "cohort.cuda.queue-check-timeout"));
+                positive(c.getDuration("queue-check-timeout"), "cohort.cuda.queue-check-timeout"),
+                c.getBoolean("completion-words"));
     }
 
     public static CudaConfig defaults() {

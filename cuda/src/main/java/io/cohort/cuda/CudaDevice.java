@@ -76,6 +76,7 @@ public final class CudaDevice implements Device {
     private final CudaKernels kernels;
     private final long contextHandle;
     private final QueuePlacement<CudaStream> queues;
+    private final CompletionWords completionWords = new CompletionWords(this);
 
     CudaDevice(int ordinal, CudaConfig config) {
         this.ordinal = ordinal;
@@ -298,6 +299,23 @@ public final class CudaDevice implements Device {
     @Override
     public CudaEvent createEvent() {
         return new CudaEvent(this, false);
+    }
+
+    /**
+     * An event polled for completion, with a host word its stream sets behind each record where the driver has
+     * stream memory operations and {@code cohort.cuda.completion-words} is on (polling it reads memory); a plain
+     * event otherwise. Record it outside graph captures only (a captured word write would replay a stale number).
+     */
+    @Override
+    public CudaEvent createCompletionEvent() {
+        if (!config.completionWords() || flagOps != FlagOps.STREAM_MEMORY_OPS) {
+            return createEvent();
+        }
+        return new CudaEvent(this, false, completionWords.take());
+    }
+
+    CompletionWords completionWords() {
+        return completionWords;
     }
 
     /** An event that can time work ({@link CudaEvent#elapsedMillis}). */

@@ -6,13 +6,24 @@ import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 
 import io.cohort.device.DeviceEvent;
 import io.cohort.device.DeviceException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.util.function.IntSupplier;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUresult;
 
-/** A CUDA event; ordering-only events are created without timing (cheaper to record and wait on). */
+/**
+ * A CUDA event; ordering-only events are created without timing (cheaper to record and wait on). A completion
+ * event ({@link CudaDevice#createCompletionEvent}) also has a pinned host word that its stream sets right behind
+ * each record ({@code cuStreamWriteValue64}): whoever polls it reads memory instead of calling
+ * {@code cuEventQuery}, and asks the driver only every {@value #DRIVER_QUERY_EVERY}th poll (for a failure of the
+ * recorded work, which stops the stream before the word is written).
+ */
 public final class CudaEvent implements DeviceEvent {
+
+    private static final VarHandle WORD = ValueLayout.JAVA_LONG.varHandle();
 
     private final CudaDevice device;
     private final CUevent event;
@@ -25,9 +36,23 @@ public final class CudaEvent implements DeviceEvent {
     /** The query {@link DriverWait} polls, made once: a wait allocates nothing. */
     private final IntSupplier query = this::query;
     private volatile boolean closed;
+    /** The host word behind each record, or null (an ordering event, or no stream memory operations). */
+    private final CompletionWords.Word word;
+    private final MemorySegment wordSegment;
+    private final long wordOffset;
+    /** Polls that found the word short since the last driver query (racy between pollers: only a pacing count). */
+    private int misses;
+    static final int DRIVER_QUERY_EVERY = 64;
 
     CudaEvent(CudaDevice device, boolean timing) {
+        this(device, timing, null);
+    }
+
+    CudaEvent(CudaDevice device, boolean timing, CompletionWords.Word word) {
         this.device = device;
+        this.word = word;
+        this.wordSegment = word == null ? null : word.page().segment();
+        this.wordOffset = word == null ? 0 : word.offset();
         device.makeCurrent();
         this.event = new CUevent();
         Cu.check(cuEventCreate(event, timing ? CUevent_flags.CU_EVENT_DEFAULT : CUevent_flags.CU_EVENT_DISABLE_TIMING),
@@ -42,6 +67,16 @@ public final class CudaEvent implements DeviceEvent {
     /** Called by the stream after each cuEventRecord of this event. */
     void recorded() {
         records++;   // one recording thread at a time (the stream's owner)
+    }
+
+    /** The device address the stream writes {@link #nextRecord} to behind a record, or 0 without a word. */
+    long wordAddress() {
+        return word == null ? 0 : word.deviceAddress();
+    }
+
+    /** The number the next record gets (what its stream writes into the word). */
+    long nextRecord() {
+        return records + 1;
     }
 
     CUevent cuEvent() {
@@ -62,6 +97,16 @@ public final class CudaEvent implements DeviceEvent {
         long r = records;   // read before the query: a record after it is not covered by its answer
         if (completed == r) {
             return CUresult.CUDA_SUCCESS;
+        }
+        if (wordSegment != null) {
+            if ((long) WORD.getVolatile(wordSegment, wordOffset) >= r) {
+                completed = r;
+                return CUresult.CUDA_SUCCESS;
+            }
+            if (++misses < DRIVER_QUERY_EVERY) {
+                return CUresult.CUDA_ERROR_NOT_READY;
+            }
+            misses = 0;
         }
         device.makeCurrent();
         int q = DriverCalls.eventQuery(handle);
@@ -105,5 +150,8 @@ public final class CudaEvent implements DeviceEvent {
         closed = true;
         device.makeCurrent();
         Cu.check(cuEventDestroy(event), device.name(), "cuEventDestroy");
+        if (word != null) {
+            device.completionWords().give(word);
+        }
     }
 }

@@ -282,6 +282,11 @@ public final class CudaStream implements DeviceStream, NativeCudaStream {
         CudaEvent e = cudaEvent(event);
         device.makeCurrent();
         Cu.check(DriverCalls.eventRecord(e.handle(), handle), device.name(), "cuEventRecord");
+        long word = e.wordAddress();
+        if (word != 0) {
+            // behind the record: set once everything before it is done (default flags: after its memory barrier)
+            Cu.check(DriverCalls.writeValue64(handle, word, e.nextRecord(), 0), device.name(), "cuStreamWriteValue64");
+        }
         e.recorded();
     }
 

@@ -136,6 +136,37 @@ class CudaDeviceTest {
     }
 
     @Test
+    void aCompletionEventSaysDoneOnlyOnceTheWorkBeforeItIsDone() {
+        CudaDevice d = Gpu.device();
+        CudaBuffer flag = d.allocatePinnedHost(64);
+        try (CudaStream s = d.createStream(); CudaEvent e = d.createCompletionEvent()) {
+            assertTrue(e.isComplete(), "never recorded");
+            for (long round = 1; round <= 3; round++) {
+                s.waitValue(flag, 0, round);   // the stream holds until the host sets the flag
+                s.record(e);
+                for (int i = 0; i < 3 * CudaEvent.DRIVER_QUERY_EVERY; i++) {
+                    assertTrue(!e.isComplete(), "complete while the stream waits (round " + round + ", poll " + i + ")");
+                }
+                flag.segment().set(ValueLayout.JAVA_LONG, 0, round);
+                e.synchronize(5_000_000_000L);
+                assertTrue(e.isComplete());
+            }
+        } finally {
+            d.free(flag);
+        }
+        // a closed event's word is handed out again: many events, few pages
+        java.util.List<CudaEvent> events = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            for (int k = 0; k < 600; k++) {
+                events.add(d.createCompletionEvent());
+            }
+            events.forEach(CudaEvent::close);
+            events.clear();
+        }
+        assertTrue(d.completionWords().pages() <= 3, d.completionWords().pages() + " pages for 600 events at a time");
+    }
+
+    @Test
     void pinnedHostMemoryIsVisibleToTheHost() {
         CudaDevice d = Gpu.device();
         CudaBuffer p = d.allocatePinnedHost(4096);

@@ -52,6 +52,15 @@ public interface Device extends AutoCloseable {
     /** Creates an event for ordering work across streams and devices. */
     DeviceEvent createEvent();
 
+    /**
+     * Creates an event that host threads poll for completion often (a collective's end): where the device can
+     * make that cheaper than asking it (CUDA: a host word the stream sets behind the record), it does. Recorded
+     * outside graph captures only. The default is {@link #createEvent}.
+     */
+    default DeviceEvent createCompletionEvent() {
+        return createEvent();
+    }
+
     /** Whether this device can read and write {@code peer}'s memory directly. */
     boolean canAccessPeer(Device peer);
 
