@@ -301,4 +301,27 @@ if [ "$part" = words ]; then
   done
   for f in "$out"/words*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep -E "^ +8192|rror" | head -3; done
 fi
+if [ "$part" = lanes ]; then
+  # issue 13: the ranks of one all-reduce enqueued in parallel (cohort.cuda.p2p.launch-lanes, auto since
+  # 2026-12-03: on with 3 cores per rank): the P2P and API tests with lanes on everywhere (8 ranks too), the
+  # one-shot kernel's device time, then the API round trip with lanes auto and off, cuda:0*2 and cuda:0*4, twice
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.p2p.launch-lanes=on" step 120 lanes-tests.log bash .device/junit \
+    --include-classname '.*(CudaDeviceTest|CudaBackendGpuTest|GpuSelftestTest|P2pAllReduceTest|P2pOtherCollectivesTest|P2pSoakTest)'
+  sed 's/\x1b\[[0-9;]*m//g' "$out/lanes-tests.log" | grep -E "tests (successful|failed|aborted)|✘" | head -20
+  step 100 p2p-kernels.txt bash .device/java io.cohort.cuda.bench.P2pKernelBench "$out/p2p-kernels-table.txt"
+  for i in 1 2; do
+    for l in auto off; do
+      for d in 'cuda:0*2' 'cuda:0*4'; do
+        n=$( [ "$d" = 'cuda:0*2' ] && echo cuda0x2 || echo cuda0x4 )
+        JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.p2p.launch-lanes=$l" step 60 "lanes$i-$l-$n.txt" bash .device/java io.cohort.cli.CohortCli bench \
+          --devices "$d" --backends p2p --collectives all-reduce -d f32 -b 8K -e 8K --warmup 10000 --warmup-time 5s \
+          --latency-calls 10000 --latency-time 5s --csv "$out/lanes$i-$l-$n.csv"
+      done
+    done
+  done
+  step 60 lanes-cuda1.txt bash .device/java io.cohort.cli.CohortCli bench --devices cuda --collectives all-reduce -d f32 -b 8K -e 8K \
+    --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/lanes-cuda1.csv"
+  head -8 "$out/p2p-kernels-table.txt"
+  for f in "$out"/lanes*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep -E "^ +8192|rror" | head -3; done
+fi
 tar czf "${OUT:-/tmp}/batch.tgz" -C "$out" .

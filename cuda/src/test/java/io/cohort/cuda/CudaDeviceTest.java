@@ -156,14 +156,19 @@ class CudaDeviceTest {
         }
         // a closed event's word is handed out again: many events, few pages
         java.util.List<CudaEvent> events = new java.util.ArrayList<>();
+        int afterFirst = 0;
         for (int i = 0; i < 3; i++) {
             for (int k = 0; k < 600; k++) {
                 events.add(d.createCompletionEvent());
             }
             events.forEach(CudaEvent::close);
             events.clear();
+            if (i == 0) {
+                afterFirst = d.completionWords().pages();
+            }
         }
-        assertTrue(d.completionWords().pages() <= 3, d.completionWords().pages() + " pages for 600 events at a time");
+        // other tests' events may hold words meanwhile; these three rounds of 600 need no page after the first
+        assertEquals(afterFirst, d.completionWords().pages(), "pages grew while 600 events were made and closed again");
     }
 
     @Test

@@ -78,6 +78,12 @@ public final class CudaP2pBackend implements CollectiveBackend {
     private final Rank[] ranks;
     private final long chunkBytes;
     private final int blockCap;
+    /** Ranks 1..n-1 of an eager all-reduce enqueued on threads of their own, or null (the caller enqueues them). */
+    private final RankLanes lanes;
+    // the all-reduce enqueueAll posts to the lanes (written before the post, read by the lanes after it)
+    private CollectiveCall postedCall;
+    private DeviceBuffer[] postedSend;
+    private DeviceBuffer[] postedRecv;
     private volatile CollectiveBackend fallback;
     private volatile boolean closed;
     private volatile boolean graphsPrepared;
@@ -145,8 +151,15 @@ public final class CudaP2pBackend implements CollectiveBackend {
                 r.args.set(ARG_SIG + p, ranks[p].signals.address());
             }
         }
-        LOG.debug("cuda-p2p backend: {} ranks, staging {} B per rank and buffer, up to {} blocks of {} threads",
-                n, chunkBytes, blockCap, config.threads());
+        this.lanes = config.lanesFor(n, Runtime.getRuntime().availableProcessors())
+                ? new RankLanes(n, this::allReducePosted, config.laneLinger(), "cohort-p2p") : null;
+        LOG.debug("cuda-p2p backend: {} ranks, staging {} B per rank and buffer, up to {} blocks of {} threads, {}",
+                n, chunkBytes, blockCap, config.threads(), lanes == null ? "ranks enqueued in turn" : "launch lanes");
+    }
+
+    /** Rank {@code rank}'s part of the all-reduce posted by {@link #enqueueAll} (on its lane, or the caller's thread). */
+    private void allReducePosted(int rank) {
+        allReduce(ranks[rank], postedCall, postedSend[rank], postedRecv[rank]);
     }
 
     /**
@@ -234,6 +247,20 @@ public final class CudaP2pBackend implements CollectiveBackend {
         }
         if (call.collective() != Collective.ALL_REDUCE) {
             fallback().enqueueAll(seq, call, send, recv);
+            return;
+        }
+        if (lanes != null && !ranks[0].stream.isCapturing()) {
+            // read by the lanes after runAll's post publishes them; runAll returns once every rank's part returned
+            postedCall = call;
+            postedSend = send;
+            postedRecv = recv;
+            try {
+                lanes.runAll(System.nanoTime() + config.timeout().toNanos());
+            } finally {
+                postedCall = null;
+                postedSend = null;
+                postedRecv = null;
+            }
             return;
         }
         for (int rank = 0; rank < n; rank++) {
@@ -576,6 +603,9 @@ public final class CudaP2pBackend implements CollectiveBackend {
             return;
         }
         closed = true;
+        if (lanes != null) {
+            lanes.close();
+        }
         RuntimeException failure = null;
         for (Rank r : ranks) {
             if (r == null) {

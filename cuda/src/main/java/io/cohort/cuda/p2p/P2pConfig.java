@@ -18,9 +18,13 @@ import java.util.Locale;
  *                        the kernel is scheduled while the one before it on the stream finishes
  * @param fusedRegisters  the fused all-reduce + add + RMSNorm in its register form where a row fits (one row per
  *                        block, at most 8 columns per thread): inputs loaded before the barrier, same bits
+ * @param launchLanes     who enqueues the ranks of one all-reduce: {@link Lanes#AUTO}, {@link Lanes#ON} (ranks 1..n-1
+ *                        on threads of their own, {@link RankLanes}), {@link Lanes#OFF} (the caller, rank by rank)
+ * @param laneLinger      how long a lane spins after its last part before it parks
  */
 public record P2pConfig(Path algorithm, long oneShotMaxBytes, long chunkBytes, int threads, int maxBlocks,
-                        Duration timeout, boolean programmaticLaunch, boolean fusedRegisters) {
+                        Duration timeout, boolean programmaticLaunch, boolean fusedRegisters, Lanes launchLanes,
+                        Duration laneLinger) {
 
     /** Blocks per launch can never exceed this: the size of each rank's flag array (src/main/cuda). */
     public static final int MAX_BLOCKS = 64;
@@ -42,6 +46,33 @@ public record P2pConfig(Path algorithm, long oneShotMaxBytes, long chunkBytes, i
         }
     }
 
+    /** Whether the ranks of one all-reduce are enqueued in parallel ({@code cohort.cuda.p2p.launch-lanes}). */
+    public enum Lanes {
+        AUTO, ON, OFF;
+
+        static Lanes parse(String s) {
+            return switch (s.trim().toLowerCase(Locale.ROOT)) {
+                case "auto" -> AUTO;
+                case "on", "true", "yes" -> ON;
+                case "off", "false", "no" -> OFF;
+                default -> throw new IllegalArgumentException(
+                        "cohort.cuda.p2p.launch-lanes: unknown value '" + s + "' (expected auto, on or off)");
+            };
+        }
+    }
+
+    /**
+     * Whether a group of {@code ranks} gets launch lanes on a host of {@code cores} cores: always with ON; with AUTO
+     * where the host has a core for each lane besides two per rank (the caller, the poller, the streams' threads).
+     */
+    public boolean lanesFor(int ranks, int cores) {
+        return ranks > 1 && switch (launchLanes) {
+            case ON -> true;
+            case OFF -> false;
+            case AUTO -> cores >= 3 * ranks;
+        };
+    }
+
     public P2pConfig {
         if (oneShotMaxBytes < 0) {
             throw new IllegalArgumentException("cohort.cuda.p2p.one-shot-max-bytes must not be negative");
@@ -58,6 +89,9 @@ public record P2pConfig(Path algorithm, long oneShotMaxBytes, long chunkBytes, i
         if (timeout.isNegative() || timeout.isZero()) {
             throw new IllegalArgumentException("cohort.cuda.p2p.timeout must be positive");
         }
+        if (laneLinger.isNegative()) {
+            throw new IllegalArgumentException("cohort.cuda.p2p.lane-linger must not be negative, got " + laneLinger);
+        }
     }
 
     /** From a {@code cohort} section (defaults from reference.conf). */
@@ -65,7 +99,8 @@ public record P2pConfig(Path algorithm, long oneShotMaxBytes, long chunkBytes, i
         Config c = CudaConfig.withReference(cohort).getConfig("cuda.p2p");
         return new P2pConfig(Path.parse(c.getString("algorithm")), c.getBytes("one-shot-max-bytes"),
                 c.getBytes("chunk-bytes"), c.getInt("threads"), c.getInt("max-blocks"), c.getDuration("timeout"),
-                c.getBoolean("programmatic-launch"), c.getBoolean("fused-registers"));
+                c.getBoolean("programmatic-launch"), c.getBoolean("fused-registers"),
+                Lanes.parse(c.getString("launch-lanes")), c.getDuration("lane-linger"));
     }
 
     /** The kernel for a message of {@code bytes} (per rank). */
