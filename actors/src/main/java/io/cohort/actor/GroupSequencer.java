@@ -368,15 +368,13 @@ public final class GroupSequencer implements Pollable {
             cf.started(s, ticket);
         }
         try {
-            e.backend.enqueueAll(seq, call, send, recv);
-            e.seq = seq;
             for (int r = 0; r < devices.length; r++) {
-                DeviceEvent ev = s.events[r];
-                if (ev == null) {
-                    ev = s.events[r] = devices[r].createCompletionEvent();
+                if (s.events[r] == null) {
+                    s.events[r] = devices[r].createCompletionEvent();
                 }
-                e.streams[r].record(ev);
             }
+            e.backend.enqueueAllAndRecord(seq, call, send, recv, e.streams, s.events);
+            e.seq = seq;
             s.enqueuedNanos = System.nanoTime();
             lastStartNanos = s.enqueuedNanos;
             s.recorded = true;

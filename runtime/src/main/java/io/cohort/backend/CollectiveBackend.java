@@ -1,6 +1,8 @@
 package io.cohort.backend;
 
 import io.cohort.device.DeviceBuffer;
+import io.cohort.device.DeviceEvent;
+import io.cohort.device.DeviceStream;
 
 /**
  * Carries out collectives for one group. Each rank enqueues its own part on its own stream
@@ -37,6 +39,24 @@ public interface CollectiveBackend extends AutoCloseable {
                 enqueue(r, seq, call, send[r], recv[r]);
             } catch (RankEnqueueException e) {
                 throw e;
+            } catch (RuntimeException e) {
+                throw new RankEnqueueException(r, e);
+            }
+        }
+    }
+
+    /**
+     * {@link #enqueueAll}, then {@code done[r]} recorded on {@code streams[r]} (rank r's stream) behind rank r's part:
+     * what a caller waiting for the collective watches. A backend that enqueues ranks on threads of their own
+     * records each rank's event on that rank's thread. A rank whose part or record fails is reported as a
+     * {@link RankEnqueueException} naming it.
+     */
+    default void enqueueAllAndRecord(long seq, CollectiveCall call, DeviceBuffer[] send, DeviceBuffer[] recv,
+                                     DeviceStream[] streams, DeviceEvent[] done) {
+        enqueueAll(seq, call, send, recv);
+        for (int r = 0; r < streams.length; r++) {
+            try {
+                streams[r].record(done[r]);
             } catch (RuntimeException e) {
                 throw new RankEnqueueException(r, e);
             }

@@ -11,6 +11,7 @@ import io.cohort.backend.CollectiveBackend;
 import io.cohort.backend.CollectiveCall;
 import io.cohort.backend.GroupContext;
 import io.cohort.backend.RankContext;
+import io.cohort.backend.RankEnqueueException;
 import io.cohort.core.CohortException;
 import io.cohort.core.Collective;
 import io.cohort.core.DType;
@@ -21,6 +22,8 @@ import io.cohort.cuda.CudaDevice;
 import io.cohort.cuda.CudaKernels;
 import io.cohort.cuda.CudaStream;
 import io.cohort.device.DeviceBuffer;
+import io.cohort.device.DeviceEvent;
+import io.cohort.device.DeviceStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Comparator;
@@ -84,6 +87,8 @@ public final class CudaP2pBackend implements CollectiveBackend {
     private CollectiveCall postedCall;
     private DeviceBuffer[] postedSend;
     private DeviceBuffer[] postedRecv;
+    private DeviceStream[] postedStreams;
+    private DeviceEvent[] postedDone;
     private volatile CollectiveBackend fallback;
     private volatile boolean closed;
     private volatile boolean graphsPrepared;
@@ -160,6 +165,10 @@ public final class CudaP2pBackend implements CollectiveBackend {
     /** Rank {@code rank}'s part of the all-reduce posted by {@link #enqueueAll} (on its lane, or the caller's thread). */
     private void allReducePosted(int rank) {
         allReduce(ranks[rank], postedCall, postedSend[rank], postedRecv[rank]);
+        DeviceEvent[] done = postedDone;
+        if (done != null) {
+            postedStreams[rank].record(done[rank]);
+        }
     }
 
     /**
@@ -232,12 +241,31 @@ public final class CudaP2pBackend implements CollectiveBackend {
     }
 
     /**
-     * Every rank from one thread. All-reduce needs no meeting on the host (the ranks meet on the devices),
-     * so this is rank by rank; other collectives go to the fallback's enqueueAll, whose ranks may have to
-     * meet while enqueueing.
+     * Every rank from one call. All-reduce needs no meeting on the host (the ranks meet on the devices), so its
+     * ranks are enqueued independently: ranks 1..n-1 on their launch lanes while this thread enqueues rank 0
+     * where the backend has lanes ({@code cohort.cuda.p2p.launch-lanes}) and the streams are not being captured,
+     * else rank by rank on this thread. Other collectives go to the fallback's enqueueAll, whose ranks may have
+     * to meet while enqueueing.
      */
     @Override
     public void enqueueAll(long seq, CollectiveCall call, DeviceBuffer[] send, DeviceBuffer[] recv) {
+        enqueueAll(seq, call, send, recv, null, null);
+    }
+
+    /** With launch lanes, each rank's event is recorded on the thread that enqueued its part, right behind it. */
+    @Override
+    public void enqueueAllAndRecord(long seq, CollectiveCall call, DeviceBuffer[] send, DeviceBuffer[] recv,
+                                    DeviceStream[] streams, DeviceEvent[] done) {
+        if (streams.length != n || done.length != n) {
+            throw new CohortException("cuda-p2p enqueueAllAndRecord needs " + n + " streams and events, got "
+                    + streams.length + " and " + done.length);
+        }
+        enqueueAll(seq, call, send, recv, streams, done);
+    }
+
+    /** Every rank's part, then (with {@code done}) each rank's event behind it; on the lanes where there are. */
+    private void enqueueAll(long seq, CollectiveCall call, DeviceBuffer[] send, DeviceBuffer[] recv,
+                            DeviceStream[] streams, DeviceEvent[] done) {
         if (send.length != n || recv.length != n) {
             throw new CohortException("cuda-p2p enqueueAll needs " + n + " send and recv buffers, got " + send.length
                     + " and " + recv.length);
@@ -247,6 +275,7 @@ public final class CudaP2pBackend implements CollectiveBackend {
         }
         if (call.collective() != Collective.ALL_REDUCE) {
             fallback().enqueueAll(seq, call, send, recv);
+            record(streams, done);
             return;
         }
         if (lanes != null && !ranks[0].stream.isCapturing()) {
@@ -254,17 +283,39 @@ public final class CudaP2pBackend implements CollectiveBackend {
             postedCall = call;
             postedSend = send;
             postedRecv = recv;
+            postedStreams = streams;
+            postedDone = done;
             try {
                 lanes.runAll(System.nanoTime() + config.timeout().toNanos());
             } finally {
                 postedCall = null;
                 postedSend = null;
                 postedRecv = null;
+                postedStreams = null;
+                postedDone = null;
             }
             return;
         }
         for (int rank = 0; rank < n; rank++) {
-            allReduce(ranks[rank], call, send[rank], recv[rank]);
+            try {
+                allReduce(ranks[rank], call, send[rank], recv[rank]);
+            } catch (RuntimeException e) {
+                throw e instanceof RankEnqueueException re ? re : new RankEnqueueException(rank, e);
+            }
+        }
+        record(streams, done);
+    }
+
+    private static void record(DeviceStream[] streams, DeviceEvent[] done) {
+        if (done == null) {
+            return;
+        }
+        for (int r = 0; r < streams.length; r++) {
+            try {
+                streams[r].record(done[r]);
+            } catch (RuntimeException e) {
+                throw new RankEnqueueException(r, e);
+            }
         }
     }
 
