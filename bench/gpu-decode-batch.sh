@@ -324,4 +324,18 @@ if [ "$part" = lanes ]; then
   head -8 "$out/p2p-kernels-table.txt"
   for f in "$out"/lanes*.txt; do echo "== $f"; grep -v INFO "$f" | grep -v "^WARNING" | grep -E "^ +8192|rror" | head -3; done
 fi
+if [ "$part" = rt13 ]; then
+  # issue 13's round trips on the landed code, repeated for the run-to-run spread: cuda:0*2 four times, cuda:0*4
+  # and 1 GPU twice, with the one-shot kernel's device time (P2pKernelBench) and the raw path (HostPathBench)
+  step 100 p2p-kernels.txt bash .device/java io.cohort.cuda.bench.P2pKernelBench "$out/p2p-kernels-table.txt"
+  step 100 hostpath.txt bash .device/java io.cohort.cuda.bench.HostPathBench "$out/hostpath-table.txt"
+  for d in 'cuda:0*2' 'cuda:0*2' 'cuda:0*4' cuda 'cuda:0*2' 'cuda:0*2' 'cuda:0*4' cuda; do
+    i=$(( ${i:-0} + 1 ))
+    n=$(echo "$d" | tr -d ':*'); b=$( [ "$d" = cuda ] && echo auto || echo p2p )
+    step 60 "rt13-$i-$n.txt" bash .device/java io.cohort.cli.CohortCli bench --devices "$d" --backends $b --collectives all-reduce \
+      -d f32 -b 8K -e 8K --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/rt13-$i-$n.csv"
+  done
+  head -8 "$out/p2p-kernels-table.txt"; grep -E "^[24] +(enq|rt)" "$out/hostpath-table.txt"
+  for f in "$out"/rt13-*.csv; do echo "$f $(tail -1 "$f" | cut -d, -f8,18-21)"; done
+fi
 tar czf "${OUT:-/tmp}/batch.tgz" -C "$out" .
