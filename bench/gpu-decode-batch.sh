@@ -338,4 +338,26 @@ if [ "$part" = rt13 ]; then
   head -8 "$out/p2p-kernels-table.txt"; grep -E "^[24] +(enq|rt)" "$out/hostpath-table.txt"
   for f in "$out"/rt13-*.csv; do echo "$f $(tail -1 "$f" | cut -d, -f8,18-21)"; done
 fi
+if [ "$part" = kdone ]; then
+  # issue 13: an all-reduce through the API says it is done from its kernel (cohort.cuda.p2p.kernel-completion,
+  # on since 2026-12-03) instead of an event record and a stream write per rank: its tests and the P2P ones, then
+  # the API round trip on and off, alternating, cuda:0*2 three times and cuda:0*4 twice, with the kernel's time
+  step 150 kdone-tests.log bash .device/junit \
+    --include-classname '.*(P2pKernelCompletionTest|CudaDeviceTest|CudaBackendGpuTest|GpuSelftestTest|P2pAllReduceTest|P2pSoakTest)'
+  sed 's/\x1b\[[0-9;]*m//g' "$out/kdone-tests.log" | grep -E "tests (successful|failed|aborted)|✘" | head -20
+  step 100 p2p-kernels.txt bash .device/java io.cohort.cuda.bench.P2pKernelBench "$out/p2p-kernels-table.txt"
+  for i in 1 2 3; do
+    for k in on off; do
+      for d in 'cuda:0*2' 'cuda:0*4'; do
+        [ "$i" = 3 ] && [ "$d" = 'cuda:0*4' ] && continue
+        n=$(echo "$d" | tr -d ':*')
+        JAVA_OPTS="$JAVA_OPTS -Dcohort.cuda.p2p.kernel-completion=$k" step 60 "kdone$i-$k-$n.txt" bash .device/java \
+          io.cohort.cli.CohortCli bench --devices "$d" --backends p2p --collectives all-reduce -d f32 -b 8K -e 8K \
+          --warmup 10000 --warmup-time 5s --latency-calls 10000 --latency-time 5s --csv "$out/kdone$i-$k-$n.csv"
+      done
+    done
+  done
+  head -8 "$out/p2p-kernels-table.txt"
+  for f in "$out"/kdone*.csv; do echo "$f $(tail -1 "$f" | cut -d, -f8,18-21)"; done
+fi
 tar czf "${OUT:-/tmp}/batch.tgz" -C "$out" .

@@ -166,9 +166,40 @@ __device__ __forceinline__ void graph_all_reduce(const GraphArArgs& g) {
     if (threadIdx.x == 0) g.launches[blockIdx.x] = launch + 1;
 }
 
+// Eager launches (host epochs) may also say on the host when they are done: the last block to finish writes
+// done_value into done_word, a pinned host word of the rank's completion event (CudaEvent#armForKernel), so the
+// host sees the completion without an event record and a stream write behind the kernel (two driver calls per
+// rank and call, and a stream operation the GPU runs after the kernel). done_word == nullptr: nothing written.
+struct EagerArArgs {
+    ArArgs a;
+    uint64_t* done_word;        // mapped host memory, or nullptr
+    uint64_t done_value;
+    uint32_t* done_count;       // this rank's block ticket counter (device memory, 0 between launches)
+};
+
+// Every block's stores are made visible device-wide before it takes a ticket; the block that draws the last ticket
+// (atomicInc wraps the counter back to 0 for the next launch) makes them visible to the host, then writes the word.
+__device__ __forceinline__ void signal_done(const EagerArArgs& e) {
+    if (e.done_word == nullptr) return;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        __threadfence();
+        if (atomicInc(e.done_count, gridDim.x - 1) == gridDim.x - 1) {
+            __threadfence_system();
+            *reinterpret_cast<volatile uint64_t*>(e.done_word) = e.done_value;
+        }
+    }
+}
+
 #define COHORT_AR(NAME, T, OP)                                                                                  \
-    extern "C" __global__ void __launch_bounds__(512) cohort_ar_one_shot_##NAME(ArArgs a) { one_shot<T, OP>(a); } \
-    extern "C" __global__ void __launch_bounds__(512) cohort_ar_two_shot_##NAME(ArArgs a) { two_shot<T, OP>(a); } \
+    extern "C" __global__ void __launch_bounds__(512) cohort_ar_one_shot_##NAME(EagerArArgs e) {               \
+        one_shot<T, OP>(e.a);                                                                                   \
+        signal_done(e);                                                                                         \
+    }                                                                                                           \
+    extern "C" __global__ void __launch_bounds__(512) cohort_ar_two_shot_##NAME(EagerArArgs e) {               \
+        two_shot<T, OP>(e.a);                                                                                   \
+        signal_done(e);                                                                                         \
+    }                                                                                                           \
     extern "C" __global__ void __launch_bounds__(512) cohort_ar_graph_one_shot_##NAME(GraphArArgs g) {         \
         graph_all_reduce<T, OP, false>(g);                                                                      \
     }                                                                                                           \

@@ -42,6 +42,8 @@ public final class CudaEvent implements DeviceEvent {
     private final long wordOffset;
     /** Polls that found the word short since the last driver query (racy between pollers: only a pacing count). */
     private int misses;
+    /** The stream whose kernel made the last record ({@link #recordedByKernel}), or 0 (the last record was cuEventRecord). */
+    private volatile long kernelStream;
     static final int DRIVER_QUERY_EVERY = 64;
 
     CudaEvent(CudaDevice device, boolean timing) {
@@ -66,7 +68,43 @@ public final class CudaEvent implements DeviceEvent {
 
     /** Called by the stream after each cuEventRecord of this event. */
     void recorded() {
+        kernelStream = 0;
         records++;   // one recording thread at a time (the stream's owner)
+    }
+
+    /**
+     * Whether a kernel may stand in for a record of this event ({@link #armForKernel}): it has a host word. A
+     * kernel that says it is done by writing the word saves the record and the stream write behind it (two driver
+     * calls, and a stream operation the GPU runs after the kernel).
+     */
+    public boolean kernelCanSignal() {
+        return word != null && !closed;
+    }
+
+    /** The device address a kernel writes {@link #nextRecord} to once it is done (see {@link #kernelCanSignal}). */
+    public long kernelWordAddress() {
+        return word.deviceAddress();
+    }
+
+    /** The number the next record gets: what the kernel standing in for it writes into the word. */
+    public long kernelWordValue() {
+        return nextRecord();
+    }
+
+    /**
+     * Counts a record made by a kernel just launched on {@code stream} that writes {@link #kernelWordValue} into
+     * {@link #kernelWordAddress} as its last act. Until the word says so, the event is not complete; the driver is
+     * then asked about the stream ({@code cuStreamQuery}: done, or the failure that stopped it) instead of the event,
+     * which this record did not touch.
+     */
+    public void recordedByKernel(CudaStream stream) {
+        kernelStream = stream.nativeHandle();
+        records++;
+    }
+
+    /** Whether the last record was made by a kernel ({@link #recordedByKernel}) rather than cuEventRecord. */
+    public boolean lastRecordedByKernel() {
+        return kernelStream != 0;
     }
 
     /** The device address the stream writes {@link #nextRecord} to behind a record, or 0 without a word. */
@@ -109,7 +147,8 @@ public final class CudaEvent implements DeviceEvent {
             misses = 0;
         }
         device.makeCurrent();
-        int q = DriverCalls.eventQuery(handle);
+        long ks = kernelStream;
+        int q = ks != 0 ? DriverCalls.streamQuery(ks) : DriverCalls.eventQuery(handle);
         if (q == CUresult.CUDA_SUCCESS) {
             completed = r;
         }

@@ -22,6 +22,7 @@ final class DriverCalls {
     private static final MethodHandle CTX_SET_CURRENT;
     private static final MethodHandle EVENT_RECORD;
     private static final MethodHandle EVENT_QUERY;
+    private static final MethodHandle STREAM_QUERY;
     private static final MethodHandle STREAM_IS_CAPTURING;
     private static final MethodHandle MEMCPY_ASYNC;
     private static final MethodHandle MEMCPY_PEER_ASYNC;
@@ -45,6 +46,7 @@ final class DriverCalls {
         // CUresult cuEventRecord(CUevent, CUstream); cuEventQuery(CUevent); cuStreamIsCapturing(CUstream, int*)
         EVENT_RECORD = linker.downcallHandle(cuda.find("cuEventRecord").orElseThrow(), FunctionDescriptor.of(u32, u64, u64));
         EVENT_QUERY = linker.downcallHandle(cuda.find("cuEventQuery").orElseThrow(), FunctionDescriptor.of(u32, u64));
+        STREAM_QUERY = linker.downcallHandle(cuda.find("cuStreamQuery").orElseThrow(), FunctionDescriptor.of(u32, u64));
         STREAM_IS_CAPTURING = linker.downcallHandle(symbol(cuda, "cuStreamIsCapturing"),
                 FunctionDescriptor.of(u32, u64, ValueLayout.ADDRESS));
         // CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes, CUstream)
@@ -122,6 +124,14 @@ final class DriverCalls {
             return (int) EVENT_QUERY.invokeExact(event);
         } catch (Throwable t) {
             throw new IllegalStateException("cuEventQuery downcall failed", t);
+        }
+    }
+
+    static int streamQuery(long stream) {
+        try {
+            return (int) STREAM_QUERY.invokeExact(stream);
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuStreamQuery downcall failed", t);
         }
     }
 

@@ -19,6 +19,7 @@ import io.cohort.core.ReduceOp;
 import io.cohort.cuda.Cu;
 import io.cohort.cuda.CudaBuffer;
 import io.cohort.cuda.CudaDevice;
+import io.cohort.cuda.CudaEvent;
 import io.cohort.cuda.CudaKernels;
 import io.cohort.cuda.CudaStream;
 import io.cohort.device.DeviceBuffer;
@@ -66,6 +67,9 @@ public final class CudaP2pBackend implements CollectiveBackend {
     private static final int ARG_SIG = ARG_MID + MAX_RANKS;
     private static final int ARG_COUNT = ARG_SIG + MAX_RANKS;
     private static final int ARG_LONGS = ARG_COUNT + 7;
+    // struct EagerArArgs: ArArgs, done_word, done_value, done_count
+    private static final int EARG_DONE = ARG_LONGS;
+    private static final int EARG_LONGS = EARG_DONE + 3;
     // struct GraphArArgs: ArArgs, stage1[8], mid1[8], launches
     private static final int GARG_STAGE1 = ARG_LONGS;
     private static final int GARG_MID1 = GARG_STAGE1 + MAX_RANKS;
@@ -101,7 +105,9 @@ public final class CudaP2pBackend implements CollectiveBackend {
         final CudaBuffer[] stage = new CudaBuffer[2];
         final CudaBuffer[] mid = new CudaBuffer[2];
         CudaBuffer signals;
-        final KernelArgs args = new KernelArgs(ARG_LONGS);
+        /** The eager kernels' block tickets (EagerArArgs.done_count): 0 between launches. */
+        CudaBuffer doneCount;
+        final KernelArgs args = new KernelArgs(EARG_LONGS);
         long launches;
         long epoch;
         long lastSeq = Long.MIN_VALUE;
@@ -141,6 +147,8 @@ public final class CudaP2pBackend implements CollectiveBackend {
                 }
                 r.signals = r.device.allocate((long) P2pConfig.MAX_BLOCKS * MAX_RANKS * Long.BYTES);
                 r.device.zeroSync(r.signals);
+                r.doneCount = r.device.allocate(16);
+                r.device.zeroSync(r.doneCount);
             }
         } catch (RuntimeException e) {
             freeAll();
@@ -152,6 +160,7 @@ public final class CudaP2pBackend implements CollectiveBackend {
             r.args.set(ARG_COUNT + 3, n);
             r.args.set(ARG_COUNT + 5, config.timeout().toNanos());
             r.args.set(ARG_COUNT + 6, r.device.errorWordAddress());
+            r.args.set(EARG_DONE + 2, r.doneCount.address());
             for (int p = 0; p < n; p++) {
                 r.args.set(ARG_SIG + p, ranks[p].signals.address());
             }
@@ -164,10 +173,23 @@ public final class CudaP2pBackend implements CollectiveBackend {
 
     /** Rank {@code rank}'s part of the all-reduce posted by {@link #enqueueAll} (on its lane, or the caller's thread). */
     private void allReducePosted(int rank) {
-        allReduce(ranks[rank], postedCall, postedSend[rank], postedRecv[rank]);
         DeviceEvent[] done = postedDone;
-        if (done != null) {
-            postedStreams[rank].record(done[rank]);
+        allReduceAndRecord(rank, postedCall, postedSend[rank], postedRecv[rank],
+                done == null ? null : postedStreams[rank], done == null ? null : done[rank]);
+    }
+
+    /**
+     * Rank {@code rank}'s part, then (with {@code done}) its event behind it on {@code stream}: written by the
+     * kernel's last block where it can be ({@code cohort.cuda.p2p.kernel-completion}, a completion event with a
+     * word, the rank's own stream, a kernel to write it), else recorded.
+     */
+    private void allReduceAndRecord(int rank, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv,
+                                    DeviceStream stream, DeviceEvent done) {
+        Rank r = ranks[rank];
+        CudaEvent signal = done instanceof CudaEvent e && stream == r.stream && config.kernelCompletion()
+                && e.kernelCanSignal() ? e : null;
+        if (!allReduce(r, call, send, recv, signal) && done != null) {
+            stream.record(done);
         }
     }
 
@@ -237,7 +259,7 @@ public final class CudaP2pBackend implements CollectiveBackend {
             fallback().enqueue(rank, seq, call, send, recv);
             return;
         }
-        allReduce(r, call, send, recv);
+        allReduce(r, call, send, recv, null);
     }
 
     /**
@@ -298,12 +320,12 @@ public final class CudaP2pBackend implements CollectiveBackend {
         }
         for (int rank = 0; rank < n; rank++) {
             try {
-                allReduce(ranks[rank], call, send[rank], recv[rank]);
+                allReduceAndRecord(rank, call, send[rank], recv[rank], done == null ? null : streams[rank],
+                        done == null ? null : done[rank]);
             } catch (RuntimeException e) {
                 throw e instanceof RankEnqueueException re ? re : new RankEnqueueException(rank, e);
             }
         }
-        record(streams, done);
     }
 
     private static void record(DeviceStream[] streams, DeviceEvent[] done) {
@@ -509,17 +531,21 @@ public final class CudaP2pBackend implements CollectiveBackend {
         set(w, word, Float.floatToRawIntBits(value) & 0xffff_ffffL);
     }
 
-    private void allReduce(Rank r, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv) {
+    /**
+     * Enqueues rank {@code r}'s part. With {@code signal} (an eager launch), the last kernel's last block writes the
+     * event's word; returns whether it will (false: no kernel runs, or a graph is being captured).
+     */
+    private boolean allReduce(Rank r, CollectiveCall call, DeviceBuffer send, DeviceBuffer recv, CudaEvent signal) {
         DType t = call.dtype();
         long count = call.count();
         if (count == 0) {
-            return;
+            return false;
         }
         if (n == 1) {   // nothing to combine (AVG scales by 1): a copy, or nothing in place
             if (send.address() != recv.address()) {
                 r.stream.copy(send, 0, recv, 0, count * t.bytes());
             }
-            return;
+            return false;
         }
         P2pConfig.Path path = config.pathFor(count * t.bytes());
         boolean graph = r.stream.isCapturing();
@@ -534,15 +560,22 @@ public final class CudaP2pBackend implements CollectiveBackend {
                 : (graph ? k.graphTwoShot(t, call.op()) : k.twoShot(t, call.op()));
         float scale = call.op() == ReduceOp.AVG ? (float) (1.0 / n) : 1.0f;
         long chunk = chunkBytes / t.bytes();
+        boolean signalled = false;
         for (long off = 0; off < count; off += chunk) {
             long c = Math.min(chunk, count - off);
             long s = send.address() + off * t.bytes(), d = recv.address() + off * t.bytes();
             if (graph) {
                 launchInGraph(r, f, path, s, d, c, t, scale);
             } else {
-                launch(r, f, path, s, d, c, t, scale);
+                CudaEvent last = off + c >= count ? signal : null;
+                launch(r, f, path, s, d, c, t, scale, last);
+                if (last != null) {
+                    last.recordedByKernel(r.stream);
+                    signalled = true;
+                }
             }
         }
+        return signalled;
     }
 
     /** A launch being captured: the graph keeps these arguments; epoch and parity come from the device. */
@@ -557,7 +590,8 @@ public final class CudaP2pBackend implements CollectiveBackend {
                 config.programmaticLaunch());
     }
 
-    private void launch(Rank r, CUfunction f, P2pConfig.Path path, long send, long recv, long count, DType t, float scale) {
+    private void launch(Rank r, CUfunction f, P2pConfig.Path path, long send, long recv, long count, DType t, float scale,
+                        CudaEvent signal) {
         int parity = (int) (r.launches++ & 1);
         long epoch = r.epoch + 1;
         r.epoch += path == P2pConfig.Path.ONE_SHOT ? 1 : 2;
@@ -571,6 +605,8 @@ public final class CudaP2pBackend implements CollectiveBackend {
         a.set(ARG_COUNT, count);
         a.set(ARG_COUNT + 1, epoch);
         a.setFloat(ARG_COUNT + 4, scale);
+        a.set(EARG_DONE, signal == null ? 0 : signal.kernelWordAddress());
+        a.set(EARG_DONE + 1, signal == null ? 0 : signal.kernelWordValue());
         r.device.launch(f, grid(path, count, t), config.threads(), r.stream.nativeHandle(), r.args, "P2P all-reduce",
                 config.programmaticLaunch());
     }
@@ -690,6 +726,9 @@ public final class CudaP2pBackend implements CollectiveBackend {
             }
             if (r.signals != null) {
                 r.device.free(r.signals);
+            }
+            if (r.doneCount != null) {
+                r.device.free(r.doneCount);
             }
             for (CudaBuffer b : new CudaBuffer[] {r.graphStage[0], r.graphStage[1], r.graphMid[0], r.graphMid[1],
                     r.graphSignals, r.graphLaunches}) {

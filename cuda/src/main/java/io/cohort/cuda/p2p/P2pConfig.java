@@ -21,10 +21,12 @@ import java.util.Locale;
  * @param launchLanes     who enqueues the ranks of one all-reduce: {@link Lanes#AUTO}, {@link Lanes#ON} (ranks 1..n-1
  *                        on threads of their own, {@link RankLanes}), {@link Lanes#OFF} (the caller, rank by rank)
  * @param laneLinger      how long a lane spins after its last part before it parks
+ * @param kernelCompletion an eager all-reduce's last block writes its rank's completion word itself (no event record
+ *                        and stream write behind the kernel) where the group's completion event has a word
  */
 public record P2pConfig(Path algorithm, long oneShotMaxBytes, long chunkBytes, int threads, int maxBlocks,
                         Duration timeout, boolean programmaticLaunch, boolean fusedRegisters, Lanes launchLanes,
-                        Duration laneLinger) {
+                        Duration laneLinger, boolean kernelCompletion) {
 
     /** Blocks per launch can never exceed this: the size of each rank's flag array (src/main/cuda). */
     public static final int MAX_BLOCKS = 64;
@@ -100,7 +102,7 @@ public record P2pConfig(Path algorithm, long oneShotMaxBytes, long chunkBytes, i
         return new P2pConfig(Path.parse(c.getString("algorithm")), c.getBytes("one-shot-max-bytes"),
                 c.getBytes("chunk-bytes"), c.getInt("threads"), c.getInt("max-blocks"), c.getDuration("timeout"),
                 c.getBoolean("programmatic-launch"), c.getBoolean("fused-registers"),
-                Lanes.parse(c.getString("launch-lanes")), c.getDuration("lane-linger"));
+                Lanes.parse(c.getString("launch-lanes")), c.getDuration("lane-linger"), c.getBoolean("kernel-completion"));
     }
 
     /** The kernel for a message of {@code bytes} (per rank). */
