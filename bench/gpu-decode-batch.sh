@@ -360,4 +360,13 @@ if [ "$part" = kdone ]; then
   head -8 "$out/p2p-kernels-table.txt"
   for f in "$out"/kdone*.csv; do echo "$f $(tail -1 "$f" | cut -d, -f8,18-21)"; done
 fi
+if [ "$part" = ops ]; then
+  # issue 18's kernel bench with the copy bandwidth at each op's weight size (%copy@w), the GEMMs of 4-16 rows
+  # as landed (GEMV / cuBLAS), then with the tensor-core skinny GEMM on (cohort.nn.tcGemv=true)
+  step 240 decode-ops.txt bash .device/java io.cohort.cuda.bench.DecodeOpsBench "$out/decode-ops-table.txt"
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.tcGemv=true" step 240 decode-ops-tc.txt bash .device/java \
+    io.cohort.cuda.bench.DecodeOpsBench "$out/decode-ops-tc-table.txt"
+  for f in "$out"/decode-ops-table.txt "$out"/decode-ops-tc-table.txt; do
+    echo "== $f"; grep -E "^#|^shape| (qkv|o_proj|gate_up|down|lm_head)(_cublas)? " "$f" | head -100; done
+fi
 tar czf "${OUT:-/tmp}/batch.tgz" -C "$out" .

@@ -54,6 +54,7 @@ public final class DecodeOpsBench {
     private final CudaTensorOps ops;
     private final CudaStream stream;
     private final GatedTimer timer;
+    private final java.util.Map<Long, Double> copyAtSize = new java.util.HashMap<>();
 
     private DecodeOpsBench(CudaDevice d) {
         this.d = d;
@@ -72,15 +73,20 @@ public final class DecodeOpsBench {
                 .append(Instant.now()).append('\n')
                 .append(String.format(Locale.ROOT, "# copy bandwidth (D2D cuMemcpy of 1 GiB, read + write): %.0f GB/s%n", copyGBs))
                 .append("# device_us: flag-gated batch, CUDA events, median of ").append(GatedTimer.RUNS)
-                .append(" batches; GB/s: (weights + activations) / time; %copy: of the copy bandwidth above\n");
-        out.append(String.format(Locale.ROOT, "%-10s %-20s %6s %10s %10s %8s%n", "shape", "op", "tokens", "device_us",
-                "GB/s", "%copy"));
+                .append(" batches; GB/s: (weights + activations) / time; %copy: of the copy bandwidth above\n")
+                .append("# %copy@w: of the copy bandwidth of a D2D copy of the op's weight bytes, timed the same way (its\n")
+                .append("#   launch and tail included, as the op's are; GEMM rows only)\n");
+        out.append(String.format(Locale.ROOT, "%-10s %-20s %6s %10s %10s %8s %8s%n", "shape", "op", "tokens", "device_us",
+                "GB/s", "%copy", "%copy@w"));
         for (Shape s : SHAPES) {
             for (String[] row : b.shape(s)) {
                 double us = Double.parseDouble(row[3]);
                 double gbs = Double.parseDouble(row[4]) / us / 1e3;
-                String line = String.format(Locale.ROOT, "%-10s %-20s %6s %10.2f %10.0f %7.0f%%%n", s.name(), row[1],
-                        row[2], us, gbs, 100 * gbs / copyGBs);
+                long weightBytes = Long.parseLong(row[5]);
+                String atSize = weightBytes == 0 ? "-" : String.format(Locale.ROOT, "%.0f%%",
+                        100 * gbs / b.copyBandwidthAt(weightBytes));
+                String line = String.format(Locale.ROOT, "%-10s %-20s %6s %10.2f %10.0f %7.0f%% %8s%n", s.name(), row[1],
+                        row[2], us, gbs, 100 * gbs / copyGBs, atSize);
                 out.append(line);
                 System.out.print(line);
             }
@@ -200,11 +206,11 @@ public final class DecodeOpsBench {
     private void gemm(List<String[]> rows, Shape s, String op, int t, Matrix x, int k, Matrix w, Matrix out) {
         Matrix a = view(x, t, k), o = view(out, t, w.rows());
         long bytes = w.byteSize() + a.byteSize() + o.byteSize();
-        rows.add(row(s, op, t, time(() -> ops.matmulT(a, w, o)), bytes));
+        rows.add(row(s, op, t, time(() -> ops.matmulT(a, w, o)), bytes, w.byteSize()));
         // the same GEMM on the cast + cuBLAS path, for comparison in the same run (same useful bytes)
         ops.useGemv(false);
         try {
-            rows.add(row(s, op + "_cublas", t, time(() -> ops.matmulT(a, w, o)), bytes));
+            rows.add(row(s, op + "_cublas", t, time(() -> ops.matmulT(a, w, o)), bytes, w.byteSize()));
         } finally {
             ops.useGemv(!"false".equals(System.getProperty("cohort.nn.gemv")));
         }
@@ -277,7 +283,18 @@ public final class DecodeOpsBench {
     }
 
     private static String[] row(Shape s, String op, int tokens, double us, long bytes) {
-        return new String[] {s.name(), op, Integer.toString(tokens), Double.toString(us), Long.toString(bytes)};
+        return row(s, op, tokens, us, bytes, 0);
+    }
+
+    /** A row with the weight bytes its %copy@w compares against (0: none). */
+    private static String[] row(Shape s, String op, int tokens, double us, long bytes, long weightBytes) {
+        return new String[] {s.name(), op, Integer.toString(tokens), Double.toString(us), Long.toString(bytes),
+                Long.toString(weightBytes)};
+    }
+
+    /** Copy bandwidth (read + write) of a D2D copy of {@code bytes}, measured once per size. */
+    private double copyBandwidthAt(long bytes) {
+        return copyAtSize.computeIfAbsent(bytes, timer::copyBandwidth);
     }
 
     private Matrix weight(List<Matrix> owned, int rows, int cols) {
