@@ -362,11 +362,11 @@ if [ "$part" = kdone ]; then
 fi
 if [ "$part" = ops ]; then
   # issue 18's kernel bench with the copy bandwidth at each op's weight size (%copy@w), the GEMMs of 4-16 rows
-  # as landed (GEMV / cuBLAS), then with the tensor-core skinny GEMM on (cohort.nn.tcGemv=true)
+  # as landed (tensor-core skinny GEMM where TcGemv.takes), then with it off (cohort.nn.tcGemv=false)
   step 240 decode-ops.txt bash .device/java io.cohort.cuda.bench.DecodeOpsBench "$out/decode-ops-table.txt"
-  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.tcGemv=true" step 240 decode-ops-tc.txt bash .device/java \
-    io.cohort.cuda.bench.DecodeOpsBench "$out/decode-ops-tc-table.txt"
-  for f in "$out"/decode-ops-table.txt "$out"/decode-ops-tc-table.txt; do
+  JAVA_OPTS="$JAVA_OPTS -Dcohort.nn.tcGemv=false" step 240 decode-ops-notc.txt bash .device/java \
+    io.cohort.cuda.bench.DecodeOpsBench "$out/decode-ops-notc-table.txt"
+  for f in "$out"/decode-ops-table.txt "$out"/decode-ops-notc-table.txt; do
     echo "== $f"; grep -E "^#|^shape| (qkv|o_proj|gate_up|down|lm_head)(_cublas)? " "$f" | head -100; done
 fi
 tar czf "${OUT:-/tmp}/batch.tgz" -C "$out" .
