@@ -27,7 +27,9 @@ import java.util.Locale;
  *
  * <p>Method (as {@code P2pKernelBench}): the op's stream waits behind a host-released flag while a batch of
  * calls is enqueued, so CUDA events time the device alone, not Java's launch rate; median of 5 batches.
- * Bytes per op: weights read + activations read and written (the KV cache read for attention). Every GEMM
+ * Bytes per op: weights read + activations read and written (the KV cache read for attention). GEMM rows
+ * rotate through copies of the weight holding {@value #ROTATED_BYTES} bytes together (a decode step streams its
+ * weights from HBM; one weight read again at once would come partly from L2); the other rows reuse theirs. Every GEMM
  * row is followed by a {@code _cublas} row: the same GEMM with the GEMV kernels off (cast + cuBLAS). The fused
  * projections ({@code o_proj_addnorm}, {@code down_silu}, {@code down_silu_addnorm}) each come with the
  * unfused sequence they replace ({@code o_proj+addnorm}, {@code silu+down}, {@code silu+down+addnorm}).
@@ -41,6 +43,8 @@ public final class DecodeOpsBench {
     private static final int PREFILL = 128;
     private static final int SHORT = 64;      // the decode rows' short context (the model bench's positions)   // query rows of the prefill attention rows
     private static final int[] TOKENS = {1, 4, 16};
+    /** What the rotated weights of a GEMM row hold together: five times an H200's 50 MB L2. */
+    static final long ROTATED_BYTES = 256L << 20;
 
     record Shape(String name, LlamaConfig config) {
     }
@@ -74,8 +78,9 @@ public final class DecodeOpsBench {
                 .append(String.format(Locale.ROOT, "# copy bandwidth (D2D cuMemcpy of 1 GiB, read + write): %.0f GB/s%n", copyGBs))
                 .append("# device_us: flag-gated batch, CUDA events, median of ").append(GatedTimer.RUNS)
                 .append(" batches; GB/s: (weights + activations) / time; %copy: of the copy bandwidth above\n")
-                .append("# %copy@w: of the copy bandwidth of a D2D copy of the op's weight bytes, timed the same way (its\n")
-                .append("#   launch and tail included, as the op's are; GEMM rows only)\n");
+                .append("# GEMM rows: consecutive calls read different copies of the weight, 256 MiB together (not from L2)\n")
+                .append("# %copy@w: of the copy bandwidth of a D2D copy of the op's weight bytes, timed the same way and rotated\n")
+                .append("#   alike (its launch and tail included, as the op's are; GEMM rows only)\n");
         out.append(String.format(Locale.ROOT, "%-10s %-20s %6s %10s %10s %8s %8s%n", "shape", "op", "tokens", "device_us",
                 "GB/s", "%copy", "%copy@w"));
         for (Shape s : SHAPES) {
@@ -206,14 +211,36 @@ public final class DecodeOpsBench {
     private void gemm(List<String[]> rows, Shape s, String op, int t, Matrix x, int k, Matrix w, Matrix out) {
         Matrix a = view(x, t, k), o = view(out, t, w.rows());
         long bytes = w.byteSize() + a.byteSize() + o.byteSize();
-        rows.add(row(s, op, t, time(() -> ops.matmulT(a, w, o)), bytes, w.byteSize()));
-        // the same GEMM on the cast + cuBLAS path, for comparison in the same run (same useful bytes)
-        ops.useGemv(false);
+        // consecutive calls read different copies of the weight, more than L2 holds in all, as a decode step's
+        // layers do: a weight under L2's size read again at once would come partly from L2
+        Matrix[] ws = rotation(w);
         try {
-            rows.add(row(s, op + "_cublas", t, time(() -> ops.matmulT(a, w, o)), bytes, w.byteSize()));
+            rows.add(row(s, op, t, timer.micros(20, 100, i -> ops.matmulT(a, ws[i % ws.length], o)), bytes, w.byteSize()));
+            // the same GEMM on the cast + cuBLAS path, for comparison in the same run (same useful bytes)
+            ops.useGemv(false);
+            try {
+                rows.add(row(s, op + "_cublas", t, timer.micros(20, 100, i -> ops.matmulT(a, ws[i % ws.length], o)), bytes,
+                        w.byteSize()));
+            } finally {
+                ops.useGemv(!"false".equals(System.getProperty("cohort.nn.gemv")));
+            }
         } finally {
-            ops.useGemv(!"false".equals(System.getProperty("cohort.nn.gemv")));
+            for (int i = 1; i < ws.length; i++) {
+                ops.free(ws[i]);
+            }
         }
+    }
+
+    /** {@code w} and enough zeroed copies of it that they hold at least {@value #ROTATED_BYTES} bytes together. */
+    private Matrix[] rotation(Matrix w) {
+        int copies = (int) Math.max(1, Math.min(64, (ROTATED_BYTES + w.byteSize() - 1) / w.byteSize()));
+        Matrix[] ws = new Matrix[copies];
+        ws[0] = w;
+        for (int i = 1; i < copies; i++) {
+            ws[i] = ops.allocate(w.dtype(), w.rows(), w.cols());
+            stream.zero(ws[i].buffer(), 0, ws[i].byteSize());
+        }
+        return ws;
     }
 
     /**
@@ -294,7 +321,7 @@ public final class DecodeOpsBench {
 
     /** Copy bandwidth (read + write) of a D2D copy of {@code bytes}, measured once per size. */
     private double copyBandwidthAt(long bytes) {
-        return copyAtSize.computeIfAbsent(bytes, timer::copyBandwidth);
+        return copyAtSize.computeIfAbsent(bytes, b -> timer.copyBandwidth(b, ROTATED_BYTES));
     }
 
     private Matrix weight(List<Matrix> owned, int rows, int cols) {

@@ -64,6 +64,32 @@ final class GatedTimer {
         return runs[RUNS / 2];
     }
 
+    /**
+     * GB/s of device-to-device copies of {@code bytes} on the stream, read + write counted, consecutive copies
+     * between different buffers that hold at least {@code rotated} bytes together (so that none comes from L2).
+     */
+    double copyBandwidth(long bytes, long rotated) {
+        int pairs = (int) Math.max(1, Math.min(64, (rotated + 2 * bytes - 1) / (2 * bytes)));
+        CudaBuffer[] src = new CudaBuffer[pairs], dst = new CudaBuffer[pairs];
+        try {
+            for (int i = 0; i < pairs; i++) {
+                src[i] = device.allocate(bytes);
+                dst[i] = device.allocate(bytes);
+                stream.zero(src[i], 0, bytes);
+            }
+            return 2.0 * bytes / micros(5, 20, i -> stream.copy(src[i % pairs], 0, dst[i % pairs], 0, bytes)) / 1e3;
+        } finally {
+            for (int i = 0; i < pairs; i++) {
+                if (src[i] != null) {
+                    device.free(src[i]);
+                }
+                if (dst[i] != null) {
+                    device.free(dst[i]);
+                }
+            }
+        }
+    }
+
     /** GB/s of a device-to-device copy of {@code bytes} on the stream, read + write counted. */
     double copyBandwidth(long bytes) {
         CudaBuffer a = device.allocate(bytes), b = device.allocate(bytes);
