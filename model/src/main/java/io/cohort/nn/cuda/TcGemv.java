@@ -14,8 +14,9 @@ import io.cohort.core.DType;
  * row tile each) in flight per lane. Each variant exists for two token tiles: m8 (1..8 rows of a, one n8 mma
  * tile) and m16 (9..16, two).
  *
- * <p>CudaTensorOps takes it for 2..16 rows only where {@code -Dcohort.nn.tcGemv=true} (default off until the
- * GPU sweep, GemvSweepBench, has picked the default variant and shown it beats the GEMV and cuBLAS).
+ * <p>CudaTensorOps takes it where {@link #takes} says (on unless {@code -Dcohort.nn.tcGemv=false}); with the
+ * weights rotated through more than L2 (DecodeOpsBench, 2026-12-03) it beats cuBLAS at 4 rows by 1.1x (8B qkv) to
+ * 1.5x (TinyLlama o_proj), at 16 rows by 1.03x (8B o_proj) to 1.36x (TinyLlama o_proj).
  */
 final class TcGemv {
     /** One block shape (see the class comment). */
