@@ -369,4 +369,14 @@ if [ "$part" = ops ]; then
   for f in "$out"/decode-ops-table.txt "$out"/decode-ops-notc-table.txt; do
     echo "== $f"; grep -E "^#|^shape| (qkv|o_proj|gate_up|down|lm_head)(_cublas)? " "$f" | head -100; done
 fi
+if [ "$part" = tcorder ]; then
+  # issue 18: the tensor-core skinny GEMM with each warp's k chunks contiguous (whole 128-byte lines per warp):
+  # its GPU tests, every variant (GemvSweepBench, weights rotated), then the kernel bench
+  step 90 tc-tests.log bash .device/junit --include-classname '.*(CudaTcGemvTest|GemmChoicesDispatchTest|CudaTensorOpsTest)'
+  sed 's/\x1b\[[0-9;]*m//g' "$out/tc-tests.log" | grep -E "tests (successful|failed|aborted)|✘" | head -20
+  step 240 gemv-sweep.txt bash .device/java io.cohort.cuda.bench.GemvSweepBench "$out/gemv-sweep-table.txt"
+  step 120 decode-ops.txt bash .device/java io.cohort.cuda.bench.DecodeOpsBench "$out/decode-ops-table.txt"
+  grep -E " (tc_v1|gemv|cublas) " "$out/gemv-sweep-table.txt" | grep -E " (1|4|16) (tc_v1|gemv|cublas) " | head -60
+  grep -E "^llama3-8b|^tinyllama" "$out/decode-ops-table.txt" | grep -E " (qkv|o_proj|gate_up|down)(_cublas)? "
+fi
 tar czf "${OUT:-/tmp}/batch.tgz" -C "$out" .
