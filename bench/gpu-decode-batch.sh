@@ -370,8 +370,8 @@ if [ "$part" = ops ]; then
     echo "== $f"; grep -E "^#|^shape| (qkv|o_proj|gate_up|down|lm_head)(_cublas)? " "$f" | head -100; done
 fi
 if [ "$part" = tcorder ]; then
-  # issue 18: the tensor-core skinny GEMM with each warp's k chunks contiguous (whole 128-byte lines per warp):
-  # its GPU tests, every variant (GemvSweepBench, weights rotated), then the kernel bench
+  # issue 18: the tensor-core skinny GEMM's GPU tests, every variant (GemvSweepBench, weights rotated), then the
+  # kernel bench (run 2026-12-03 on a k order per warp that was slower and taken out: bench/results/h200-2026-12-03-s19)
   step 90 tc-tests.log bash .device/junit --include-classname '.*(CudaTcGemvTest|GemmChoicesDispatchTest|CudaTensorOpsTest)'
   sed 's/\x1b\[[0-9;]*m//g' "$out/tc-tests.log" | grep -E "tests (successful|failed|aborted)|✘" | head -20
   step 240 gemv-sweep.txt bash .device/java io.cohort.cuda.bench.GemvSweepBench "$out/gemv-sweep-table.txt"

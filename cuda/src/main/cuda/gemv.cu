@@ -486,11 +486,8 @@ COHORT_GEMV_FUSED_ALL(F16, f16, 4, 8, 1)
 // they do not evict the activations other warps of the SM re-read).
 //
 // Block: WARPS warps = WARPS / KSPLIT row groups of RT * 16 weight rows, each group's KSPLIT warps splitting k:
-// warp ks of a group takes chunks ks * U + u (+ round * KSPLIT * U): a lane's U loads of a row, issued back to
-// back, are U consecutive 64-byte pieces of it, so each warp asks for whole 128-byte lines of every row it
-// reads (interleaving the warps chunk by chunk had each line asked for in halves by two warps). A round of the
-// group still covers KSPLIT * U consecutive chunks, and the groups of a block (and blocks on an SM) read the
-// same activations.
+// warp ks of a group takes chunks u * KSPLIT + ks (+ round * KSPLIT * U), so at each step the group reads KSPLIT
+// consecutive chunks of its rows, and the groups of a block (and blocks on an SM) read the same activations.
 // U chunks (2 * RT 16-byte weight loads each) are in flight per lane; chunk u's registers are refilled with the
 // next round's chunk u as soon as its mmas are issued. The first round is loaded before pdl_wait (weights never
 // depend on the previous kernel). The partial sums go to shared memory and are added over ks in ascending order
@@ -581,7 +578,7 @@ __device__ __forceinline__ void tcgemv(const GemvArgs& p) {
 
     uint4 lo[U][RT], hi[U][RT];
 #pragma unroll
-    for (int u = 0; u < U; u++) tc_fetch<RT>(lo[u], hi[u], wlo, whi, ks * U + u, t, k);
+    for (int u = 0; u < U; u++) tc_fetch<RT>(lo[u], hi[u], wlo, whi, u * KSPLIT + ks, t, k);
     pdl_wait();
 
     // this lane's activation rows: token g (n8 tile 0) and g + 8 (tile 1); rows >= m are zero
@@ -606,7 +603,7 @@ __device__ __forceinline__ void tcgemv(const GemvArgs& p) {
         float4 x0[U][NT], x1[U][NT];
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            const int kk = (round * STEP + ks * U + u) * 32 + 8 * t;
+            const int kk = (round * STEP + u * KSPLIT + ks) * 32 + 8 * t;
 #pragma unroll
             for (int j = 0; j < NT; j++) {
                 if (live[j] && kk < k) {
@@ -619,7 +616,7 @@ __device__ __forceinline__ void tcgemv(const GemvArgs& p) {
         }
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            const int c = round * STEP + ks * U + u;
+            const int c = round * STEP + u * KSPLIT + ks;
             uint32_t b[NT][4];
 #pragma unroll
             for (int j = 0; j < NT; j++) {   // zeros pack to zeros

@@ -192,7 +192,7 @@ class TcGemvTest {
                 long[][][][] acc = new long[32][rt][nt][4];
                 for (int round = 0; round < rounds; round++) {
                     for (int uu = 0; uu < u; uu++) {
-                        int c = round * step + ks * u + uu;
+                        int c = round * step + uu * ksplit + ks;
                         // each lane's 8-k segments: weights of rows g and g + 8 of each row tile, tokens g and g + 8
                         long[][][] lo = new long[32][rt][], hi = new long[32][rt][];
                         long[][][] bx = new long[32][nt][];
