@@ -676,3 +676,6 @@ COHORT_TCGEMV(2, 2, 4, 4, 4)   // 32 rows/warp, 32 rows/block, 128 threads
 COHORT_TCGEMV(3, 2, 8, 8, 2)   // 32 rows/warp, 32 rows/block, 256 threads
 COHORT_TCGEMV(4, 1, 8, 4, 8)   // 16 rows/warp, 2 groups: 32 rows/block, 256 threads, 8 chunks in flight
 COHORT_TCGEMV(5, 1, 4, 4, 8)   // 16 rows/warp, 16 rows/block, 128 threads, 8 chunks in flight
+COHORT_TCGEMV(6, 1, 16, 16, 4) // 16 rows/warp, 16 rows/block, 512 threads: a row read 1 KiB at a time
+COHORT_TCGEMV(7, 1, 16, 16, 2) // the same, 2 chunks in flight
+COHORT_TCGEMV(8, 2, 16, 16, 2) // 32 rows/warp, 32 rows/block, 512 threads

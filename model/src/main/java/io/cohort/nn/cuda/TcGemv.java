@@ -44,6 +44,9 @@ final class TcGemv {
         new Variant(32, 8, 8, 2),
         new Variant(16, 8, 4, 8),
         new Variant(16, 4, 4, 8),
+        new Variant(16, 16, 16, 4),
+        new Variant(16, 16, 16, 2),
+        new Variant(32, 16, 16, 2),
     };
     /** Token tiles: the m8 kernels take up to 8 rows of a, the m16 kernels up to 16. */
     static final int[] TILES = {8, 16};
