@@ -76,10 +76,11 @@ final class TcGemv {
      * at most 4096, weights of at most 64 MiB up to 8 rows (8B qkv 74 / 72% against 65 at 4 / 8 rows, 8B o_proj 59
      * against 54, TinyLlama qkv 43 against 31) and of at most 32 MiB past that (8B o_proj 55 against 53 at 16
      * rows, where 8B qkv is 48 against 65). cuBLAS leads on larger weights and longer rows (8B gate_up 93 against
-     * 85, 8B down 81 against 68).
+     * 85, 8B down 81 against 68). Longer rows are taken up to 32 MiB since variant 6 (2026-12-03): TinyLlama down
+     * ([2048, 5632], 23 MiB) 9.01 / 10.60 us against cuBLAS's 12.16 / 12.36 at 4 / 16 rows.
      */
     static boolean takes(int m, int k, long weightBytes) {
-        return m >= 3 && m <= MAX_ROWS && !Gemv.faster(m, weightBytes) && k <= 4096
+        return m >= 3 && m <= MAX_ROWS && !Gemv.faster(m, weightBytes) && (k <= 4096 || weightBytes <= 32L << 20)
                 && weightBytes <= (m <= 8 ? 64L << 20 : 32L << 20);
     }
 
@@ -91,8 +92,21 @@ final class TcGemv {
         return m <= 8 ? 0 : 1;
     }
 
-    /** The variant for an m x n x k product (one for now; the GPU sweep decides whether it should depend on the shape). */
+    /**
+     * The variant for an m x n x k product. Few weight rows make few blocks of variant 1 (16 rows a block: 128
+     * blocks for 2048 rows on 132 SMs), so short weights take 16 warps splitting k (GemvSweepBench on an H200,
+     * weights rotated, 2026-12-03, us at 4 / 16 rows): n <= 2048, variant 6 (TinyLlama o_proj 4.22 / 5.33 against
+     * variant 1's 5.15 / 5.71, down 9.01 / 10.60 against 12.72 / 13.27); n <= 4096 with k >= 4096, variant 7 (8B
+     * o_proj 11.27 / 13.67 against 13.33 / 14.31); else variant 1 (8B qkv 15.67 at 4 rows, the best; TinyLlama qkv
+     * [2560, 2048] 5.71 against 6.09 for variant 7).
+     */
     static int defaultVariant(int m, long n, int k) {
+        if (n <= 2048) {
+            return 6;
+        }
+        if (n <= 4096 && k >= 4096) {
+            return 7;
+        }
         return DEFAULT;
     }
 

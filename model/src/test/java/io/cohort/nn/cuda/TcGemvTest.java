@@ -62,7 +62,8 @@ class TcGemvTest {
             assertTrue(TcGemv.takes(m, 4096, 32 * mib), "8B o_proj, m=" + m);
             assertEquals(m <= 8, TcGemv.takes(m, 4096, 48 * mib), "8B qkv: up to 8 rows, m=" + m);
             assertFalse(TcGemv.takes(m, 4096, 224 * mib), "8B gate_up: cuBLAS, m=" + m);
-            assertFalse(TcGemv.takes(m, 14336, 28 * mib), "long rows (8B down): cuBLAS, m=" + m);
+            assertFalse(TcGemv.takes(m, 14336, 112 * mib), "long rows of a large weight (8B down): cuBLAS, m=" + m);
+            assertTrue(TcGemv.takes(m, 5632, 22 * mib), "long rows of a small weight (TinyLlama down), m=" + m);
         }
         assertFalse(TcGemv.takes(4, 1024, 2 * mib), "small weights at 3-4 rows: the GEMV");
         assertTrue(TcGemv.takes(5, 1024, 2 * mib));
@@ -93,6 +94,14 @@ class TcGemvTest {
         }
         int d = TcGemv.defaultVariant(16, 4096, 4096);
         assertTrue(d >= 0 && d < TcGemv.VARIANTS.length);
+        // the measured choices (TcGemv#defaultVariant): 16 warps on short weights, variant 1 elsewhere
+        assertEquals(6, TcGemv.defaultVariant(4, 2048, 2048));
+        assertEquals(6, TcGemv.defaultVariant(16, 2048, 5632));
+        assertEquals(7, TcGemv.defaultVariant(4, 4096, 4096));
+        assertEquals(TcGemv.DEFAULT, TcGemv.defaultVariant(4, 2560, 2048));
+        assertEquals(TcGemv.DEFAULT, TcGemv.defaultVariant(4, 6144, 4096));
+        assertTrue(TcGemv.takes(4, 5632, 2048L * 5632 * 2), "TinyLlama down, 22 MiB");
+        assertTrue(!TcGemv.takes(4, 14336, 4096L * 14336 * 2), "8B down, 112 MiB: cuBLAS");
         assertEquals("cohort_tcgemv_bf16_m8_v3", TcGemv.name(DType.BF16, 0, 3));
         assertEquals("cohort_tcgemv_f16_m16_v0", TcGemv.name(DType.F16, 1, 0));
     }
