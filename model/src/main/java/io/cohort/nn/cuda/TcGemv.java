@@ -95,13 +95,13 @@ final class TcGemv {
     /**
      * The variant for an m x n x k product. Few weight rows make few blocks of variant 1 (16 rows a block: 128
      * blocks for 2048 rows on 132 SMs), so short weights take 16 warps splitting k (GemvSweepBench on an H200,
-     * weights rotated, 2026-12-03, us at 4 / 16 rows): n <= 2048, variant 6 (TinyLlama o_proj 4.22 / 5.33 against
+     * weights rotated, 2026-12-03, us at 4 / 16 rows): n <= 2048 with k >= 2048, variant 6 (TinyLlama o_proj 4.22 / 5.33 against
      * variant 1's 5.15 / 5.71, down 9.01 / 10.60 against 12.72 / 13.27); n <= 4096 with k >= 4096, variant 7 (8B
      * o_proj 11.27 / 13.67 against 13.33 / 14.31); else variant 1 (8B qkv 15.67 at 4 rows, the best; TinyLlama qkv
      * [2560, 2048] 5.71 against 6.09 for variant 7).
      */
     static int defaultVariant(int m, long n, int k) {
-        if (n <= 2048) {
+        if (n <= 2048 && k >= 2048) {   // not the 8x1024 qkv / o_proj (k 1024): 4.03 / 3.48 us against 3.69 / 3.12 at 16 rows
             return 6;
         }
         if (n <= 4096 && k >= 4096) {

@@ -97,6 +97,7 @@ class TcGemvTest {
         // the measured choices (TcGemv#defaultVariant): 16 warps on short weights, variant 1 elsewhere
         assertEquals(6, TcGemv.defaultVariant(4, 2048, 2048));
         assertEquals(6, TcGemv.defaultVariant(16, 2048, 5632));
+        assertEquals(TcGemv.DEFAULT, TcGemv.defaultVariant(16, 1024, 1024));
         assertEquals(7, TcGemv.defaultVariant(4, 4096, 4096));
         assertEquals(TcGemv.DEFAULT, TcGemv.defaultVariant(4, 2560, 2048));
         assertEquals(TcGemv.DEFAULT, TcGemv.defaultVariant(4, 6144, 4096));
