@@ -90,15 +90,8 @@ final class GatedTimer {
         }
     }
 
-    /** GB/s of a device-to-device copy of {@code bytes} on the stream, read + write counted. */
+    /** GB/s of a device-to-device copy of {@code bytes} on the stream, read + write counted (one pair of buffers). */
     double copyBandwidth(long bytes) {
-        CudaBuffer a = device.allocate(bytes), b = device.allocate(bytes);
-        try {
-            stream.zero(a, 0, bytes);
-            return 2.0 * bytes / micros(5, 20, i -> stream.copy(a, 0, b, 0, bytes)) / 1e3;
-        } finally {
-            device.free(a);
-            device.free(b);
-        }
+        return copyBandwidth(bytes, 0);
     }
 }
